@@ -1,0 +1,82 @@
+import { describe, expect, it } from 'vitest';
+import {
+  buildQuery, nameToText, parseQuery, readName, stripOpt, textToName, truncateResponse, walkRecords, WireError,
+  appendOpt, encodeOpt, FLAG_TC, u16,
+} from './wire.js';
+import { RRType, typeFromName, typeToName, classFromName } from './rr-types.js';
+
+describe('names', () => {
+  it('round-trips presentation names with escapes', () => {
+    for (const t of ['.', 'example.com.', 'a\\.b.example.', 'x\\032y.', '\\255\\000.', '*.example.']) {
+      expect(nameToText(textToName(t))).toBe(t);
+    }
+  });
+  it('makes relative names absolute against the origin', () => {
+    const origin = textToName('example.com.');
+    expect(nameToText(textToName('www', origin))).toBe('www.example.com.');
+    expect(nameToText(textToName('@', origin))).toBe('example.com.');
+  });
+  it('rejects overlong labels and names', () => {
+    expect(() => textToName('a'.repeat(64) + '.')).toThrow(WireError);
+    expect(() => textToName(('a'.repeat(63) + '.').repeat(4))).toThrow(/255/);
+    expect(() => textToName('a..b.')).toThrow(/empty label/);
+    expect(() => textToName('a\\999.')).toThrow(/above 255/);
+  });
+  it('follows compression pointers and refuses loops', () => {
+    // header(12) + "\x03com\x00" at 12, then "\x03www" + ptr to 12 at 17
+    const msg = new Uint8Array([...new Array(12).fill(0), 3, 99, 111, 109, 0, 3, 119, 119, 119, 0xc0, 12]);
+    expect(nameToText(readName(msg, 17).name)).toBe('www.com.');
+    const loop = new Uint8Array([...new Array(12).fill(0), 0xc0, 12]);
+    expect(() => readName(loop, 12)).toThrow(/backwards/);
+    const forward = new Uint8Array([...new Array(12).fill(0), 0xc0, 14, 0]);
+    expect(() => readName(forward, 12)).toThrow(/backwards/);
+  });
+});
+
+describe('types', () => {
+  it('never maps an unknown mnemonic to type 0', () => {
+    expect(typeFromName('ZONEMD')).toBe(63);
+    expect(typeFromName('svcb')).toBe(64);
+    expect(typeFromName('TYPE65534')).toBe(65534);
+    expect(typeFromName('TYPE65536')).toBeUndefined();
+    expect(typeFromName('NOSUCHTYPE')).toBeUndefined();
+    expect(typeToName(65280)).toBe('TYPE65280');
+    expect(classFromName('CLASS32')).toBe(32);
+  });
+});
+
+describe('messages', () => {
+  it('parses a query with EDNS', () => {
+    const q = buildQuery({ name: textToName('Example.COM.'), type: RRType.AAAA, class: 1 }, { id: 77, udpSize: 1232, do: true });
+    const p = parseQuery(q);
+    expect(p.header.id).toBe(77);
+    expect(p.question && nameToText(p.question.name)).toBe('Example.COM.');
+    expect(p.edns?.udpSize).toBe(1232);
+    expect(p.edns?.flags).toBe(0x8000);
+  });
+  it('strips and appends OPT, and truncates', () => {
+    const q = buildQuery({ name: textToName('a.'), type: 1, class: 1 }, { udpSize: 4096 });
+    const bare = stripOpt(q);
+    expect(u16(bare, 10)).toBe(0);
+    expect(bare.length).toBe(q.length - 11);
+    const again = appendOpt(bare, encodeOpt(4096, 0));
+    expect(again).toEqual(q);
+    const { questionEnd } = walkRecords(q);
+    const t = truncateResponse(q, questionEnd);
+    expect(u16(t, 2) & FLAG_TC).toBe(FLAG_TC);
+    expect(t.length).toBe(questionEnd);
+  });
+  it('rejects garbage without throwing anything but WireError', () => {
+    let rnd = 1;
+    for (let i = 0; i < 5000; i++) {
+      const len = i % 80;
+      const b = new Uint8Array(len);
+      for (let j = 0; j < len; j++) b[j] = (rnd = (rnd * 1103515245 + 12345) >>> 0) >>> 24;
+      try {
+        parseQuery(b);
+      } catch (e) {
+        expect(e).toBeInstanceOf(WireError);
+      }
+    }
+  });
+});
