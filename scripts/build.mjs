@@ -1,3 +1,161 @@
-// Placeholder until the app build lands: compiles the host.
+#!/usr/bin/env node
+// Builds everything `npm start` and `npm test` need, with no manual step:
+//   1. every app in apps/<name>/ (AssemblyScript -> build/apps/<name>.wasm), skipped when
+//      the .wasm is newer than its sources and the SDK;
+//   2. with --test-apps, the hostile test modules in test/abi/modules/ -> build/test-apps/;
+//   3. host/apps/registry.generated.ts from apps/chain.json and each app.json (the chain
+//      order lives in one flat file, as CoreDNS's plugin.cfg);
+//   4. the TypeScript host -> dist/.
+// Usage: node scripts/build.mjs [--test-apps] [--no-tsc] [--force]
+
+import { readdirSync, readFileSync, statSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
-execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
+import asc from 'assemblyscript/asc';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const args = new Set(process.argv.slice(2));
+const force = args.has('--force');
+
+/** asc flags shared by every app: ABI v1 requires an imported memory (the host caps it). */
+export const ASC_FLAGS = ['--runtime', 'minimal', '--importMemory', '-O3', '--noAssert'];
+
+function newestMtime(paths) {
+  let newest = 0;
+  for (const p of paths) {
+    const st = statSync(p);
+    if (st.isDirectory()) {
+      newest = Math.max(newest, newestMtime(readdirSync(p).map((f) => join(p, f))));
+    } else if (p.endsWith('.ts') && !p.endsWith('.test.ts')) {
+      newest = Math.max(newest, st.mtimeMs);
+    }
+  }
+  return newest;
+}
+
+async function compile(entry, out, extraSources) {
+  const srcTime = newestMtime([dirname(entry), join(root, 'assembly'), ...extraSources]);
+  if (!force && existsSync(out) && statSync(out).mtimeMs >= srcTime) return false;
+  mkdirSync(dirname(out), { recursive: true });
+  const stderr = [];
+  const { error } = await asc.main([entry, '-o', out, ...ASC_FLAGS], {
+    stdout: { write: () => true },
+    stderr: { write: (s) => (stderr.push(String(s)), true) },
+  });
+  if (error) {
+    process.stderr.write(stderr.join(''));
+    throw new Error(`asc failed for ${entry}: ${error.message}`);
+  }
+  return true;
+}
+
+/** Initial pages of the imported env.memory, read from the binary's import section. */
+function memoryMinPages(wasm) {
+  let p = 8;
+  const u32 = () => {
+    let r = 0, s = 0, b;
+    do {
+      b = wasm[p++];
+      r |= (b & 0x7f) << s;
+      s += 7;
+    } while (b & 0x80);
+    return r >>> 0;
+  };
+  while (p < wasm.length) {
+    const id = wasm[p++];
+    const size = u32();
+    const end = p + size;
+    if (id === 2) {
+      const n = u32();
+      for (let i = 0; i < n; i++) {
+        const mod = new TextDecoder().decode(wasm.subarray(p + 1, p + 1 + wasm[p])); p += 1 + wasm[p];
+        const nameLen = u32(); const name = new TextDecoder().decode(wasm.subarray(p, p + nameLen)); p += nameLen;
+        const kind = wasm[p++];
+        if (kind === 0) u32();
+        else if (kind === 2) {
+          const flags = wasm[p++];
+          const min = u32();
+          if (flags & 1) u32();
+          if (mod === 'env' && name === 'memory') return min;
+        } else if (kind === 1) { p++; const f = wasm[p++]; u32(); if (f & 1) u32(); }
+        else if (kind === 3) p += 2;
+      }
+      return 1;
+    }
+    p = end;
+  }
+  return 1;
+}
+
+function discoverApps() {
+  const appsDir = join(root, 'apps');
+  const apps = [];
+  for (const name of readdirSync(appsDir).sort()) {
+    const manifestPath = join(appsDir, name, 'app.json');
+    if (!existsSync(manifestPath)) continue;
+    const manifest = JSON.parse(readFileSync(manifestPath, 'utf8'));
+    if (manifest.name !== name) throw new Error(`apps/${name}/app.json: name "${manifest.name}" must equal the folder name "${name}"`);
+    apps.push({ name, manifest, entry: join(appsDir, name, 'index.ts') });
+  }
+  return apps;
+}
+
+async function main() {
+  const started = Date.now();
+  const apps = discoverApps();
+  const built = [];
+  for (const app of apps) {
+    const out = join(root, 'build', 'apps', `${app.name}.wasm`);
+    if (await compile(app.entry, out, [])) built.push(app.name);
+    app.minPages = memoryMinPages(readFileSync(out));
+  }
+
+  if (args.has('--test-apps')) {
+    const dir = join(root, 'test', 'abi', 'modules');
+    if (existsSync(dir)) {
+      for (const f of readdirSync(dir).filter((f) => f.endsWith('.ts')).sort()) {
+        const out = join(root, 'build', 'test-apps', f.replace(/\.ts$/, '.wasm'));
+        if (await compile(join(dir, f), out, [])) built.push(`test:${f}`);
+      }
+    }
+  }
+
+  const chain = JSON.parse(readFileSync(join(root, 'apps', 'chain.json'), 'utf8'));
+  const known = new Set(apps.map((a) => a.name));
+  for (const name of chain.chain) {
+    if (!known.has(name)) throw new Error(`apps/chain.json names "${name}", but there is no apps/${name}/app.json`);
+  }
+  const registry = [
+    '// Generated by scripts/build.mjs from apps/chain.json and apps/*/app.json. Do not edit.',
+    '',
+    `export const defaultChain: readonly string[] = ${JSON.stringify(chain.chain)};`,
+    '',
+    'export interface BuiltinApp {',
+    '  manifest: unknown;',
+    '  /** File name under build/apps/. */',
+    '  wasm: string;',
+    '  minPages: number;',
+    '}',
+    '',
+    'export const builtinApps: Readonly<Record<string, BuiltinApp>> = {',
+    ...apps.map((a) => `  ${a.name}: { manifest: ${JSON.stringify(a.manifest)}, wasm: '${a.name}.wasm', minPages: ${a.minPages} },`),
+    '};',
+    '',
+  ].join('\n');
+  const registryPath = join(root, 'host', 'apps', 'registry.generated.ts');
+  if (!existsSync(registryPath) || readFileSync(registryPath, 'utf8') !== registry) writeFileSync(registryPath, registry);
+
+  if (!args.has('--no-tsc')) {
+    execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.build.json')], {
+      stdio: 'inherit',
+    });
+  }
+  const what = built.length ? `compiled ${built.join(', ')}` : 'apps up to date';
+  console.error(`build: ${what}; ${Date.now() - started} ms`);
+}
+
+main().catch((e) => {
+  console.error(`build failed: ${e.message}`);
+  process.exit(1);
+});

@@ -1,0 +1,216 @@
+// The guest SDK: typed wrappers over the ABI v1 imports in abi.ts. An app's index.ts
+// re-exports `abi_version`, `input` and `gc` from here and implements `on_query` (and, when it
+// holds long-lived data, `on_load`). docs/abi/v1.md is the contract; docs/writing-apps.md the
+// tutorial.
+
+import * as abi from "./abi";
+import { Context } from "./context";
+import { rcodeResponse } from "./message";
+
+export { Context, Span, spanEquals, spanToString } from "./context";
+
+export const ABI_VERSION: i32 = 1;
+
+/** What an app decides for a request: exactly one value (never a set of flags). */
+export enum Verdict {
+  /** Pass the request to the next app in the phase. */
+  CONTINUE = 0,
+  /** Answer with the message given to `respond`; the chain stops. */
+  RESPOND = 1,
+  /** Send the query to the target given to `setTarget` (an upstream group or `peer:<id>`). */
+  FORWARD = 2,
+  /** Answer REFUSED. */
+  REFUSE = 3,
+  /** Answer SERVFAIL. */
+  SERVFAIL = 4,
+  /** Send no answer at all. */
+  DROP = 5,
+}
+
+export enum Phase {
+  PRE_CACHE = 0,
+  POST_CACHE = 1,
+  RESOLVE = 2,
+  POST_RESOLVE = 3,
+}
+
+export enum LoadKind {
+  /** The app's `[apps.<name>.config]` table from the config, as `key=value` lines. */
+  CONFIG = 0,
+  /** Long-lived data: a zone image, a rule set, a block list. */
+  DATA = 1,
+}
+
+/** Fields an app may set in the context with `ctx_set` (docs/abi/v1.md). */
+export enum CtxField {
+  ROUTE = 1,
+  DISABLE_APP = 2,
+  TTL_CAP = 3,
+}
+
+export enum LogLevel {
+  DEBUG = 0,
+  INFO = 1,
+  WARN = 2,
+  ERROR = 3,
+}
+
+// ---- Exports every app re-exports ---------------------------------------------------------
+
+/** The ABI version marker the host checks before anything else. */
+export function abi_version(): i32 {
+  return ABI_VERSION;
+}
+
+let inputBuffer = new ArrayBuffer(4096);
+
+/**
+ * Returns a buffer of at least `size` bytes in this module's memory for the host to write the
+ * next call's input into. Valid until the next call into the module.
+ */
+export function input(size: i32): usize {
+  if (size > inputBuffer.byteLength) inputBuffer = new ArrayBuffer(size);
+  return changetype<usize>(inputBuffer);
+}
+
+/** Lets the host run the collector between calls (the module uses the minimal runtime). */
+export function gc(): void {
+  __collect();
+}
+
+// ---- Requests --------------------------------------------------------------------------
+
+export class Request {
+  phase: Phase = Phase.PRE_CACHE;
+  readonly ctx: Context = new Context();
+  /** The query (pre-cache, resolve) or the response (post-cache, post-resolve). */
+  message: Uint8Array = new Uint8Array(0);
+  /** The query in pre-cache and resolve phases; in post phases, the response. */
+  get isResponse(): bool {
+    return this.phase == Phase.POST_CACHE || this.phase == Phase.POST_RESOLVE;
+  }
+
+  /** Answers with a whole message (built with ResponseWriter). */
+  respond(msg: Uint8Array): Verdict {
+    abi.respond(msg.dataStart, <usize>msg.length);
+    return Verdict.RESPOND;
+  }
+
+  /** Answers with just an rcode (NXDOMAIN, REFUSED, ...). */
+  respondRcode(rcode: u8): Verdict {
+    return this.respond(rcodeResponse(this.message, rcode));
+  }
+
+  /** Sends the query to an upstream group, or to a peer with "peer:<id>". */
+  forward(target: string): Verdict {
+    const b = String.UTF8.encode(target);
+    abi.set_target(changetype<usize>(b), <usize>b.byteLength);
+    return Verdict.FORWARD;
+  }
+
+  /** Adds a tag; false when the tag is not valid (lowercase [a-z0-9_.-], at most 63). */
+  setTag(tag: string): bool {
+    const b = String.UTF8.encode(tag);
+    return abi.tag_set(changetype<usize>(b), <usize>b.byteLength) == 0;
+  }
+
+  clearTag(tag: string): bool {
+    const b = String.UTF8.encode(tag);
+    return abi.tag_clear(changetype<usize>(b), <usize>b.byteLength) == 0;
+  }
+
+  /** Chooses the upstream group used if the chain ends without an answer. */
+  setRoute(group: string): bool {
+    const b = String.UTF8.encode(group);
+    return abi.ctx_set(CtxField.ROUTE, changetype<usize>(b), <usize>b.byteLength) == 0;
+  }
+
+  /** Switches an app off for this request (and on every node it travels to). */
+  disableApp(name: string): bool {
+    const b = String.UTF8.encode(name);
+    return abi.ctx_set(CtxField.DISABLE_APP, changetype<usize>(b), <usize>b.byteLength) == 0;
+  }
+
+  /** Caps the TTLs of the answer, in seconds. */
+  setTtlCap(seconds: u32): bool {
+    const b = new ArrayBuffer(4);
+    store<u32>(changetype<usize>(b), bswap<u32>(seconds));
+    return abi.ctx_set(CtxField.TTL_CAP, changetype<usize>(b), 4) == 0;
+  }
+}
+
+const current = new Request();
+
+/** Decodes the input of an `on_query` call. Call it first in `on_query`. */
+export function request(phase: i32, ctxLen: i32, msgLen: i32): Request {
+  current.phase = <Phase>phase;
+  current.ctx.decode(inputBuffer, 0, ctxLen);
+  current.message = Uint8Array.wrap(inputBuffer, ctxLen, msgLen);
+  return current;
+}
+
+// ---- Loads ---------------------------------------------------------------------------------
+
+/**
+ * The bytes of an `on_load` call. The app takes ownership: the buffer is not reused for the next
+ * call, so it can be kept as the app's data and swapped in with one assignment.
+ */
+export function takeInput(len: i32): Uint8Array {
+  const data = Uint8Array.wrap(inputBuffer, 0, len);
+  inputBuffer = new ArrayBuffer(4096);
+  return data;
+}
+
+/** Reports why a load failed and returns the failure status for `on_load`. */
+export function loadError(message: string): i32 {
+  const b = String.UTF8.encode(message);
+  abi.load_error(changetype<usize>(b), <usize>b.byteLength);
+  return 1;
+}
+
+/** The `key=value` lines of an app's config (LoadKind.CONFIG). */
+export class Config {
+  keys: Array<string> = new Array<string>();
+  values: Array<string> = new Array<string>();
+
+  static parse(data: Uint8Array): Config {
+    const c = new Config();
+    const text = String.UTF8.decodeUnsafe(data.dataStart, <usize>data.length);
+    const lines = text.split("\n");
+    for (let i = 0; i < lines.length; i++) {
+      const line = lines[i];
+      const eq = line.indexOf("=");
+      if (eq <= 0) continue;
+      c.keys.push(line.substring(0, eq));
+      c.values.push(line.substring(eq + 1));
+    }
+    return c;
+  }
+
+  get(key: string, fallback: string = ""): string {
+    for (let i = 0; i < this.keys.length; i++) if (this.keys[i] == key) return this.values[i];
+    return fallback;
+  }
+
+  has(key: string): bool {
+    for (let i = 0; i < this.keys.length; i++) if (this.keys[i] == key) return true;
+    return false;
+  }
+}
+
+// ---- Capabilities ---------------------------------------------------------------------------
+
+export function log(level: LogLevel, message: string): void {
+  const b = String.UTF8.encode(message);
+  abi.log(level, changetype<usize>(b), <usize>b.byteLength);
+}
+
+export function now(): f64 {
+  return abi.now_ms();
+}
+
+/** Adds `delta` to the app's counter `name` (exported as edge_app_<app>_<name>_total). */
+export function count(name: string, delta: i32 = 1): void {
+  const b = String.UTF8.encode(name);
+  abi.metric_add(changetype<usize>(b), <usize>b.byteLength, delta);
+}

@@ -1,0 +1,282 @@
+/**
+ * One resolver node on Node: builds the core from a config, opens the listeners, and applies
+ * config reloads atomically (a config that fails to validate or to load into the apps leaves
+ * the running one in place).
+ */
+
+import { readFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { buildChain, type AppCatalog } from '../../apps/load-apps.js';
+import type { WasmAppChain } from '../../apps/app-chain.js';
+import { AnswerCache, type CacheOptions } from '../../core/cache.js';
+import { ConfigError, parseConfig, type Config } from '../../core/config.js';
+import { consoleLogger, type Logger } from '../../core/log.js';
+import { Resolver, type ResolverOptions } from '../../core/resolver.js';
+import { parseServer, Upstreams, type UpstreamTransport } from '../../core/upstream.js';
+import { AdminServer } from './admin-server.js';
+import { nodeCatalog } from './catalog.js';
+import { DohServer } from './doh-server.js';
+import { PromMetrics } from './prom-metrics.js';
+import { TcpServer } from './tcp-server.js';
+import { nodeTransport } from './transport.js';
+import { UdpServer } from './udp-server.js';
+
+export interface EdgeNodeOptions {
+  /** Where the config came from, for reloads; absent for an embedded config. */
+  configPath?: string;
+  /** The config text (for its hash in /status). */
+  configText?: string;
+  logger?: Logger;
+  catalog?: AppCatalog;
+  transport?: UpstreamTransport;
+  now?: () => number;
+}
+
+export interface Listening {
+  dns: Array<{ address: string; port: number }>;
+  doh: Array<{ address: string; port: number }>;
+  admin: { address: string; port: number } | null;
+}
+
+function splitHostPort(s: string): { host: string; port: number } {
+  const m = /^\[(.+)\]:(\d+)$/.exec(s) ?? /^(.+):(\d+)$/.exec(s);
+  if (!m) throw new ConfigError([`"${s}" is not HOST:PORT`]);
+  return { host: m[1]!, port: Number(m[2]) };
+}
+
+export function cacheOptions(c: Config): CacheOptions {
+  return {
+    maxEntries: c.cache.max_entries,
+    maxBytes: c.cache.max_bytes,
+    maxTtl: c.cache.max_ttl,
+    minTtl: c.cache.min_ttl,
+    maxNegativeTtl: c.cache.max_negative_ttl,
+    failureTtl: c.cache.failure_ttl,
+    staleAnswerTtl: c.cache.stale_answer_ttl,
+    maxStaleSec: c.cache.max_stale,
+  };
+}
+
+function resolverOptions(c: Config): ResolverOptions {
+  return {
+    nodeId: c.node_id,
+    requestTimeoutMs: c.server.request_timeout_ms,
+    clientResponseTimerMs: c.cache.client_response_timer_ms,
+    failureRecheckMs: c.cache.failure_recheck_ms,
+    udpSize: c.server.udp_payload,
+    defaultRoute: c.upstream.default_group,
+  };
+}
+
+export class EdgeNode {
+  readonly metrics = new PromMetrics();
+  readonly logger: Logger;
+  private config!: Config;
+  private configHash = '';
+  private chain!: WasmAppChain;
+  private resolver!: Resolver;
+  private readonly catalog: AppCatalog;
+  private readonly transport: UpstreamTransport;
+  private udp: UdpServer[] = [];
+  private tcp: TcpServer[] = [];
+  private doh: DohServer[] = [];
+  admin: AdminServer | null = null;
+  listening: Listening = { dns: [], doh: [], admin: null };
+  private readonly startedAt = Date.now();
+  private reloads = { ok: 0, failed: 0, lastError: '' };
+
+  private constructor(private readonly opts: EdgeNodeOptions) {
+    this.logger = opts.logger ?? consoleLogger();
+    this.catalog = opts.catalog ?? nodeCatalog();
+    this.transport = opts.transport ?? nodeTransport;
+  }
+
+  /** Builds the node from a validated config and opens its listeners. Throws ConfigError. */
+  static async start(config: Config, opts: EdgeNodeOptions = {}): Promise<EdgeNode> {
+    const node = new EdgeNode(opts);
+    node.build(config, opts.configText ?? JSON.stringify(config));
+    await node.listen();
+    return node;
+  }
+
+  get currentConfig(): Config {
+    return this.config;
+  }
+
+  get currentResolver(): Resolver {
+    return this.resolver;
+  }
+
+  get currentChain(): WasmAppChain {
+    return this.chain;
+  }
+
+  private upstreams(c: Config): Upstreams {
+    const groups = Object.fromEntries(Object.entries(c.upstreams).map(([k, v]) => [k, v.map(parseServer)]));
+    return new Upstreams(
+      groups,
+      this.transport,
+      {
+        tryTimeoutMs: c.upstream.try_timeout_ms,
+        udpSize: c.server.udp_payload,
+        health: { failures: c.upstream.health_failures, probeIntervalMs: c.upstream.probe_interval_ms },
+      },
+      this.metrics,
+      this.logger,
+      this.opts.now,
+    );
+  }
+
+  /** Everything that can fail is built before anything is swapped. */
+  private build(c: Config, text: string): void {
+    const chain = buildChain(c, { catalog: this.catalog, metrics: this.metrics, logger: this.logger, now: this.opts.now, previous: this.chain ?? null });
+    const upstreams = this.upstreams(c);
+    if (!this.resolver) {
+      this.resolver = new Resolver(chain, new AnswerCache(cacheOptions(c), this.opts.now), upstreams, this.metrics, this.logger, resolverOptions(c), this.opts.now);
+    } else {
+      const old = this.resolver;
+      const sameCache = JSON.stringify(cacheOptions(c)) === JSON.stringify(old.cache.opts);
+      const cache = sameCache ? old.cache : new AnswerCache(cacheOptions(c), this.opts.now);
+      this.resolver = new Resolver(chain, cache, upstreams, this.metrics, this.logger, resolverOptions(c), this.opts.now);
+    }
+    this.chain = chain;
+    this.config = c;
+    this.configHash = createHash('sha256').update(text).digest('hex');
+    this.metrics.gauge('edge_config_info', 'The running config (value 1), labelled by its hash', ['hash']).set({ hash: this.configHash.slice(0, 16) }, 1);
+  }
+
+  private async listen(): Promise<void> {
+    const c = this.config;
+    const dropped = this.metrics.counter('edge_dropped_queries_total', 'Queries dropped without an answer', ['transport', 'reason']);
+    const truncated = this.metrics.counter('edge_truncated_responses_total', 'UDP answers sent truncated (TC)');
+    const get = () => this.resolver;
+    try {
+      for (const l of c.server.listen) {
+        const { host, port } = splitHostPort(l);
+        const bound = await this.bindPair(host, port, get, dropped, truncated);
+        this.listening.dns.push(bound);
+      }
+      for (const l of c.server.doh) {
+        const { host, port } = splitHostPort(l);
+        const tls = c.server.tls_cert && c.server.tls_key ? { cert: c.server.tls_cert, key: c.server.tls_key } : undefined;
+        const s = new DohServer(get, { host, port, path: c.server.doh_path, tls }, this.logger);
+        this.listening.doh.push(await s.listen());
+        this.doh.push(s);
+      }
+      if (c.admin.listen) {
+        const { host, port } = splitHostPort(c.admin.listen);
+        this.admin = new AdminServer({ host, port, token: c.admin.token }, this.logger);
+        this.adminRoutes(this.admin);
+        this.listening.admin = await this.admin.listen();
+      }
+    } catch (e) {
+      await this.close(0);
+      throw e;
+    }
+    this.logger.log('info', 'edge-resolver listening', {
+      node: c.node_id,
+      dns: this.listening.dns.map((a) => `${a.address}:${a.port}`).join(','),
+      doh: this.listening.doh.map((a) => `${a.address}:${a.port}`).join(','),
+      admin: this.listening.admin ? `${this.listening.admin.address}:${this.listening.admin.port}` : '',
+      apps: this.chain.apps.map((a) => a.name).join(','),
+    });
+  }
+
+  /** UDP and TCP on the same port; with port 0, the first port free for both. */
+  private async bindPair(host: string, port: number, get: () => Resolver, dropped: ReturnType<PromMetrics['counter']>, truncated: ReturnType<PromMetrics['counter']>) {
+    const c = this.config;
+    for (let attempt = 0; ; attempt++) {
+      const udp = new UdpServer(get, { host, port, udpPayload: c.server.udp_payload, maxInflight: 10_000 }, this.logger, dropped, truncated);
+      const bound = await udp.listen();
+      const tcp = new TcpServer(
+        get,
+        {
+          host,
+          port: bound.port,
+          idleTimeoutMs: c.server.tcp_idle_timeout_ms,
+          maxConnections: c.server.tcp_max_connections,
+          maxQueriesPerConnection: c.server.tcp_max_queries_per_connection,
+        },
+        this.logger,
+        dropped,
+      );
+      try {
+        await tcp.listen();
+      } catch (e) {
+        await udp.close();
+        if (port !== 0 || attempt > 20) throw e;
+        continue;
+      }
+      this.udp.push(udp);
+      this.tcp.push(tcp);
+      return bound;
+    }
+  }
+
+  private adminRoutes(admin: AdminServer): void {
+    admin.route('GET', '/metrics', async () => ({ status: 200, body: await this.metrics.text(), type: 'text/plain; version=0.0.4' }));
+    admin.route('GET', '/health', async () => ({ status: 200, body: 'ok\n', type: 'text/plain' }));
+    admin.route('GET', '/status', async () => ({ status: 200, body: this.status() }));
+    admin.route('POST', '/reload', async () => {
+      const r = await this.reload();
+      return { status: r.ok ? 200 : 422, body: r };
+    });
+  }
+
+  status(): Record<string, unknown> {
+    return {
+      node_id: this.config.node_id,
+      uptime_s: Math.round((Date.now() - this.startedAt) / 1000),
+      config: { hash: this.configHash, source: this.opts.configPath ?? 'embedded', reloads: this.reloads },
+      apps: this.chain.apps.map((a) => ({ name: a.name, phases: a.manifest.phases, failure: a.manifest.failure, breaker_open: a.breakerOpen, memory_bytes: a.memoryBytes() })),
+      upstreams: this.resolver.currentUpstreams.health(),
+      cache: this.resolver.cache.stats,
+    };
+  }
+
+  /**
+   * Re-reads the config file (or takes `text`) and applies it. A bad config is reported and the
+   * running one stays. Listener addresses are fixed at start; changing them needs a restart.
+   */
+  async reload(text?: string): Promise<{ ok: boolean; errors: string[] }> {
+    let src = text;
+    try {
+      if (src === undefined) {
+        if (!this.opts.configPath) return { ok: false, errors: ['this node runs an embedded config; nothing to reload'] };
+        src = await readFile(this.opts.configPath, 'utf8');
+      }
+      const c = parseConfig(src, this.opts.configPath ?? 'config');
+      if (JSON.stringify(c.server) !== JSON.stringify(this.config.server)) {
+        this.logger.log('warn', 'server listeners changed in the config; they take effect on restart');
+      }
+      this.build(c, src);
+      this.admin?.setToken(c.admin.token);
+      this.reloads.ok++;
+      this.logger.log('info', 'config reloaded', { hash: this.configHash.slice(0, 16) });
+      return { ok: true, errors: [] };
+    } catch (e) {
+      const errors = e instanceof ConfigError ? e.problems : [(e as Error).message];
+      this.reloads.failed++;
+      this.reloads.lastError = errors.join('; ');
+      this.metrics.counter('edge_config_reload_failures_total', 'Config reloads refused (the running config stayed)').inc();
+      this.logger.log('error', 'config reload refused; keeping the running config', { errors: errors.join('; ') });
+      return { ok: false, errors };
+    }
+  }
+
+  /** Graceful: stop accepting, let requests in progress finish (up to `graceMs`), then close. */
+  async close(graceMs = this.config?.server.shutdown_grace_ms ?? 0): Promise<void> {
+    for (const s of this.udp) s.stopAccepting();
+    for (const s of this.tcp) s.stopAccepting();
+    for (const s of this.doh) s.stopAccepting();
+    const deadline = Date.now() + graceMs;
+    const pending = () => [...this.udp, ...this.tcp, ...this.doh].reduce((n, s) => n + s.pending, 0);
+    while (pending() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await Promise.all([...this.udp.map((s) => s.close()), ...this.tcp.map((s) => s.close()), ...this.doh.map((s) => s.close())]);
+    await this.admin?.close();
+    this.udp = [];
+    this.tcp = [];
+    this.doh = [];
+    this.admin = null;
+  }
+}

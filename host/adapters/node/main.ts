@@ -1,0 +1,130 @@
+#!/usr/bin/env node
+/**
+ * The `edge-resolver` command. `serve` runs a node; `config check`, `zone ...`, `rules ...` and
+ * `new-app` are the offline tools around it.
+ */
+
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { ConfigError, parseConfig, validateConfig, type Config } from '../../core/config.js';
+import { consoleLogger } from '../../core/log.js';
+import { defaultConfigText } from './default-config.js';
+import { EdgeNode } from './edge-node.js';
+import { projectRoot } from './paths.js';
+
+const HELP = `edge-resolver: an edge DNS resolver on WebAssembly apps
+
+Usage:
+  edge-resolver serve [--config FILE] [--listen HOST:PORT]... [--doh HOST:PORT]...
+                      [--admin HOST:PORT] [--upstream HOST:PORT]... [--node-id ID]
+                      [--log-level debug|info|warn|error]
+  edge-resolver config check FILE
+  edge-resolver zone check FILE [--trust-anchor FILE] [--now ISO-8601] [--json]
+  edge-resolver zone compile FILE -o IMAGE [--trust-anchor FILE]
+  edge-resolver --version | --help
+
+Flags given to serve override the config file; without --config the embedded default config
+is used (DNS on 127.0.0.1:5353, DoH on 127.0.0.1:8053, admin on 127.0.0.1:9153).
+Signals: SIGHUP reloads the config file; SIGINT/SIGTERM shut down gracefully.
+`;
+
+type Out = { stdout: (s: string) => void; stderr: (s: string) => void };
+const io: Out = { stdout: (s) => process.stdout.write(s), stderr: (s) => process.stderr.write(s) };
+
+/** Applies serve's flags on top of a config's raw TOML values; the result is validated again. */
+export function applyServeFlags(config: Config, v: Record<string, string | string[] | boolean | undefined>): Config {
+  const c: Config = structuredClone(config);
+  const list = (k: string) => (v[k] as string[] | undefined) ?? [];
+  if (list('listen').length) c.server.listen = list('listen');
+  if (list('doh').length) c.server.doh = list('doh');
+  if (typeof v.admin === 'string') c.admin.listen = v.admin;
+  if (list('upstream').length) c.upstreams = { ...c.upstreams, [c.upstream.default_group]: list('upstream') };
+  if (typeof v['node-id'] === 'string') c.node_id = v['node-id'];
+  if (typeof v['log-level'] === 'string') c.log.level = v['log-level'] as Config['log']['level'];
+  return c;
+}
+
+async function serve(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      config: { type: 'string', short: 'c' },
+      listen: { type: 'string', multiple: true },
+      doh: { type: 'string', multiple: true },
+      admin: { type: 'string' },
+      upstream: { type: 'string', multiple: true },
+      'node-id': { type: 'string' },
+      'log-level': { type: 'string' },
+    },
+    strict: true,
+  });
+  const path = values.config;
+  const text = path ? readFileSync(path, 'utf8') : defaultConfigText();
+  const base = parseConfig(text, path ?? 'embedded config');
+  // Validated again after the flags, so a bad flag value is reported like a bad key.
+  const config = validateConfig(applyServeFlags(base, values), 'command line');
+  const logger = consoleLogger(config.log.level);
+  const node = await EdgeNode.start(config, { configPath: path, configText: text, logger });
+  process.on('SIGHUP', () => void node.reload());
+  let stopping = false;
+  const stop = (sig: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.log('info', 'shutting down', { signal: sig });
+    void node.close().then(() => process.exit(0));
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  return new Promise<number>(() => undefined);
+}
+
+async function configCommand(argv: string[], out: Out): Promise<number> {
+  const [sub, file] = argv;
+  if (sub !== 'check' || !file) {
+    out.stderr('usage: edge-resolver config check FILE\n');
+    return 2;
+  }
+  try {
+    parseConfig(readFileSync(file, 'utf8'), file);
+    out.stdout(`${file}: ok\n`);
+    return 0;
+  } catch (e) {
+    out.stderr(e instanceof ConfigError ? e.problems.join('\n') + '\n' : `${file}: ${(e as Error).message}\n`);
+    return 1;
+  }
+}
+
+export async function main(argv: string[], out: Out = io): Promise<number> {
+  const [cmd, ...rest] = argv;
+  try {
+    switch (cmd) {
+      case 'serve':
+        return await serve(rest);
+      case 'config':
+        return await configCommand(rest, out);
+      case 'zone': {
+        const zoneCli = './cli/zone.js'; // typed import once the zone tools land
+        const { zoneCommand } = (await import(zoneCli)) as { zoneCommand: (a: string[], o: Out) => Promise<number> };
+        return await zoneCommand(rest, out);
+      }
+      case '--version':
+      case 'version':
+        out.stdout(`${JSON.parse(readFileSync(`${projectRoot()}/package.json`, 'utf8')).version}\n`);
+        return 0;
+      case undefined:
+      case '--help':
+      case '-h':
+      case 'help':
+        out.stdout(HELP);
+        return 0;
+      default:
+        out.stderr(`edge-resolver: unknown command "${cmd}"\n\n${HELP}`);
+        return 2;
+    }
+  } catch (e) {
+    out.stderr(`edge-resolver: ${e instanceof ConfigError ? '\n' + e.problems.join('\n') : (e as Error).message}\n`);
+    return 1;
+  }
+}
+
+main(process.argv.slice(2)).then((code) => process.exit(code));

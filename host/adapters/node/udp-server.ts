@@ -1,0 +1,95 @@
+/** DNS over UDP: one socket per listen address; answers larger than the client can take get TC. */
+
+import { createSocket, type Socket } from 'node:dgram';
+import { isIPv6 } from 'node:net';
+import { truncateResponse, parseQuery } from '../../core/dns/wire.js';
+import type { Logger } from '../../core/log.js';
+import type { Counter } from '../../core/metrics.js';
+import type { Resolver } from '../../core/resolver.js';
+
+export interface UdpServerOptions {
+  host: string;
+  port: number;
+  /** Our advertised EDNS payload size; also the most we ever send. */
+  udpPayload: number;
+  /** Requests in progress above which new ones are dropped (backpressure). */
+  maxInflight: number;
+}
+
+export class UdpServer {
+  private sock!: Socket;
+  private inflight = 0;
+  private closing = false;
+
+  constructor(
+    private readonly resolver: () => Resolver,
+    private readonly opts: UdpServerOptions,
+    private readonly logger: Logger,
+    private readonly dropped: Counter,
+    private readonly truncated: Counter,
+  ) {}
+
+  get pending(): number {
+    return this.inflight;
+  }
+
+  listen(): Promise<{ address: string; port: number }> {
+    return new Promise((resolve, reject) => {
+      const sock = createSocket({ type: isIPv6(this.opts.host) ? 'udp6' : 'udp4', reuseAddr: false });
+      this.sock = sock;
+      sock.once('error', reject);
+      sock.on('message', (msg, rinfo) => this.onMessage(msg, rinfo.address, rinfo.port));
+      sock.bind(this.opts.port, this.opts.host, () => {
+        sock.off('error', reject);
+        sock.on('error', (e) => this.logger.log('error', 'udp socket error', { error: e.message }));
+        const a = sock.address();
+        resolve({ address: a.address, port: a.port });
+      });
+    });
+  }
+
+  private onMessage(msg: Buffer, address: string, port: number): void {
+    if (this.closing || this.inflight >= this.opts.maxInflight) {
+      this.dropped.inc({ transport: 'udp', reason: this.closing ? 'shutdown' : 'overload' });
+      return;
+    }
+    this.inflight++;
+    const query = new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength);
+    this.resolver()
+      .handle(query, { client: { address, port }, transport: 'udp' })
+      .then((reply) => {
+        if (!reply) return;
+        let out = reply.message;
+        const limit = udpLimit(query, this.opts.udpPayload);
+        if (out.length > limit) {
+          this.truncated.inc();
+          // Header, question and our OPT stay, so the retry over TCP still negotiates EDNS.
+          out = truncateResponse(out, reply.questionEnd, reply.opt ?? undefined);
+        }
+        this.sock.send(out, port, address);
+      })
+      .catch((e: Error) => this.logger.log('error', 'udp request failed', { error: e.message, stack: e.stack }))
+      .finally(() => this.inflight--);
+  }
+
+  /** Stops accepting; requests in progress still get their answers until `close`. */
+  stopAccepting(): void {
+    this.closing = true;
+  }
+
+  close(): Promise<void> {
+    this.closing = true;
+    return new Promise((resolve) => this.sock.close(() => resolve()));
+  }
+}
+
+/** The largest answer the client said it takes: its EDNS size (at least 512, at most ours), else 512. */
+export function udpLimit(query: Uint8Array, ours: number): number {
+  try {
+    const p = parseQuery(query);
+    if (!p.edns) return 512;
+    return Math.max(512, Math.min(p.edns.udpSize, ours));
+  } catch {
+    return 512;
+  }
+}

@@ -1,0 +1,92 @@
+/**
+ * The chain of app instances in config order, run phase by phase. Applies each app's effects to
+ * the request context only when its call succeeded, and each app's failure policy when it did
+ * not: fail-open skips the app, fail-closed answers SERVFAIL.
+ */
+
+import { encodeContext, type RequestContext } from '../core/context.js';
+import type { AppChain, PhaseOutcome } from '../core/chain.js';
+import type { Counter, MetricsSink } from '../core/metrics.js';
+import { Rcode } from '../core/dns/rr-types.js';
+import { Verdict } from '../abi/verdict.js';
+import type { Effect } from '../abi/imports.js';
+import type { AppInstance } from './app-instance.js';
+
+export function applyEffects(ctx: RequestContext, effects: readonly Effect[]): void {
+  for (const e of effects) {
+    switch (e.kind) {
+      case 'tag-set':
+        ctx.tags.add(e.tag);
+        break;
+      case 'tag-clear':
+        ctx.tags.delete(e.tag);
+        break;
+      case 'route':
+        ctx.route = e.group;
+        break;
+      case 'disable-app':
+        ctx.disabledApps.add(e.app);
+        break;
+      case 'ttl-cap':
+        ctx.ttlCap = ctx.ttlCap > 0 ? Math.min(ctx.ttlCap, e.seconds) : e.seconds;
+        break;
+    }
+  }
+}
+
+export class WasmAppChain implements AppChain {
+  private readonly byPhase: AppInstance[][] = [[], [], [], []];
+  private readonly skipped: Counter;
+
+  constructor(
+    readonly apps: readonly AppInstance[],
+    metrics: MetricsSink,
+  ) {
+    for (const app of apps) for (let p = 0; p < 4; p++) if (app.runsIn(p)) this.byPhase[p]!.push(app);
+    this.skipped = metrics.counter('edge_app_skipped_total', 'App calls skipped, by reason', ['app', 'reason']);
+  }
+
+  runsIn(phase: number): boolean {
+    return (this.byPhase[phase]?.length ?? 0) > 0;
+  }
+
+  app(name: string): AppInstance | undefined {
+    return this.apps.find((a) => a.name === name);
+  }
+
+  run(phase: number, ctx: RequestContext, msg: Uint8Array): PhaseOutcome {
+    let encoded: Uint8Array | null = null;
+    for (const app of this.byPhase[phase] ?? []) {
+      if (ctx.disabledApps.has(app.name)) {
+        this.skipped.inc({ app: app.name, reason: 'disabled-by-rule' });
+        continue;
+      }
+      encoded ??= encodeContext(ctx);
+      const r = app.call(phase, encoded, msg);
+      if (r.kind !== 'ok') {
+        if (app.manifest.failure === 'fail-closed') return { kind: 'rcode', rcode: Rcode.SERVFAIL, app: app.name };
+        this.skipped.inc({ app: app.name, reason: r.kind === 'open' ? 'breaker-open' : 'trapped' });
+        continue;
+      }
+      if (r.effects.length > 0) {
+        applyEffects(ctx, r.effects);
+        encoded = null;
+      }
+      switch (r.verdict) {
+        case Verdict.CONTINUE:
+          continue;
+        case Verdict.RESPOND:
+          return { kind: 'respond', message: r.response!, app: app.name };
+        case Verdict.FORWARD:
+          return { kind: 'forward', target: r.target!, app: app.name };
+        case Verdict.REFUSE:
+          return { kind: 'rcode', rcode: Rcode.REFUSED, app: app.name };
+        case Verdict.SERVFAIL:
+          return { kind: 'rcode', rcode: Rcode.SERVFAIL, app: app.name };
+        case Verdict.DROP:
+          return { kind: 'drop', app: app.name };
+      }
+    }
+    return { kind: 'continue' };
+  }
+}

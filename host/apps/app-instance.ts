@@ -1,0 +1,366 @@
+/**
+ * One loaded app: its module, its capped memory, its current instance, and what keeps a broken
+ * app from taking the resolver down: traps are caught and counted, a trapped instance is never
+ * called again (the next call gets a fresh instance with the last good loads replayed), and a
+ * circuit breaker stops re-instantiating an app that keeps trapping.
+ */
+
+import { AppTrap, buildImports, CallState, importCapability, type Capability, type Effect, type TrapReason } from '../abi/imports.js';
+import { ABI_VERSION, LoadKind, MAX_MESSAGE_BYTES, Verdict, verdictNames, type LoadKindCode, type VerdictCode } from '../abi/verdict.js';
+import { MAX_CONTEXT_BYTES } from '../core/context.js';
+import type { Logger, LogLevel } from '../core/log.js';
+import type { MetricsSink, Counter, Gauge } from '../core/metrics.js';
+import type { AppManifest } from './manifest.js';
+
+export class AppLoadError extends Error {
+  override readonly name = 'AppLoadError';
+}
+
+export interface AppSource {
+  manifest: AppManifest;
+  module: WebAssembly.Module;
+  /** Initial pages the module's memory import declares (read from the binary at build time). */
+  minPages: number;
+}
+
+export interface BreakerPolicy {
+  /** Traps within `windowMs` that open the breaker. */
+  traps: number;
+  windowMs: number;
+  /** How long an open breaker keeps the app out of the chain before it is tried again. */
+  cooldownMs: number;
+}
+
+export const defaultBreaker: BreakerPolicy = { traps: 5, windowMs: 10_000, cooldownMs: 30_000 };
+
+export type CallResult =
+  | { kind: 'ok'; verdict: VerdictCode; response: Uint8Array | null; target: string | null; effects: Effect[] }
+  /** The app trapped or broke the ABI; its effects are discarded. */
+  | { kind: 'trap'; reason: TrapReason; message: string }
+  /** The breaker is open: the app was not called. */
+  | { kind: 'open' };
+
+export type LoadResult = { ok: true } | { ok: false; error: string };
+
+interface Exports {
+  abi_version(): number;
+  input(size: number): number;
+  on_query(phase: number, ctxLen: number, msgLen: number): number;
+  on_load?(kind: number, len: number): number;
+  gc?(): void;
+}
+
+const REQUIRED_EXPORTS = ['abi_version', 'input', 'on_query'] as const;
+const GC_EVERY = 64;
+
+export interface AppMetrics {
+  calls: Counter;
+  verdicts: Counter;
+  traps: Counter;
+  instantiations: Counter;
+  breakerOpen: Gauge;
+  events: Counter;
+  loads: Counter;
+}
+
+export function appMetrics(sink: MetricsSink): AppMetrics {
+  return {
+    calls: sink.counter('edge_app_calls_total', 'Calls into an app, by phase', ['app', 'phase']),
+    verdicts: sink.counter('edge_app_verdicts_total', 'Verdicts returned by apps', ['app', 'verdict']),
+    traps: sink.counter('edge_app_traps_total', 'App traps and ABI violations, by reason', ['app', 'reason']),
+    instantiations: sink.counter('edge_app_instantiations_total', 'App instances created (first load and after traps)', ['app']),
+    breakerOpen: sink.gauge('edge_app_breaker_open', '1 while an app is kept out of the chain by its circuit breaker', ['app']),
+    events: sink.counter('edge_app_events_total', 'Counters apps report through the metrics capability', ['app', 'event']),
+    loads: sink.counter('edge_app_loads_total', 'Data and config loads into apps, by result', ['app', 'kind', 'result']),
+  };
+}
+
+const PHASE_LABELS = ['pre-cache', 'post-cache', 'resolve', 'post-resolve'];
+const MAX_EVENT_NAMES = 64;
+const GUEST_LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
+
+/** Checks a module against ABI v1 and its manifest before instantiating it; throws AppLoadError. */
+export function checkModule(src: AppSource): Set<Capability> {
+  const name = src.manifest.name;
+  if (src.manifest.abi_version !== ABI_VERSION) {
+    throw new AppLoadError(
+      `app ${name}: manifest says ABI version ${src.manifest.abi_version}; this host speaks ABI version ${ABI_VERSION}`,
+    );
+  }
+  const exports = new Map(WebAssembly.Module.exports(src.module).map((e) => [e.name, e.kind]));
+  if (!exports.has('abi_version')) {
+    throw new AppLoadError(`app ${name}: no abi_version export (not built with the edge-resolver SDK?)`);
+  }
+  for (const e of REQUIRED_EXPORTS) {
+    if (exports.get(e) !== 'function') throw new AppLoadError(`app ${name}: missing required export function "${e}"`);
+  }
+  const granted = new Set<Capability>(src.manifest.capabilities);
+  let importsMemory = false;
+  for (const imp of WebAssembly.Module.imports(src.module)) {
+    const what = `${imp.module}.${imp.name}`;
+    if (imp.module === 'env' && imp.name === 'memory' && imp.kind === 'memory') {
+      importsMemory = true;
+      continue;
+    }
+    if (imp.module === 'env' && imp.name === 'abort' && imp.kind === 'function') continue;
+    if (imp.module !== 'edge' || imp.kind !== 'function') {
+      throw new AppLoadError(`app ${name}: imports ${what}, which ABI v1 does not provide`);
+    }
+    if (!(imp.name in importCapability)) throw new AppLoadError(`app ${name}: imports ${what}, which ABI v1 does not define`);
+    const cap = importCapability[imp.name];
+    if (cap && !granted.has(cap)) {
+      throw new AppLoadError(`app ${name}: imports ${what}, which needs capability "${cap}" not granted in its manifest`);
+    }
+  }
+  if (!importsMemory) {
+    throw new AppLoadError(`app ${name}: does not import env.memory; ABI v1 requires it so the host can cap memory (build with --importMemory)`);
+  }
+  if (exports.has('memory') && exports.get('memory') !== 'memory') throw new AppLoadError(`app ${name}: export "memory" is not a memory`);
+  if (src.minPages > src.manifest.memory.max_pages) {
+    throw new AppLoadError(
+      `app ${name}: needs ${src.minPages} memory pages at start, above its cap of ${src.manifest.memory.max_pages}`,
+    );
+  }
+  return granted;
+}
+
+export class AppInstance {
+  readonly name: string;
+  readonly manifest: AppManifest;
+  private readonly granted: Set<Capability>;
+  private memory!: WebAssembly.Memory;
+  private exports: Exports | null = null;
+  private readonly state = new CallState();
+  /** Last successful load per kind; replayed into every new instance. */
+  private readonly loads = new Map<LoadKindCode, Uint8Array>();
+  private trapTimes: number[] = [];
+  private openUntil = 0;
+  private callsSinceGc = 0;
+  private readonly eventNames = new Set<string>();
+  private readonly phaseSet: Set<number>;
+
+  constructor(
+    private readonly src: AppSource,
+    private readonly logger: Logger,
+    private readonly metrics: AppMetrics,
+    private readonly now: () => number = Date.now,
+    private readonly breaker: BreakerPolicy = defaultBreaker,
+  ) {
+    this.name = src.manifest.name;
+    this.manifest = src.manifest;
+    this.granted = checkModule(src);
+    this.phaseSet = new Set(src.manifest.phases.map((p) => PHASE_LABELS.indexOf(p)));
+    this.instantiate();
+  }
+
+  runsIn(phase: number): boolean {
+    return this.phaseSet.has(phase);
+  }
+
+  get breakerOpen(): boolean {
+    return this.now() < this.openUntil;
+  }
+
+  /** Creates a fresh instance and memory, replaying the last good loads. Throws AppLoadError. */
+  private instantiate(): void {
+    this.exports = null;
+    const memory = new WebAssembly.Memory({ initial: Math.max(1, this.src.minPages), maximum: this.manifest.memory.max_pages });
+    this.memory = memory;
+    const imports = buildImports(
+      {
+        appName: this.name,
+        memory: () => memory,
+        state: this.state,
+        log: (level, msg) => this.logger.log(GUEST_LOG_LEVELS[level] ?? 'info', `${this.name}: ${msg}`, { app: this.name }),
+        now: () => this.now(),
+        metric: (event, delta) => this.countEvent(event, delta),
+      },
+      this.granted,
+    );
+    let instance: WebAssembly.Instance;
+    try {
+      instance = new WebAssembly.Instance(this.src.module, imports);
+    } catch (e) {
+      throw new AppLoadError(`app ${this.name}: cannot instantiate: ${(e as Error).message}`);
+    }
+    const ex = instance.exports as unknown as Exports;
+    let version: number;
+    try {
+      version = ex.abi_version();
+    } catch (e) {
+      throw new AppLoadError(`app ${this.name}: abi_version() trapped: ${(e as Error).message}`);
+    }
+    if (version !== ABI_VERSION) {
+      throw new AppLoadError(`app ${this.name} was built for ABI version ${version}; this host speaks ABI version ${ABI_VERSION}`);
+    }
+    this.metrics.instantiations.inc({ app: this.name });
+    this.exports = ex;
+    for (const kind of [LoadKind.CONFIG, LoadKind.DATA] as const) {
+      const data = this.loads.get(kind);
+      if (!data) continue;
+      const r = this.rawLoad(kind, data);
+      if (!r.ok) {
+        // The same bytes loaded before; failing now means the app is broken, not the data.
+        this.exports = null;
+        throw new AppLoadError(`app ${this.name}: replaying its last good ${kind === 0 ? 'config' : 'data'} failed: ${r.error}`);
+      }
+    }
+  }
+
+  /** Makes sure there is a usable instance; false when the breaker is open or instantiation failed. */
+  private ready(): boolean {
+    if (this.exports) return true;
+    if (this.breakerOpen) return false;
+    try {
+      this.instantiate();
+      this.metrics.breakerOpen.set({ app: this.name }, 0);
+      return true;
+    } catch (e) {
+      this.logger.log('error', 'app instantiation failed', { app: this.name, error: (e as Error).message });
+      this.open();
+      return false;
+    }
+  }
+
+  private open(): void {
+    this.openUntil = this.now() + this.breaker.cooldownMs;
+    this.trapTimes = [];
+    this.metrics.breakerOpen.set({ app: this.name }, 1);
+    this.logger.log('warn', 'app circuit breaker open', { app: this.name, cooldown_ms: this.breaker.cooldownMs });
+  }
+
+  private trapped(e: unknown): { kind: 'trap'; reason: TrapReason; message: string } {
+    const reason: TrapReason =
+      e instanceof AppTrap
+        ? e.reason
+        : e instanceof RangeError && /call stack/i.test(String(e.message))
+          ? 'stack'
+          : /out of bounds memory|memory access/i.test(String((e as Error)?.message))
+            ? 'bad-pointer'
+            : 'trap';
+    const message = (e as Error)?.message ?? String(e);
+    this.exports = null; // never call a trapped instance again
+    this.metrics.traps.inc({ app: this.name, reason });
+    this.logger.log('warn', 'app trapped', { app: this.name, reason, error: message });
+    const t = this.now();
+    this.trapTimes = this.trapTimes.filter((x) => t - x < this.breaker.windowMs);
+    this.trapTimes.push(t);
+    if (this.trapTimes.length >= this.breaker.traps) this.open();
+    return { kind: 'trap', reason, message };
+  }
+
+  private write(bytes: Uint8Array[], total: number): void {
+    const ex = this.exports!;
+    const ptr = ex.input(total);
+    if (!Number.isInteger(ptr) || ptr <= 0 || ptr + total > this.memory.buffer.byteLength) {
+      throw new AppTrap(`input(${total}) returned an invalid pointer ${ptr}`, 'bad-pointer');
+    }
+    const view = new Uint8Array(this.memory.buffer, ptr, total);
+    let o = 0;
+    for (const b of bytes) {
+      view.set(b, o);
+      o += b.length;
+    }
+  }
+
+  /** Runs `on_query`. Never throws: traps come back as a result and are already counted. */
+  call(phase: number, ctx: Uint8Array, msg: Uint8Array): CallResult {
+    if (!this.ready()) return { kind: 'open' };
+    if (ctx.length > MAX_CONTEXT_BYTES || msg.length > MAX_MESSAGE_BYTES) {
+      return { kind: 'trap', reason: 'bad-pointer', message: 'input larger than the ABI allows' };
+    }
+    this.metrics.calls.inc({ app: this.name, phase: PHASE_LABELS[phase] ?? String(phase) });
+    this.state.reset();
+    try {
+      this.write([ctx, msg], ctx.length + msg.length);
+      const v = this.exports!.on_query(phase, ctx.length, msg.length);
+      if (!Number.isInteger(v) || v < 0 || v >= verdictNames.length) {
+        throw new AppTrap(`on_query returned ${v}, which is not a verdict`, 'bad-verdict');
+      }
+      if (v === Verdict.RESPOND && !this.state.response) {
+        throw new AppTrap('verdict RESPOND without a message (call respond first)', 'bad-verdict');
+      }
+      if (v === Verdict.FORWARD && !this.state.target) {
+        throw new AppTrap('verdict FORWARD without a target (call set_target first)', 'bad-verdict');
+      }
+      this.metrics.verdicts.inc({ app: this.name, verdict: verdictNames[v]! });
+      if (++this.callsSinceGc >= GC_EVERY) this.collect();
+      return { kind: 'ok', verdict: v as VerdictCode, response: this.state.response, target: this.state.target, effects: this.state.effects };
+    } catch (e) {
+      return this.trapped(e);
+    }
+  }
+
+  private collect(): void {
+    this.callsSinceGc = 0;
+    try {
+      this.exports?.gc?.();
+    } catch (e) {
+      this.trapped(e);
+    }
+  }
+
+  private rawLoad(kind: LoadKindCode, data: Uint8Array): LoadResult {
+    const ex = this.exports!;
+    if (!ex.on_load) return { ok: false, error: `app ${this.name} has no on_load export` };
+    this.state.reset();
+    this.write([data], data.length);
+    const status = ex.on_load(kind, data.length);
+    if (status !== 0) return { ok: false, error: this.state.loadError ?? `on_load returned ${status}` };
+    return { ok: true };
+  }
+
+  /**
+   * Loads config or data into the app. On success the app has swapped to it; on failure the
+   * previous data keeps serving and the error says why (from the app, or the trap).
+   */
+  load(kind: LoadKindCode, data: Uint8Array): LoadResult {
+    const kindName = kind === LoadKind.CONFIG ? 'config' : 'data';
+    const result = this.tryLoad(kind, data);
+    this.metrics.loads.inc({ app: this.name, kind: kindName, result: result.ok ? 'ok' : 'error' });
+    return result;
+  }
+
+  private tryLoad(kind: LoadKindCode, data: Uint8Array): LoadResult {
+    if (data.length > this.manifest.max_load_bytes) {
+      return { ok: false, error: `${data.length} bytes exceed app ${this.name}'s max_load_bytes of ${this.manifest.max_load_bytes}` };
+    }
+    if (!this.exports) {
+      try {
+        this.instantiate();
+      } catch (e) {
+        return { ok: false, error: (e as Error).message };
+      }
+    }
+    try {
+      const r = this.rawLoad(kind, data);
+      if (r.ok) {
+        this.loads.set(kind, data.slice());
+        this.collect();
+      }
+      return r;
+    } catch (e) {
+      const t = this.trapped(e);
+      return { ok: false, error: `app ${this.name} trapped while loading: ${t.message}` };
+    }
+  }
+
+  private countEvent(event: string, delta: number): void {
+    if (!/^[a-z][a-z0-9_]{0,47}$/.test(event)) throw new AppTrap(`metric name "${event}" is not snake_case`, 'bad-verdict');
+    if (!this.eventNames.has(event)) {
+      if (this.eventNames.size >= MAX_EVENT_NAMES) return;
+      this.eventNames.add(event);
+    }
+    this.metrics.events.inc({ app: this.name, event }, delta);
+  }
+
+  /** The last data or config this app accepted (carried over when the chain is rebuilt). */
+  lastLoad(kind: LoadKindCode): Uint8Array | undefined {
+    return this.loads.get(kind);
+  }
+
+  /** Bytes of linear memory the current instance uses (for status and tests). */
+  memoryBytes(): number {
+    return this.memory.buffer.byteLength;
+  }
+}

@@ -1,0 +1,50 @@
+/**
+ * The app manifest (`apps/<name>/app.json`): what the host needs to know before it instantiates
+ * an app. Validated apart from request handling (as CoreDNS keeps setup apart from its handler).
+ */
+
+import { z } from 'zod';
+import { phaseNames } from '../abi/verdict.js';
+import { formatIssues } from '../core/schema-errors.js';
+
+export const APP_NAME_RE = /^[a-z][a-z0-9_]{0,31}$/;
+
+export const manifestSchema = z.strictObject({
+  name: z.string().regex(APP_NAME_RE, 'app names are snake_case: a lowercase letter, then [a-z0-9_], at most 32'),
+  abi_version: z.number().int().positive(),
+  description: z.string().min(1),
+  phases: z.array(z.enum(phaseNames)).min(1),
+  failure: z.enum(['fail-open', 'fail-closed']),
+  memory: z.strictObject({
+    /** Cap on the app's linear memory, in 64 KiB pages. */
+    max_pages: z.number().int().min(1).max(65536),
+  }),
+  capabilities: z.array(z.enum(['log', 'clock', 'metrics'])).default([]),
+  /** Largest `on_load` input the host will pass (a zone image, a rule set). */
+  max_load_bytes: z.number().int().min(0).max(256 * 1024 * 1024).default(1024 * 1024),
+  /** JSON Schema of the app's `[apps.<name>.config]` table, checked when the config loads. */
+  config_schema: z.record(z.string(), z.unknown()).optional(),
+});
+
+export type AppManifest = z.infer<typeof manifestSchema>;
+
+export class ManifestError extends Error {
+  override readonly name = 'ManifestError';
+}
+
+export function parseManifest(json: unknown, where: string): AppManifest {
+  const r = manifestSchema.safeParse(json);
+  if (!r.success) throw new ManifestError(`${where}: ${formatIssues(r.error.issues).join('; ')}`);
+  return r.data;
+}
+
+/** Validates an app's config table against its manifest's JSON Schema; returns problem lines. */
+export function checkAppConfig(manifest: AppManifest, config: Record<string, unknown>): string[] {
+  const prefix = `apps.${manifest.name}.config`;
+  if (!manifest.config_schema) {
+    return Object.keys(config).length ? [`${prefix}: app ${manifest.name} takes no config`] : [];
+  }
+  const schema = z.fromJSONSchema(manifest.config_schema as Parameters<typeof z.fromJSONSchema>[0]);
+  const r = schema.safeParse(config);
+  return r.success ? [] : formatIssues(r.error.issues, prefix);
+}

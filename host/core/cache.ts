@@ -1,0 +1,220 @@
+/**
+ * The answer cache: positive and negative (RFC 2308) entries, TTLs that count down, a bound on
+ * entries and bytes with least-recently-used eviction, and serve-stale (RFC 8767): an expired
+ * entry is kept for `maxStaleSec` so it can be served when the upstreams fail.
+ *
+ * Entries are upstream responses without their OPT record, stored with the offsets of every TTL
+ * field so a hit is one copy plus a few 32-bit writes, never a re-encode.
+ */
+
+import { RRType, Rcode } from './dns/rr-types.js';
+import { put32, readHeader, u32, walkRecords, type Question } from './dns/wire.js';
+
+export interface CacheOptions {
+  maxEntries: number;
+  maxBytes: number;
+  /** Upper bound on any positive TTL, seconds. */
+  maxTtl: number;
+  /** Lower bound applied to positive TTLs, seconds (0: none). */
+  minTtl: number;
+  /** Upper bound on negative TTLs (RFC 2308 §5), seconds. */
+  maxNegativeTtl: number;
+  /** How long failures (SERVFAIL) are remembered (RFC 9520), seconds; 0 disables. */
+  failureTtl: number;
+  /** RFC 8767: TTL put on stale answers, seconds (30 recommended). */
+  staleAnswerTtl: number;
+  /** RFC 8767: how long past expiry an entry may still be served, seconds (1 to 3 days recommended). */
+  maxStaleSec: number;
+}
+
+export const defaultCacheOptions: CacheOptions = {
+  maxEntries: 100_000,
+  maxBytes: 64 * 1024 * 1024,
+  maxTtl: 86_400,
+  minTtl: 0,
+  maxNegativeTtl: 3_600,
+  failureTtl: 5,
+  staleAnswerTtl: 30,
+  maxStaleSec: 86_400,
+};
+
+export type EntryKind = 'positive' | 'negative' | 'failure';
+
+interface Entry {
+  key: string;
+  body: Uint8Array;
+  ttlOffsets: number[];
+  /** TTL of each record at store time (after clamping). */
+  ttls: number[];
+  storedAt: number;
+  expiresAt: number;
+  kind: EntryKind;
+  /** RFC 8767 failure-recheck: until then a stale entry is served without asking upstream. */
+  staleRefreshUntil: number;
+}
+
+export interface CacheHit {
+  body: Uint8Array;
+  kind: EntryKind;
+  stale: boolean;
+  /** Smallest TTL in the answer as served (for DoH Cache-Control). */
+  minTtl: number;
+}
+
+/** Cache key: lower-cased owner, type, class, and the DO and CD bits that change the answer. */
+export function cacheKey(q: Question, dnssecOk: boolean, checkingDisabled: boolean): string {
+  let s = '';
+  const n = q.name;
+  for (let i = 0; i < n.length; i++) {
+    const c = n[i]!;
+    s += String.fromCharCode(c >= 0x41 && c <= 0x5a ? c + 0x20 : c);
+  }
+  return `${s}|${q.type}|${q.class}|${dnssecOk ? 1 : 0}${checkingDisabled ? 1 : 0}`;
+}
+
+/** What kind of answer a response is and how long it may be cached, or null when never. */
+export function classify(body: Uint8Array, opts: CacheOptions): { kind: EntryKind; ttl: number; records: ReturnType<typeof walkRecords>['records'] } | null {
+  const h = readHeader(body);
+  if (h.flags & 0x0200) return null; // truncated: never cache
+  const { records } = walkRecords(body, h);
+  if (h.rcode === Rcode.SERVFAIL) return opts.failureTtl > 0 ? { kind: 'failure', ttl: opts.failureTtl, records } : null;
+  const answers = records.filter((r) => r.section === 0);
+  const negative = h.rcode === Rcode.NXDOMAIN || (h.rcode === Rcode.NOERROR && answers.length === 0);
+  if (!negative && h.rcode !== Rcode.NOERROR) return null;
+  if (negative) {
+    // RFC 2308 §5: the TTL of a negative answer is min(SOA TTL, SOA MINIMUM); without an SOA
+    // in the authority section it is not cached.
+    const soa = records.find((r) => r.section === 1 && r.type === RRType.SOA);
+    if (!soa || soa.rdlength < 22) return null;
+    const minimum = u32(body, soa.end - 4);
+    const ttl = Math.min(soa.ttl, minimum, opts.maxNegativeTtl);
+    return ttl > 0 ? { kind: 'negative', ttl, records } : null;
+  }
+  let ttl = opts.maxTtl;
+  for (const r of records) if (r.type !== RRType.OPT) ttl = Math.min(ttl, r.ttl);
+  ttl = Math.max(ttl, opts.minTtl);
+  return ttl > 0 ? { kind: 'positive', ttl, records } : null;
+}
+
+export interface CacheStats {
+  entries: number;
+  bytes: number;
+}
+
+export class AnswerCache {
+  private readonly map = new Map<string, Entry>();
+  private bytes = 0;
+  evictions = 0;
+
+  constructor(
+    readonly opts: CacheOptions = defaultCacheOptions,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  get stats(): CacheStats {
+    return { entries: this.map.size, bytes: this.bytes };
+  }
+
+  /**
+   * Stores a response (without OPT, any ID). Returns false when it is not cacheable. `ttlCap`
+   * (seconds, 0 for none) lowers the entry's lifetime, as a `ttl-cap` rule asks.
+   */
+  store(key: string, body: Uint8Array, ttlCap = 0): boolean {
+    const c = classify(body, this.opts);
+    if (!c) return false;
+    const lifetime = ttlCap > 0 ? Math.min(c.ttl, ttlCap) : c.ttl;
+    const now = this.now();
+    const copy = body.slice();
+    copy[0] = 0;
+    copy[1] = 0;
+    const ttlOffsets: number[] = [];
+    const ttls: number[] = [];
+    // Each record counts down from its own TTL, clamped so none outlives the cap and none
+    // expires before the entry does.
+    const cap = c.kind === 'positive' ? Math.min(this.opts.maxTtl, ttlCap > 0 ? ttlCap : Infinity) : lifetime;
+    for (const r of c.records) {
+      if (r.type === RRType.OPT) continue;
+      ttlOffsets.push(r.ttlOffset);
+      ttls.push(Math.max(Math.min(r.ttl, cap), lifetime));
+    }
+    const entry: Entry = {
+      key,
+      body: copy,
+      ttlOffsets,
+      ttls,
+      storedAt: now,
+      expiresAt: now + lifetime * 1000,
+      kind: c.kind,
+      staleRefreshUntil: 0,
+    };
+    this.delete(key);
+    this.map.set(key, entry);
+    this.bytes += copy.length + key.length * 2;
+    this.evict();
+    return true;
+  }
+
+  private delete(key: string): void {
+    const old = this.map.get(key);
+    if (!old) return;
+    this.map.delete(key);
+    this.bytes -= old.body.length + key.length * 2;
+  }
+
+  private evict(): void {
+    while (this.map.size > this.opts.maxEntries || this.bytes > this.opts.maxBytes) {
+      // Map iteration order is insertion order and hits re-insert, so the first entry is the
+      // least recently used one.
+      const first = this.map.keys().next();
+      if (first.done) break;
+      this.delete(first.value);
+      this.evictions++;
+    }
+  }
+
+  /**
+   * Looks up a key. A fresh entry comes back with TTLs counted down; an expired one within the
+   * stale window comes back only with `allowStale` (and TTL = staleAnswerTtl).
+   */
+  get(key: string, allowStale = false): CacheHit | null {
+    const e = this.map.get(key);
+    if (!e) return null;
+    const now = this.now();
+    const stale = now >= e.expiresAt;
+    if (stale) {
+      if (now >= e.expiresAt + this.opts.maxStaleSec * 1000 || e.kind === 'failure') {
+        this.delete(key);
+        return null;
+      }
+      if (!allowStale) return null;
+    }
+    this.map.delete(key);
+    this.map.set(key, e);
+    const elapsed = Math.floor((now - e.storedAt) / 1000);
+    const body = e.body.slice();
+    let minTtl = Number.MAX_SAFE_INTEGER;
+    for (let i = 0; i < e.ttlOffsets.length; i++) {
+      const ttl = stale ? this.opts.staleAnswerTtl : Math.max(0, e.ttls[i]! - elapsed);
+      put32(body, e.ttlOffsets[i]!, ttl);
+      minTtl = Math.min(minTtl, ttl);
+    }
+    if (minTtl === Number.MAX_SAFE_INTEGER) minTtl = stale ? this.opts.staleAnswerTtl : Math.max(0, Math.floor((e.expiresAt - now) / 1000));
+    return { body, kind: e.kind, stale, minTtl };
+  }
+
+  /** True when a stale entry exists and a recent refresh failed (RFC 8767 failure recheck). */
+  inStaleRefresh(key: string): boolean {
+    const e = this.map.get(key);
+    return !!e && this.now() < e.staleRefreshUntil;
+  }
+
+  markRefreshFailed(key: string, recheckMs: number): void {
+    const e = this.map.get(key);
+    if (e) e.staleRefreshUntil = this.now() + recheckMs;
+  }
+
+  clear(): void {
+    this.map.clear();
+    this.bytes = 0;
+  }
+}

@@ -1,0 +1,163 @@
+/**
+ * The configuration: one schema, written in TOML, validated at load. Unknown keys and bad values
+ * are errors that name the key; the caller keeps the running config when a new one fails.
+ * docs/configuration.md lists every key.
+ */
+
+import { parse as parseToml, TomlError } from 'smol-toml';
+import { z } from 'zod';
+import { formatIssues } from './schema-errors.js';
+import { parseServer, UpstreamError } from './upstream.js';
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(readonly problems: string[]) {
+    super(problems.join('\n'));
+  }
+}
+
+const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s[\]]+):\d{1,5}$/, 'expected HOST:PORT (IPv6 as [ADDR]:PORT)');
+const groupName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'group names are [A-Za-z0-9_.-], at most 64');
+const ms = (d: number) => z.number().int().min(0).max(3_600_000).default(d);
+const seconds = (d: number, max = 30 * 86_400) => z.number().int().min(0).max(max).default(d);
+
+const upstreamServer = z.string().superRefine((s, ctx) => {
+  try {
+    parseServer(s);
+  } catch (e) {
+    ctx.addIssue({ code: 'custom', message: e instanceof UpstreamError ? e.message : String(e) });
+  }
+});
+
+export const appOverrideSchema = z.strictObject({
+  /** The kill switch: false takes the app out of the chain (no restart needed). */
+  enabled: z.boolean().default(true),
+  failure: z.enum(['fail-open', 'fail-closed']).optional(),
+  /** Lower the app's memory cap (in 64 KiB pages) below its manifest's. */
+  max_pages: z.number().int().min(1).max(65536).optional(),
+  /** The app's own settings, checked against the config_schema in its manifest. */
+  config: z.record(z.string(), z.unknown()).default({}),
+});
+
+export const configSchema = z.strictObject({
+  node_id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/).default('node1'),
+  server: z
+    .strictObject({
+      /** UDP and TCP listeners. */
+      listen: z.array(hostPort).default(['127.0.0.1:5353']),
+      /** DNS-over-HTTPS listeners (plain HTTP unless tls_cert/tls_key are set). */
+      doh: z.array(hostPort).default([]),
+      tls_cert: z.string().optional(),
+      tls_key: z.string().optional(),
+      doh_path: z.string().startsWith('/').default('/dns-query'),
+      tcp_idle_timeout_ms: ms(10_000),
+      tcp_max_connections: z.number().int().min(1).max(100_000).default(1000),
+      tcp_max_queries_per_connection: z.number().int().min(1).max(1_000_000).default(1000),
+      /** EDNS payload size we advertise (1232 avoids IP fragmentation, DNS Flag Day 2020). */
+      udp_payload: z.number().int().min(512).max(4096).default(1232),
+      request_timeout_ms: z.number().int().min(100).max(60_000).default(4000),
+      shutdown_grace_ms: ms(3000),
+    })
+    .prefault({}),
+  admin: z
+    .strictObject({
+      /** Admin and metrics HTTP listener; empty to disable. */
+      listen: z.union([hostPort, z.literal('')]).default(''),
+      /** Bearer token for admin writes (PUT); writes are refused when unset. */
+      token: z.string().min(16, 'use a token of at least 16 characters').optional(),
+    })
+    .prefault({}),
+  /** Upstream groups: name -> servers (HOST:PORT, [V6]:PORT, or an https:// DoH URL). */
+  upstreams: z.record(groupName, z.array(upstreamServer).min(1, 'a group needs at least one server')).default({}),
+  upstream: z
+    .strictObject({
+      try_timeout_ms: z.number().int().min(10).max(30_000).default(1500),
+      health_failures: z.number().int().min(1).max(100).default(3),
+      probe_interval_ms: z.number().int().min(100).max(600_000).default(5000),
+      /** Group used when neither a rule nor the forward app picked one. */
+      default_group: groupName.default('default'),
+    })
+    .prefault({}),
+  cache: z
+    .strictObject({
+      max_entries: z.number().int().min(0).max(100_000_000).default(100_000),
+      max_bytes: z.number().int().min(0).default(64 * 1024 * 1024),
+      max_ttl: seconds(86_400),
+      min_ttl: seconds(0, 3600),
+      max_negative_ttl: seconds(3600),
+      failure_ttl: seconds(5, 300),
+      /** RFC 8767 §5: TTL on stale answers (30 s recommended). */
+      stale_answer_ttl: seconds(30, 3600),
+      /** RFC 8767 §5: how long past expiry data may be served (1 to 3 days recommended). */
+      max_stale: seconds(86_400),
+      /** RFC 8767 §5: answer with stale data after this long if the upstream is slow (1.8 s). */
+      client_response_timer_ms: ms(1800),
+      /** RFC 8767 §5: after a failed refresh, serve stale without asking again for this long. */
+      failure_recheck_ms: ms(30_000),
+    })
+    .prefault({}),
+  apps: z
+    .strictObject({
+      /** App order; defaults to apps/chain.json. */
+      chain: z.array(z.string().regex(/^[a-z][a-z0-9_]{0,31}$/)).optional(),
+    })
+    .catchall(appOverrideSchema)
+    .prefault({}),
+  log: z
+    .strictObject({
+      level: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+    })
+    .prefault({}),
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type AppOverride = z.infer<typeof appOverrideSchema>;
+
+/** Parses and validates TOML text. Throws ConfigError with one line per problem. */
+export function parseConfig(text: string, source = 'config'): Config {
+  let raw: unknown;
+  try {
+    raw = parseToml(text);
+  } catch (e) {
+    if (e instanceof TomlError) throw new ConfigError([`${source}:${e.line}:${e.column}: ${e.message.split('\n')[0]}`]);
+    throw new ConfigError([`${source}: ${(e as Error).message}`]);
+  }
+  return validateConfig(raw, source);
+}
+
+export function validateConfig(raw: unknown, source = 'config'): Config {
+  const r = configSchema.safeParse(raw);
+  if (!r.success) throw new ConfigError(formatIssues(r.error.issues).map((l) => `${source}: ${l}`));
+  const cfg = r.data;
+  const problems: string[] = [];
+  if (Object.keys(cfg.upstreams).length === 0) problems.push(`${source}: upstreams: at least one upstream group is required`);
+  if (!(cfg.upstream.default_group in cfg.upstreams) && Object.keys(cfg.upstreams).length > 0) {
+    problems.push(`${source}: upstream.default_group: "${cfg.upstream.default_group}" is not a group in [upstreams]`);
+  }
+  if ((cfg.server.tls_cert === undefined) !== (cfg.server.tls_key === undefined)) {
+    problems.push(`${source}: server: tls_cert and tls_key go together`);
+  }
+  if (problems.length) throw new ConfigError(problems);
+  return cfg;
+}
+
+/**
+ * The bytes an app gets in its CONFIG load: `key=value` lines. Host facts come first under
+ * `host.` (upstream groups, app names, node id) so apps can check references; then the app's own
+ * table, nested keys joined with `.`, arrays joined with `,`.
+ */
+export function encodeAppConfig(appConfig: Record<string, unknown>, host: Record<string, string>): Uint8Array {
+  const lines: string[] = [];
+  for (const [k, v] of Object.entries(host)) lines.push(`host.${k}=${v}`);
+  const walk = (prefix: string, v: unknown): void => {
+    if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
+      for (const [k, sub] of Object.entries(v)) walk(prefix ? `${prefix}.${k}` : k, sub);
+      return;
+    }
+    const s = Array.isArray(v) ? v.map(String).join(',') : String(v);
+    if (/[\n\r]/.test(s)) throw new ConfigError([`apps config: value of "${prefix}" contains a line break`]);
+    lines.push(`${prefix}=${s}`);
+  };
+  walk('', appConfig);
+  return new TextEncoder().encode(lines.join('\n') + '\n');
+}

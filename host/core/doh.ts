@@ -1,0 +1,150 @@
+/**
+ * DNS-over-HTTPS (RFC 8484) on Fetch types, shared by the Node server and the Worker:
+ * GET `?dns=<base64url>` and POST `application/dns-message`, plus the JSON form
+ * (`application/dns-json`, `?name=&type=`) that public resolvers offer.
+ */
+
+import type { ClientAddress } from './context.js';
+import { RRType, typeFromName } from './dns/rr-types.js';
+import { base64UrlDecode, buildQuery, hex, nameToText, readName, textToName, u16, walkRecords, readHeader, WireError } from './dns/wire.js';
+import type { Reply } from './resolver.js';
+
+export const DNS_MESSAGE = 'application/dns-message';
+export const DNS_JSON = 'application/dns-json';
+const MAX_BODY = 65535;
+
+export interface DohHandler {
+  handle(query: Uint8Array, info: { client: ClientAddress | null; transport: 'doh' }): Promise<Reply | null>;
+}
+
+function problem(status: number, text: string, extra: Record<string, string> = {}): Response {
+  return new Response(`${text}\n`, { status, headers: { 'content-type': 'text/plain; charset=utf-8', ...extra } });
+}
+
+/** Answers one DoH request on `path`; anything else is 404. */
+export async function handleDoh(req: Request, resolver: DohHandler, client: ClientAddress | null, path = '/dns-query'): Promise<Response> {
+  const url = new URL(req.url);
+  if (url.pathname !== path) return problem(404, 'not found');
+  let query: Uint8Array;
+  let json = false;
+  if (req.method === 'GET') {
+    const dns = url.searchParams.get('dns');
+    const name = url.searchParams.get('name');
+    if (dns !== null) {
+      const decoded = base64UrlDecode(dns);
+      if (!decoded || decoded.length === 0) return problem(400, 'the dns parameter is not base64url');
+      if (decoded.length > MAX_BODY) return problem(413, 'query too large');
+      query = decoded;
+    } else if (name !== null) {
+      const built = jsonQuery(name, url.searchParams.get('type') ?? 'A', url.searchParams.get('do'), url.searchParams.get('cd'));
+      if (typeof built === 'string') return problem(400, built);
+      query = built;
+      json = true;
+    } else {
+      return problem(400, 'missing the dns parameter');
+    }
+    json ||= (req.headers.get('accept') ?? '').includes(DNS_JSON);
+  } else if (req.method === 'POST') {
+    const type = (req.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+    if (type !== DNS_MESSAGE) return problem(415, `content type must be ${DNS_MESSAGE}`);
+    const declared = Number(req.headers.get('content-length') ?? '0');
+    if (declared > MAX_BODY) return problem(413, 'query too large');
+    const body = new Uint8Array(await req.arrayBuffer());
+    if (body.length > MAX_BODY) return problem(413, 'query too large');
+    if (body.length === 0) return problem(400, 'empty body');
+    query = body;
+    json = (req.headers.get('accept') ?? '').includes(DNS_JSON) && !(req.headers.get('accept') ?? '').includes(DNS_MESSAGE);
+  } else {
+    return problem(405, 'method not allowed', { allow: 'GET, POST' });
+  }
+
+  const reply = await resolver.handle(query, { client, transport: 'doh' });
+  if (!reply) return problem(400, 'not a DNS query');
+  // RFC 8484 §5.1: freshness no longer than the smallest TTL in the answer.
+  const headers: Record<string, string> = { 'cache-control': `max-age=${reply.minTtl}` };
+  if (json) {
+    return new Response(JSON.stringify(toJson(reply.message)), { status: 200, headers: { ...headers, 'content-type': `${DNS_JSON}; charset=utf-8` } });
+  }
+  return new Response(reply.message.slice(), { status: 200, headers: { ...headers, 'content-type': DNS_MESSAGE } });
+}
+
+function jsonQuery(name: string, type: string, doFlag: string | null, cd: string | null): Uint8Array | string {
+  let qname: Uint8Array;
+  try {
+    qname = textToName(name.endsWith('.') ? name : `${name}.`);
+  } catch (e) {
+    return `bad name: ${(e as WireError).message}`;
+  }
+  const qtype = /^\d+$/.test(type) ? Number(type) : typeFromName(type);
+  if (qtype === undefined || qtype > 0xffff) return `unknown type "${type}"`;
+  const truthy = (v: string | null) => v !== null && v !== '0' && v !== 'false';
+  return buildQuery({ name: qname, type: qtype, class: 1 }, { id: 0, cd: truthy(cd), udpSize: 4096, do: truthy(doFlag) });
+}
+
+interface JsonRecord {
+  name: string;
+  type: number;
+  TTL: number;
+  data: string;
+}
+
+/** The `application/dns-json` shape Google and Cloudflare use. RDATA of most types as hex (RFC 3597 form). */
+export function toJson(msg: Uint8Array): Record<string, unknown> {
+  const h = readHeader(msg);
+  const { records } = walkRecords(msg, h);
+  const { name: qname, end } = readName(msg, 12);
+  const sections: JsonRecord[][] = [[], [], []];
+  for (const r of records) {
+    if (r.type === RRType.OPT) continue;
+    const { name } = readName(msg, r.nameOffset);
+    sections[r.section]!.push({ name: nameToText(name), type: r.type, TTL: r.ttl, data: rdataText(msg, r.type, r.rdataOffset, r.rdlength) });
+  }
+  const out: Record<string, unknown> = {
+    Status: h.rcode,
+    TC: !!(h.flags & 0x0200),
+    RD: !!(h.flags & 0x0100),
+    RA: !!(h.flags & 0x0080),
+    AD: !!(h.flags & 0x0020),
+    CD: !!(h.flags & 0x0010),
+    Question: [{ name: nameToText(qname), type: u16(msg, end) }],
+  };
+  if (sections[0]!.length) out.Answer = sections[0];
+  if (sections[1]!.length) out.Authority = sections[1];
+  return out;
+}
+
+function rdataText(msg: Uint8Array, type: number, off: number, len: number): string {
+  const rd = msg.subarray(off, off + len);
+  switch (type) {
+    case RRType.A:
+      return len === 4 ? [...rd].join('.') : generic(rd);
+    case RRType.AAAA: {
+      if (len !== 16) return generic(rd);
+      const groups: string[] = [];
+      for (let i = 0; i < 16; i += 2) groups.push(((rd[i]! << 8) | rd[i + 1]!).toString(16));
+      return groups.join(':').replace(/\b(?:0:){2,}/, ':');
+    }
+    case RRType.NS:
+    case RRType.CNAME:
+    case RRType.PTR:
+    case RRType.DNAME:
+      return nameToText(readName(msg, off).name);
+    case RRType.MX:
+      return `${u16(msg, off)} ${nameToText(readName(msg, off + 2).name)}`;
+    case RRType.TXT: {
+      const parts: string[] = [];
+      for (let p = 0; p < len; ) {
+        const l = rd[p]!;
+        parts.push(JSON.stringify(new TextDecoder().decode(rd.subarray(p + 1, p + 1 + l))));
+        p += 1 + l;
+      }
+      return parts.join(' ');
+    }
+    default:
+      return generic(rd);
+  }
+}
+
+function generic(rd: Uint8Array): string {
+  return `\\# ${rd.length}${rd.length ? ' ' + hex(rd) : ''}`;
+}

@@ -1,0 +1,398 @@
+/**
+ * The request pipeline, bytes in and bytes out, the same on every runtime:
+ *
+ *   parse -> context -> [pre-cache] -> cache hit  -> [post-cache] -> respond
+ *                                   -> cache miss -> [resolve] -> upstream -> cache store
+ *                                                 -> [post-resolve] -> respond
+ *
+ * Upstream answers are cached before post-resolve apps see them; serve-stale (RFC 8767) kicks in
+ * when the upstreams fail or are slower than the client response timer.
+ */
+
+import { AnswerCache, cacheKey, type CacheHit } from './cache.js';
+import type { AppChain, PhaseOutcome } from './chain.js';
+import { CtxFlag, newContext, type ClientAddress, type RequestContext, type TransportName } from './context.js';
+import { Opcode, Rcode, RRType, rcodeToName } from './dns/rr-types.js';
+import {
+  EDNS_FLAG_DO, FLAG_AD, FLAG_CD, FLAG_QR, FLAG_RA, FLAG_RD, HEADER_LEN, WireError, appendOpt, buildErrorResponse, encodeOpt,
+  nameEquals, nameToText, parseQuery, put16, put32, readHeader, readName, stripOpt, u16, walkRecords, type EdnsOption, type ParsedQuery,
+} from './dns/wire.js';
+import type { Logger } from './log.js';
+import type { Counter, Gauge, Histogram, MetricsSink } from './metrics.js';
+import { UpstreamError, type Upstreams } from './upstream.js';
+
+export const PHASE = { preCache: 0, postCache: 1, resolve: 2, postResolve: 3 } as const;
+
+export interface ResolverOptions {
+  nodeId: string;
+  /** Budget for one client request, ms; becomes the context deadline. */
+  requestTimeoutMs: number;
+  /** RFC 8767 client response timer: after this long a stale answer is sent if one exists. */
+  clientResponseTimerMs: number;
+  /** RFC 8767 failure recheck: after a failed refresh, stale data is served without asking upstream. */
+  failureRecheckMs: number;
+  /** EDNS payload size we advertise to clients. */
+  udpSize: number;
+  /** Upstream group used when neither a rule nor the forward app chose one. */
+  defaultRoute: string;
+}
+
+export const defaultResolverOptions: ResolverOptions = {
+  nodeId: 'node1',
+  requestTimeoutMs: 4000,
+  clientResponseTimerMs: 1800,
+  failureRecheckMs: 30_000,
+  udpSize: 1232,
+  defaultRoute: 'default',
+};
+
+export interface ClientInfo {
+  client: ClientAddress | null;
+  transport: TransportName;
+}
+
+export type AnswerSource = 'cache' | 'stale' | 'app' | 'upstream' | 'local';
+
+export interface Reply {
+  message: Uint8Array;
+  rcode: number;
+  source: AnswerSource;
+  /** Smallest TTL in the answer, for DoH Cache-Control; 0 for errors. */
+  minTtl: number;
+  /** Offset just past the question in `message` (for UDP truncation). */
+  questionEnd: number;
+  /** The OPT record appended to `message`, if the client used EDNS (kept when truncating). */
+  opt: Uint8Array | null;
+}
+
+const EDE_OPTION = 15;
+const EDE_STALE_ANSWER = 3;
+const EDE_PROHIBITED = 18;
+
+interface Metrics {
+  queries: Counter;
+  responses: Counter;
+  duration: Histogram;
+  cacheLookups: Counter;
+  cacheEntries: Gauge;
+  malformed: Counter;
+  stale: Counter;
+  coalesced: Counter;
+}
+
+interface Body {
+  body: Uint8Array;
+  source: AnswerSource;
+  minTtl?: number;
+}
+
+export class Resolver {
+  private chain: AppChain;
+  private readonly inflight = new Map<string, Promise<Uint8Array>>();
+  private readonly m: Metrics;
+
+  constructor(
+    chain: AppChain,
+    readonly cache: AnswerCache,
+    private readonly upstreams: Upstreams,
+    metrics: MetricsSink,
+    private readonly logger: Logger,
+    readonly opts: ResolverOptions = defaultResolverOptions,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.chain = chain;
+    this.m = {
+      queries: metrics.counter('edge_queries_total', 'Queries received, by transport', ['transport']),
+      responses: metrics.counter('edge_responses_total', 'Responses sent, by rcode and source', ['rcode', 'source']),
+      duration: metrics.histogram('edge_request_duration_seconds', 'Time to answer a query', ['source']),
+      cacheLookups: metrics.counter('edge_cache_lookups_total', 'Cache lookups, by result', ['result']),
+      cacheEntries: metrics.gauge('edge_cache_entries', 'Entries in the answer cache'),
+      malformed: metrics.counter('edge_malformed_queries_total', 'Queries that could not be parsed or were refused early', ['reason']),
+      stale: metrics.counter('edge_stale_answers_total', 'Stale answers served (RFC 8767), by reason', ['reason']),
+      coalesced: metrics.counter('edge_coalesced_queries_total', 'Cache misses that joined an upstream query already in flight'),
+    };
+  }
+
+  /** Swaps the app chain (config reload); requests in flight finish on the old one. */
+  setChain(chain: AppChain): void {
+    this.chain = chain;
+  }
+
+  get currentUpstreams(): Upstreams {
+    return this.upstreams;
+  }
+
+  /** Answers one query. Returns null when the query is to be dropped (unparseable, a response). */
+  async handle(query: Uint8Array, info: ClientInfo): Promise<Reply | null> {
+    const started = this.now();
+    this.m.queries.inc({ transport: info.transport });
+    let parsed: ParsedQuery;
+    try {
+      parsed = parseQuery(query);
+    } catch (e) {
+      if (!(e instanceof WireError)) throw e;
+      this.m.malformed.inc({ reason: 'unparseable' });
+      if (query.length < HEADER_LEN || u16(query, 2) & FLAG_QR) return null;
+      return this.errorReply(query, Rcode.FORMERR, null);
+    }
+    const early = this.screen(query, parsed);
+    if (early !== undefined) return early;
+    const q = parsed.question!;
+    const dnssecOk = !!parsed.edns && (parsed.edns.flags & EDNS_FLAG_DO) !== 0;
+    const cd = (parsed.header.flags & FLAG_CD) !== 0;
+    const ctx = newContext({
+      qname: q.name,
+      qtype: q.type,
+      qclass: q.class,
+      client: info.client,
+      transport: info.transport,
+      flags: (dnssecOk ? CtxFlag.do : 0) | (cd ? CtxFlag.cd : 0) | (parsed.header.flags & FLAG_RD ? CtxFlag.rd : 0),
+      ingress: this.opts.nodeId,
+      deadline: started + this.opts.requestTimeoutMs,
+      udpSize: parsed.edns?.udpSize ?? 0,
+    });
+    const reply = await this.run(query, parsed, ctx);
+    if (reply) {
+      this.m.responses.inc({ rcode: rcodeToName(reply.rcode), source: reply.source });
+      this.m.duration.observe({ source: reply.source }, (this.now() - started) / 1000);
+    }
+    return reply;
+  }
+
+  /** Refuses what a recursive service does not do, with the rcode the RFCs ask for. */
+  private screen(query: Uint8Array, p: ParsedQuery): Reply | null | undefined {
+    if (p.header.flags & FLAG_QR) {
+      this.m.malformed.inc({ reason: 'response' });
+      return null;
+    }
+    if (p.header.opcode !== Opcode.QUERY) {
+      this.m.malformed.inc({ reason: 'opcode' });
+      return this.errorReply(query, Rcode.NOTIMP, p);
+    }
+    if (p.header.qdcount !== 1 || !p.question) {
+      this.m.malformed.inc({ reason: 'qdcount' });
+      return this.errorReply(query, Rcode.FORMERR, p);
+    }
+    if (p.edns && p.edns.version > 0) {
+      // RFC 6891 §6.1.3: BADVERS is extended rcode 16 (upper bits 1 in the OPT, lower 0).
+      this.m.malformed.inc({ reason: 'edns-version' });
+      const opt = encodeOpt(this.opts.udpSize, 0, [], 1);
+      const msg = buildErrorResponse(query, 0, p, opt);
+      return { message: msg, rcode: Rcode.BADVERS, source: 'local', minTtl: 0, questionEnd: p.questionEnd, opt };
+    }
+    const t = p.question.type;
+    if (t === RRType.OPT || t === 0) {
+      this.m.malformed.inc({ reason: 'qtype' });
+      return this.errorReply(query, Rcode.FORMERR, p);
+    }
+    if (t === RRType.AXFR || t === RRType.IXFR || t === RRType.MAILA || t === RRType.MAILB) {
+      this.m.malformed.inc({ reason: 'qtype' });
+      return this.errorReply(query, Rcode.NOTIMP, p);
+    }
+    if (p.question.class !== 1) {
+      this.m.malformed.inc({ reason: 'qclass' });
+      return this.errorReply(query, Rcode.REFUSED, p);
+    }
+    return undefined;
+  }
+
+  private errorReply(query: Uint8Array, rcode: number, p: ParsedQuery | null): Reply {
+    const opt = p?.edns ? encodeOpt(this.opts.udpSize, p.edns.flags & EDNS_FLAG_DO) : null;
+    const message = buildErrorResponse(query, rcode, p, opt ?? undefined);
+    this.m.responses.inc({ rcode: rcodeToName(rcode), source: 'local' });
+    return { message, rcode, source: 'local', minTtl: 0, questionEnd: p?.questionEnd ?? HEADER_LEN, opt };
+  }
+
+  private async run(query: Uint8Array, p: ParsedQuery, ctx: RequestContext): Promise<Reply | null> {
+    const chain = this.chain;
+    const pre = chain.runsIn(PHASE.preCache) ? chain.run(PHASE.preCache, ctx, query) : CONTINUE;
+    if (pre.kind !== 'continue' && pre.kind !== 'forward') return this.fromOutcome(query, p, ctx, pre, chain);
+
+    const key = cacheKey(p.question!, (ctx.flags & CtxFlag.do) !== 0, (ctx.flags & CtxFlag.cd) !== 0);
+    const hit = this.cache.get(key);
+    if (hit) {
+      this.m.cacheLookups.inc({ result: 'hit' });
+      return this.post(PHASE.postCache, query, p, ctx, { body: hit.body, source: 'cache', minTtl: hit.minTtl }, chain);
+    }
+    this.m.cacheLookups.inc({ result: 'miss' });
+
+    const outcome = chain.runsIn(PHASE.resolve) ? chain.run(PHASE.resolve, ctx, query) : CONTINUE;
+    if (outcome.kind === 'respond' || outcome.kind === 'rcode' || outcome.kind === 'drop') {
+      return this.fromOutcome(query, p, ctx, outcome, chain);
+    }
+    const target = outcome.kind === 'forward' ? outcome.target : pre.kind === 'forward' ? pre.target : '';
+    const group = target || ctx.route || this.opts.defaultRoute;
+    const body = await this.resolveUpstream(key, group, p, ctx);
+    return this.post(PHASE.postResolve, query, p, ctx, body, chain);
+  }
+
+  /** An app answered or refused: the message goes through post-resolve like any answer. */
+  private fromOutcome(query: Uint8Array, p: ParsedQuery, ctx: RequestContext, o: PhaseOutcome, chain: AppChain): Reply | null {
+    if (o.kind === 'drop') return null;
+    let body: Uint8Array;
+    if (o.kind === 'respond') {
+      try {
+        body = stripOpt(o.message);
+        const h = readHeader(body);
+        if (!(h.flags & FLAG_QR)) throw new WireError('app response has QR clear');
+      } catch (e) {
+        this.logger.log('warn', 'app returned an unparseable response', { app: o.app, error: (e as Error).message });
+        body = buildErrorResponse(query, Rcode.SERVFAIL, p);
+      }
+    } else {
+      body = buildErrorResponse(query, o.kind === 'rcode' ? o.rcode : Rcode.SERVFAIL, p);
+    }
+    return this.post(PHASE.postResolve, query, p, ctx, { body, source: 'app' }, chain);
+  }
+
+  private post(phase: number, query: Uint8Array, p: ParsedQuery, ctx: RequestContext, b: Body, chain: AppChain): Reply | null {
+    let out = this.shape(b.body, p);
+    let source = b.source;
+    let minTtl = b.minTtl;
+    if (chain.runsIn(phase)) {
+      const o = chain.run(phase, ctx, out);
+      if (o.kind === 'drop') return null;
+      if (o.kind === 'respond' || o.kind === 'rcode') {
+        source = 'app';
+        minTtl = undefined;
+        let body: Uint8Array;
+        try {
+          body = o.kind === 'respond' ? stripOpt(o.message) : buildErrorResponse(query, o.rcode, p);
+        } catch {
+          body = buildErrorResponse(query, Rcode.SERVFAIL, p);
+        }
+        out = this.shape(body, p);
+      }
+    }
+    return this.finish(out, source, p, ctx, minTtl);
+  }
+
+  /** Gives a stored or upstream body the client's ID, flags and question spelling. */
+  private shape(body: Uint8Array, p: ParsedQuery): Uint8Array {
+    const out = body.slice();
+    put16(out, 0, p.header.id);
+    const qflags = p.header.flags;
+    // TC, AD and the rcode stay; AA is cleared: a resolver is not the authority for its answers.
+    const keep = u16(out, 2) & (0x000f | 0x0200 | FLAG_AD);
+    let flags = FLAG_QR | FLAG_RA | (qflags & (0x7800 | FLAG_RD | FLAG_CD)) | keep;
+    // RFC 6840 §5.8: AD only for clients that asked with AD or DO.
+    const dnssecOk = !!p.edns && (p.edns.flags & EDNS_FLAG_DO) !== 0;
+    if (!(qflags & FLAG_AD) && !dnssecOk) flags &= ~FLAG_AD;
+    put16(out, 2, flags);
+    if (u16(out, 4) === 1 && out.length >= p.questionEnd) {
+      try {
+        const { name } = readName(out, HEADER_LEN);
+        if (name.length === p.question!.name.length && nameEquals(name, p.question!.name)) out.set(p.question!.name, HEADER_LEN);
+      } catch {
+        // leave the body's own question
+      }
+    }
+    return out;
+  }
+
+  /** Applies the TTL cap and EDNS to a shaped answer. */
+  private finish(out: Uint8Array, source: AnswerSource, p: ParsedQuery, ctx: RequestContext, knownMinTtl?: number): Reply {
+    let minTtl = knownMinTtl ?? Number.MAX_SAFE_INTEGER;
+    let questionEnd = p.questionEnd;
+    try {
+      const { records, questionEnd: qe } = walkRecords(out);
+      questionEnd = qe;
+      let computed = Number.MAX_SAFE_INTEGER;
+      for (const r of records) {
+        if (r.type === RRType.OPT) continue;
+        let ttl = r.ttl;
+        if (ctx.ttlCap > 0 && ttl > ctx.ttlCap) {
+          ttl = ctx.ttlCap;
+          put32(out, r.ttlOffset, ttl);
+        }
+        computed = Math.min(computed, ttl);
+      }
+      if (knownMinTtl === undefined || ctx.ttlCap > 0) minTtl = Math.min(minTtl, computed);
+    } catch {
+      // an app's answer we could not walk: send as is
+    }
+    if (minTtl === Number.MAX_SAFE_INTEGER) minTtl = 0;
+    const rcode = out[3]! & 0xf;
+    let message = out;
+    let opt: Uint8Array | null = null;
+    if (p.edns) {
+      const options: EdnsOption[] = [];
+      if (source === 'stale') options.push(ede(EDE_STALE_ANSWER));
+      if (source === 'app' && rcode === Rcode.REFUSED) options.push(ede(EDE_PROHIBITED));
+      opt = encodeOpt(this.opts.udpSize, p.edns.flags & EDNS_FLAG_DO, options);
+      message = appendOpt(out, opt);
+    }
+    return { message, rcode, source, minTtl, questionEnd, opt };
+  }
+
+  /**
+   * Gets an answer from upstream group `group`, with request coalescing and serve-stale. Never
+   * throws: when nothing can be had, the body is a SERVFAIL.
+   */
+  private async resolveUpstream(key: string, group: string, p: ParsedQuery, ctx: RequestContext): Promise<Body> {
+    const stale = this.cache.get(key, true);
+    const staleHit: CacheHit | null = stale && stale.stale ? stale : null;
+    if (staleHit && this.cache.inStaleRefresh(key)) {
+      this.m.stale.inc({ reason: 'recheck' });
+      return { body: staleHit.body, source: 'stale', minTtl: staleHit.minTtl };
+    }
+    const fetch = this.fetch(key, group, p, ctx);
+    if (staleHit) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timed = new Promise<'timer'>((resolve) => {
+        timer = setTimeout(() => resolve('timer'), this.opts.clientResponseTimerMs);
+      });
+      const first = await Promise.race([fetch.then((b) => ({ b }), (e: unknown) => ({ e })), timed]);
+      clearTimeout(timer);
+      if (first === 'timer') {
+        this.m.stale.inc({ reason: 'timer' });
+        fetch.catch(() => undefined);
+        return { body: staleHit.body, source: 'stale', minTtl: staleHit.minTtl };
+      }
+      if ('b' in first && (first.b[3]! & 0xf) !== Rcode.SERVFAIL) return { body: first.b, source: 'upstream' };
+      this.cache.markRefreshFailed(key, this.opts.failureRecheckMs);
+      this.m.stale.inc({ reason: 'upstream-failure' });
+      return { body: staleHit.body, source: 'stale', minTtl: staleHit.minTtl };
+    }
+    try {
+      return { body: await fetch, source: 'upstream' };
+    } catch (e) {
+      this.logger.log('warn', 'resolution failed', { request: ctx.requestId, qname: nameToText(ctx.qname), group, error: (e as Error).message });
+      return { body: buildErrorResponse(new Uint8Array(0), Rcode.SERVFAIL, p), source: 'upstream' };
+    }
+  }
+
+  /** One upstream query per key at a time; the answer is cached as soon as it arrives. */
+  private fetch(key: string, group: string, p: ParsedQuery, ctx: RequestContext): Promise<Uint8Array> {
+    const flightKey = `${key}|${group}`;
+    const running = this.inflight.get(flightKey);
+    if (running) {
+      this.m.coalesced.inc();
+      return running;
+    }
+    const job = (async () => {
+      if (!this.upstreams.has(group)) throw new UpstreamError(`route names upstream group "${group}", which is not configured`);
+      const ans = await this.upstreams.query(
+        group,
+        p.question!,
+        { do: (ctx.flags & CtxFlag.do) !== 0, cd: (ctx.flags & CtxFlag.cd) !== 0 },
+        ctx.deadline,
+      );
+      this.cache.store(key, ans.body, ctx.ttlCap);
+      this.m.cacheEntries.set({}, this.cache.stats.entries);
+      return ans.body;
+    })();
+    this.inflight.set(flightKey, job);
+    job.then(
+      () => this.inflight.delete(flightKey),
+      () => this.inflight.delete(flightKey),
+    );
+    return job;
+  }
+}
+
+const CONTINUE: PhaseOutcome = { kind: 'continue' };
+
+function ede(code: number): EdnsOption {
+  return { code: EDE_OPTION, data: new Uint8Array([code >>> 8, code & 0xff]) };
+}

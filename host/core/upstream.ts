@@ -1,0 +1,271 @@
+/**
+ * Upstream groups and the I/O policy around them: per-try timeout, UDP with a retry over TCP
+ * when the answer is truncated, the next server on failure, and health (a server is down after
+ * N consecutive failures and gets one probe query per interval until it answers again).
+ * The bytes move through an UpstreamTransport that each adapter supplies (Node: dgram/net;
+ * Workers: fetch to DoH servers).
+ */
+
+import { Rcode } from './dns/rr-types.js';
+import {
+  FLAG_QR, FLAG_TC, buildQuery, nameEquals, readHeader, readName, stripOpt, u16, HEADER_LEN, WireError, type Question,
+} from './dns/wire.js';
+import type { Logger } from './log.js';
+import type { Counter, Gauge, Histogram, MetricsSink } from './metrics.js';
+
+export type ServerSpec =
+  | { kind: 'dns'; host: string; port: number; label: string }
+  | { kind: 'doh'; url: string; label: string };
+
+export interface UpstreamTransport {
+  /** Sends a query over UDP and resolves with the first reply that passes `accept`. */
+  udp(host: string, port: number, msg: Uint8Array, timeoutMs: number, accept: (reply: Uint8Array) => boolean): Promise<Uint8Array>;
+  tcp(host: string, port: number, msg: Uint8Array, timeoutMs: number): Promise<Uint8Array>;
+  doh?(url: string, msg: Uint8Array, timeoutMs: number): Promise<Uint8Array>;
+}
+
+export class UpstreamError extends Error {
+  override readonly name = 'UpstreamError';
+}
+
+/** Parses `HOST:PORT`, `[V6]:PORT`, a bare host (port 53) or an https:// DoH URL. */
+export function parseServer(s: string): ServerSpec {
+  if (/^https?:\/\//.test(s)) {
+    const u = new URL(s);
+    return { kind: 'doh', url: u.toString(), label: u.toString() };
+  }
+  let m = /^\[([0-9a-fA-F:.]+)\](?::(\d{1,5}))?$/.exec(s);
+  if (m) return dns(m[1]!, m[2], s);
+  m = /^([^:\s]+)(?::(\d{1,5}))?$/.exec(s);
+  if (m) return dns(m[1]!, m[2], s);
+  if (/^[0-9a-fA-F:]+$/.test(s) && s.includes('::')) return dns(s, undefined, s);
+  throw new UpstreamError(`"${s}" is not HOST:PORT, [IPv6]:PORT or an https:// URL`);
+}
+
+function dns(host: string, port: string | undefined, raw: string): ServerSpec {
+  const p = port === undefined ? 53 : Number(port);
+  if (!Number.isInteger(p) || p < 1 || p > 65535) throw new UpstreamError(`port in "${raw}" is out of range`);
+  return { kind: 'dns', host, port: p, label: host.includes(':') ? `[${host}]:${p}` : `${host}:${p}` };
+}
+
+export interface HealthPolicy {
+  /** Consecutive failures after which a server is considered down. */
+  failures: number;
+  /** While down, one query per interval is let through as a probe. */
+  probeIntervalMs: number;
+}
+
+export interface UpstreamOptions {
+  /** Timeout of one try (one server, one transport), milliseconds. */
+  tryTimeoutMs: number;
+  /** EDNS payload size we advertise upstream. */
+  udpSize: number;
+  health: HealthPolicy;
+}
+
+export const defaultUpstreamOptions: UpstreamOptions = {
+  tryTimeoutMs: 1500,
+  udpSize: 1232,
+  health: { failures: 3, probeIntervalMs: 5000 },
+};
+
+class ServerState {
+  consecutiveFailures = 0;
+  down = false;
+  nextProbeAt = 0;
+  constructor(readonly spec: ServerSpec) {}
+}
+
+export interface UpstreamAnswer {
+  /** The response without its OPT record. */
+  body: Uint8Array;
+  server: string;
+  rcode: number;
+}
+
+interface UpstreamMetrics {
+  queries: Counter;
+  failures: Counter;
+  tcpRetries: Counter;
+  up: Gauge;
+  latency: Histogram;
+}
+
+export class UpstreamGroup {
+  readonly servers: ServerState[];
+  constructor(
+    readonly name: string,
+    servers: ServerSpec[],
+  ) {
+    this.servers = servers.map((s) => new ServerState(s));
+  }
+}
+
+/**
+ * All upstream groups of a node. `query` tries the servers of one group in order, skipping
+ * those that are down (unless a probe is due or every server is down).
+ */
+export class Upstreams {
+  private readonly groups = new Map<string, UpstreamGroup>();
+  private readonly m: UpstreamMetrics;
+
+  constructor(
+    groups: Record<string, ServerSpec[]>,
+    private readonly transport: UpstreamTransport,
+    private readonly opts: UpstreamOptions,
+    metrics: MetricsSink,
+    private readonly logger: Logger,
+    private readonly now: () => number = Date.now,
+  ) {
+    for (const [name, servers] of Object.entries(groups)) this.groups.set(name, new UpstreamGroup(name, servers));
+    this.m = {
+      queries: metrics.counter('edge_upstream_queries_total', 'Queries sent upstream, by server and result', ['group', 'server', 'result']),
+      failures: metrics.counter('edge_upstream_failures_total', 'Failed upstream tries, by reason', ['group', 'server', 'reason']),
+      tcpRetries: metrics.counter('edge_upstream_tcp_retries_total', 'Truncated UDP answers retried over TCP', ['group', 'server']),
+      up: metrics.gauge('edge_upstream_up', '1 when the server is considered healthy', ['group', 'server']),
+      latency: metrics.histogram('edge_upstream_latency_seconds', 'Upstream round-trip time', ['group', 'server']),
+    };
+    for (const g of this.groups.values()) for (const s of g.servers) this.m.up.set({ group: g.name, server: s.spec.label }, 1);
+  }
+
+  has(group: string): boolean {
+    return this.groups.has(group);
+  }
+
+  groupNames(): string[] {
+    return [...this.groups.keys()];
+  }
+
+  health(): Record<string, Array<{ server: string; up: boolean; consecutiveFailures: number }>> {
+    const out: Record<string, Array<{ server: string; up: boolean; consecutiveFailures: number }>> = {};
+    for (const g of this.groups.values()) {
+      out[g.name] = g.servers.map((s) => ({ server: s.spec.label, up: !s.down, consecutiveFailures: s.consecutiveFailures }));
+    }
+    return out;
+  }
+
+  /** Servers in the order to try: healthy ones first, then due probes; all of them if all are down. */
+  private order(g: UpstreamGroup): ServerState[] {
+    const now = this.now();
+    const healthy = g.servers.filter((s) => !s.down);
+    const probes = g.servers.filter((s) => s.down && now >= s.nextProbeAt);
+    for (const p of probes) p.nextProbeAt = now + this.opts.health.probeIntervalMs;
+    const order = [...probes.slice(0, 1), ...healthy];
+    return order.length > 0 ? order : [...g.servers];
+  }
+
+  private succeeded(g: UpstreamGroup, s: ServerState): void {
+    if (s.down) this.logger.log('info', 'upstream back up', { group: g.name, server: s.spec.label });
+    s.consecutiveFailures = 0;
+    s.down = false;
+    this.m.up.set({ group: g.name, server: s.spec.label }, 1);
+  }
+
+  private failed(g: UpstreamGroup, s: ServerState, reason: string): void {
+    this.m.failures.inc({ group: g.name, server: s.spec.label, reason });
+    s.consecutiveFailures++;
+    if (!s.down && s.consecutiveFailures >= this.opts.health.failures) {
+      s.down = true;
+      s.nextProbeAt = this.now() + this.opts.health.probeIntervalMs;
+      this.m.up.set({ group: g.name, server: s.spec.label }, 0);
+      this.logger.log('warn', 'upstream marked down', { group: g.name, server: s.spec.label, failures: s.consecutiveFailures, reason });
+    }
+  }
+
+  /**
+   * Resolves `q` through group `groupName` before `deadline` (ms since epoch). Answers with
+   * rcode SERVFAIL, REFUSED or NOTIMP make the next server be tried; the last such answer is
+   * returned when no server does better. Throws UpstreamError when no server answered at all.
+   */
+  async query(groupName: string, q: Question, flags: { do: boolean; cd: boolean }, deadline: number): Promise<UpstreamAnswer> {
+    const g = this.groups.get(groupName);
+    if (!g) throw new UpstreamError(`no upstream group "${groupName}"`);
+    let lastAnswer: UpstreamAnswer | null = null;
+    let lastError = 'no servers';
+    for (const s of this.order(g)) {
+      const left = deadline - this.now();
+      if (left <= 0) {
+        lastError = 'deadline passed';
+        break;
+      }
+      const timeout = Math.min(this.opts.tryTimeoutMs, left);
+      const started = this.now();
+      try {
+        const body = await this.tryServer(g, s, q, flags, timeout);
+        const rcode = readHeader(body).rcode;
+        this.m.latency.observe({ group: g.name, server: s.spec.label }, (this.now() - started) / 1000);
+        if (rcode === Rcode.REFUSED || rcode === Rcode.NOTIMP || rcode === Rcode.FORMERR) {
+          // The server is up but will not serve us: counts against its health.
+          this.failed(g, s, `rcode-${rcode}`);
+          this.m.queries.inc({ group: g.name, server: s.spec.label, result: 'refused' });
+          lastAnswer = { body, server: s.spec.label, rcode };
+          continue;
+        }
+        this.succeeded(g, s);
+        if (rcode === Rcode.SERVFAIL) {
+          // Up, but could not resolve this name (e.g. bogus signatures at its site): try the next.
+          this.m.queries.inc({ group: g.name, server: s.spec.label, result: 'servfail' });
+          lastAnswer = { body, server: s.spec.label, rcode };
+          continue;
+        }
+        this.m.queries.inc({ group: g.name, server: s.spec.label, result: 'ok' });
+        return { body, server: s.spec.label, rcode };
+      } catch (e) {
+        const reason = e instanceof UpstreamTimeout ? 'timeout' : e instanceof WireError ? 'malformed' : 'error';
+        lastError = `${s.spec.label}: ${(e as Error).message}`;
+        this.m.queries.inc({ group: g.name, server: s.spec.label, result: reason });
+        this.failed(g, s, reason);
+      }
+    }
+    if (lastAnswer) return lastAnswer;
+    throw new UpstreamError(`all upstreams of group "${groupName}" failed (last: ${lastError})`);
+  }
+
+  private async tryServer(g: UpstreamGroup, s: ServerState, q: Question, flags: { do: boolean; cd: boolean }, timeoutMs: number): Promise<Uint8Array> {
+    const id = crypto.getRandomValues(new Uint16Array(1))[0]!;
+    const msg = buildQuery(q, { id, rd: true, cd: flags.cd, udpSize: this.opts.udpSize, do: flags.do });
+    const accept = (reply: Uint8Array): boolean => matches(reply, id, q);
+    const spec = s.spec;
+    let reply: Uint8Array;
+    if (spec.kind === 'doh') {
+      if (!this.transport.doh) throw new UpstreamError('this runtime has no DoH client');
+      // RFC 8484 §4.1: use ID 0 over DoH for cacheability.
+      const dohMsg = buildQuery(q, { id: 0, rd: true, cd: flags.cd, udpSize: this.opts.udpSize, do: flags.do });
+      reply = await withTimeout(this.transport.doh(spec.url, dohMsg, timeoutMs), timeoutMs);
+      if (!matches(reply, 0, q)) throw new WireError('DoH reply does not match the query');
+    } else {
+      reply = await withTimeout(this.transport.udp(spec.host, spec.port, msg, timeoutMs, accept), timeoutMs);
+      if (readHeader(reply).flags & FLAG_TC) {
+        this.m.tcpRetries.inc({ group: g.name, server: spec.label });
+        reply = await withTimeout(this.transport.tcp(spec.host, spec.port, msg, timeoutMs), timeoutMs);
+        if (!accept(reply)) throw new WireError('TCP reply does not match the query');
+      }
+    }
+    return stripOpt(reply);
+  }
+}
+
+export class UpstreamTimeout extends Error {
+  override readonly name = 'UpstreamTimeout';
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const t = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new UpstreamTimeout(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+}
+
+/** A reply matches when it is a response with our ID and the same question (RFC 5452 §9.1). */
+export function matches(reply: Uint8Array, id: number, q: Question): boolean {
+  try {
+    if (reply.length < HEADER_LEN || u16(reply, 0) !== id) return false;
+    const h = readHeader(reply);
+    if (!(h.flags & FLAG_QR) || h.qdcount !== 1) return false;
+    const { name, end } = readName(reply, HEADER_LEN);
+    return nameEquals(name, q.name) && u16(reply, end) === q.type && u16(reply, end + 2) === q.class;
+  } catch {
+    return false;
+  }
+}
