@@ -11,6 +11,7 @@ import { MAX_CONTEXT_BYTES } from '../core/context.js';
 import type { Logger, LogLevel } from '../core/log.js';
 import type { MetricsSink, Counter, Gauge } from '../core/metrics.js';
 import type { AppManifest } from './manifest.js';
+import { FUEL_EXPORT } from '../abi/meter.js';
 
 export class AppLoadError extends Error {
   override readonly name = 'AppLoadError';
@@ -43,6 +44,7 @@ export type CallResult =
 export type LoadResult = { ok: true } | { ok: false; error: string };
 
 interface Exports {
+  [FUEL_EXPORT]?: WebAssembly.Global;
   abi_version(): number;
   input(size: number): number;
   on_query(phase: number, ctxLen: number, msgLen: number): number;
@@ -229,16 +231,24 @@ export class AppInstance {
     this.logger.log('warn', 'app circuit breaker open', { app: this.name, cooldown_ms: this.breaker.cooldownMs });
   }
 
+  private refuel(units: number): void {
+    const fuel = this.exports?.[FUEL_EXPORT];
+    if (fuel) fuel.value = units;
+  }
+
   private trapped(e: unknown): { kind: 'trap'; reason: TrapReason; message: string } {
-    const reason: TrapReason =
-      e instanceof AppTrap
+    const fuel = this.exports?.[FUEL_EXPORT];
+    const outOfFuel = !!fuel && (fuel.value as number) < 0;
+    const reason: TrapReason = outOfFuel
+      ? 'fuel'
+      : e instanceof AppTrap
         ? e.reason
         : e instanceof RangeError && /call stack/i.test(String(e.message))
           ? 'stack'
           : /out of bounds memory|memory access/i.test(String((e as Error)?.message))
             ? 'bad-pointer'
             : 'trap';
-    const message = (e as Error)?.message ?? String(e);
+    const message = outOfFuel ? `ran out of fuel (${this.manifest.fuel.query} units per query)` : ((e as Error)?.message ?? String(e));
     this.exports = null; // never call a trapped instance again
     this.metrics.traps.inc({ app: this.name, reason });
     this.logger.log('warn', 'app trapped', { app: this.name, reason, error: message });
@@ -272,6 +282,7 @@ export class AppInstance {
     this.metrics.calls.inc({ app: this.name, phase: PHASE_LABELS[phase] ?? String(phase) });
     this.state.reset();
     try {
+      this.refuel(this.manifest.fuel.query);
       this.write([ctx, msg], ctx.length + msg.length);
       const v = this.exports!.on_query(phase, ctx.length, msg.length);
       if (!Number.isInteger(v) || v < 0 || v >= verdictNames.length) {
@@ -304,6 +315,7 @@ export class AppInstance {
     const ex = this.exports!;
     if (!ex.on_load) return { ok: false, error: `app ${this.name} has no on_load export` };
     this.state.reset();
+    this.refuel(this.manifest.fuel.load);
     this.write([data], data.length);
     const status = ex.on_load(kind, data.length);
     if (status !== 0) return { ok: false, error: this.state.loadError ?? `on_load returned ${status}` };

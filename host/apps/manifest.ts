@@ -22,6 +22,16 @@ export const manifestSchema = z.strictObject({
   capabilities: z.array(z.enum(['log', 'clock', 'metrics'])).default([]),
   /** Largest `on_load` input the host will pass (a zone image, a rule set). */
   max_load_bytes: z.number().int().min(0).max(256 * 1024 * 1024).default(1024 * 1024),
+  /**
+   * Work budget per call, in fuel units (one per function entry and loop iteration), enforced
+   * by the host's meter: an app that never returns traps instead of hanging the node.
+   */
+  fuel: z
+    .strictObject({
+      query: z.number().int().min(1000).max(2_000_000_000).default(5_000_000),
+      load: z.number().int().min(1000).max(2_000_000_000).default(2_000_000_000),
+    })
+    .prefault({}),
   /** JSON Schema of the app's `[apps.<name>.config]` table, checked when the config loads. */
   config_schema: z.record(z.string(), z.unknown()).optional(),
 });

@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { catalogOf, type AppCatalog, type CatalogEntry } from '../../apps/load-apps.js';
+import { meter } from '../../abi/meter.js';
 import { builtinApps, defaultChain } from '../../apps/registry.generated.js';
 import { projectRoot } from './paths.js';
 
@@ -19,7 +20,8 @@ export function nodeCatalog(): AppCatalog {
     } catch {
       throw new Error(`app ${name}: ${file} is missing; run "npm run build"`);
     }
-    entries[name] = { manifest: app.manifest, module: new WebAssembly.Module(bytes), minPages: app.minPages };
+    // Every app runs metered on Node, so one that never returns traps instead of hanging the node.
+    entries[name] = { manifest: app.manifest, module: new WebAssembly.Module(meter(bytes)), minPages: app.minPages };
   }
   cached = catalogOf(entries, defaultChain);
   return cached;

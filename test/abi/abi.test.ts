@@ -1,0 +1,164 @@
+/**
+ * The Wasm boundary under hostile modules: traps, runaway memory, bad pointers, bad verdicts,
+ * endless loops, missing or wrong version markers, undeclared capabilities. Each must be caught,
+ * counted and handled by the app's failure policy, and none may take the host down.
+ */
+
+import { describe, expect, it } from 'vitest';
+import { AppInstance, AppLoadError, appMetrics, checkModule } from '../../host/apps/app-instance.js';
+import { WasmAppChain } from '../../host/apps/app-chain.js';
+import { parseManifest } from '../../host/apps/manifest.js';
+import { encodeContext, newContext } from '../../host/core/context.js';
+import { buildQuery, textToName } from '../../host/core/dns/wire.js';
+import { MemoryMetrics } from '../../host/core/metrics.js';
+import { silentLogger } from '../../host/core/log.js';
+import { Verdict } from '../../host/abi/verdict.js';
+import { testManifest, testModule } from '../helpers/apps.js';
+
+function ctxFor(name: string) {
+  return newContext({
+    qname: textToName(name),
+    qtype: 1,
+    qclass: 1,
+    client: { address: '127.0.0.1', port: 5000 },
+    transport: 'udp',
+    flags: 0,
+    ingress: 'n1',
+    deadline: Date.now() + 1000,
+    udpSize: 0,
+  });
+}
+
+function query(name: string) {
+  return buildQuery({ name: textToName(name), type: 1, class: 1 }, { id: 7 });
+}
+
+function instance(file: string, over: Record<string, unknown> = {}, clock?: () => number, metered = true) {
+  const metrics = new MemoryMetrics();
+  const manifest = parseManifest(testManifest(file.replace(/-/g, '_'), over), 'test');
+  const app = new AppInstance({ manifest, module: testModule(file, { metered }), minPages: 1 }, silentLogger, appMetrics(metrics), clock, {
+    traps: 3,
+    windowMs: 10_000,
+    cooldownMs: 1000,
+  });
+  return { app, metrics };
+}
+
+function call(app: AppInstance, name: string) {
+  const ctx = ctxFor(name);
+  return app.call(0, encodeContext(ctx), query(name));
+}
+
+describe('traps', () => {
+  it('catches a trap, counts it, and serves the next call from a fresh instance', () => {
+    const { app, metrics } = instance('trap');
+    const r = call(app, 'trap.example.');
+    expect(r).toMatchObject({ kind: 'trap', reason: 'trap' });
+    expect(metrics.value('edge_app_traps_total', { app: 'trap', reason: 'trap' })).toBe(1);
+    const ok = call(app, 'ok.example.');
+    expect(ok).toMatchObject({ kind: 'ok', verdict: Verdict.RESPOND });
+    expect(metrics.value('edge_app_instantiations_total', { app: 'trap' })).toBe(2);
+  });
+
+  it('opens the circuit breaker after repeated traps, and closes it after the cooldown', () => {
+    let now = 1_000_000;
+    const { app, metrics } = instance('trap', {}, () => now);
+    for (let i = 0; i < 3; i++) expect(call(app, 'trap.example.').kind).toBe('trap');
+    expect(app.breakerOpen).toBe(true);
+    expect(metrics.value('edge_app_breaker_open', { app: 'trap' })).toBe(1);
+    expect(call(app, 'ok.example.').kind).toBe('open');
+    now += 1001;
+    expect(call(app, 'ok.example.')).toMatchObject({ kind: 'ok', verdict: Verdict.RESPOND });
+    expect(metrics.value('edge_app_breaker_open', { app: 'trap' })).toBe(0);
+  });
+
+  it('applies the failure policy in the chain: fail-open skips, fail-closed answers SERVFAIL', () => {
+    for (const [failure, expected] of [
+      ['fail-open', { kind: 'continue' }],
+      ['fail-closed', { kind: 'rcode', rcode: 2 }],
+    ] as const) {
+      const { app } = instance('trap', { failure });
+      const chain = new WasmAppChain([app], new MemoryMetrics());
+      const ctx = ctxFor('trap.example.');
+      expect(chain.run(0, ctx, query('trap.example.'))).toMatchObject(expected);
+    }
+  });
+
+  it('stops a module at its memory cap', () => {
+    const { app, metrics } = instance('oom', { memory: { max_pages: 8 } });
+    const r = call(app, 'oom.example.');
+    expect(r.kind).toBe('trap');
+    expect(app.memoryBytes()).toBeLessThanOrEqual(8 * 65536);
+    expect(metrics.value('edge_app_traps_total', { app: 'oom', reason: (r as { reason: string }).reason })).toBe(1);
+    expect(call(app, 'fine.example.')).toMatchObject({ kind: 'ok', verdict: Verdict.CONTINUE });
+  });
+
+  it('treats a pointer outside the module memory as a trap', () => {
+    const { app } = instance('bad-pointer');
+    expect(call(app, 'x.example.')).toMatchObject({ kind: 'trap', reason: 'bad-pointer' });
+  });
+
+  it('treats a return value that is not a verdict as a trap', () => {
+    const { app } = instance('bad-verdict');
+    expect(call(app, 'x.example.')).toMatchObject({ kind: 'trap', reason: 'bad-verdict' });
+  });
+
+  it('stops an endless loop with the fuel meter', () => {
+    const { app } = instance('loop', { fuel: { query: 100_000 } });
+    const started = Date.now();
+    expect(call(app, 'loop.example.')).toMatchObject({ kind: 'trap', reason: 'fuel' });
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(call(app, 'fine.example.')).toMatchObject({ kind: 'ok', verdict: Verdict.CONTINUE });
+  });
+});
+
+describe('module checks', () => {
+  it('refuses a module without the abi_version marker', () => {
+    expect(() => instance('no-version')).toThrow(/no abi_version export/);
+  });
+
+  it('refuses a module built for another ABI version, naming both versions', () => {
+    expect(() => instance('abi-v2')).toThrow(/app abi_v2 was built for ABI version 2; this host speaks ABI version 1/);
+  });
+
+  it('refuses a manifest for another ABI version', () => {
+    expect(() => instance('trap', { abi_version: 3 })).toThrow(/manifest says ABI version 3; this host speaks ABI version 1/);
+  });
+
+  it('refuses imports of capabilities the manifest does not grant', () => {
+    expect(() => instance('undeclared-import')).toThrow(/edge\.log, which needs capability "log"/);
+    expect(() => instance('undeclared-import', { capabilities: ['log'] })).not.toThrow();
+  });
+
+  it('refuses a module that does not import its memory', () => {
+    // (module (func (export "abi_version") (result i32) i32.const 1) ...) with no memory import
+    const wasm = new Uint8Array([
+      0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7f, 0x03, 0x02, 0x01, 0x00,
+      0x07, 0x0f, 0x01, 0x0b, 0x61, 0x62, 0x69, 0x5f, 0x76, 0x65, 0x72, 0x73, 0x69, 0x6f, 0x6e, 0x00, 0x00,
+      0x0a, 0x06, 0x01, 0x04, 0x00, 0x41, 0x01, 0x0b,
+    ]);
+    const manifest = parseManifest(testManifest('own_memory'), 'test');
+    expect(() => checkModule({ manifest, module: new WebAssembly.Module(wasm), minPages: 1 })).toThrow(AppLoadError);
+  });
+});
+
+describe('context effects', () => {
+  it('applies tags, tag clears and TTL caps from an app, and ignores invalid tags', () => {
+    const { app } = instance('tagger');
+    const chain = new WasmAppChain([app], new MemoryMetrics());
+    const ctx = ctxFor('a.example.');
+    chain.run(0, ctx, query('a.example.'));
+    expect([...ctx.tags]).toEqual(['seen', 'invalid_refused']);
+    expect(ctx.ttlCap).toBe(60);
+    chain.run(0, ctx, query('a.example.'));
+    expect([...ctx.tags].sort()).toEqual(['invalid_refused', 'seen_twice']);
+  });
+
+  it('discards the effects of a call that trapped', () => {
+    const { app } = instance('trap', { failure: 'fail-open' });
+    const chain = new WasmAppChain([app], new MemoryMetrics());
+    const ctx = ctxFor('trap.example.');
+    chain.run(0, ctx, query('trap.example.'));
+    expect(ctx.tags.size).toBe(0);
+  });
+});

@@ -1,0 +1,40 @@
+/** Test-only app catalogs: the built-in apps plus the hostile modules in build/test-apps/. */
+
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { meter } from '../../host/abi/meter.js';
+import { catalogOf, type AppCatalog, type CatalogEntry } from '../../host/apps/load-apps.js';
+import { builtinApps, defaultChain } from '../../host/apps/registry.generated.js';
+
+const root = join(__dirname, '..', '..');
+
+export function testModule(file: string, opts: { metered?: boolean } = {}): WebAssembly.Module {
+  const bytes = new Uint8Array(readFileSync(join(root, 'build', 'test-apps', `${file}.wasm`)));
+  return new WebAssembly.Module(opts.metered === false ? bytes : meter(bytes));
+}
+
+export function testManifest(name: string, over: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    name,
+    abi_version: 1,
+    description: `test module ${name}`,
+    phases: ['pre-cache'],
+    failure: 'fail-open',
+    memory: { max_pages: 16 },
+    capabilities: [],
+    ...over,
+  };
+}
+
+/** The installed apps (metered, as on Node) plus extra test entries. */
+export function catalogWith(extra: Record<string, { file: string; manifest: Record<string, unknown>; metered?: boolean }>, chain: readonly string[] = defaultChain): AppCatalog {
+  const entries: Record<string, CatalogEntry> = {};
+  for (const [name, app] of Object.entries(builtinApps)) {
+    const bytes = new Uint8Array(readFileSync(join(root, 'build', 'apps', app.wasm)));
+    entries[name] = { manifest: app.manifest, module: new WebAssembly.Module(meter(bytes)), minPages: app.minPages };
+  }
+  for (const [name, e] of Object.entries(extra)) {
+    entries[name] = { manifest: e.manifest, module: testModule(e.file, { metered: e.metered }), minPages: 1 };
+  }
+  return catalogOf(entries, chain);
+}
