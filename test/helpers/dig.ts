@@ -57,7 +57,7 @@ export async function dig(server: { host: string; port: number }, args: string[]
 }
 
 export async function kdig(server: { host: string; port: number }, args: string[]): Promise<DigAnswer> {
-  const r = await run('kdig', [`@${server.host}`, '-p', String(server.port), '+tries=1', '+time=5', ...args]);
+  const r = await run('kdig', [`@${server.host}`, '-p', String(server.port), '+retry=0', '+time=5', ...args]);
   if (r.code !== 0) throw new Error(`kdig failed (${r.code}): ${r.stdout}${r.stderr}`);
   // kdig prints the same sections as dig, with the status in ";; ->>HEADER<<- ... status: X".
   return parseDig(r.stdout.replace(/;; (ANSWER|AUTHORITY|ADDITIONAL) SECTION:/g, ';; $1 SECTION:'));

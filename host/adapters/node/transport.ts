@@ -2,7 +2,7 @@
 
 import { createSocket } from 'node:dgram';
 import { connect, isIPv6 } from 'node:net';
-import type { UpstreamTransport } from '../../core/upstream.js';
+import { UpstreamTimeout, type UpstreamTransport } from '../../core/upstream.js';
 
 const MAX_TCP_MESSAGE = 65535;
 
@@ -16,7 +16,7 @@ export const nodeTransport: UpstreamTransport = {
         if (err) reject(err);
         else resolve(reply!);
       };
-      const timer = setTimeout(() => done(new Error(`UDP timeout after ${timeoutMs} ms`)), timeoutMs);
+      const timer = setTimeout(() => done(new UpstreamTimeout(`no UDP answer within ${timeoutMs} ms`)), timeoutMs);
       sock.on('error', (e) => done(e));
       sock.on('message', (data, rinfo) => {
         // Only the server we asked, and only a reply to this query (RFC 5452 §9.1); anything
@@ -39,7 +39,7 @@ export const nodeTransport: UpstreamTransport = {
         if (err) reject(err);
         else resolve(reply!);
       };
-      const timer = setTimeout(() => done(new Error(`TCP timeout after ${timeoutMs} ms`)), timeoutMs);
+      const timer = setTimeout(() => done(new UpstreamTimeout(`no TCP answer within ${timeoutMs} ms`)), timeoutMs);
       sock.on('error', (e) => done(e));
       sock.on('connect', () => {
         const frame = Buffer.alloc(2 + msg.length);

@@ -1,0 +1,111 @@
+import { describe, expect, it } from 'vitest';
+import { AnswerCache, cacheKey, defaultCacheOptions } from './cache.js';
+import { HEADER_LEN, concat, put16, put32, textToName, u32, walkRecords, encodeQuestion, FLAG_QR } from './dns/wire.js';
+
+const q = { name: textToName('www.example.test.'), type: 1, class: 1 };
+
+function rr(name: string, type: number, ttl: number, rdata: number[]): Uint8Array {
+  const n = textToName(name);
+  const out = new Uint8Array(n.length + 10 + rdata.length);
+  out.set(n, 0);
+  put16(out, n.length, type);
+  put16(out, n.length + 2, 1);
+  put32(out, n.length + 4, ttl);
+  put16(out, n.length + 8, rdata.length);
+  out.set(rdata, n.length + 10);
+  return out;
+}
+
+function response(rcode: number, answers: Uint8Array[], authority: Uint8Array[] = []): Uint8Array {
+  const h = new Uint8Array(HEADER_LEN);
+  put16(h, 2, FLAG_QR | rcode);
+  put16(h, 4, 1);
+  put16(h, 6, answers.length);
+  put16(h, 8, authority.length);
+  return concat([h, encodeQuestion(q), ...answers, ...authority]);
+}
+
+const soaRdata = [...textToName('ns.example.test.'), ...textToName('h.example.test.'), 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 4, 0, 0, 0, 60];
+
+function ttls(msg: Uint8Array): number[] {
+  return walkRecords(msg).records.map((r) => u32(msg, r.ttlOffset));
+}
+
+describe('answer cache', () => {
+  it('counts TTLs down and expires entries', () => {
+    let now = 0;
+    const c = new AnswerCache(defaultCacheOptions, () => now);
+    const key = cacheKey(q, false, false);
+    expect(c.store(key, response(0, [rr('www.example.test.', 1, 300, [192, 0, 2, 1]), rr('www.example.test.', 1, 100, [192, 0, 2, 2])]))).toBe(true);
+    now = 40_500;
+    const hit = c.get(key)!;
+    expect(ttls(hit.body)).toEqual([260, 60]);
+    expect(hit.minTtl).toBe(60);
+    now = 100_000;
+    expect(c.get(key)).toBeNull();
+  });
+
+  it('caches NXDOMAIN and NODATA for min(SOA TTL, SOA MINIMUM), and not without an SOA', () => {
+    let now = 0;
+    const c = new AnswerCache(defaultCacheOptions, () => now);
+    const soa = rr('example.test.', 6, 3600, soaRdata);
+    expect(c.store('nx', response(3, [], [soa]))).toBe(true);
+    expect(c.store('nodata', response(0, [], [soa]))).toBe(true);
+    expect(c.store('nosoa', response(3, []))).toBe(false);
+    expect(c.get('nx')!.kind).toBe('negative');
+    expect(ttls(c.get('nx')!.body)).toEqual([60]);
+    now = 61_000;
+    expect(c.get('nx')).toBeNull();
+    expect(c.get('nodata')).toBeNull();
+  });
+
+  it('never caches truncated answers or answers with TTL 0', () => {
+    const c = new AnswerCache();
+    const tc = response(0, [rr('www.example.test.', 1, 300, [1, 2, 3, 4])]);
+    put16(tc, 2, FLAG_QR | 0x0200);
+    expect(c.store('tc', tc)).toBe(false);
+    expect(c.store('zero', response(0, [rr('www.example.test.', 1, 0, [1, 2, 3, 4])]))).toBe(false);
+  });
+
+  it('serves stale entries only when asked, with the stale TTL, until the stale window ends', () => {
+    let now = 0;
+    const c = new AnswerCache({ ...defaultCacheOptions, maxStaleSec: 3600 }, () => now);
+    c.store('k', response(0, [rr('www.example.test.', 1, 10, [1, 2, 3, 4])]));
+    now = 20_000;
+    expect(c.get('k')).toBeNull();
+    const stale = c.get('k', true)!;
+    expect(stale.stale).toBe(true);
+    expect(ttls(stale.body)).toEqual([30]);
+    now = 10_000 + 3600_000 + 1;
+    expect(c.get('k', true)).toBeNull();
+  });
+
+  it('applies a TTL cap to the entry lifetime', () => {
+    let now = 0;
+    const c = new AnswerCache(defaultCacheOptions, () => now);
+    c.store('k', response(0, [rr('www.example.test.', 1, 3000, [1, 2, 3, 4])]), 60);
+    expect(ttls(c.get('k')!.body)).toEqual([60]);
+    now = 61_000;
+    expect(c.get('k')).toBeNull();
+  });
+
+  it('evicts the least recently used entry at the size bound', () => {
+    const c = new AnswerCache({ ...defaultCacheOptions, maxEntries: 2 });
+    const r = response(0, [rr('www.example.test.', 1, 300, [1, 2, 3, 4])]);
+    c.store('a', r);
+    c.store('b', r);
+    c.get('a');
+    c.store('c', r);
+    expect(c.get('b')).toBeNull();
+    expect(c.get('a')).not.toBeNull();
+    expect(c.get('c')).not.toBeNull();
+    expect(c.evictions).toBe(1);
+  });
+
+  it('keys on the lower-cased name and the DO and CD bits', () => {
+    const upper = { ...q, name: textToName('WWW.EXAMPLE.TEST.') };
+    expect(cacheKey(upper, false, false)).toBe(cacheKey(q, false, false));
+    expect(cacheKey(q, true, false)).not.toBe(cacheKey(q, false, false));
+    expect(cacheKey(q, false, true)).not.toBe(cacheKey(q, false, false));
+  });
+});

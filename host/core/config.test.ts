@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, encodeAppConfig, parseConfig } from './config.js';
+
+function problems(text: string): string[] {
+  try {
+    parseConfig(text, 'test.toml');
+  } catch (e) {
+    expect(e).toBeInstanceOf(ConfigError);
+    return (e as ConfigError).problems;
+  }
+  throw new Error('config was accepted');
+}
+
+describe('config', () => {
+  it('fills defaults', () => {
+    const c = parseConfig('[upstreams]\ndefault = ["127.0.0.1:53"]\n');
+    expect(c.server.listen).toEqual(['127.0.0.1:5353']);
+    expect(c.cache.stale_answer_ttl).toBe(30);
+    expect(c.cache.max_stale).toBe(86_400);
+    expect(c.cache.client_response_timer_ms).toBe(1800);
+  });
+
+  it('names unknown keys', () => {
+    expect(problems('[server]\nlistn = ["127.0.0.1:53"]\n[upstreams]\ndefault = ["127.0.0.1:53"]\n')).toEqual([
+      'test.toml: server: unknown key "listn"',
+    ]);
+    expect(problems('colour = "blue"\n[upstreams]\ndefault = ["127.0.0.1:53"]\n')[0]).toMatch(/\(top level\): unknown key "colour"/);
+  });
+
+  it('names bad values with their key path', () => {
+    const p = problems('[cache]\nmax_entries = "lots"\n[upstreams]\ndefault = ["127.0.0.1:99999"]\n');
+    expect(p.some((l) => l.startsWith('test.toml: cache.max_entries:'))).toBe(true);
+    expect(p.some((l) => l.startsWith('test.toml: upstreams.default.0:') && l.includes('out of range'))).toBe(true);
+  });
+
+  it('reports TOML syntax errors with line and column', () => {
+    expect(problems('[server]\nlisten = [\n')[0]).toMatch(/^test\.toml:\d+:\d+: /);
+  });
+
+  it('requires an upstream group and a valid default group', () => {
+    expect(problems('')).toEqual(['test.toml: upstreams: at least one upstream group is required']);
+    expect(problems('[upstreams]\nalt = ["127.0.0.1:53"]\n')[0]).toMatch(/default_group: "default" is not a group/);
+  });
+
+  it('encodes app config as key=value lines with host facts first', () => {
+    const bytes = encodeAppConfig({ routes: { 'com.': 'alt', '.': 'default' }, list: ['a', 'b'] }, { upstream_groups: 'default,alt' });
+    expect(new TextDecoder().decode(bytes)).toBe('host.upstream_groups=default,alt\nroutes.com.=alt\nroutes..=default\nlist=a,b\n');
+  });
+});

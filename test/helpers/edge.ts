@@ -1,0 +1,63 @@
+/** Starts resolver nodes for tests: in-process (EdgeNode) or as the real CLI in a child process. */
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { EdgeNode, type EdgeNodeOptions } from '../../host/adapters/node/edge-node.js';
+import { parseConfig } from '../../host/core/config.js';
+import { silentLogger, consoleLogger } from '../../host/core/log.js';
+import { freePort, waitFor } from './net.js';
+import { run } from './dig.js';
+
+export const root = join(__dirname, '..', '..');
+
+export interface TestNode {
+  node: EdgeNode;
+  dns: { host: string; port: number };
+  stop(): Promise<void>;
+}
+
+/** A node on loopback with port-0 listeners. `toml` is appended to a minimal base config. */
+export async function startEdge(toml: string, opts: EdgeNodeOptions = {}): Promise<TestNode> {
+  const text = `[server]\nlisten = ["127.0.0.1:0"]\nrequest_timeout_ms = 3000\n${toml}`;
+  const config = parseConfig(text, 'test config');
+  const logger = process.env.EDGE_TEST_LOG ? consoleLogger('debug') : silentLogger;
+  const node = await EdgeNode.start(config, { logger, configText: text, ...opts });
+  const a = node.listening.dns[0]!;
+  return { node, dns: { host: a.address, port: a.port }, stop: () => node.close(0) };
+}
+
+export interface CliNode {
+  proc: ChildProcess;
+  dns: { host: string; port: number };
+  output(): string;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** Runs `edge-resolver serve` from dist/ exactly as a user would, and waits until it answers. */
+export async function startCli(args: string[], probeName = 'www.example.test'): Promise<CliNode> {
+  const port = await freePort();
+  const proc = spawn(process.execPath, [join(root, 'dist/host/adapters/node/main.js'), 'serve', '--listen', `127.0.0.1:${port}`, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  proc.stdout!.on('data', (d) => (out += d));
+  proc.stderr!.on('data', (d) => (out += d));
+  let exitCode: number | null | undefined;
+  proc.on('exit', (c) => (exitCode = c));
+  await waitFor(async () => {
+    if (exitCode !== undefined) throw new Error(`edge-resolver exited (${exitCode}): ${out}`);
+    const r = await run('dig', ['@127.0.0.1', '-p', String(port), probeName, '+tries=1', '+time=1']);
+    return r.code === 0 && r.stdout.includes('status:');
+  }, 20_000);
+  return {
+    proc,
+    dns: { host: '127.0.0.1', port },
+    output: () => out,
+    stop: (signal = 'SIGTERM') =>
+      new Promise((resolve) => {
+        if (exitCode !== undefined) return resolve(exitCode);
+        proc.on('exit', (c) => resolve(c));
+        proc.kill(signal);
+      }),
+  };
+}

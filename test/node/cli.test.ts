@@ -1,0 +1,92 @@
+/** The edge-resolver command as a user runs it: serve, signals, reload, config check. */
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startNsd, type Nsd } from '../helpers/nsd.js';
+import { dig, kdig, run } from '../helpers/dig.js';
+import { needTools } from '../helpers/tools.js';
+import { root, startCli } from '../helpers/edge.js';
+import { freePort, waitFor } from '../helpers/net.js';
+
+const zone = readFileSync(join(root, 'test/fixtures/example.test.zone'), 'utf8');
+const main = join(root, 'dist/host/adapters/node/main.js');
+
+describe.skipIf(!needTools('nsd', 'dig', 'kdig', 'curl'))('edge-resolver CLI', () => {
+  let nsd: Nsd;
+  const dir = mkdtempSync(join(tmpdir(), 'edge-cli-'));
+  beforeAll(async () => {
+    nsd = await startNsd({ 'example.test.': zone });
+  });
+  afterAll(async () => nsd?.stop());
+
+  it('serve --listen --doh --upstream answers dig, kdig +tcp and DoH, and exits 0 on SIGTERM', async () => {
+    const doh = await freePort();
+    const admin = await freePort();
+    const node = await startCli(['--doh', `127.0.0.1:${doh}`, '--admin', `127.0.0.1:${admin}`, '--upstream', nsd.address]);
+    try {
+      expect((await dig(node.dns, ['www.example.test', 'A'])).answers[0]?.data).toBe('192.0.2.1');
+      expect((await kdig(node.dns, ['+tcp', 'www.example.test', 'A'])).answers[0]?.data).toBe('192.0.2.1');
+      const json = await run('curl', ['-s', `http://127.0.0.1:${doh}/dns-query?name=www.example.test&type=A`]);
+      expect(JSON.parse(json.stdout).Answer[0].data).toBe('192.0.2.1');
+      const metrics = await run('curl', ['-s', `http://127.0.0.1:${admin}/metrics`]);
+      expect(metrics.stdout).toMatch(/edge_queries_total\{transport="udp"\} \d+/);
+      const status = JSON.parse((await run('curl', ['-s', `http://127.0.0.1:${admin}/status`])).stdout);
+      expect(status.apps.map((a: { name: string }) => a.name)).toEqual(['forward']);
+    } finally {
+      expect(await node.stop('SIGTERM')).toBe(0);
+    }
+    expect(node.output()).toMatch(/shutting down/);
+  });
+
+  it('keeps the running config when a reload brings a bad one (SIGHUP and POST /reload)', async () => {
+    const admin = await freePort();
+    const path = join(dir, 'edge.toml');
+    const good = `[server]\nrequest_timeout_ms = 3000\n[admin]\nlisten = "127.0.0.1:${admin}"\ntoken = "0123456789abcdef0123"\n[upstreams]\ndefault = ["${nsd.address}"]\n[apps.forward.config.routes]\n"." = "default"\n`;
+    writeFileSync(path, good);
+    const node = await startCli(['--config', path]);
+    try {
+      writeFileSync(path, good.replace('request_timeout_ms', 'request_timout_ms'));
+      node.proc.kill('SIGHUP');
+      await waitFor(async () => node.output().includes('config reload refused'), 5000);
+      expect(node.output()).toMatch(/server: unknown key \\"request_timout_ms\\"|server: unknown key "request_timout_ms"/);
+      expect((await dig(node.dns, ['www.example.test', 'A'])).answers[0]?.data).toBe('192.0.2.1');
+      // A route to a group that does not exist is refused by the forward app itself.
+      writeFileSync(path, good.replace('"." = "default"', '"." = "nosuch"'));
+      const r = await run('curl', ['-s', '-X', 'POST', '-H', 'authorization: Bearer 0123456789abcdef0123', `http://127.0.0.1:${admin}/reload`]);
+      expect(JSON.parse(r.stdout)).toMatchObject({ ok: false });
+      expect(r.stdout).toMatch(/names upstream group \\"nosuch\\", which is not in \[upstreams\]/);
+      const unauth = await run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '-X', 'POST', `http://127.0.0.1:${admin}/reload`]);
+      expect(unauth.stdout).toBe('401');
+      expect((await dig(node.dns, ['www.example.test', 'A'])).answers[0]?.data).toBe('192.0.2.1');
+      const status = JSON.parse((await run('curl', ['-s', `http://127.0.0.1:${admin}/status`])).stdout);
+      expect(status.config.reloads).toMatchObject({ ok: 0, failed: 2 });
+      // A good config applies.
+      writeFileSync(path, good);
+      node.proc.kill('SIGHUP');
+      await waitFor(async () => node.output().includes('config reloaded'), 5000);
+    } finally {
+      await node.stop();
+    }
+  });
+
+  it('config check names the bad key and exits non-zero', async () => {
+    const path = join(dir, 'bad.toml');
+    writeFileSync(path, '[cache]\nmax_entries = -5\n[upstreams]\ndefault = ["127.0.0.1:53"]\n');
+    const r = await run(process.execPath, [main, 'config', 'check', path]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/cache\.max_entries/);
+    writeFileSync(path, '[upstreams]\ndefault = ["127.0.0.1:53"]\n');
+    expect((await run(process.execPath, [main, 'config', 'check', path])).code).toBe(0);
+  });
+
+  it('refuses an unknown command and flag with usage', async () => {
+    const r = await run(process.execPath, [main, 'frobnicate']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/unknown command "frobnicate"/);
+    const f = await run(process.execPath, [main, 'serve', '--no-such-flag']);
+    expect(f.code).not.toBe(0);
+    expect(f.stderr).toMatch(/no-such-flag/);
+  });
+});

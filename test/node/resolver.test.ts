@@ -1,0 +1,393 @@
+/**
+ * The Node resolver end to end: NSD as the upstream authoritative, dig and kdig as clients,
+ * over real loopback sockets.
+ */
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
+import { createSocket } from 'node:dgram';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { startNsd, type Nsd } from '../helpers/nsd.js';
+import { dig, kdig, run } from '../helpers/dig.js';
+import { needTools } from '../helpers/tools.js';
+import { startEdge, root, type TestNode } from '../helpers/edge.js';
+import { freePort, sleep } from '../helpers/net.js';
+import { buildQuery, textToName, put16 } from '../../host/core/dns/wire.js';
+
+const zone = readFileSync(join(root, 'test/fixtures/example.test.zone'), 'utf8');
+const haveTools = needTools('nsd', 'dig', 'kdig');
+
+function metric(text: string, name: string, labels: Record<string, string> = {}): number {
+  const want = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name + '{') && !line.startsWith(name + ' ')) continue;
+    if (want.every((w) => line.includes(w))) sum += Number(line.split(' ').pop());
+  }
+  return sum;
+}
+
+async function metrics(t: TestNode) {
+  const text = await t.node.metrics.text();
+  return (name: string, labels: Record<string, string> = {}) => metric(text, name, labels);
+}
+
+describe.skipIf(!haveTools)('resolver over UDP, TCP and DoH', () => {
+  let nsd: Nsd;
+  let edge: TestNode;
+
+  beforeAll(async () => {
+    nsd = await startNsd({ 'example.test.': zone });
+    edge = await startEdge(`
+[upstreams]
+default = ["${nsd.address}"]
+[upstream]
+try_timeout_ms = 500
+[apps.forward.config.routes]
+"." = "default"
+`);
+  });
+
+  afterAll(async () => {
+    await edge?.stop();
+    await nsd?.stop();
+  });
+
+  it('answers dig over UDP through the app chain', async () => {
+    const r = await dig(edge.dns, ['www.example.test', 'A']);
+    expect(r.status).toBe('NOERROR');
+    expect(r.answers).toEqual([{ name: 'www.example.test.', ttl: expect.any(Number), type: 'A', data: '192.0.2.1' }]);
+    expect(r.flags).toContain('ra');
+    expect(r.flags).not.toContain('aa');
+    const m = await metrics(edge);
+    expect(m('edge_app_calls_total', { app: 'forward', phase: 'resolve' })).toBeGreaterThan(0);
+  });
+
+  it('answers kdig over TCP, several queries on one connection', async () => {
+    const r = await kdig(edge.dns, ['+tcp', 'www.example.test', 'AAAA']);
+    expect(r.status).toBe('NOERROR');
+    expect(r.answers[0]?.data).toBe('2001:db8::1');
+    // Three pipelined queries on one connection, answered in any order (RFC 7766 §6.2.1.1).
+    const replies = await tcpExchange(edge.dns.port, ['host1.example.test.', 'host2.example.test.', 'host3.example.test.']);
+    expect(replies.size).toBe(3);
+  });
+
+  it('serves a repeated question from the cache with its TTL counted down', async () => {
+    const first = await dig(edge.dns, ['host10.example.test', 'A']);
+    const before = await metrics(edge);
+    await sleep(1100);
+    const second = await dig(edge.dns, ['host10.example.test', 'A']);
+    const after = await metrics(edge);
+    expect(second.answers[0]!.data).toBe(first.answers[0]!.data);
+    expect(second.answers[0]!.ttl).toBeLessThan(first.answers[0]!.ttl);
+    expect(after('edge_upstream_queries_total')).toBe(before('edge_upstream_queries_total'));
+    expect(after('edge_cache_lookups_total', { result: 'hit' })).toBe(before('edge_cache_lookups_total', { result: 'hit' }) + 1);
+  });
+
+  it('caches NXDOMAIN and NODATA answers (RFC 2308)', async () => {
+    const nx = await dig(edge.dns, ['nosuchname.example.test', 'A']);
+    expect(nx.status).toBe('NXDOMAIN');
+    expect(nx.authority[0]?.type).toBe('SOA');
+    expect(nx.authority[0]!.ttl).toBeLessThanOrEqual(60);
+    const nodata = await dig(edge.dns, ['www.example.test', 'MX']);
+    expect(nodata.status).toBe('NOERROR');
+    expect(nodata.answers).toEqual([]);
+    const before = await metrics(edge);
+    expect((await dig(edge.dns, ['nosuchname.example.test', 'A'])).status).toBe('NXDOMAIN');
+    expect((await dig(edge.dns, ['www.example.test', 'MX'])).answers).toEqual([]);
+    const after = await metrics(edge);
+    expect(after('edge_upstream_queries_total')).toBe(before('edge_upstream_queries_total'));
+  });
+
+  it('truncates over UDP for a small client buffer, and the answer arrives over TCP', async () => {
+    const tc = await dig(edge.dns, ['big.example.test', 'TXT', '+ignore', '+bufsize=1232']);
+    expect(tc.flags).toContain('tc');
+    expect(tc.answers).toEqual([]);
+    const noEdns = await dig(edge.dns, ['big.example.test', 'TXT', '+ignore', '+noedns']);
+    expect(noEdns.flags).toContain('tc');
+    const full = await dig(edge.dns, ['big.example.test', 'TXT']); // dig retries over TCP on TC
+    expect(full.answers).toHaveLength(12);
+    // The upstream answer was larger than our EDNS size too: we retried it over TCP.
+    const m = await metrics(edge);
+    expect(m('edge_upstream_tcp_retries_total')).toBeGreaterThanOrEqual(1);
+    expect(m('edge_truncated_responses_total')).toBeGreaterThanOrEqual(2);
+  });
+
+  it('gives FORMERR, NOTIMP and REFUSED where the RFCs ask', async () => {
+    // QDCOUNT = 2
+    const two = buildQuery({ name: textToName('www.example.test.'), type: 1, class: 1 }, { id: 4242 });
+    const doubled = new Uint8Array([...two, ...two.subarray(12)]);
+    put16(doubled, 4, 2);
+    expect(rcodeOf(await udpExchange(edge.dns.port, doubled))).toBe(1);
+    // QDCOUNT = 0
+    const none = two.slice(0, 12);
+    put16(none, 4, 0);
+    expect(rcodeOf(await udpExchange(edge.dns.port, none))).toBe(1);
+    // opcode 2 (STATUS)
+    const status = two.slice();
+    put16(status, 2, (2 << 11) | 0x0100);
+    expect(rcodeOf(await udpExchange(edge.dns.port, status))).toBe(4);
+    // class CH
+    expect((await dig(edge.dns, ['www.example.test', 'A', '-c', 'CH'])).status).toBe('REFUSED');
+    // AXFR over TCP
+    const axfr = await kdig(edge.dns, ['+tcp', 'example.test', 'AXFR']).catch((e: Error) => e.message);
+    expect(String(typeof axfr === 'string' ? axfr : axfr.raw)).toMatch(/NOTIMP/);
+    // EDNS version 1
+    expect((await dig(edge.dns, ['www.example.test', '+edns=1', '+noednsnegotiation'])).status).toBe('BADVERS');
+  });
+
+  it('survives a flood of random and mutated packets over UDP and TCP, and still answers', async () => {
+    let x = 99;
+    const rnd = () => (x = (x * 1103515245 + 12345) >>> 0) >>> 24;
+    const base = buildQuery({ name: textToName('www.example.test.'), type: 1, class: 1 }, { id: 1, udpSize: 1232 });
+    const packets: Uint8Array[] = [];
+    for (let i = 0; i < 3000; i++) {
+      if (i % 3 === 0) {
+        const b = new Uint8Array(rnd() % 120);
+        for (let k = 0; k < b.length; k++) b[k] = rnd();
+        packets.push(b);
+      } else {
+        const b = base.slice(0, i % 7 === 0 ? rnd() % base.length : base.length);
+        for (let k = 0; k < 1 + (i % 4); k++) if (b.length) b[rnd() % b.length] = rnd();
+        packets.push(b);
+      }
+    }
+    const sock = createSocket('udp4');
+    await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
+    for (let i = 0; i < packets.length; i++) {
+      sock.send(packets[i]!, edge.dns.port, '127.0.0.1');
+      if (i % 200 === 0) await sleep(5);
+    }
+    sock.close();
+    // The same garbage over TCP, in frames, on a few connections.
+    for (let c = 0; c < 5; c++) {
+      await new Promise<void>((resolve) => {
+        const s = connect(edge.dns.port, '127.0.0.1', () => {
+          for (const p of packets.slice(c * 100, c * 100 + 100)) {
+            const f = Buffer.alloc(2 + p.length);
+            f.writeUInt16BE(p.length, 0);
+            f.set(p, 2);
+            s.write(f);
+          }
+          setTimeout(() => s.destroy(), 100);
+        });
+        s.on('error', () => undefined);
+        s.on('close', () => resolve());
+      });
+    }
+    await sleep(200);
+    const r = await dig(edge.dns, ['www.example.test', 'A']);
+    expect(r.status).toBe('NOERROR');
+    expect(r.answers[0]?.data).toBe('192.0.2.1');
+    const m = await metrics(edge);
+    expect(m('edge_malformed_queries_total')).toBeGreaterThan(100);
+  });
+
+  it('answers a CNAME chain as the upstream gave it, with the client spelling of the name', async () => {
+    const r = await dig(edge.dns, ['ALIAS.Example.TEST', 'A']);
+    expect(r.answers.map((a) => a.type)).toEqual(['CNAME', 'A']);
+    expect(r.raw).toContain(';ALIAS.Example.TEST.');
+  });
+});
+
+describe.skipIf(!haveTools)('upstream failure: failover, health, serve-stale', () => {
+  let nsd: Nsd;
+  let edge: TestNode;
+  let deadPort: number;
+
+  beforeAll(async () => {
+    nsd = await startNsd({ 'example.test.': zone });
+    deadPort = await freePort();
+    edge = await startEdge(`
+[upstreams]
+default = ["127.0.0.1:${deadPort}", "${nsd.address}"]
+[upstream]
+try_timeout_ms = 300
+health_failures = 2
+probe_interval_ms = 60000
+[cache]
+client_response_timer_ms = 1800
+[apps.forward.config.routes]
+"." = "default"
+`);
+  });
+
+  afterAll(async () => {
+    await edge?.stop();
+    await nsd?.stop();
+  });
+
+  it('fails over to the next upstream and marks the dead one down', async () => {
+    const r1 = await dig(edge.dns, ['host20.example.test', 'A']);
+    expect(r1.status).toBe('NOERROR');
+    const r2 = await dig(edge.dns, ['host21.example.test', 'A']);
+    expect(r2.status).toBe('NOERROR');
+    const m = await metrics(edge);
+    expect(m('edge_upstream_failures_total', { server: `127.0.0.1:${deadPort}`, reason: 'timeout' })).toBe(2);
+    expect(m('edge_upstream_up', { server: `127.0.0.1:${deadPort}` })).toBe(0);
+    // Down servers are skipped: the next query costs no timeout.
+    const started = Date.now();
+    expect((await dig(edge.dns, ['host22.example.test', 'A'])).status).toBe('NOERROR');
+    expect(Date.now() - started).toBeLessThan(250);
+    const status = edge.node.status() as { upstreams: Record<string, Array<{ up: boolean }>> };
+    expect(status.upstreams.default!.map((s) => s.up)).toEqual([false, true]);
+  });
+
+  it('serves stale data (RFC 8767) with TTL 30 and EDE 3 when every upstream is gone', async () => {
+    const fresh = await dig(edge.dns, ['short.example.test', 'A']);
+    expect(fresh.answers[0]!.ttl).toBeLessThanOrEqual(2);
+    nsd.kill();
+    await sleep(2500);
+    const stale = await dig(edge.dns, ['short.example.test', 'A']);
+    expect(stale.status).toBe('NOERROR');
+    expect(stale.answers[0]).toMatchObject({ data: '192.0.2.2', ttl: 30 });
+    expect(stale.raw).toMatch(/EDE: 3 \(Stale Answer\)/);
+    // Within the failure-recheck window the stale answer comes at once, without upstream tries.
+    const started = Date.now();
+    const again = await dig(edge.dns, ['short.example.test', 'A']);
+    expect(again.answers[0]?.ttl).toBe(30);
+    expect(Date.now() - started).toBeLessThan(250);
+    const m = await metrics(edge);
+    expect(m('edge_stale_answers_total', { reason: 'upstream-failure' })).toBe(1);
+    expect(m('edge_stale_answers_total', { reason: 'recheck' })).toBe(1);
+    // Something never cached gets SERVFAIL, not a hang.
+    expect((await dig(edge.dns, ['host999.example.test', 'A'])).status).toBe('SERVFAIL');
+  });
+});
+
+describe.skipIf(!haveTools || !needTools('openssl', 'curl'))('DNS over HTTPS', () => {
+  let nsd: Nsd;
+  let edge: TestNode;
+  let https: { host: string; port: number };
+  let http: string;
+
+  beforeAll(async () => {
+    nsd = await startNsd({ 'example.test.': zone });
+    const dir = nsd.dir;
+    const r = await run('openssl', [
+      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=localhost',
+      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
+    ]);
+    expect(r.code).toBe(0);
+    edge = await startEdge(
+      `doh = ["127.0.0.1:0"]
+tls_cert = "${join(dir, 'cert.pem')}"
+tls_key = "${join(dir, 'key.pem')}"
+[upstreams]
+default = ["${nsd.address}"]
+[apps.forward.config.routes]
+"." = "default"
+`,
+    );
+    https = { host: '127.0.0.1', port: edge.node.listening.doh[0]!.port };
+    http = `https://127.0.0.1:${https.port}/dns-query`;
+  });
+
+  afterAll(async () => {
+    await edge?.stop();
+    await nsd?.stop();
+  });
+
+  it('answers kdig +https (HTTP/2 over TLS)', async () => {
+    const r = await kdig(https, ['+https', 'www.example.test', 'A']);
+    expect(r.status).toBe('NOERROR');
+    expect(r.answers[0]?.data).toBe('192.0.2.1');
+  });
+
+  it('answers GET ?dns= and POST with application/dns-message, with Cache-Control from the TTL', async () => {
+    const q = buildQuery({ name: textToName('www.example.test.'), type: 1, class: 1 }, { id: 0 });
+    const b64 = Buffer.from(q).toString('base64url');
+    const get = await run('curl', ['-sk', '-D', '-', '-o', '/dev/null', `${http}?dns=${b64}`]);
+    expect(get.stdout).toMatch(/^HTTP\/\S+ 200/);
+    expect(get.stdout).toMatch(/content-type: application\/dns-message/i);
+    expect(get.stdout).toMatch(/cache-control: max-age=\d+/i);
+    const res = await postInsecure(http, { method: 'POST', headers: { 'content-type': 'application/dns-message' }, body: q });
+    expect(res.status).toBe(200);
+    expect(rcodeOf(res.body)).toBe(0);
+  });
+
+  it('answers the JSON form', async () => {
+    const r = await run('curl', ['-sk', '-H', 'accept: application/dns-json', `${http}?name=www.example.test&type=A`]);
+    const j = JSON.parse(r.stdout);
+    expect(j.Status).toBe(0);
+    expect(j.Answer[0]).toMatchObject({ name: 'www.example.test.', type: 1, data: '192.0.2.1' });
+  });
+
+  it('rejects bad requests with 400, 405, 413 and 415', async () => {
+    const code = async (args: string[]) => (await run('curl', ['-sk', '-o', '/dev/null', '-w', '%{http_code}', ...args])).stdout;
+    expect(await code([`${http}?dns=***`])).toBe('400');
+    expect(await code([http])).toBe('400');
+    expect(await code(['-X', 'PUT', http])).toBe('405');
+    expect(await code(['-X', 'POST', '-H', 'content-type: text/plain', '--data', 'hello', http])).toBe('415');
+    expect(await code(['-X', 'POST', '-H', 'content-type: application/dns-message', '--data-binary', '@/dev/null', http])).toBe('400');
+    const big = join(nsd.dir, 'big.bin');
+    writeFileSync(big, Buffer.alloc(70_000, 1));
+    expect(await code(['-X', 'POST', '-H', 'content-type: application/dns-message', '--data-binary', `@${big}`, http])).toBe('413');
+    expect(await code([`https://127.0.0.1:${https.port}/other`])).toBe('404');
+  });
+});
+
+function rcodeOf(msg: Uint8Array): number {
+  return msg[3]! & 0xf;
+}
+
+/** POST to the DoH server with a self-signed certificate. */
+function postInsecure(url: string, init: { method: string; headers: Record<string, string>; body: Uint8Array }): Promise<{ status: number; body: Uint8Array }> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(url, { method: init.method, headers: init.headers, rejectUnauthorized: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: new Uint8Array(Buffer.concat(chunks)) }));
+    });
+    req.on('error', reject);
+    req.end(Buffer.from(init.body));
+  });
+}
+
+function udpExchange(port: number, msg: Uint8Array): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
+    const s = createSocket('udp4');
+    const t = setTimeout(() => {
+      s.close();
+      reject(new Error('no UDP answer'));
+    }, 3000);
+    s.on('message', (m) => {
+      clearTimeout(t);
+      s.close();
+      resolve(new Uint8Array(m));
+    });
+    s.send(msg, port, '127.0.0.1');
+  });
+}
+
+function tcpExchange(port: number, names: string[]): Promise<Map<number, Uint8Array>> {
+  return new Promise((resolve, reject) => {
+    const replies = new Map<number, Uint8Array>();
+    const s = connect(port, '127.0.0.1', () => {
+      names.forEach((n, i) => {
+        const q = buildQuery({ name: textToName(n), type: 1, class: 1 }, { id: 100 + i });
+        const f = Buffer.alloc(2 + q.length);
+        f.writeUInt16BE(q.length, 0);
+        f.set(q, 2);
+        s.write(f);
+      });
+    });
+    let buf = Buffer.alloc(0);
+    s.on('data', (d) => {
+      buf = Buffer.concat([buf, d]);
+      while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
+        const m = new Uint8Array(buf.subarray(2, 2 + buf.readUInt16BE(0)));
+        replies.set((m[0]! << 8) | m[1]!, m);
+        buf = buf.subarray(2 + buf.readUInt16BE(0));
+      }
+      if (replies.size === names.length) {
+        s.destroy();
+        resolve(replies);
+      }
+    });
+    s.on('error', reject);
+    setTimeout(() => reject(new Error('TCP exchange timed out')), 5000);
+  });
+}
