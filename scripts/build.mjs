@@ -8,7 +8,7 @@
 //   4. the TypeScript host -> dist/.
 // Usage: node scripts/build.mjs [--test-apps] [--no-tsc] [--force]
 
-import { readdirSync, readFileSync, statSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, existsSync, mkdirSync, writeFileSync, chmodSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
@@ -150,6 +150,8 @@ async function main() {
     execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.build.json')], {
       stdio: 'inherit',
     });
+    // The package's bin (edge-resolver) must be executable for npx and global installs.
+    chmodSync(join(root, 'dist', 'host', 'adapters', 'node', 'main.js'), 0o755);
   }
   const what = built.length ? `compiled ${built.join(', ')}` : 'apps up to date';
   console.error(`build: ${what}; ${Date.now() - started} ms`);
