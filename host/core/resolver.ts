@@ -63,6 +63,8 @@ export interface Reply {
   questionEnd: number;
   /** The OPT record appended to `message`, if the client used EDNS (kept when truncating). */
   opt: Uint8Array | null;
+  /** The most the client takes over UDP: its EDNS size (at least 512, at most ours), else 512. */
+  udpLimit: number;
 }
 
 const EDE_OPTION = 15;
@@ -84,6 +86,8 @@ interface Body {
   body: Uint8Array;
   source: AnswerSource;
   minTtl?: number;
+  /** True when nobody else holds `body`, so it may be changed in place. */
+  owned?: boolean;
 }
 
 export class Resolver {
@@ -178,7 +182,7 @@ export class Resolver {
       this.m.malformed.inc({ reason: 'edns-version' });
       const opt = encodeOpt(this.opts.udpSize, 0, [], 1);
       const msg = buildErrorResponse(query, 0, p, opt);
-      return { message: msg, rcode: Rcode.BADVERS, source: 'local', minTtl: 0, questionEnd: p.questionEnd, opt };
+      return { message: msg, rcode: Rcode.BADVERS, source: 'local', minTtl: 0, questionEnd: p.questionEnd, opt, udpLimit: 512 };
     }
     const t = p.question.type;
     if (t === RRType.OPT || t === 0) {
@@ -196,11 +200,15 @@ export class Resolver {
     return undefined;
   }
 
+  private udpLimit(p: ParsedQuery | null): number {
+    return p?.edns ? Math.max(512, Math.min(p.edns.udpSize, this.opts.udpSize)) : 512;
+  }
+
   private errorReply(query: Uint8Array, rcode: number, p: ParsedQuery | null): Reply {
     const opt = p?.edns ? encodeOpt(this.opts.udpSize, p.edns.flags & EDNS_FLAG_DO) : null;
     const message = buildErrorResponse(query, rcode, p, opt ?? undefined);
     this.m.responses.inc({ rcode: rcodeToName(rcode), source: 'local' });
-    return { message, rcode, source: 'local', minTtl: 0, questionEnd: p?.questionEnd ?? HEADER_LEN, opt };
+    return { message, rcode, source: 'local', minTtl: 0, questionEnd: p?.questionEnd ?? HEADER_LEN, opt, udpLimit: this.udpLimit(p) };
   }
 
   private async run(query: Uint8Array, p: ParsedQuery, ctx: RequestContext): Promise<Reply | null> {
@@ -212,7 +220,7 @@ export class Resolver {
     const hit = this.cache.get(key);
     if (hit) {
       this.m.cacheLookups.inc({ result: 'hit' });
-      return this.post(PHASE.postCache, query, p, ctx, { body: hit.body, source: 'cache', minTtl: hit.minTtl }, chain);
+      return this.post(PHASE.postCache, query, p, ctx, { body: hit.body, source: 'cache', minTtl: hit.minTtl, owned: true }, chain);
     }
     this.m.cacheLookups.inc({ result: 'miss' });
 
@@ -242,11 +250,11 @@ export class Resolver {
     } else {
       body = buildErrorResponse(query, o.kind === 'rcode' ? o.rcode : Rcode.SERVFAIL, p);
     }
-    return this.post(PHASE.postResolve, query, p, ctx, { body, source: 'app' }, chain);
+    return this.post(PHASE.postResolve, query, p, ctx, { body, source: 'app', owned: true }, chain);
   }
 
   private post(phase: number, query: Uint8Array, p: ParsedQuery, ctx: RequestContext, b: Body, chain: AppChain): Reply | null {
-    let out = this.shape(b.body, p);
+    let out = this.shape(b.owned ? b.body : b.body.slice(), p);
     let source = b.source;
     let minTtl = b.minTtl;
     if (chain.runsIn(phase)) {
@@ -261,15 +269,14 @@ export class Resolver {
         } catch {
           body = buildErrorResponse(query, Rcode.SERVFAIL, p);
         }
-        out = this.shape(body, p);
+        out = this.shape(body.slice(), p);
       }
     }
     return this.finish(out, source, p, ctx, minTtl);
   }
 
-  /** Gives a stored or upstream body the client's ID, flags and question spelling. */
-  private shape(body: Uint8Array, p: ParsedQuery): Uint8Array {
-    const out = body.slice();
+  /** Gives a body the client's ID, flags and question spelling, in place (callers pass a copy they own). */
+  private shape(out: Uint8Array, p: ParsedQuery): Uint8Array {
     put16(out, 0, p.header.id);
     const qflags = p.header.flags;
     // TC, AD and the rcode stay; AA is cleared: a resolver is not the authority for its answers.
@@ -293,23 +300,26 @@ export class Resolver {
   /** Applies the TTL cap and EDNS to a shaped answer. */
   private finish(out: Uint8Array, source: AnswerSource, p: ParsedQuery, ctx: RequestContext, knownMinTtl?: number): Reply {
     let minTtl = knownMinTtl ?? Number.MAX_SAFE_INTEGER;
+    // The answer's question is the query's (same name length), so it ends where the query's did.
     let questionEnd = p.questionEnd;
-    try {
-      const { records, questionEnd: qe } = walkRecords(out);
-      questionEnd = qe;
-      let computed = Number.MAX_SAFE_INTEGER;
-      for (const r of records) {
-        if (r.type === RRType.OPT) continue;
-        let ttl = r.ttl;
-        if (ctx.ttlCap > 0 && ttl > ctx.ttlCap) {
-          ttl = ctx.ttlCap;
-          put32(out, r.ttlOffset, ttl);
+    if (knownMinTtl === undefined || ctx.ttlCap > 0) {
+      try {
+        const { records, questionEnd: qe } = walkRecords(out);
+        questionEnd = qe;
+        let computed = Number.MAX_SAFE_INTEGER;
+        for (const r of records) {
+          if (r.type === RRType.OPT) continue;
+          let ttl = r.ttl;
+          if (ctx.ttlCap > 0 && ttl > ctx.ttlCap) {
+            ttl = ctx.ttlCap;
+            put32(out, r.ttlOffset, ttl);
+          }
+          computed = Math.min(computed, ttl);
         }
-        computed = Math.min(computed, ttl);
+        minTtl = Math.min(minTtl, computed);
+      } catch {
+        // an app's answer we could not walk: send as is
       }
-      if (knownMinTtl === undefined || ctx.ttlCap > 0) minTtl = Math.min(minTtl, computed);
-    } catch {
-      // an app's answer we could not walk: send as is
     }
     if (minTtl === Number.MAX_SAFE_INTEGER) minTtl = 0;
     const rcode = out[3]! & 0xf;
@@ -322,7 +332,7 @@ export class Resolver {
       opt = encodeOpt(this.opts.udpSize, p.edns.flags & EDNS_FLAG_DO, options);
       message = appendOpt(out, opt);
     }
-    return { message, rcode, source, minTtl, questionEnd, opt };
+    return { message, rcode, source, minTtl, questionEnd, opt, udpLimit: this.udpLimit(p) };
   }
 
   /**

@@ -186,7 +186,7 @@ export class EdgeNode {
   private async bindPair(host: string, port: number, get: () => Resolver, dropped: ReturnType<PromMetrics['counter']>, truncated: ReturnType<PromMetrics['counter']>) {
     const c = this.config;
     for (let attempt = 0; ; attempt++) {
-      const udp = new UdpServer(get, { host, port, udpPayload: c.server.udp_payload, maxInflight: 10_000 }, this.logger, dropped, truncated);
+      const udp = new UdpServer(get, { host, port, maxInflight: 10_000 }, this.logger, dropped, truncated);
       const bound = await udp.listen();
       const tcp = new TcpServer(
         get,

@@ -23,7 +23,8 @@ export class PromMetrics implements MetricsSink {
   counter(name: string, help: string, labelNames: readonly string[] = []): Counter {
     return this.once(name, () => {
       const c = new client.Counter({ name, help, labelNames: [...labelNames], registers: [this.registry] });
-      return { inc: (labels: Labels = {}, value = 1) => c.inc(labels, value) };
+      const child = children(labelNames, (vals) => c.labels(...vals));
+      return { inc: (labels: Labels = {}, value = 1) => child(labels).inc(value) };
     });
   }
 
@@ -43,11 +44,30 @@ export class PromMetrics implements MetricsSink {
         buckets: buckets ? [...buckets] : [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
         registers: [this.registry],
       });
-      return { observe: (labels: Labels, value: number) => h.observe(labels, value) };
+      const child = children(labelNames, (vals) => h.labels(...vals));
+      return { observe: (labels: Labels, value: number) => child(labels).observe(value) };
     });
   }
 
   text(): Promise<string> {
     return this.registry.metrics();
   }
+}
+
+/**
+ * prom-client hashes a label object on every update; the hot path updates a few label sets
+ * millions of times, so bound children are kept per label-value tuple.
+ */
+function children<T>(labelNames: readonly string[], make: (values: string[]) => T): (labels: Labels) => T {
+  const cache = new Map<string, T>();
+  return (labels) => {
+    let key = '';
+    for (const n of labelNames) key += (labels[n] ?? '') + '\u0001';
+    let c = cache.get(key);
+    if (!c) {
+      c = make(labelNames.map((n) => labels[n] ?? ''));
+      cache.set(key, c);
+    }
+    return c;
+  };
 }

@@ -2,7 +2,7 @@
 
 import { createSocket, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
-import { truncateResponse, parseQuery } from '../../core/dns/wire.js';
+import { truncateResponse } from '../../core/dns/wire.js';
 import type { Logger } from '../../core/log.js';
 import type { Counter } from '../../core/metrics.js';
 import type { Resolver } from '../../core/resolver.js';
@@ -10,8 +10,6 @@ import type { Resolver } from '../../core/resolver.js';
 export interface UdpServerOptions {
   host: string;
   port: number;
-  /** Our advertised EDNS payload size; also the most we ever send. */
-  udpPayload: number;
   /** Requests in progress above which new ones are dropped (backpressure). */
   maxInflight: number;
 }
@@ -60,8 +58,7 @@ export class UdpServer {
       .then((reply) => {
         if (!reply) return;
         let out = reply.message;
-        const limit = udpLimit(query, this.opts.udpPayload);
-        if (out.length > limit) {
+        if (out.length > reply.udpLimit) {
           this.truncated.inc();
           // Header, question and our OPT stay, so the retry over TCP still negotiates EDNS.
           out = truncateResponse(out, reply.questionEnd, reply.opt ?? undefined);
@@ -80,16 +77,5 @@ export class UdpServer {
   close(): Promise<void> {
     this.closing = true;
     return new Promise((resolve) => this.sock.close(() => resolve()));
-  }
-}
-
-/** The largest answer the client said it takes: its EDNS size (at least 512, at most ours), else 512. */
-export function udpLimit(query: Uint8Array, ours: number): number {
-  try {
-    const p = parseQuery(query);
-    if (!p.edns) return 512;
-    return Math.max(512, Math.min(p.edns.udpSize, ours));
-  } catch {
-    return 512;
   }
 }

@@ -72,8 +72,10 @@ export function readHeader(msg: Uint8Array): Header {
  * offset just past the name in the message. Pointers must point backwards (so loops cannot
  * happen) and the result is capped at 255 octets.
  */
+const nameScratch = new Uint8Array(MAX_NAME_LEN);
+
 export function readName(msg: Uint8Array, off: number): { name: Uint8Array; end: number } {
-  const out = new Uint8Array(MAX_NAME_LEN);
+  const out = nameScratch;
   let len = 0;
   let pos = off;
   let end = -1;
