@@ -1,0 +1,549 @@
+/**
+ * DNSSEC verification of a whole zone, the way a validator would see every answer from it:
+ * the apex DNSKEY RRset against a trust anchor, then every RRSIG (RFC 4034/4035) with
+ * WebCrypto, each validity window against an injectable clock, and the NSEC chain. A zone
+ * copy whose signatures have expired must not be served: the 2023 incident was exactly that.
+ */
+
+import { RRType, typeToName } from '../dns/rr-types.js';
+import { nameToText } from '../dns/wire.js';
+import {
+  dsDigest,
+  dsDigestSupported,
+  importDnskey,
+  parseDnskey,
+  SUPPORTED_ALGORITHMS,
+  verifySignature,
+  type DnskeyInfo,
+  type VerifyKey,
+} from './dnssec-keys.js';
+import { wireNameLength } from './name-codec.js';
+import type { TrustAnchor } from './trust-anchor.js';
+import {
+  findSet,
+  nameAt,
+  NODE_BELOW_CUT,
+  NODE_BELOW_DNAME,
+  NODE_ENT,
+  SET_AUTH,
+  SET_DELEGATION,
+  type Zone,
+} from './zone.js';
+
+export type DnssecStatus = 'verified' | 'expired' | 'bogus' | 'unsigned' | 'no-anchor';
+export type DnssecPolicy = 'require' | 'verify-if-present' | 'ignore';
+export type KeysetStatus = 'verified' | 'expired' | 'bogus' | 'no-anchor' | 'unsigned';
+
+export interface KeySummary {
+  tag: number;
+  algorithm: number;
+  flags: number;
+  /** Matches the trust anchor. */
+  anchored: boolean;
+  supported: boolean;
+}
+
+export interface DnssecResult {
+  status: DnssecStatus;
+  /** The first reason the status is not `verified`, in words. */
+  reason?: string;
+  /** The apex DNSKEY RRset against the trust anchor. */
+  keyset: KeysetStatus;
+  keys: KeySummary[];
+  /** RRSIG records examined. */
+  signatures: number;
+  /** RRSIGs that verified and are inside their validity window. */
+  valid: number;
+  /** Authoritative RRsets that must be signed. */
+  rrsets: number;
+  /** The first failures, each "name TYPE: why". */
+  failures: string[];
+  failureCount: number;
+  /**
+   * Milliseconds since the epoch after which some authoritative RRset has no valid signature
+   * left: for each RRset the latest expiration of its good signatures, then the earliest of those.
+   */
+  earliestExpiration: number | null;
+  nsec: 'verified' | 'broken' | 'nsec3-not-checked' | 'none';
+  warnings: string[];
+}
+
+export interface DnssecOptions {
+  anchor?: TrustAnchor | null;
+  /** Milliseconds since the epoch; the validity windows are checked against it. */
+  now?: number;
+  /** Signature verifications in flight at once. */
+  concurrency?: number;
+}
+
+const MAX_FAILURES = 20;
+
+/** True when `policy` lets a zone with this DNSSEC status be used. */
+export function dnssecAcceptable(status: DnssecStatus, policy: DnssecPolicy): boolean {
+  if (policy === 'ignore') return true;
+  if (policy === 'require') return status === 'verified';
+  return status === 'verified' || status === 'unsigned' || status === 'no-anchor';
+}
+
+type Outcome = 'valid' | 'expired' | 'not-yet-valid' | 'bad-signature' | 'no-key' | 'unsupported' | 'malformed';
+
+interface SigCheck {
+  set: number;
+  record: number;
+  keyIdx: number[];
+  outcome: Outcome;
+  detail: string;
+  expiration: number;
+  inception: number;
+}
+
+const TWO32 = 2 ** 32;
+
+/** RFC 4034 §3.1.5 times are 32-bit serial numbers: the absolute time closest to `nowSec`. */
+function absoluteTime(t: number, nowSec: number): number {
+  let diff = (t - nowSec) % TWO32;
+  if (diff < 0) diff += TWO32;
+  if (diff >= TWO32 / 2) diff -= TWO32;
+  return nowSec + diff;
+}
+
+function iso(sec: number): string {
+  return new Date(sec * 1000).toISOString().replace('.000Z', 'Z');
+}
+
+class Failures {
+  readonly list: string[] = [];
+  count = 0;
+  add(msg: string): void {
+    this.count++;
+    if (this.list.length < MAX_FAILURES) this.list.push(msg);
+  }
+}
+
+export async function verifyDnssec(zone: Zone, options: DnssecOptions = {}): Promise<DnssecResult> {
+  const now = options.now ?? Date.now();
+  const nowSec = Math.floor(now / 1000);
+  const { names, sets, table } = zone;
+  const failures = new Failures();
+  const warnings: string[] = [];
+  const label = (k: number, type: number): string => `${nameToText(nameAt(zone, k))} ${typeToName(type)}`;
+  const base = {
+    keys: [] as KeySummary[],
+    signatures: zone.sigs.length,
+    valid: 0,
+    rrsets: 0,
+    failures: failures.list,
+    failureCount: 0,
+    earliestExpiration: null as number | null,
+    nsec: 'none' as DnssecResult['nsec'],
+    warnings,
+  };
+
+  const keySet = names.count ? findSet(zone, 0, RRType.DNSKEY) : -1;
+  if (keySet < 0) {
+    if (zone.sigs.length === 0) return { ...base, status: 'unsigned', keyset: 'unsigned', reason: 'the zone has no DNSKEY and no RRSIG' };
+    return {
+      ...base,
+      status: 'bogus',
+      keyset: 'bogus',
+      reason: 'RRSIG records but no DNSKEY RRset at the apex',
+      failures: ['apex: RRSIG records but no DNSKEY RRset'],
+      failureCount: 1,
+    };
+  }
+
+  // keys, imported once each
+  const keys: DnskeyInfo[] = [];
+  for (let q = sets.rrFirst[keySet]!; q < sets.rrFirst[keySet]! + sets.rrCount[keySet]!; q++) {
+    const info = parseDnskey(table.rdata(zone.rrs[q]!));
+    if (info) keys.push(info);
+  }
+  const imported: Array<VerifyKey | null> = await Promise.all(
+    keys.map(async (k) => {
+      if (k.protocol !== 3 || !k.zoneKey) return null;
+      try {
+        return await importDnskey(k);
+      } catch (err) {
+        warnings.push(`DNSKEY ${k.tag}/${k.algorithm} cannot be used: ${(err as Error).message}`);
+        return null;
+      }
+    }),
+  );
+  const byTag = new Map<number, number[]>();
+  keys.forEach((k, i) => {
+    const id = k.tag * 256 + k.algorithm;
+    const list = byTag.get(id) ?? [];
+    list.push(i);
+    byTag.set(id, list);
+  });
+
+  // the trust anchor picks the keys the DNSKEY RRset must be signed with
+  const anchored = new Set<number>();
+  const anchor = options.anchor ?? null;
+  let anchorProblem: string | null = null;
+  if (anchor) {
+    if (anchor.owner.length !== zone.origin.length || !anchor.owner.every((c, i) => c === zone.origin[i])) {
+      anchorProblem = `the trust anchor is for ${nameToText(anchor.owner)}, the zone is ${nameToText(zone.origin)}`;
+    } else {
+      for (const ds of anchor.ds) {
+        if (ds.length < 5) continue;
+        const tag = (ds[0]! << 8) | ds[1]!;
+        const alg = ds[2]!;
+        const dtype = ds[3]!;
+        if (!dsDigestSupported(dtype)) continue;
+        for (const i of byTag.get(tag * 256 + alg) ?? []) {
+          const d = await dsDigest(zone.origin, keys[i]!.rdata, dtype);
+          if (d && d.length === ds.length - 4 && d.every((b, j) => b === ds[4 + j])) anchored.add(i);
+        }
+      }
+      for (const dk of anchor.dnskey) {
+        keys.forEach((k, i) => {
+          if (k.rdata.length === dk.length && k.rdata.every((b, j) => b === dk[j])) anchored.add(i);
+        });
+      }
+      if (anchored.size === 0) {
+        const want = anchor.ds.map((d) => `DS ${(d[0]! << 8) | d[1]!}/${d[2]}`).concat(anchor.dnskey.map(() => 'DNSKEY'));
+        anchorProblem = `no DNSKEY in the zone matches the trust anchor (${want.join(', ')})`;
+      }
+    }
+  }
+  base.keys = keys.map((k, i) => ({
+    tag: k.tag,
+    algorithm: k.algorithm,
+    flags: k.flags,
+    anchored: anchored.has(i),
+    supported: imported[i] !== null,
+  }));
+
+  // one check per RRSIG over authoritative data
+  const checks: SigCheck[] = [];
+  let nonAuthSigs = 0;
+  for (let k = 0; k < names.count; k++) {
+    for (let s = names.setFirst[k]!; s < names.setFirst[k]! + names.setCount[k]!; s++) {
+      const auth = (sets.flags[s]! & SET_AUTH) !== 0;
+      if (!auth) {
+        nonAuthSigs += sets.sigCount[s]!;
+        continue;
+      }
+      base.rrsets++;
+      if (sets.sigCount[s] === 0) failures.add(`${label(k, sets.type[s]!)}: no RRSIG`);
+      for (let q = sets.sigFirst[s]!; q < sets.sigFirst[s]! + sets.sigCount[s]!; q++) {
+        checks.push(prepare(zone, k, s, zone.sigs[q]!, byTag, keys, imported, nowSec));
+      }
+    }
+    for (let q = names.orphanFirst[k]!; q < names.orphanFirst[k]! + names.orphanCount[k]!; q++) {
+      const r = zone.sigs[q]!;
+      const covered = table.rdLen[r]! >= 2 ? (table.bytes[table.rdOff[r]!]! << 8) | table.bytes[table.rdOff[r]! + 1]! : 0;
+      failures.add(`${label(k, covered)}: RRSIG covers a type that has no RRset here`);
+    }
+  }
+  if (nonAuthSigs) warnings.push(`${nonAuthSigs} RRSIGs over glue, delegation NS or occluded data ignored`);
+
+  // the crypto runs concurrently (WebCrypto works off the main thread on Node)
+  const limit = Math.max(1, options.concurrency ?? 64);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < checks.length) {
+      const c = checks[next++]!;
+      if (c.keyIdx.length === 0) continue;
+      const data = signedData(zone, c.set, c.record);
+      const sig = signatureBytes(zone, c.record);
+      let ok = false;
+      for (const i of c.keyIdx) {
+        if (await verifySignature(imported[i]!, sig, data)) {
+          ok = true;
+          c.keyIdx = [i];
+          break;
+        }
+      }
+      if (!ok) {
+        c.outcome = 'bad-signature';
+        c.detail = `signature by key ${keyTagOf(zone, c.record)} does not verify`;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, checks.length) }, worker));
+
+  // per RRset: good when any signature is valid now
+  const bySet = new Map<number, SigCheck[]>();
+  for (const c of checks) {
+    const list = bySet.get(c.set);
+    if (list) list.push(c);
+    else bySet.set(c.set, [c]);
+  }
+  let expiredSets = 0;
+  let earliestExpired: number | null = null;
+  let earliest: number | null = null;
+  let keyset: KeysetStatus = anchor ? 'bogus' : 'no-anchor';
+  for (const [s, list] of bySet) {
+    const k = sets.name[s]!;
+    let best = -Infinity;
+    let bestExpired = -Infinity;
+    for (const c of list) {
+      if (c.outcome === 'valid') {
+        base.valid++;
+        if (c.expiration > best) best = c.expiration;
+      } else if (c.outcome === 'expired' && c.expiration > bestExpired) bestExpired = c.expiration;
+      if (c.outcome === 'bad-signature' || c.outcome === 'malformed') failures.add(`${label(k, sets.type[s]!)}: ${c.detail}`);
+    }
+    if (best > -Infinity) {
+      if (earliest === null || best * 1000 < earliest) earliest = best * 1000;
+    } else if (bestExpired > -Infinity) {
+      expiredSets++;
+      if (earliest === null || bestExpired * 1000 < earliest) earliest = bestExpired * 1000;
+      if (earliestExpired === null || bestExpired < earliestExpired) earliestExpired = bestExpired;
+    } else if (!list.some((c) => c.outcome === 'bad-signature' || c.outcome === 'malformed')) {
+      failures.add(`${label(k, sets.type[s]!)}: ${list[0]!.detail}`);
+    }
+    if (s === keySet) {
+      const relevant = anchor ? list.filter((c) => c.keyIdx.length === 1 && anchored.has(c.keyIdx[0]!)) : list;
+      if (relevant.some((c) => c.outcome === 'valid')) keyset = anchor ? 'verified' : 'no-anchor';
+      else if (relevant.some((c) => c.outcome === 'expired')) keyset = 'expired';
+      else keyset = 'bogus';
+    }
+  }
+  if (anchorProblem) keyset = 'bogus';
+  base.earliestExpiration = earliest;
+
+  base.nsec = checkNsecChain(zone, failures, warnings);
+  base.failureCount = failures.count;
+
+  const result = (status: DnssecStatus, reason?: string): DnssecResult => ({
+    ...base,
+    status,
+    keyset,
+    ...(reason !== undefined ? { reason } : {}),
+  });
+  if (anchorProblem) return result('bogus', anchorProblem);
+  if (keyset === 'bogus') {
+    return result('bogus', anchor ? 'the DNSKEY RRset has no valid signature by a trust-anchored key' : 'the DNSKEY RRset has no valid signature');
+  }
+  if (failures.count > 0) return result('bogus', `${failures.count} verification failures; first: ${failures.list[0]}`);
+  if (expiredSets > 0 || keyset === 'expired') {
+    return result('expired', `${expiredSets} RRsets have only expired signatures; the earliest expired ${iso(earliestExpired ?? 0)}`);
+  }
+  if (!anchor) return result('no-anchor', 'signatures are consistent with the zone’s own DNSKEYs, but no trust anchor was given');
+  return result('verified');
+}
+
+function keyTagOf(zone: Zone, r: number): number {
+  const o = zone.table.rdOff[r]!;
+  return (zone.table.bytes[o + 16]! << 8) | zone.table.bytes[o + 17]!;
+}
+
+function prepare(
+  zone: Zone,
+  k: number,
+  s: number,
+  r: number,
+  byTag: Map<number, number[]>,
+  keys: DnskeyInfo[],
+  imported: Array<VerifyKey | null>,
+  nowSec: number,
+): SigCheck {
+  const t = zone.table;
+  const b = t.bytes;
+  const o = t.rdOff[r]!;
+  const len = t.rdLen[r]!;
+  const check: SigCheck = { set: s, record: r, keyIdx: [], outcome: 'valid', detail: '', expiration: 0, inception: 0 };
+  const fail = (outcome: Outcome, detail: string): SigCheck => {
+    check.outcome = outcome;
+    check.detail = detail;
+    check.keyIdx = [];
+    return check;
+  };
+  if (len < 20) return fail('malformed', 'RRSIG RDATA too short');
+  const signerLen = wireNameLength(b, o + 18, o + len);
+  if (signerLen < 0) return fail('malformed', 'RRSIG signer name is malformed');
+  const alg = b[o + 2]!;
+  const labels = b[o + 3]!;
+  const expiration = absoluteTime(((b[o + 8]! << 24) | (b[o + 9]! << 16) | (b[o + 10]! << 8) | b[o + 11]!) >>> 0, nowSec);
+  const inception = absoluteTime(((b[o + 12]! << 24) | (b[o + 13]! << 16) | (b[o + 14]! << 8) | b[o + 15]!) >>> 0, nowSec);
+  const tag = (b[o + 16]! << 8) | b[o + 17]!;
+  check.expiration = expiration;
+  check.inception = inception;
+  const signer = b.subarray(o + 18, o + 18 + signerLen);
+  const origin = zone.origin;
+  let sameSigner = signer.length === origin.length;
+  for (let i = 0; sameSigner && i < origin.length; i++) {
+    const c = signer[i]!;
+    if ((c >= 0x41 && c <= 0x5a ? c + 0x20 : c) !== origin[i]) sameSigner = false;
+  }
+  if (!sameSigner) return fail('malformed', `signer ${nameToText(signer)} is not the zone apex`);
+  if (labels > zone.names.labels[k]!) return fail('malformed', `RRSIG labels field ${labels} exceeds the owner's label count`);
+  if (!SUPPORTED_ALGORITHMS.includes(alg)) return fail('unsupported', `algorithm ${alg} is not supported`);
+  const candidates = (byTag.get(tag * 256 + alg) ?? []).filter((i) => imported[i] !== null && keys[i]!.zoneKey);
+  if (candidates.length === 0) return fail('no-key', `no DNSKEY with tag ${tag} and algorithm ${alg}`);
+  check.keyIdx = candidates;
+  if (inception > nowSec) {
+    check.outcome = 'not-yet-valid';
+    check.detail = `signature not valid before ${iso(inception)}`;
+  } else if (expiration < nowSec) {
+    check.outcome = 'expired';
+    check.detail = `signature expired ${iso(expiration)}`;
+  }
+  // outcome stays valid/expired/not-yet-valid unless the crypto check fails
+  return check;
+}
+
+function signatureBytes(zone: Zone, r: number): Uint8Array {
+  const t = zone.table;
+  const o = t.rdOff[r]!;
+  const end = o + t.rdLen[r]!;
+  const signerLen = wireNameLength(t.bytes, o + 18, end);
+  return t.bytes.subarray(o + 18 + signerLen, end);
+}
+
+/** RFC 4034 §3.1.8.1: RRSIG RDATA without the signature, then the RRset in canonical form. */
+function signedData(zone: Zone, s: number, r: number): Uint8Array {
+  const t = zone.table;
+  const b = t.bytes;
+  const o = t.rdOff[r]!;
+  const end = o + t.rdLen[r]!;
+  const signerLen = wireNameLength(b, o + 18, end);
+  const head = 18 + signerLen;
+  const labels = b[o + 3]!;
+  const origTtl = ((b[o + 4]! << 24) | (b[o + 5]! << 16) | (b[o + 6]! << 8) | b[o + 7]!) >>> 0;
+  const sets = zone.sets;
+  const k = sets.name[s]!;
+  const nb = zone.names.bytes;
+  let ownerOff = zone.names.off[k]!;
+  let ownerLen = zone.names.len[k]!;
+  const ownerLabels = zone.names.labels[k]!;
+  let wildcard = false;
+  if (labels < ownerLabels) {
+    // RFC 4035 §5.3.2: an answer synthesised from a wildcard is signed as "*." + the last labels
+    for (let x = 0; x < ownerLabels - labels; x++) {
+      const l = nb[ownerOff]! + 1;
+      ownerOff += l;
+      ownerLen -= l;
+    }
+    wildcard = true;
+  }
+  const type = sets.type[s]!;
+  const cls = zone.class;
+  let size = head;
+  const first = sets.rrFirst[s]!;
+  const count = sets.rrCount[s]!;
+  for (let q = first; q < first + count; q++) size += (wildcard ? 2 : 0) + ownerLen + 10 + t.rdLen[zone.rrs[q]!]!;
+  const out = new Uint8Array(size);
+  out.set(b.subarray(o, o + head), 0);
+  // signer name in canonical (lower) case
+  for (let i = 18; i < head; i++) {
+    const c = out[i]!;
+    if (c >= 0x41 && c <= 0x5a) out[i] = c + 0x20;
+  }
+  let p = head;
+  for (let q = first; q < first + count; q++) {
+    const rr = zone.rrs[q]!;
+    if (wildcard) {
+      out[p++] = 1;
+      out[p++] = 0x2a;
+    }
+    out.set(nb.subarray(ownerOff, ownerOff + ownerLen), p);
+    p += ownerLen;
+    const len = t.rdLen[rr]!;
+    out[p] = type >>> 8;
+    out[p + 1] = type;
+    out[p + 2] = cls >>> 8;
+    out[p + 3] = cls;
+    out[p + 4] = origTtl >>> 24;
+    out[p + 5] = origTtl >>> 16;
+    out[p + 6] = origTtl >>> 8;
+    out[p + 7] = origTtl;
+    out[p + 8] = len >>> 8;
+    out[p + 9] = len;
+    p += 10;
+    const c = zone.canonOff[rr]!;
+    out.set(c >= 0 ? zone.canonBytes.subarray(c, c + len) : b.subarray(t.rdOff[rr]!, t.rdOff[rr]! + len), p);
+    p += len;
+  }
+  return out;
+}
+
+/** The NSEC type bitmap (RFC 4034 §4.1.2) of a sorted list of types. */
+function encodeBitmap(types: number[]): number[] {
+  const out: number[] = [];
+  let i = 0;
+  while (i < types.length) {
+    const win = types[i]! >>> 8;
+    const bits = new Array<number>(32).fill(0);
+    let max = 0;
+    while (i < types.length && types[i]! >>> 8 === win) {
+      const low = types[i]! & 0xff;
+      bits[low >>> 3]! |= 0x80 >>> (low & 7);
+      if (low >>> 3 > max) max = low >>> 3;
+      i++;
+    }
+    out.push(win, max + 1, ...bits.slice(0, max + 1));
+  }
+  return out;
+}
+
+/**
+ * The NSEC chain (RFC 4035 §2.3): every authoritative name, delegations included, has an NSEC
+ * naming the next such name in canonical order (the last one the apex), with a type bitmap
+ * that lists exactly the types present. `static_zone` builds NXDOMAIN proofs from it.
+ */
+function checkNsecChain(zone: Zone, failures: Failures, warnings: string[]): DnssecResult['nsec'] {
+  const { names, sets, table } = zone;
+  let nsecs = 0;
+  for (let s = 0; s < sets.count; s++) if (sets.type[s] === RRType.NSEC) nsecs++;
+  if (nsecs === 0) {
+    let nsec3 = false;
+    for (let s = 0; s < sets.count; s++) if (sets.type[s] === RRType.NSEC3 || sets.type[s] === RRType.NSEC3PARAM) nsec3 = true;
+    if (nsec3) {
+      warnings.push('NSEC3 chain present; its hashes and coverage are not checked');
+      return 'nsec3-not-checked';
+    }
+    failures.add(`${nameToText(zone.origin)}: signed zone has neither an NSEC nor an NSEC3 chain`);
+    return 'broken';
+  }
+  const chain: number[] = [];
+  for (let k = 0; k < names.count; k++) {
+    if (!(names.flags[k]! & (NODE_ENT | NODE_BELOW_CUT | NODE_BELOW_DNAME))) chain.push(k);
+  }
+  const before = failures.count;
+  for (let x = 0; x < chain.length; x++) {
+    const k = chain[x]!;
+    const nextK = chain[(x + 1) % chain.length]!;
+    const where = nameToText(nameAt(zone, k));
+    const s = findSet(zone, k, RRType.NSEC);
+    if (s < 0) {
+      failures.add(`${where} NSEC: missing (the NSEC chain skips this name)`);
+      continue;
+    }
+    if (sets.rrCount[s]! > 1) {
+      failures.add(`${where} NSEC: more than one NSEC record`);
+      continue;
+    }
+    const rd = table.rdata(zone.rrs[sets.rrFirst[s]!]!);
+    const nl = wireNameLength(rd, 0, rd.length);
+    const want = nameAt(zone, nextK);
+    let same = nl === want.length;
+    for (let i = 0; same && i < nl; i++) {
+      const c = rd[i]!;
+      if ((c >= 0x41 && c <= 0x5a ? c + 0x20 : c) !== want[i]) same = false;
+    }
+    if (!same) {
+      failures.add(`${where} NSEC: next name is ${nameToText(rd.subarray(0, Math.max(nl, 1)))}, the next name in the zone is ${nameToText(want)}`);
+      continue;
+    }
+    const types: number[] = [];
+    let signed = false;
+    for (let t = names.setFirst[k]!; t < names.setFirst[k]! + names.setCount[k]!; t++) {
+      if (sets.flags[t]! & (SET_AUTH | SET_DELEGATION)) {
+        types.push(sets.type[t]!);
+        if (sets.sigCount[t]! > 0) signed = true;
+      }
+    }
+    if (signed) types.push(RRType.RRSIG);
+    types.sort((a, b) => a - b);
+    const bitmap = encodeBitmap(types);
+    const actual = rd.subarray(nl);
+    if (actual.length !== bitmap.length || !bitmap.every((v, i) => v === actual[i])) {
+      failures.add(`${where} NSEC: type bitmap does not match the types at this name (${types.map(typeToName).join(' ')})`);
+    }
+  }
+  return failures.count === before ? 'verified' : 'broken';
+}

@@ -1,0 +1,199 @@
+/**
+ * RDATA in wire form: structural checks for the types we know (so corrupt wire input is caught
+ * where it enters), canonical lower-casing for DNSSEC and ZONEMD, and decompression of the
+ * names RFC 3597 §4 allows senders to compress. Unknown types are opaque and always pass.
+ */
+
+import { isLowerName, lowerNameInPlace, wireNameLength } from './name-codec.js';
+import * as S from './rdata-schema.js';
+import { checkSvcParams } from './svcb-params.js';
+
+/** Offset past field `f` at `p`, or -1 when it does not fit or is malformed. */
+function fieldEnd(f: number, b: Uint8Array, p: number, end: number): number {
+  switch (f) {
+    case S.F_NAME:
+    case S.F_NAME_LC:
+    case S.F_NAME_LC_CMP: {
+      const n = wireNameLength(b, p, end);
+      return n < 0 ? -1 : p + n;
+    }
+    case S.F_U8:
+    case S.F_ALG:
+      return p + 1 <= end ? p + 1 : -1;
+    case S.F_U16:
+    case S.F_TYPE:
+    case S.F_CERT_TYPE:
+      return p + 2 <= end ? p + 2 : -1;
+    case S.F_U32:
+    case S.F_TTL:
+    case S.F_TIME:
+    case S.F_A:
+      return p + 4 <= end ? p + 4 : -1;
+    case S.F_AAAA:
+      return p + 16 <= end ? p + 16 : -1;
+    case S.F_EUI48:
+      return p + 6 <= end ? p + 6 : -1;
+    case S.F_EUI64:
+    case S.F_NODE64:
+      return p + 8 <= end ? p + 8 : -1;
+    case S.F_STR:
+    case S.F_SALT:
+    case S.F_B32:
+    case S.F_CAA_TAG: {
+      if (p >= end) return -1;
+      const q = p + 1 + b[p]!;
+      if (f === S.F_CAA_TAG && b[p] === 0) return -1;
+      if (f === S.F_B32 && b[p] === 0) return -1;
+      return q <= end ? q : -1;
+    }
+    case S.F_STRS: {
+      if (p >= end) return -1;
+      while (p < end) p += 1 + b[p]!;
+      return p === end ? p : -1;
+    }
+    case S.F_REST_STR:
+    case S.F_SVCPARAMS:
+      if (f === S.F_SVCPARAMS && checkSvcParams(b, p, end) !== null) return -1;
+      return end;
+    case S.F_B64:
+    case S.F_HEX:
+      return p < end ? end : -1;
+    case S.F_BITMAP: {
+      let last = -1;
+      while (p < end) {
+        if (p + 2 > end) return -1;
+        const win = b[p]!;
+        const len = b[p + 1]!;
+        if (win <= last || len < 1 || len > 32 || p + 2 + len > end) return -1;
+        if (b[p + 1 + len] === 0) return -1; // trailing zero octets are not allowed (RFC 4034 §4.1.2)
+        last = win;
+        p += 2 + len;
+      }
+      return end;
+    }
+    case S.F_LOC:
+      if (p < end && b[p] !== 0) return end; // other versions are opaque to us
+      return end - p === 16 ? end : -1;
+    default:
+      return -1;
+  }
+}
+
+/** Null when `rdata` is well-formed for `type` (always for types without a layout). */
+export function checkRdata(type: number, rdata: Uint8Array): string | null {
+  const layout = S.LAYOUTS.get(type);
+  if (!layout) return null;
+  let p = 0;
+  const end = rdata.length;
+  for (let k = 0; k < layout.length; k++) {
+    const f = layout[k]!;
+    if (p === end && (f === S.F_BITMAP || f === S.F_SVCPARAMS)) continue;
+    const q = fieldEnd(f, rdata, p, end);
+    if (q < 0) {
+      if (f === S.F_SVCPARAMS) return checkSvcParams(rdata, p, end) ?? 'bad SvcParams';
+      return `malformed field ${k + 1} at octet ${p}`;
+    }
+    p = q;
+  }
+  return p === end ? null : `${end - p} octets left over`;
+}
+
+/**
+ * RDATA in RFC 4034 §6.2 canonical form: embedded names of the listed types lower-cased.
+ * Returns `rdata` itself when nothing changes, which is nearly always.
+ */
+export function canonicalRdata(type: number, rdata: Uint8Array): Uint8Array {
+  if (!S.HAS_LC_NAME.has(type) || !needsLowering(type, rdata, 0, rdata.length)) return rdata;
+  const out = rdata.slice();
+  lowerRdataInPlace(type, out, 0, out.length);
+  return out;
+}
+
+/** True when the RDATA at `b[o, o+len)` has a name that canonical form would lower-case. */
+export function needsLowering(type: number, b: Uint8Array, o: number, len: number): boolean {
+  const layout = S.LAYOUTS.get(type);
+  if (!layout) return false;
+  let p = o;
+  const end = o + len;
+  for (let k = 0; k < layout.length && p < end; k++) {
+    const f = layout[k]!;
+    const q = fieldEnd(f, b, p, end);
+    if (q < 0) return false;
+    if ((f === S.F_NAME_LC || f === S.F_NAME_LC_CMP) && !isLowerName(b, p, q - p)) return true;
+    p = q;
+  }
+  return false;
+}
+
+/** Lower-cases, in place, the names canonical form lower-cases in the RDATA at `b[o, o+len)`. */
+export function lowerRdataInPlace(type: number, b: Uint8Array, o: number, len: number): void {
+  const layout = S.LAYOUTS.get(type);
+  if (!layout) return;
+  let p = o;
+  const end = o + len;
+  for (let k = 0; k < layout.length && p < end; k++) {
+    const f = layout[k]!;
+    const q = fieldEnd(f, b, p, end);
+    if (q < 0) return;
+    if (f === S.F_NAME_LC || f === S.F_NAME_LC_CMP) lowerNameInPlace(b, p);
+    p = q;
+  }
+}
+
+/**
+ * Reads a possibly compressed name from a message into `out` at `o`; returns [end in message,
+ * end in out] or null when malformed. Pointers must go backwards, so there is no loop.
+ */
+function readMessageName(msg: Uint8Array, off: number, out: number[]): number {
+  let pos = off;
+  let end = -1;
+  let limit = off;
+  let total = 0;
+  for (;;) {
+    if (pos >= msg.length) return -1;
+    const l = msg[pos]!;
+    if ((l & 0xc0) === 0xc0) {
+      if (pos + 1 >= msg.length) return -1;
+      const target = ((l & 0x3f) << 8) | msg[pos + 1]!;
+      if (end < 0) end = pos + 2;
+      if (target >= limit) return -1;
+      limit = target;
+      pos = target;
+      continue;
+    }
+    if (l > 63) return -1;
+    total += l + 1;
+    if (total > 255 || pos + 1 + l > msg.length) return -1;
+    for (let i = pos; i <= pos + l; i++) out.push(msg[i]!);
+    pos += l + 1;
+    if (l === 0) return end < 0 ? pos : end;
+  }
+}
+
+/**
+ * The RDATA at `msg[off, off+len)` with compressed names expanded, for the types whose names a
+ * sender may compress; a copy of the bytes for every other type. Null when a name is malformed.
+ */
+export function rdataFromMessage(type: number, msg: Uint8Array, off: number, len: number): Uint8Array | null {
+  if (!S.HAS_CMP_NAME.has(type)) return msg.slice(off, off + len);
+  const layout = S.LAYOUTS.get(type)!;
+  const out: number[] = [];
+  const end = off + len;
+  let p = off;
+  for (let k = 0; k < layout.length; k++) {
+    const f = layout[k]!;
+    if (f === S.F_NAME_LC_CMP) {
+      const q = readMessageName(msg.subarray(0, end), p, out);
+      if (q < 0) return null;
+      p = q;
+      continue;
+    }
+    if (p === end && (f === S.F_BITMAP || f === S.F_SVCPARAMS)) continue;
+    const q = fieldEnd(f, msg, p, end);
+    if (q < 0) return null;
+    for (let i = p; i < q; i++) out.push(msg[i]!);
+    p = q;
+  }
+  if (p !== end) return null;
+  return Uint8Array.from(out);
+}

@@ -1,0 +1,67 @@
+/**
+ * One entry point for reading a zone in any of its forms, with the limits that keep a hostile
+ * or broken input from taking the process down.
+ */
+
+import { ZoneError } from './errors.js';
+import { nameFromText } from './name-codec.js';
+import { parsePresentation, type IncludeResolver } from './presentation-parser.js';
+import { RecordTable } from './record-table.js';
+import { parseAxfr, parseWireRecords } from './wire-reader.js';
+import { buildZone, type Zone } from './zone.js';
+import type { ZoneInput } from './zone-input.js';
+
+export type ZoneFormat = 'text' | 'wire' | 'axfr';
+
+export interface LoadOptions {
+  /** Presentation text (default), a wire RR stream, or AXFR-style length-framed messages. */
+  format?: ZoneFormat;
+  /** Name used in messages. */
+  file?: string;
+  /** Identity of the file for $INCLUDE loop detection (a resolved path). */
+  fileId?: string;
+  /** Initial $ORIGIN for text, and the name the SOA must be at when given. */
+  origin?: string;
+  include?: IncludeResolver;
+  /** Decompressed bytes across all files; default 64 MiB. */
+  maxBytes?: number;
+  /** Records; default 1,000,000. */
+  maxRecords?: number;
+  /** Records outside the apex: refuse the zone (default) or drop them with a warning. */
+  outOfZone?: 'error' | 'drop';
+}
+
+/** Reads and assembles a zone. Throws ZoneError with the reason when it cannot. */
+export async function loadZone(input: ZoneInput, options: LoadOptions = {}): Promise<Zone> {
+  const table = new RecordTable(32 * 1024, 1 << 20);
+  const format = options.format ?? 'text';
+  const limits = {
+    file: options.file ?? 'input',
+    ...(options.maxBytes !== undefined ? { maxBytes: options.maxBytes } : {}),
+    ...(options.maxRecords !== undefined ? { maxRecords: options.maxRecords } : {}),
+  };
+  if (format === 'text') {
+    await parsePresentation(input, table, {
+      ...limits,
+      ...(options.fileId !== undefined ? { fileId: options.fileId } : {}),
+      ...(options.origin !== undefined ? { origin: options.origin } : {}),
+      ...(options.include !== undefined ? { include: options.include } : {}),
+    });
+  } else if (format === 'wire') {
+    await parseWireRecords(input, table, limits);
+  } else {
+    await parseAxfr(input, table, limits);
+  }
+  let originWire: Uint8Array | undefined;
+  if (options.origin !== undefined) {
+    try {
+      originWire = nameFromText(options.origin);
+    } catch (err) {
+      throw new ZoneError('syntax', `bad origin: ${(err as Error).message}`);
+    }
+  }
+  return buildZone(table, {
+    ...(originWire ? { origin: originWire } : {}),
+    ...(options.outOfZone ? { outOfZone: options.outOfZone } : {}),
+  });
+}
