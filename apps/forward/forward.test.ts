@@ -9,6 +9,7 @@ import { dig } from '../../test/helpers/dig.js';
 import { needTools } from '../../test/helpers/tools.js';
 import { startEdge, type TestNode } from '../../test/helpers/edge.js';
 import { ConfigError } from '../../host/core/config.js';
+import { harnessFor } from '../../test/helpers/apps.js';
 
 const zone = (addr: string) => `$ORIGIN example.test.
 $TTL 300
@@ -26,6 +27,33 @@ $TTL 300
 ns1 IN A 127.0.0.1
 www IN A ${addr}
 `;
+
+describe('forward app under the harness', () => {
+  const app = () =>
+    harnessFor('forward', {
+      config: { routes: { '.': 'default', 'com.': 'alt', 'example.com.': 'default' } },
+      host: { upstream_groups: 'default,alt' },
+    });
+
+  it('routes by the longest zone on label boundaries', () => {
+    const h = app();
+    expect(h.query('www.example.com').ctx.route).toBe('default');
+    expect(h.query('www.other.com').ctx.route).toBe('alt');
+    expect(h.query('COM').ctx.route).toBe('alt');
+    expect(h.query('notcom').ctx.route).toBe('default');
+    expect(h.query('xexample.com').ctx.route).toBe('alt');
+    expect(h.query('www.example.com').verdict).toBe('continue');
+  });
+
+  it('keeps a route a rule already chose', () => {
+    expect(app().query('www.other.com', { route: 'default' }).ctx.route).toBe('default');
+  });
+
+  it('refuses config it cannot use', () => {
+    expect(() => harnessFor('forward', { config: { routes: { 'com.': 'nosuch' } } })).toThrow(/not in \[upstreams\]/);
+    expect(() => harnessFor('forward', { config: { rutes: {} } })).toThrow(/unknown key "rutes"/);
+  });
+});
 
 describe.skipIf(!needTools('nsd', 'dig'))('forward app routing', () => {
   let a: Nsd;

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { meter } from '../../host/abi/meter.js';
 import { catalogOf, type AppCatalog, type CatalogEntry } from '../../host/apps/load-apps.js';
 import { builtinApps, defaultChain } from '../../host/apps/registry.generated.js';
+import { AppHarness } from '../../host/apps/harness.js';
 
 const root = join(__dirname, '..', '..');
 
@@ -37,4 +38,11 @@ export function catalogWith(extra: Record<string, { file: string; manifest: Reco
     entries[name] = { manifest: e.manifest, module: testModule(e.file, { metered: e.metered }), minPages: 1 };
   }
   return catalogOf(entries, chain);
+}
+
+/** An installed app under the test harness: build/apps/<name>.wasm with apps/<name>/app.json. */
+export function harnessFor(name: string, opts: ConstructorParameters<typeof AppHarness>[2] = {}): AppHarness {
+  const wasm = new Uint8Array(readFileSync(join(root, 'build', 'apps', `${name}.wasm`)));
+  const manifest = JSON.parse(readFileSync(join(root, 'apps', name, 'app.json'), 'utf8'));
+  return AppHarness.fromBytes(wasm, manifest, opts);
 }
