@@ -68,3 +68,4 @@ export { expiresAt, serialNewer, type ExpiryInputs } from './expiry.js';
 export { checkZone, verifyZone, type VerifyOptions, type ZoneReport } from './check.js';
 export { compileImage } from './image-writer.js';
 export { readImage, imageRecords, type ZoneImage, type ImageSection } from './image-reader.js';
+export { findName, type NameLookup } from './image-lookup.js';

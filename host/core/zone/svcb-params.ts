@@ -63,22 +63,27 @@ function unescape(b: Uint8Array, s: number, e: number): number[] {
   return out;
 }
 
-/** Splits `b[s, e)` on commas that are not backslash-escaped (RFC 9460 value-lists). */
-function splitList(b: Uint8Array, s: number, e: number): Array<[number, number]> {
-  const items: Array<[number, number]> = [];
-  let from = s;
-  for (let i = s; i < e; i++) {
-    const c = b[i]!;
-    if (c === 0x5c) {
-      i++;
+/**
+ * Splits an already unescaped value on commas (RFC 9460 appendix A.1 value-list): inside an
+ * item `\,` is a comma and `\\` a backslash.
+ */
+function splitList(v: number[]): number[][] {
+  const items: number[][] = [];
+  let cur: number[] = [];
+  for (let i = 0; i < v.length; i++) {
+    const c = v[i]!;
+    if (c === 0x5c && i + 1 < v.length) {
+      cur.push(v[++i]!);
       continue;
     }
     if (c === 0x2c) {
-      items.push([from, i]);
-      from = i + 1;
+      items.push(cur);
+      cur = [];
+      continue;
     }
+    cur.push(c);
   }
-  items.push([from, e]);
+  items.push(cur);
   return items;
 }
 
@@ -87,15 +92,18 @@ function ascii(bytes: number[]): string {
 }
 
 function encodeValue(key: number, b: Uint8Array, s: number, e: number, present: boolean): Uint8Array {
-  const list = (): Array<[number, number]> => {
-    if (!present || s === e) throw new Error(`${keyToName(key)} needs a value`);
-    return splitList(b, s, e);
+  // char-string escapes first; list keys then split the result
+  const value = present ? unescape(b, s, e) : [];
+  const list = (): number[][] => {
+    if (value.length === 0) throw new Error(`${keyToName(key)} needs a value`);
+    return splitList(value);
   };
+  const text = (item: number[]): Uint8Array => Uint8Array.from(item);
   switch (key) {
     case KEY_MANDATORY: {
-      const keys = list().map(([a, z]) => {
-        const k = keyFromName(ascii(unescape(b, a, z)));
-        if (k === undefined) throw new Error(`unknown key in mandatory list`);
+      const keys = list().map((item) => {
+        const k = keyFromName(ascii(item));
+        if (k === undefined) throw new Error(`unknown key "${ascii(item)}" in mandatory list`);
         return k;
       });
       keys.sort((x, y) => x - y);
@@ -109,8 +117,7 @@ function encodeValue(key: number, b: Uint8Array, s: number, e: number, present: 
     }
     case KEY_ALPN: {
       const parts: number[] = [];
-      for (const [a, z] of list()) {
-        const id = unescape(b, a, z);
+      for (const id of list()) {
         if (id.length === 0 || id.length > 255) throw new Error('alpn id must be 1 to 255 octets');
         parts.push(id.length, ...id);
       }
@@ -118,10 +125,10 @@ function encodeValue(key: number, b: Uint8Array, s: number, e: number, present: 
     }
     case KEY_NO_DEFAULT_ALPN:
     case KEY_OHTTP:
-      if (present && s !== e) throw new Error(`${keyToName(key)} takes no value`);
+      if (present && value.length !== 0) throw new Error(`${keyToName(key)} takes no value`);
       return new Uint8Array(0);
     case KEY_PORT: {
-      const digits = Uint8Array.from(present ? unescape(b, s, e) : []);
+      const digits = text(value);
       const v = parseUint(digits, 0, digits.length, 0xffff);
       if (v < 0) throw new Error('port must be a number up to 65535');
       return Uint8Array.of(v >>> 8, v & 0xff);
@@ -129,29 +136,32 @@ function encodeValue(key: number, b: Uint8Array, s: number, e: number, present: 
     case KEY_IPV4HINT: {
       const items = list();
       const out = new Uint8Array(items.length * 4);
-      items.forEach(([a, z], i) => {
-        if (!parseIpv4(b, a, z, out, i * 4)) throw new Error('bad address in ipv4hint');
+      items.forEach((item, i) => {
+        const t = text(item);
+        if (!parseIpv4(t, 0, t.length, out, i * 4)) throw new Error('bad address in ipv4hint');
       });
       return out;
     }
     case KEY_IPV6HINT: {
       const items = list();
       const out = new Uint8Array(items.length * 16);
-      items.forEach(([a, z], i) => {
-        if (!parseIpv6(b, a, z, out, i * 16)) throw new Error('bad address in ipv6hint');
+      items.forEach((item, i) => {
+        const t = text(item);
+        if (!parseIpv6(t, 0, t.length, out, i * 16)) throw new Error('bad address in ipv6hint');
       });
       return out;
     }
     case KEY_ECH: {
-      if (!present || s === e) throw new Error('ech needs a value');
-      const out = new Uint8Array(e - s);
-      const end = decodeBase64Ranges(b, [s], [e], 0, 1, out, 0, out.length);
+      if (value.length === 0) throw new Error('ech needs a value');
+      const t = text(value);
+      const out = new Uint8Array(t.length);
+      const end = decodeBase64Ranges(t, [0], [t.length], 0, 1, out, 0, out.length);
       if (end < 0) throw new Error('ech is not valid base64');
       return out.slice(0, end);
     }
     default:
-      if (key === KEY_DOHPATH && (!present || s === e)) throw new Error('dohpath needs a value');
-      return present ? Uint8Array.from(unescape(b, s, e)) : new Uint8Array(0);
+      if (key === KEY_DOHPATH && value.length === 0) throw new Error('dohpath needs a value');
+      return text(value);
   }
 }
 
@@ -241,13 +251,25 @@ export function checkSvcParams(b: Uint8Array, s: number, e: number): string | nu
   return null;
 }
 
-function escapeValue(b: Uint8Array, s: number, e: number, inList: boolean): string {
+/** Char-string escaping for a value written inside double quotes. */
+function escapeValue(bytes: ArrayLike<number>): string {
   let out = '';
+  for (let i = 0; i < bytes.length; i++) {
+    const c = bytes[i]!;
+    if (c === 0x22 || c === 0x5c) out += '\\' + String.fromCharCode(c);
+    else if (c < 0x20 || c >= 0x7f) out += '\\' + c.toString().padStart(3, '0');
+    else out += String.fromCharCode(c);
+  }
+  return out;
+}
+
+/** One value-list item with its commas and backslashes escaped (before char-string escaping). */
+function listItem(b: Uint8Array, s: number, e: number): number[] {
+  const out: number[] = [];
   for (let i = s; i < e; i++) {
     const c = b[i]!;
-    if (c === 0x22 || c === 0x5c || (inList && c === 0x2c)) out += '\\' + String.fromCharCode(c);
-    else if (c < 0x20 || c >= 0x7f || c === 0x3b) out += '\\' + c.toString().padStart(3, '0');
-    else out += String.fromCharCode(c);
+    if (c === 0x2c || c === 0x5c) out.push(0x5c);
+    out.push(c);
   }
   return out;
 }
@@ -270,9 +292,12 @@ export function formatSvcParams(b: Uint8Array, s: number, e: number): string {
         break;
       }
       case KEY_ALPN: {
-        const ids: string[] = [];
-        for (let q = v; q < z; q += 1 + b[q]!) ids.push(escapeValue(b, q + 1, q + 1 + b[q]!, true));
-        words.push(`${name}="${ids.join(',')}"`);
+        const joined: number[] = [];
+        for (let q = v; q < z; q += 1 + b[q]!) {
+          if (joined.length) joined.push(0x2c);
+          joined.push(...listItem(b, q + 1, q + 1 + b[q]!));
+        }
+        words.push(`${name}="${escapeValue(joined)}"`);
         break;
       }
       case KEY_NO_DEFAULT_ALPN:
@@ -298,7 +323,7 @@ export function formatSvcParams(b: Uint8Array, s: number, e: number): string {
         words.push(`${name}=${encodeBase64(b, v, z)}`);
         break;
       default:
-        words.push(len === 0 ? name : `${name}="${escapeValue(b, v, z, false)}"`);
+        words.push(len === 0 ? name : `${name}="${escapeValue(b.subarray(v, z))}"`);
     }
     p = z;
   }
