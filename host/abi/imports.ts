@@ -68,6 +68,7 @@ export interface ImportHost {
 
 const utf8 = new TextDecoder('utf-8', { fatal: false });
 const MAX_STRING = 1024;
+const MAX_LOAD_ERROR = 64 * 1024;
 
 export function readGuest(mem: WebAssembly.Memory, ptr: number, len: number, max: number): Uint8Array {
   if (!Number.isInteger(ptr) || !Number.isInteger(len) || ptr < 0 || len < 0) {
@@ -141,7 +142,8 @@ export function buildImports(host: ImportHost, granted: ReadonlySet<Capability>)
       }
     },
     load_error(ptr, len) {
-      host.state.loadError = readString(host, ptr!, len!);
+      // Load errors list every problem with its line, so they get more room than other strings.
+      host.state.loadError = utf8.decode(readGuest(host.memory(), ptr!, len!, MAX_LOAD_ERROR));
     },
   };
   if (granted.has('log')) edge.log = (level, ptr, len) => host.log(level!, readString(host, ptr!, len!));

@@ -366,6 +366,41 @@ export class AppInstance {
     this.metrics.events.inc({ app: this.name, event }, delta);
   }
 
+  /**
+   * Checks that `data` would load, in a scratch instance with this app's config, without
+   * touching the running one (a dry run for rule pushes).
+   */
+  validate(data: Uint8Array): LoadResult {
+    let scratch: AppInstance;
+    try {
+      scratch = new AppInstance(this.src, this.logger, this.scratchMetrics(), this.now, this.breaker);
+    } catch (e) {
+      return { ok: false, error: (e as Error).message };
+    }
+    const config = this.loads.get(LoadKind.CONFIG);
+    if (config) {
+      const r = scratch.tryLoad(LoadKind.CONFIG, config);
+      if (!r.ok) return r;
+    }
+    return scratch.tryLoad(LoadKind.DATA, data);
+  }
+
+  private scratchMetrics(): AppMetrics {
+    const noop = { inc() {}, set() {}, observe() {} };
+    return { calls: noop, verdicts: noop, traps: noop, instantiations: noop, breakerOpen: noop, events: noop, loads: noop };
+  }
+
+  /** Drops the app's data: a fresh instance with only its config. */
+  clearData(): LoadResult {
+    this.loads.delete(LoadKind.DATA);
+    try {
+      this.instantiate();
+      return { ok: true };
+    } catch (e) {
+      return { ok: false, error: (e as Error).message };
+    }
+  }
+
   /** The last data or config this app accepted (carried over when the chain is rebuilt). */
   lastLoad(kind: LoadKindCode): Uint8Array | undefined {
     return this.loads.get(kind);

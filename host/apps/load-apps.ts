@@ -78,6 +78,7 @@ export function buildChain(config: Config, opts: BuildOptions): WasmAppChain {
     node_id: config.node_id,
     upstream_groups: Object.keys(config.upstreams).join(','),
     apps: order.join(','),
+    installed_apps: catalog.names().join(','),
   };
   const instances: AppInstance[] = [];
   for (const name of order) {

@@ -103,6 +103,14 @@ export const configSchema = z.strictObject({
     })
     .catchall(appOverrideSchema)
     .prefault({}),
+  rules: z
+    .strictObject({
+      /** Rule file loaded into the override app at start (docs/rules.md). */
+      file: z.string().min(1).optional(),
+      /** Re-load the file when it changes; a bad version is refused and the running rules stay. */
+      watch: z.boolean().default(true),
+    })
+    .prefault({}),
   log: z
     .strictObject({
       level: z.enum(['debug', 'info', 'warn', 'error']).default('info'),

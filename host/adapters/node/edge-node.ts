@@ -5,6 +5,7 @@
  */
 
 import { readFile } from 'node:fs/promises';
+import { resolve as resolvePath } from 'node:path';
 import { createHash } from 'node:crypto';
 import { buildChain, type AppCatalog } from '../../apps/load-apps.js';
 import type { WasmAppChain } from '../../apps/app-chain.js';
@@ -14,6 +15,8 @@ import { consoleLogger, type Logger } from '../../core/log.js';
 import { Resolver, type ResolverOptions } from '../../core/resolver.js';
 import { parseServer, Upstreams, type UpstreamTransport } from '../../core/upstream.js';
 import { AdminServer } from './admin-server.js';
+import { AppDataManager } from '../../apps/app-data.js';
+import { DataFile } from './data-file.js';
 import { nodeCatalog } from './catalog.js';
 import { DohServer } from './doh-server.js';
 import { PromMetrics } from './prom-metrics.js';
@@ -37,6 +40,9 @@ export interface Listening {
   doh: Array<{ address: string; port: number }>;
   admin: { address: string; port: number } | null;
 }
+
+/** Rule sets above this size are refused before they reach the app. */
+const RULES_MAX_BYTES = 1024 * 1024;
 
 function splitHostPort(s: string): { host: string; port: number } {
   const m = /^\[(.+)\]:(\d+)$/.exec(s) ?? /^(.+):(\d+)$/.exec(s);
@@ -84,17 +90,24 @@ export class EdgeNode {
   listening: Listening = { dns: [], doh: [], admin: null };
   private readonly startedAt = Date.now();
   private reloads = { ok: 0, failed: 0, lastError: '' };
+  /** The override app's rule set (docs/rules.md). */
+  readonly rules: AppDataManager;
+  private rulesFile: DataFile | null = null;
 
   private constructor(private readonly opts: EdgeNodeOptions) {
     this.logger = opts.logger ?? consoleLogger();
     this.catalog = opts.catalog ?? nodeCatalog();
     this.transport = opts.transport ?? nodeTransport;
+    this.rules = new AppDataManager('override', () => this.chain, this.metrics, this.logger, RULES_MAX_BYTES, opts.now);
   }
 
   /** Builds the node from a validated config and opens its listeners. Throws ConfigError. */
   static async start(config: Config, opts: EdgeNodeOptions = {}): Promise<EdgeNode> {
     const node = new EdgeNode(opts);
     node.build(config, opts.configText ?? JSON.stringify(config));
+    // A rule file named at start must load: there is no previous rule set to fall back on.
+    const r = await node.syncRulesFile(config);
+    if (!r.ok) throw new ConfigError(r.errors);
     await node.listen();
     return node;
   }
@@ -127,6 +140,26 @@ export class EdgeNode {
     );
   }
 
+  /** Follows `[rules] file`: loads it when it is new or changed in the config, and watches it. */
+  private async syncRulesFile(c: Config): Promise<{ ok: boolean; errors: string[] }> {
+    const want = c.rules.file;
+    if (this.rulesFile && (!want || this.rulesFile.path !== resolvePath(want))) {
+      this.rulesFile.close();
+      this.rulesFile = null;
+    }
+    if (!want) return { ok: true, errors: [] };
+    if (!this.rulesFile) {
+      this.rulesFile = new DataFile(want, this.rules, this.logger);
+      const r = await this.rulesFile.load();
+      if (!r.ok) {
+        this.rulesFile = null;
+        return { ok: false, errors: r.errors };
+      }
+    }
+    if (c.rules.watch) this.rulesFile.watch();
+    return { ok: true, errors: [] };
+  }
+
   /** Everything that can fail is built before anything is swapped. */
   private build(c: Config, text: string): void {
     const chain = buildChain(c, { catalog: this.catalog, metrics: this.metrics, logger: this.logger, now: this.opts.now, previous: this.chain ?? null });
@@ -140,6 +173,7 @@ export class EdgeNode {
       this.resolver = new Resolver(chain, cache, upstreams, this.metrics, this.logger, resolverOptions(c), this.opts.now);
     }
     this.chain = chain;
+    this.rules.restore();
     this.config = c;
     this.configHash = createHash('sha256').update(text).digest('hex');
     this.metrics.gauge('edge_config_info', 'The running config (value 1), labelled by its hash', ['hash']).set({ hash: this.configHash.slice(0, 16) }, 1);
@@ -217,6 +251,17 @@ export class EdgeNode {
     admin.route('GET', '/metrics', async () => ({ status: 200, body: await this.metrics.text(), type: 'text/plain; version=0.0.4' }));
     admin.route('GET', '/health', async () => ({ status: 200, body: 'ok\n', type: 'text/plain' }));
     admin.route('GET', '/status', async () => ({ status: 200, body: this.status() }));
+    admin.route('GET', '/rules', async () => ({ status: 200, body: { ...this.rules.current, text: this.rules.text } }));
+    admin.route('PUT', '/rules', async (req, body) => {
+      const data = new TextEncoder().encode(body);
+      const dryRun = new URL(req.url ?? '/', 'http://admin').searchParams.get('check') === '1';
+      const r = dryRun ? await this.rules.validate(data, 'pushed rules') : await this.rules.apply(data, 'pushed rules');
+      return r.ok ? { status: 200, body: { hash: r.hash, changed: r.changed, applied: !dryRun } } : { status: 422, body: { errors: r.errors, hash: this.rules.current?.hash ?? null } };
+    });
+    admin.route('DELETE', '/rules', async () => {
+      const r = await this.rules.clear();
+      return r.ok ? { status: 200, body: { hash: null } } : { status: 500, body: { errors: r.errors } };
+    });
     admin.route('POST', '/reload', async () => {
       const r = await this.reload();
       return { status: r.ok ? 200 : 422, body: r };
@@ -231,6 +276,7 @@ export class EdgeNode {
       apps: this.chain.apps.map((a) => ({ name: a.name, phases: a.manifest.phases, failure: a.manifest.failure, breaker_open: a.breakerOpen, memory_bytes: a.memoryBytes() })),
       upstreams: this.resolver.currentUpstreams.health(),
       cache: this.resolver.cache.stats,
+      rules: this.rules.current ?? { hash: null },
     };
   }
 
@@ -251,6 +297,8 @@ export class EdgeNode {
       }
       this.build(c, src);
       this.admin?.setToken(c.admin.token);
+      const rules = await this.syncRulesFile(c);
+      if (!rules.ok) this.logger.log('error', 'rule file in the new config refused; keeping the running rules', { errors: rules.errors.join('; ') });
       this.reloads.ok++;
       this.logger.log('info', 'config reloaded', { hash: this.configHash.slice(0, 16) });
       return { ok: true, errors: [] };
@@ -274,6 +322,7 @@ export class EdgeNode {
     while (pending() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     await Promise.all([...this.udp.map((s) => s.close()), ...this.tcp.map((s) => s.close()), ...this.doh.map((s) => s.close())]);
     await this.admin?.close();
+    this.rulesFile?.close();
     this.udp = [];
     this.tcp = [];
     this.doh = [];

@@ -17,8 +17,10 @@ const HELP = `edge-resolver: an edge DNS resolver on WebAssembly apps
 Usage:
   edge-resolver serve [--config FILE] [--listen HOST:PORT]... [--doh HOST:PORT]...
                       [--admin HOST:PORT] [--upstream HOST:PORT]... [--node-id ID]
-                      [--log-level debug|info|warn|error]
+                      [--rules FILE] [--log-level debug|info|warn|error]
   edge-resolver config check FILE
+  edge-resolver rules check FILE [--config CONFIG]
+  edge-resolver rules push --to URL[,URL...] FILE [--token TOKEN]
   edge-resolver zone check FILE [--trust-anchor FILE] [--now ISO-8601] [--json]
   edge-resolver zone compile FILE -o IMAGE [--trust-anchor FILE]
   edge-resolver --version | --help
@@ -41,6 +43,7 @@ export function applyServeFlags(config: Config, v: Record<string, string | strin
   if (list('upstream').length) c.upstreams = { ...c.upstreams, [c.upstream.default_group]: list('upstream') };
   if (typeof v['node-id'] === 'string') c.node_id = v['node-id'];
   if (typeof v['log-level'] === 'string') c.log.level = v['log-level'] as Config['log']['level'];
+  if (typeof v.rules === 'string') c.rules.file = v.rules;
   return c;
 }
 
@@ -55,6 +58,7 @@ async function serve(argv: string[]): Promise<number> {
       upstream: { type: 'string', multiple: true },
       'node-id': { type: 'string' },
       'log-level': { type: 'string' },
+      rules: { type: 'string' },
     },
     strict: true,
   });
@@ -102,6 +106,10 @@ export async function main(argv: string[], out: Out = io): Promise<number> {
         return await serve(rest);
       case 'config':
         return await configCommand(rest, out);
+      case 'rules': {
+        const { rulesCommand } = await import('./cli/rules.js');
+        return await rulesCommand(rest, out);
+      }
       case 'zone': {
         const zoneCli = './cli/zone.js'; // typed import once the zone tools land
         const { zoneCommand } = (await import(zoneCli)) as { zoneCommand: (a: string[], o: Out) => Promise<number> };

@@ -1,0 +1,205 @@
+/**
+ * override under the app harness: the rule language (every matcher, action and error), the
+ * precedence rules, and the index (10,000 rules without a linear scan per query).
+ */
+
+import { describe, expect, it } from 'vitest';
+import { harnessFor } from '../../test/helpers/apps.js';
+import type { AppHarness } from '../../host/apps/harness.js';
+
+const enc = (s: string) => new TextEncoder().encode(s);
+
+function app(rules?: string): AppHarness {
+  const h = harnessFor('override', { host: { upstream_groups: 'default,alt', installed_apps: 'override,forward,static_zone' } });
+  if (rules !== undefined) {
+    const r = h.load(enc(rules));
+    if (!r.ok) throw new Error(r.error);
+  }
+  return h;
+}
+
+function errors(rules: string | Uint8Array): string[] {
+  const r = app().load(typeof rules === 'string' ? enc(rules) : rules);
+  if (r.ok) throw new Error('rule set was accepted');
+  return r.error.split('\n');
+}
+
+describe('matchers', () => {
+  it('qname matches exactly, any case, and qname-suffix on label boundaries', () => {
+    const h = app('phase = pre-cache qname www.example.com set-tag exact\nphase = pre-cache qname-suffix com,net set-tag suffix\n');
+    expect(h.query('WWW.Example.COM', { phase: 'pre-cache' }).tags).toEqual(['exact', 'suffix']);
+    expect(h.query('a.www.example.com', { phase: 'pre-cache' }).tags).toEqual(['suffix']);
+    expect(h.query('example.net', { phase: 'pre-cache' }).tags).toEqual(['suffix']);
+    expect(h.query('com', { phase: 'pre-cache' }).tags).toEqual(['suffix']);
+    expect(h.query('notcom', { phase: 'pre-cache' }).tags).toEqual([]);
+    expect(h.query('example.org', { phase: 'pre-cache' }).tags).toEqual([]);
+  });
+
+  it('qtype, transport, client (v4 and v6 CIDR) and tag', () => {
+    const h = app(`phase = pre-cache qtype AAAA,TYPE65 set-tag t6
+phase = pre-cache transport doh set-tag via_doh
+phase = pre-cache client 192.0.2.0/25 set-tag low
+phase = pre-cache client 2001:db8::/32 set-tag v6
+phase = pre-cache tag vip set-tag seen_vip
+`);
+    expect(h.query('a.test', { phase: 'pre-cache', qtype: 'AAAA' }).tags).toContain('t6');
+    expect(h.query('a.test', { phase: 'pre-cache', qtype: 'HTTPS' }).tags).toContain('t6');
+    expect(h.query('a.test', { phase: 'pre-cache', qtype: 'A' }).tags).not.toContain('t6');
+    expect(h.query('a.test', { phase: 'pre-cache', transport: 'doh' }).tags).toContain('via_doh');
+    expect(h.query('a.test', { phase: 'pre-cache', transport: 'udp' }).tags).not.toContain('via_doh');
+    expect(h.query('a.test', { phase: 'pre-cache', client: '192.0.2.100' }).tags).toContain('low');
+    expect(h.query('a.test', { phase: 'pre-cache', client: '192.0.2.200' }).tags).not.toContain('low');
+    expect(h.query('a.test', { phase: 'pre-cache', client: '2001:db8:1::5' }).tags).toContain('v6');
+    expect(h.query('a.test', { phase: 'pre-cache', client: '2001:db9::5' }).tags).not.toContain('v6');
+    expect(h.query('a.test', { phase: 'pre-cache', tags: ['vip'] }).tags).toContain('seen_vip');
+  });
+
+  it('rcode in post phases', () => {
+    const h = app('phase = post-resolve rcode SERVFAIL,REFUSED respond NXDOMAIN\n');
+    const servfail = new Uint8Array([0, 1, 0x81, 0x82, 0, 1, 0, 0, 0, 0, 0, 0, 1, 97, 0, 0, 1, 0, 1]);
+    expect(h.query('a', { phase: 'post-resolve', message: servfail }).response?.rcode).toBe(3);
+    const ok = servfail.slice();
+    ok[3] = 0x80;
+    expect(h.query('a', { phase: 'post-resolve', message: ok }).verdict).toBe('continue');
+  });
+});
+
+describe('actions', () => {
+  it('set-tag and clear-tag', () => {
+    const h = app('phase = pre-cache qname-suffix example set-tag a\nphase = pre-cache qname-suffix example clear-tag b\n');
+    expect(h.query('x.example', { phase: 'pre-cache', tags: ['b', 'c'] }).tags.sort()).toEqual(['a', 'c']);
+  });
+
+  it('respond with an rcode and with records, NODATA for other types', () => {
+    const h = app(`phase = pre-cache qname-suffix corp respond NXDOMAIN
+phase = pre-cache qname blocked.test respond REFUSED
+phase = pre-cache qname pinned.test respond A 192.0.2.7 respond AAAA 2001:db8::7 respond TXT "hello world"
+phase = pre-cache qname alias.test respond CNAME target.test ttl-cap 30
+`);
+    expect(h.query('wpad.corp', { phase: 'pre-cache' }).response?.rcode).toBe(3);
+    expect(h.query('blocked.test', { phase: 'pre-cache' }).verdict).toBe('respond');
+    expect(h.query('blocked.test', { phase: 'pre-cache' }).response?.rcode).toBe(5);
+    expect(h.query('pinned.test', { phase: 'pre-cache' }).response?.answer).toEqual([{ name: 'pinned.test.', type: 1, TTL: 60, data: '192.0.2.7' }]);
+    expect(h.query('pinned.test', { phase: 'pre-cache', qtype: 'AAAA' }).response?.answer[0]?.data).toBe('2001:db8::7');
+    expect(h.query('pinned.test', { phase: 'pre-cache', qtype: 'TXT' }).response?.answer[0]?.data).toBe('"hello world"');
+    const nodata = h.query('pinned.test', { phase: 'pre-cache', qtype: 'MX' }).response!;
+    expect([nodata.rcode, nodata.answer.length]).toEqual([0, 0]);
+    const alias = h.query('alias.test', { phase: 'pre-cache', qtype: 'AAAA' }).response!;
+    expect(alias.answer).toEqual([{ name: 'alias.test.', type: 5, TTL: 30, data: 'target.test.' }]);
+  });
+
+  it('forward-to, disable-app and ttl-cap change the context', () => {
+    const h = app('phase = resolve qname-suffix com,net forward-to alt\nphase = pre-cache qname-suffix example disable-app static_zone ttl-cap 120\n');
+    expect(h.query('www.example.com', { phase: 'resolve' }).ctx.route).toBe('alt');
+    expect(h.query('www.example.org', { phase: 'resolve' }).ctx.route).toBe('');
+    const pre = h.query('a.example', { phase: 'pre-cache' }).ctx;
+    expect([...pre.disabledApps]).toEqual(['static_zone']);
+    expect(pre.ttlCap).toBe(120);
+  });
+
+  it('the incident rule: phase = pre-cache set-tag rec_disable_static', () => {
+    const h = app('phase = pre-cache set-tag rec_disable_static\n');
+    expect(h.query('printer.local', { phase: 'pre-cache' }).tags).toEqual(['rec_disable_static']);
+    // Rules of one phase do not act in another.
+    expect(h.query('printer.local', { phase: 'resolve' }).tags).toEqual([]);
+  });
+});
+
+describe('precedence', () => {
+  it('evaluates in file order; a tag set by a rule is seen by the rules after it, not before', () => {
+    const h = app(`phase = pre-cache tag later respond REFUSED
+phase = pre-cache qname-suffix test set-tag later
+phase = pre-cache tag later set-tag chained
+`);
+    const r = h.query('a.test', { phase: 'pre-cache' });
+    expect(r.verdict).toBe('continue');
+    expect(r.tags).toEqual(['later', 'chained']);
+  });
+
+  it('the first matching forward-to wins; ttl-caps combine to the smallest', () => {
+    const h = app(`phase = resolve qname-suffix example.com forward-to alt ttl-cap 300
+phase = resolve qname-suffix com forward-to default ttl-cap 60
+`);
+    const ctx = h.query('www.example.com', { phase: 'resolve' }).ctx;
+    expect(ctx.route).toBe('alt');
+    expect(ctx.ttlCap).toBe(60);
+  });
+
+  it('the first rule that responds ends evaluation, after its own other actions', () => {
+    const h = app(`phase = pre-cache qname-suffix test set-tag first respond NXDOMAIN
+phase = pre-cache qname-suffix test set-tag never
+`);
+    const r = h.query('a.test', { phase: 'pre-cache' });
+    expect(r.response?.rcode).toBe(3);
+    expect(r.tags).toEqual(['first']);
+  });
+});
+
+describe('validation', () => {
+  it('reports line and column for unknown phases, matchers and actions', () => {
+    expect(errors('# ok\n\nphase = early set-tag a\n')).toEqual(['3:9: unknown phase "early" (phases: pre-cache, post-cache, resolve, post-resolve)']);
+    expect(errors('phase = pre-cache qnam x set-tag a\n')).toEqual(['1:19: unknown matcher or action "qnam"']);
+    expect(errors('phase = pre-cache sett-tag a\n')[0]).toBe('1:19: unknown matcher or action "sett-tag"');
+    expect(errors('phase=pre-cache qtype NOSUCH set-tag a\n')[0]).toMatch(/^1:23: unknown type "NOSUCH"/);
+    expect(errors('qname foo set-tag a\n')[0]).toMatch(/^1:1: a rule starts with "phase = /);
+    expect(errors('phase = pre-cache set-tag "Bad Tag"\n')[0]).toMatch(/^1:27: "Bad Tag" is not a tag/);
+    expect(errors('phase = pre-cache client 10.0.0.0/33 set-tag a\n')[0]).toMatch(/^1:26: "10.0.0.0\/33" is not an address/);
+    expect(errors('phase = pre-cache respond TXT "unterminated\n')[0]).toMatch(/^1:31: unterminated quoted string/);
+  });
+
+  it('refuses duplicates, rules that can never match, and rules that do nothing', () => {
+    expect(errors('phase = pre-cache qname-suffix com set-tag a\nphase = pre-cache  qname-suffix COM set-tag a\n')).toEqual([
+      '2:1: duplicate of the rule on line 1',
+    ]);
+    expect(errors('phase = pre-cache rcode SERVFAIL set-tag a\n')[0]).toMatch(/rcode only matches in post-cache and post-resolve: this rule can never match/);
+    expect(errors('phase = pre-cache qname a.org qname-suffix com set-tag a\n')[0]).toMatch(/can never match/);
+    expect(errors('phase = pre-cache qname-suffix com\n')[0]).toMatch(/rule has no action/);
+    expect(errors('phase = pre-cache respond NXDOMAIN forward-to alt\n')[0]).toMatch(/cannot both respond and forward-to/);
+  });
+
+  it('refuses references to upstream groups and apps that do not exist', () => {
+    expect(errors('phase = resolve qname-suffix com forward-to nope\n')[0]).toBe(
+      '1:45: forward-to names upstream group "nope", which is not configured (groups: default, alt)',
+    );
+    expect(errors('phase = pre-cache disable-app statc_zone\n')[0]).toMatch(/^1:31: disable-app names app "statc_zone", which is not installed/);
+  });
+
+  it('refuses an empty rule set and keeps the running one after any refusal', () => {
+    const h = app('phase = pre-cache qname-suffix test set-tag running\n');
+    for (const bad of ['', '# only a comment\n', 'phase = pre-cache bogus\n', '\u0000\u0001binary garbage\n']) {
+      expect(h.load(enc(bad)).ok).toBe(false);
+    }
+    expect(h.query('a.test', { phase: 'pre-cache' }).tags).toEqual(['running']);
+  });
+
+  it('refuses a 10 MB rule set before the app sees it', () => {
+    const h = app('phase = pre-cache qname-suffix test set-tag running\n');
+    const big = enc('# padding\n'.repeat(1_048_576));
+    const r = h.load(big);
+    expect(r.ok).toBe(false);
+    expect(!r.ok && r.error).toMatch(/exceed app override's max_load_bytes/);
+    expect(h.query('a.test', { phase: 'pre-cache' }).tags).toEqual(['running']);
+  });
+
+  it('stops collecting errors at 50 and reports them all with lines', () => {
+    const text = Array.from({ length: 80 }, (_, i) => `phase = nope${i} set-tag a`).join('\n');
+    const e = errors(text);
+    expect(e).toHaveLength(50);
+    expect(e[49]).toMatch(/^50:9: /);
+  });
+});
+
+describe('index', () => {
+  it('answers from 10,000 rules by name and tag, and loads them', () => {
+    const rules: string[] = [];
+    for (let i = 0; i < 10_000; i++) {
+      rules.push(i % 2 ? `phase = pre-cache qname-suffix zone${i}.example set-tag t${i}` : `phase = pre-cache tag in${i} set-tag t${i}`);
+    }
+    rules.push('phase = pre-cache qname-suffix last.example respond NXDOMAIN');
+    const h = app(rules.join('\n') + '\n');
+    expect(h.query('a.zone9999.example', { phase: 'pre-cache' }).tags).toEqual(['t9999']);
+    expect(h.query('x', { phase: 'pre-cache', tags: ['in5000'] }).tags).toEqual(['in5000', 't5000']);
+    expect(h.query('www.last.example', { phase: 'pre-cache' }).response?.rcode).toBe(3);
+    expect(h.query('unrelated.org', { phase: 'pre-cache' }).verdict).toBe('continue');
+  });
+});

@@ -1,0 +1,488 @@
+// Rule sets: the compiled form and the parser. The grammar is in docs/rules.md; every error
+// carries its line and column, and a rule set with any error is refused as a whole.
+
+import { nameFromString, lower } from "../../assembly/name";
+import { typeFromName, rcodeFromName } from "../../assembly/rrtypes";
+
+export const PHASE_COUNT = 4;
+export const PHASE_NAMES: string[] = ["pre-cache", "post-cache", "resolve", "post-resolve"];
+export const TRANSPORT_NAMES: string[] = ["udp", "tcp", "doh"];
+const MAX_ERRORS = 50;
+const DEFAULT_RESPOND_TTL: u32 = 60;
+
+export class Cidr {
+  constructor(public family: u8, public bytes: Uint8Array, public prefix: i32) {}
+}
+
+export class RecordSpec {
+  constructor(public type: u16, public rdata: Uint8Array) {}
+}
+
+export class Rule {
+  line: i32 = 0;
+  phase: i32 = 0;
+  // Matchers: each present one must match (AND); within one, any value (OR).
+  qnames: Array<Uint8Array> = new Array<Uint8Array>();
+  suffixes: Array<Uint8Array> = new Array<Uint8Array>();
+  qtypes: Array<u16> = new Array<u16>();
+  clients: Array<Cidr> = new Array<Cidr>();
+  tags: Array<string> = new Array<string>();
+  transports: u32 = 0;
+  rcodes: u32 = 0;
+  // Actions.
+  setTags: Array<string> = new Array<string>();
+  clearTags: Array<string> = new Array<string>();
+  respondRcode: i32 = -1;
+  records: Array<RecordSpec> = new Array<RecordSpec>();
+  forwardTo: string = "";
+  disableApps: Array<string> = new Array<string>();
+  ttlCap: u32 = 0;
+
+  get responds(): bool {
+    return this.respondRcode >= 0 || this.records.length > 0;
+  }
+
+  get respondTtl(): u32 {
+    return this.ttlCap > 0 && this.ttlCap < DEFAULT_RESPOND_TTL ? this.ttlCap : DEFAULT_RESPOND_TTL;
+  }
+}
+
+/** Names hashed as lower-cased wire bytes, so lookups never build strings. */
+export function hashName(name: Uint8Array, from: i32): u32 {
+  let h: u32 = 2166136261;
+  for (let i = from; i < name.length; i++) {
+    h ^= <u32>lower(unchecked(name[i]));
+    h *= 16777619;
+  }
+  return h;
+}
+
+function push(map: Map<u32, Array<i32>>, key: u32, rule: i32): void {
+  if (!map.has(key)) map.set(key, new Array<i32>());
+  const list = map.get(key);
+  if (list.length == 0 || list[list.length - 1] != rule) list.push(rule);
+}
+
+/** Per-phase indexes, so a query looks at the rules that can concern it, not all of them. */
+export class PhaseIndex {
+  byName: Map<u32, Array<i32>> = new Map<u32, Array<i32>>();
+  bySuffix: Map<u32, Array<i32>> = new Map<u32, Array<i32>>();
+  byTag: Map<string, Array<i32>> = new Map<string, Array<i32>>();
+  /** Rules with neither a name nor a tag matcher: candidates for every query. */
+  always: Array<i32> = new Array<i32>();
+  count: i32 = 0;
+}
+
+export class RuleSet {
+  rules: Array<Rule> = new Array<Rule>();
+  phases: Array<PhaseIndex> = new Array<PhaseIndex>();
+
+  constructor() {
+    for (let i = 0; i < PHASE_COUNT; i++) this.phases.push(new PhaseIndex());
+  }
+
+  index(): void {
+    for (let i = 0; i < this.rules.length; i++) {
+      const r = this.rules[i];
+      const p = this.phases[r.phase];
+      p.count++;
+      if (r.qnames.length > 0 || r.suffixes.length > 0) {
+        for (let k = 0; k < r.qnames.length; k++) push(p.byName, hashName(r.qnames[k], 0), i);
+        for (let k = 0; k < r.suffixes.length; k++) push(p.bySuffix, hashName(r.suffixes[k], 0), i);
+      } else if (r.tags.length > 0) {
+        for (let k = 0; k < r.tags.length; k++) {
+          const t = r.tags[k];
+          if (!p.byTag.has(t)) p.byTag.set(t, new Array<i32>());
+          p.byTag.get(t).push(i);
+        }
+      } else {
+        p.always.push(i);
+      }
+    }
+  }
+}
+
+// ---- Parser ---------------------------------------------------------------------------------
+
+class Token {
+  constructor(public text: string, public col: i32, public quoted: bool) {}
+}
+
+export class ParseResult {
+  set: RuleSet | null = null;
+  errors: Array<string> = new Array<string>();
+}
+
+function tokenize(line: string, lineNo: i32, errors: Array<string>): Array<Token> | null {
+  const out = new Array<Token>();
+  let i = 0;
+  const n = line.length;
+  while (i < n) {
+    const c = line.charCodeAt(i);
+    if (c == 0x20 || c == 0x09 || c == 0x0d) {
+      i++;
+      continue;
+    }
+    if (c == 0x23) break; // comment
+    if (c == 0x3d) {
+      out.push(new Token("=", i + 1, false));
+      i++;
+      continue;
+    }
+    if (c == 0x22) {
+      let s = "";
+      let j = i + 1;
+      let closed = false;
+      while (j < n) {
+        const d = line.charCodeAt(j);
+        if (d == 0x5c && j + 1 < n) {
+          s += String.fromCharCode(line.charCodeAt(j + 1));
+          j += 2;
+          continue;
+        }
+        if (d == 0x22) {
+          closed = true;
+          break;
+        }
+        s += String.fromCharCode(d);
+        j++;
+      }
+      if (!closed) {
+        errors.push(lineNo.toString() + ":" + (i + 1).toString() + ": unterminated quoted string");
+        return null;
+      }
+      out.push(new Token(s, i + 1, true));
+      i = j + 1;
+      continue;
+    }
+    let j = i;
+    while (j < n) {
+      const d = line.charCodeAt(j);
+      if (d == 0x20 || d == 0x09 || d == 0x0d || d == 0x3d || d == 0x23) break;
+      j++;
+    }
+    out.push(new Token(line.substring(i, j), i + 1, false));
+    i = j;
+  }
+  return out;
+}
+
+function isTag(s: string): bool {
+  if (s.length == 0 || s.length > 63) return false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    const alnum = (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39);
+    if (!alnum && (i == 0 || (c != 0x5f && c != 0x2e && c != 0x2d))) return false;
+  }
+  return true;
+}
+
+function parseV4(s: string, out: Uint8Array): bool {
+  const parts = s.split(".");
+  if (parts.length != 4) return false;
+  for (let i = 0; i < 4; i++) {
+    const p = parts[i];
+    if (p.length == 0 || p.length > 3) return false;
+    let v = 0;
+    for (let k = 0; k < p.length; k++) {
+      const c = p.charCodeAt(k);
+      if (c < 0x30 || c > 0x39) return false;
+      v = v * 10 + (c - 0x30);
+    }
+    if (v > 255) return false;
+    out[i] = <u8>v;
+  }
+  return true;
+}
+
+function hexGroup(s: string): i32 {
+  if (s.length == 0 || s.length > 4) return -1;
+  let v = 0;
+  for (let k = 0; k < s.length; k++) {
+    const c = s.charCodeAt(k) | 0x20;
+    let d = -1;
+    if (c >= 0x30 && c <= 0x39) d = c - 0x30;
+    else if (c >= 0x61 && c <= 0x66) d = c - 0x61 + 10;
+    if (d < 0) return -1;
+    v = v * 16 + d;
+  }
+  return v;
+}
+
+function parseV6(s: string, out: Uint8Array): bool {
+  const halves = s.split("::");
+  if (halves.length > 2) return false;
+  const head = halves[0].length > 0 ? halves[0].split(":") : new Array<string>();
+  const tail = halves.length == 2 && halves[1].length > 0 ? halves[1].split(":") : new Array<string>();
+  const total = head.length + tail.length;
+  if (halves.length == 1 ? total != 8 : total > 7) return false;
+  for (let i = 0; i < 16; i++) out[i] = 0;
+  for (let i = 0; i < head.length; i++) {
+    const v = hexGroup(head[i]);
+    if (v < 0) return false;
+    out[2 * i] = <u8>(v >> 8);
+    out[2 * i + 1] = <u8>v;
+  }
+  for (let i = 0; i < tail.length; i++) {
+    const v = hexGroup(tail[i]);
+    if (v < 0) return false;
+    const g = 8 - tail.length + i;
+    out[2 * g] = <u8>(v >> 8);
+    out[2 * g + 1] = <u8>v;
+  }
+  return true;
+}
+
+export function parseCidr(s: string): Cidr | null {
+  const slash = s.indexOf("/");
+  const addr = slash >= 0 ? s.substring(0, slash) : s;
+  const v6 = addr.includes(":");
+  const bytes = new Uint8Array(v6 ? 16 : 4);
+  if (v6 ? !parseV6(addr, bytes) : !parseV4(addr, bytes)) return null;
+  let prefix = v6 ? 128 : 32;
+  if (slash >= 0) {
+    const p = s.substring(slash + 1);
+    if (p.length == 0 || p.length > 3) return null;
+    prefix = 0;
+    for (let k = 0; k < p.length; k++) {
+      const c = p.charCodeAt(k);
+      if (c < 0x30 || c > 0x39) return null;
+      prefix = prefix * 10 + (c - 0x30);
+    }
+    if (prefix > (v6 ? 128 : 32)) return null;
+  }
+  return new Cidr(v6 ? 6 : 4, bytes, prefix);
+}
+
+function lowerName(n: Uint8Array): Uint8Array {
+  const out = new Uint8Array(n.length);
+  for (let i = 0; i < n.length; i++) out[i] = lower(n[i]);
+  return out;
+}
+
+function nameEq(a: Uint8Array, b: Uint8Array): bool {
+  if (a.length != b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] != b[i]) return false;
+  return true;
+}
+
+function isUnder(name: Uint8Array, zone: Uint8Array): bool {
+  const start = name.length - zone.length;
+  if (start < 0) return false;
+  let i = 0;
+  while (i < start) i += <i32>name[i] + 1;
+  if (i != start) return false;
+  for (let k = 0; k < zone.length; k++) if (name[start + k] != zone[k]) return false;
+  return true;
+}
+
+function contains(list: Array<string>, s: string): bool {
+  for (let i = 0; i < list.length; i++) if (list[i] == s) return true;
+  return false;
+}
+
+/** Encodes RDATA for a `respond <TYPE> <value>` record; null when the value does not fit the type. */
+function recordRdata(type: u16, value: string): Uint8Array | null {
+  if (type == 1) {
+    const b = new Uint8Array(4);
+    return parseV4(value, b) ? b : null;
+  }
+  if (type == 28) {
+    const b = new Uint8Array(16);
+    return value.includes(":") && parseV6(value, b) ? b : null;
+  }
+  if (type == 16) {
+    const bytes = Uint8Array.wrap(String.UTF8.encode(value));
+    if (bytes.length > 255) return null;
+    const b = new Uint8Array(bytes.length + 1);
+    b[0] = <u8>bytes.length;
+    b.set(bytes, 1);
+    return b;
+  }
+  if (type == 5 || type == 12) {
+    const n = nameFromString(value);
+    return n;
+  }
+  return null;
+}
+
+class Ctx {
+  constructor(public line: i32, public errors: Array<string>) {}
+  fail(col: i32, msg: string): void {
+    if (this.errors.length < MAX_ERRORS) this.errors.push(this.line.toString() + ":" + col.toString() + ": " + msg);
+  }
+}
+
+/**
+ * Parses and validates a whole rule set. `groups` and `apps` are what forward-to and
+ * disable-app may name; an entry "*" accepts any (offline checks without a config).
+ */
+export function parseRules(text: string, groups: Array<string>, apps: Array<string>): ParseResult {
+  const result = new ParseResult();
+  const set = new RuleSet();
+  const seen = new Map<string, i32>();
+  const lines = text.split("\n");
+  for (let li = 0; li < lines.length; li++) {
+    const lineNo = li + 1;
+    const toks = tokenize(lines[li], lineNo, result.errors);
+    if (toks == null || toks.length == 0) continue;
+    const c = new Ctx(lineNo, result.errors);
+    const before = result.errors.length;
+    if (toks[0].text != "phase") {
+      c.fail(toks[0].col, "a rule starts with \"phase = <pre-cache|post-cache|resolve|post-resolve>\", not \"" + toks[0].text + "\"");
+      continue;
+    }
+    if (toks.length < 3 || toks[1].text != "=") {
+      c.fail(toks[0].col, "expected \"phase = <phase>\"");
+      continue;
+    }
+    const phase = PHASE_NAMES.indexOf(toks[2].text);
+    if (phase < 0) {
+      c.fail(toks[2].col, "unknown phase \"" + toks[2].text + "\" (phases: pre-cache, post-cache, resolve, post-resolve)");
+      continue;
+    }
+    const rule = new Rule();
+    rule.line = lineNo;
+    rule.phase = phase;
+    let canonical = PHASE_NAMES[phase];
+    let i = 3;
+    while (i < toks.length) {
+      const kw = toks[i];
+      const col = kw.col;
+      const word = kw.text;
+      // Every keyword takes at least one value.
+      if (i + 1 >= toks.length) {
+        c.fail(col, "\"" + word + "\" needs a value");
+        break;
+      }
+      const val = toks[i + 1];
+      let used = 2;
+      canonical += " " + word + " " + (val.quoted ? "\"" + val.text + "\"" : val.text.toLowerCase());
+      if (word == "qname" || word == "qname-suffix") {
+        const items = val.text.split(",");
+        for (let k = 0; k < items.length; k++) {
+          const n = nameFromString(items[k]);
+          if (n == null || items[k].length == 0) c.fail(val.col, "\"" + items[k] + "\" is not a domain name");
+          else if (word == "qname") rule.qnames.push(lowerName(n));
+          else rule.suffixes.push(lowerName(n));
+        }
+      } else if (word == "qtype") {
+        const items = val.text.split(",");
+        for (let k = 0; k < items.length; k++) {
+          const t = typeFromName(items[k]);
+          if (t < 0) c.fail(val.col, "unknown type \"" + items[k] + "\" (use a mnemonic such as AAAA, or TYPEnnn)");
+          else rule.qtypes.push(<u16>t);
+        }
+      } else if (word == "client") {
+        const items = val.text.split(",");
+        for (let k = 0; k < items.length; k++) {
+          const cidr = parseCidr(items[k]);
+          if (cidr == null) c.fail(val.col, "\"" + items[k] + "\" is not an address or CIDR prefix");
+          else rule.clients.push(cidr);
+        }
+      } else if (word == "tag") {
+        const items = val.text.split(",");
+        for (let k = 0; k < items.length; k++) {
+          if (!isTag(items[k])) c.fail(val.col, "\"" + items[k] + "\" is not a tag (lowercase [a-z0-9_.-], at most 63)");
+          else rule.tags.push(items[k]);
+        }
+      } else if (word == "transport") {
+        const items = val.text.split(",");
+        for (let k = 0; k < items.length; k++) {
+          const t = TRANSPORT_NAMES.indexOf(items[k].toLowerCase());
+          if (t < 0) c.fail(val.col, "unknown transport \"" + items[k] + "\" (udp, tcp, doh)");
+          else rule.transports |= 1 << t;
+        }
+      } else if (word == "rcode") {
+        const items = val.text.split(",");
+        for (let k = 0; k < items.length; k++) {
+          const r = rcodeFromName(items[k]);
+          if (r < 0) c.fail(val.col, "unknown rcode \"" + items[k] + "\"");
+          else rule.rcodes |= 1 << r;
+        }
+        if (phase != 1 && phase != 3) c.fail(col, "rcode only matches in post-cache and post-resolve: this rule can never match");
+      } else if (word == "set-tag" || word == "clear-tag") {
+        if (!isTag(val.text)) c.fail(val.col, "\"" + val.text + "\" is not a tag (lowercase [a-z0-9_.-], at most 63)");
+        else if (word == "set-tag") rule.setTags.push(val.text);
+        else rule.clearTags.push(val.text);
+      } else if (word == "respond") {
+        const r = rcodeFromName(val.text);
+        if (r >= 0) {
+          if (rule.respondRcode >= 0) c.fail(col, "a rule responds once");
+          rule.respondRcode = r;
+        } else {
+          const t = typeFromName(val.text);
+          if (t < 0) {
+            c.fail(val.col, "respond takes an rcode (NXDOMAIN, REFUSED, ...) or a record (A, AAAA, TXT, CNAME, PTR), not \"" + val.text + "\"");
+          } else if (i + 2 >= toks.length) {
+            c.fail(val.col, "respond " + val.text + " needs a value");
+          } else {
+            const v = toks[i + 2];
+            used = 3;
+            canonical += " " + (v.quoted ? "\"" + v.text + "\"" : v.text.toLowerCase());
+            const rdata = recordRdata(<u16>t, v.text);
+            if (rdata == null) c.fail(v.col, "\"" + v.text + "\" is not valid " + val.text + " data (respond supports A, AAAA, TXT, CNAME, PTR)");
+            else rule.records.push(new RecordSpec(<u16>t, rdata));
+          }
+        }
+      } else if (word == "forward-to") {
+        if (rule.forwardTo.length > 0) c.fail(col, "a rule forwards to one group");
+        if (!contains(groups, "*") && !contains(groups, val.text)) {
+          c.fail(val.col, "forward-to names upstream group \"" + val.text + "\", which is not configured (groups: " + groups.join(", ") + ")");
+        }
+        rule.forwardTo = val.text;
+      } else if (word == "disable-app") {
+        if (!contains(apps, "*") && !contains(apps, val.text)) {
+          c.fail(val.col, "disable-app names app \"" + val.text + "\", which is not installed (apps: " + apps.join(", ") + ")");
+        }
+        rule.disableApps.push(val.text);
+      } else if (word == "ttl-cap") {
+        let v: u64 = 0;
+        let ok = val.text.length > 0 && val.text.length <= 10;
+        for (let k = 0; ok && k < val.text.length; k++) {
+          const d = val.text.charCodeAt(k);
+          if (d < 0x30 || d > 0x39) ok = false;
+          else v = v * 10 + <u64>(d - 0x30);
+        }
+        if (!ok || v > 604800) c.fail(val.col, "ttl-cap takes seconds, 0 to 604800");
+        else rule.ttlCap = <u32>v;
+      } else {
+        c.fail(col, "unknown matcher or action \"" + word + "\"");
+        break;
+      }
+      i += used;
+    }
+    if (result.errors.length > before) continue;
+    // Rules that cannot do anything, or cannot ever match, are mistakes worth refusing.
+    const hasAction = rule.setTags.length + rule.clearTags.length + rule.disableApps.length + rule.records.length > 0 ||
+      rule.respondRcode >= 0 || rule.forwardTo.length > 0 || rule.ttlCap > 0;
+    if (!hasAction) c.fail(toks[0].col, "rule has no action (set-tag, clear-tag, respond, forward-to, disable-app, ttl-cap)");
+    if (rule.responds && rule.forwardTo.length > 0) c.fail(toks[0].col, "a rule cannot both respond and forward-to");
+    if (rule.respondRcode >= 0 && rule.records.length > 0 && rule.respondRcode != 0) c.fail(toks[0].col, "respond with records means NOERROR; drop the rcode");
+    if (rule.forwardTo.length > 0 && phase != 0 && phase != 2) c.fail(toks[0].col, "forward-to only acts in pre-cache and resolve");
+    for (let k = 0; k < rule.setTags.length; k++) {
+      if (contains(rule.clearTags, rule.setTags[k])) c.fail(toks[0].col, "rule both sets and clears tag \"" + rule.setTags[k] + "\"");
+    }
+    if (rule.qnames.length > 0 && rule.suffixes.length > 0) {
+      let any = false;
+      for (let a = 0; a < rule.qnames.length; a++) for (let b = 0; b < rule.suffixes.length; b++) if (isUnder(rule.qnames[a], rule.suffixes[b])) any = true;
+      if (!any) c.fail(toks[0].col, "no qname of this rule is under its qname-suffix: it can never match");
+    }
+    if (result.errors.length > before) continue;
+    if (seen.has(canonical)) {
+      c.fail(toks[0].col, "duplicate of the rule on line " + seen.get(canonical).toString());
+      continue;
+    }
+    seen.set(canonical, lineNo);
+    set.rules.push(rule);
+  }
+  if (result.errors.length == 0 && set.rules.length == 0) {
+    result.errors.push("1:1: the rule set has no rules (to run without rules, clear the rule set instead of loading an empty one)");
+  }
+  if (result.errors.length == 0) {
+    set.index();
+    result.set = set;
+  }
+  return result;
+}
+
