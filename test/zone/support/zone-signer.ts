@@ -173,23 +173,14 @@ export async function signZone(input: ZoneRecord[], o: SignOptions): Promise<Zon
     const minimum = z.soa.minimum;
     chain.forEach((k, i) => {
       const next = chain[(i + 1) % chain.length]!;
+      // the NSEC is signed, so RRSIG is present at every name in the chain (RFC 4034 §4.1.2)
       const types: number[] = [RRType.NSEC, RRType.RRSIG];
       for (let s = z.names.setFirst[k]!; s < z.names.setFirst[k]! + z.names.setCount[k]!; s++) {
         if (z.sets.flags[s]! & (SET_AUTH | SET_DELEGATION)) types.push(z.sets.type[s]!);
       }
-      const isCut = (() => {
-        for (let s = z.names.setFirst[k]!; s < z.names.setFirst[k]! + z.names.setCount[k]!; s++) if (z.sets.flags[s]! & SET_DELEGATION) return true;
-        return false;
-      })();
-      // a delegation without DS has no signed data, so its bitmap lists no RRSIG
-      const hasDs = (() => {
-        for (let s = z.names.setFirst[k]!; s < z.names.setFirst[k]! + z.names.setCount[k]!; s++) if (z.sets.type[s] === RRType.DS) return true;
-        return false;
-      })();
-      const list = isCut && !hasDs ? types.filter((t) => t !== RRType.RRSIG) : types;
       const nextName = z.names.bytes.subarray(z.names.off[next]!, z.names.off[next]! + z.names.len[next]!);
       const owner = z.names.bytes.slice(z.names.off[k]!, z.names.off[k]! + z.names.len[k]!);
-      records.push({ owner, type: RRType.NSEC, class: soa.class, ttl: minimum, rdata: Uint8Array.from([...nextName, ...typeBitmap(list)]) });
+      records.push({ owner, type: RRType.NSEC, class: soa.class, ttl: minimum, rdata: Uint8Array.from([...nextName, ...typeBitmap(types)]) });
     });
   }
   const zone = zoneFromRecords(records);

@@ -1,0 +1,193 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { RRType } from '../../host/core/dns/rr-types.js';
+import { nameToText } from '../../host/core/dns/wire.js';
+import {
+  parsePresentationAll,
+  verifyDnssec,
+  zoneFromRecords,
+  type TrustAnchor,
+  type ZoneRecord,
+} from '../../host/core/zone/index.js';
+import { dsFor, makeKey, signRRset, signZone, type Algorithm, type TestKey } from './support/zone-signer.js';
+
+const ZONE = `$ORIGIN example.
+$TTL 300
+@ SOA ns1 hostmaster 2026010101 7200 3600 1209600 300
+@ NS ns1
+@ MX 10 Mail.Example.
+ns1 A 192.0.2.1
+www CNAME @
+*.wild TXT "wildcard"
+sub NS ns.sub
+sub DS 12345 13 2 0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF
+ns.sub A 192.0.2.53
+unsigned NS ns.elsewhere.net.
+`;
+
+const T0 = Date.UTC(2026, 5, 1) / 1000; // the clock the tests verify at
+const INCEPTION = T0 - 86400;
+const EXPIRATION = T0 + 30 * 86400;
+
+interface Signed {
+  records: ZoneRecord[];
+  ksk: TestKey;
+  zsk: TestKey;
+  anchor: TrustAnchor;
+}
+
+async function signed(alg: Algorithm, times: { inception?: number; expiration?: number } = {}): Promise<Signed> {
+  const ksk = await makeKey(alg, 257);
+  const zsk = await makeKey(alg, 256);
+  const records = await signZone(await parsePresentationAll(ZONE), {
+    origin: 'example.',
+    ksk,
+    zsk,
+    inception: times.inception ?? INCEPTION,
+    expiration: times.expiration ?? EXPIRATION,
+  });
+  const anchor: TrustAnchor = { owner: records[0]!.owner.slice(), ds: [await dsFor(ksk, 'example.')], dnskey: [] };
+  return { records, ksk, zsk, anchor };
+}
+
+async function verify(records: ZoneRecord[], anchor: TrustAnchor | null, now = T0 * 1000) {
+  return verifyDnssec(zoneFromRecords(records), { anchor, now });
+}
+
+const isSig = (r: ZoneRecord, covered: number, owner: string): boolean =>
+  r.type === RRType.RRSIG && ((r.rdata[0]! << 8) | r.rdata[1]!) === covered && nameToText(r.owner) === owner;
+
+describe('DNSSEC zone verification', () => {
+  for (const alg of [8, 10, 13, 14, 15] as Algorithm[]) {
+    it(`verifies a zone signed with algorithm ${alg}, anchored by DS and by DNSKEY`, async () => {
+      const z = await signed(alg);
+      const byDs = await verify(z.records, z.anchor);
+      expect(byDs.failures).toEqual([]);
+      expect(byDs.status).toBe('verified');
+      expect(byDs.keyset).toBe('verified');
+      expect(byDs.nsec).toBe('verified');
+      expect(byDs.valid).toBe(byDs.signatures);
+      expect(byDs.earliestExpiration).toBe(EXPIRATION * 1000);
+      const byKey = await verify(z.records, { owner: z.anchor.owner, ds: [], dnskey: [z.ksk.rdata] });
+      expect(byKey.status).toBe('verified');
+    });
+  }
+
+  let base: Signed;
+  beforeAll(async () => {
+    base = await signed(13);
+  });
+
+  it('does not sign or require signatures on delegation NS and glue', async () => {
+    const r = await verify(base.records, base.anchor);
+    const sigOver = (type: number, owner: string) => base.records.some((x) => isSig(x, type, owner));
+    expect(sigOver(RRType.NS, 'sub.example.')).toBe(false);
+    expect(sigOver(RRType.A, 'ns.sub.example.')).toBe(false);
+    expect(sigOver(RRType.DS, 'sub.example.')).toBe(true);
+    expect(r.status).toBe('verified');
+  });
+
+  it('verifies the wildcard RRSIG (labels field below the owner label count)', async () => {
+    const sig = base.records.find((x) => isSig(x, RRType.TXT, '*.wild.example.'))!;
+    expect(sig.rdata[3]).toBe(2);
+    expect((await verify(base.records, base.anchor)).status).toBe('verified');
+  });
+
+  it('reports no-anchor when no trust anchor is given, and bogus for an anchor that matches no key', async () => {
+    const none = await verify(base.records, null);
+    expect(none.status).toBe('no-anchor');
+    expect(none.keyset).toBe('no-anchor');
+    const other = await signed(13);
+    const wrong = await verify(base.records, other.anchor);
+    expect(wrong.status).toBe('bogus');
+    expect(wrong.reason).toMatch(/no DNSKEY in the zone matches the trust anchor \(DS \d+\/13\)/);
+  });
+
+  it('refuses a changed record', async () => {
+    const records = base.records.map((r) =>
+      r.type === RRType.A && nameToText(r.owner) === 'ns1.example.' ? { ...r, rdata: Uint8Array.of(192, 0, 2, 99) } : r,
+    );
+    const r = await verify(records, base.anchor);
+    expect(r.status).toBe('bogus');
+    expect(r.failures).toContain(`ns1.example. A: signature by key ${base.zsk.tag} does not verify`);
+  });
+
+  it('refuses a removed RRSIG', async () => {
+    const records = base.records.filter((r) => !isSig(r, RRType.MX, 'example.'));
+    const r = await verify(records, base.anchor);
+    expect(r.status).toBe('bogus');
+    expect(r.failures).toEqual(['example. MX: no RRSIG']);
+  });
+
+  it('refuses an RRSIG left behind by a removed RRset', async () => {
+    const records = base.records.filter((r) => !(r.type === RRType.CNAME));
+    const r = await verify(records, base.anchor);
+    expect(r.status).toBe('bogus');
+    expect(r.failures.some((f) => f.startsWith('www.example. CNAME: RRSIG covers a type that has no RRset here'))).toBe(true);
+  });
+
+  it('refuses a broken NSEC chain', async () => {
+    const records = base.records.filter((r) => !(r.type === RRType.NSEC && nameToText(r.owner) === 'www.example.'));
+    const r = await verify(records, base.anchor);
+    expect(r.status).toBe('bogus');
+    expect(r.failures.some((f) => /www\.example\. NSEC: missing/.test(f))).toBe(true);
+  });
+
+  it('reports expired with the earliest expiration, and bogus before inception', async () => {
+    const z = await signed(13, { inception: T0 - 10 * 86400, expiration: T0 - 86400 });
+    const r = await verify(z.records, z.anchor);
+    expect(r.status).toBe('expired');
+    expect(r.keyset).toBe('expired');
+    expect(r.earliestExpiration).toBe((T0 - 86400) * 1000);
+    expect(r.reason).toMatch(/the earliest expired/);
+    const early = await signed(13, { inception: T0 + 86400, expiration: T0 + 10 * 86400 });
+    const e = await verify(early.records, early.anchor);
+    expect(e.status).toBe('bogus');
+    expect(e.failures[0]).toMatch(/signature not valid before/);
+  });
+
+  it('takes, per RRset, the latest good signature and then the earliest across RRsets', async () => {
+    // one extra, later-expiring signature on the MX set, one earlier on the A set
+    const mx = base.records.filter((r) => r.type === RRType.MX);
+    const a = base.records.filter((r) => r.type === RRType.A && nameToText(r.owner) === 'ns1.example.');
+    const origin = base.records[0]!.owner;
+    const later = await signRRset(mx, base.zsk, origin, INCEPTION, EXPIRATION + 86400);
+    const earlier = await signRRset(a, base.zsk, origin, INCEPTION, EXPIRATION - 86400);
+    const withEarlier = base.records.filter((r) => !isSig(r, RRType.A, 'ns1.example.')).concat([later, earlier]);
+    const r = await verify(withEarlier, base.anchor);
+    expect(r.status).toBe('verified');
+    expect(r.earliestExpiration).toBe((EXPIRATION - 86400) * 1000);
+    // a second, expired signature next to a good one does not make the RRset expired
+    const stale = await signRRset(mx, base.zsk, origin, INCEPTION - 100, T0 - 10);
+    expect((await verify(base.records.concat([stale]), base.anchor)).status).toBe('verified');
+  });
+
+  it('refuses a signature whose signer is not the apex', async () => {
+    const mx = base.records.filter((r) => r.type === RRType.MX);
+    const foreign = await signRRset(mx, base.zsk, Uint8Array.of(3, 0x6f, 0x72, 0x67, 0), INCEPTION, EXPIRATION);
+    const records = base.records.filter((r) => !isSig(r, RRType.MX, 'example.')).concat([foreign]);
+    const r = await verify(records, base.anchor);
+    expect(r.status).toBe('bogus');
+    expect(r.failures[0]).toMatch(/signer org\. is not the zone apex/);
+  });
+
+  it('canonicalises names: upper-case owners and RDATA names verify', async () => {
+    const upper = base.records.map((r) => (nameToText(r.owner) === 'www.example.' ? { ...r, owner: Uint8Array.of(3, 0x57, 0x57, 0x57, 7, ...new TextEncoder().encode('EXAMPLE'), 0) } : r));
+    expect((await verify(upper, base.anchor)).status).toBe('verified');
+  });
+
+  it('reports unsigned zones, and signatures without a DNSKEY as bogus', async () => {
+    const plain = await parsePresentationAll(ZONE);
+    const r = await verify(plain, base.anchor);
+    expect(r.status).toBe('unsigned');
+    const noKeys = base.records.filter((x) => x.type !== RRType.DNSKEY);
+    expect((await verify(noKeys, base.anchor)).status).toBe('bogus');
+  });
+
+  it('ignores a signature by a key not in the DNSKEY set when another verifies (rollover)', async () => {
+    const stranger = await makeKey(13, 256);
+    const mx = base.records.filter((r) => r.type === RRType.MX);
+    const extra = await signRRset(mx, stranger, base.records[0]!.owner, INCEPTION, EXPIRATION);
+    const r = await verify(base.records.concat([extra]), base.anchor);
+    expect(r.status).toBe('verified');
+  });
+});

@@ -1,0 +1,101 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import { needTool } from '../helpers/tools.js';
+import { zone } from './support/cli.js';
+import { fixturePath, fixtureText, LOOKALIKE, LOOKALIKE_EXPIRED } from './support/fixtures.js';
+
+const run = promisify(execFile);
+const dir = mkdtempSync(join(tmpdir(), 'zone-ldns-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** ldns-verify-zone's verdict: 0 when it accepts the zone. */
+async function ldns(file: string, anchor: string, when: string): Promise<{ ok: boolean; out: string }> {
+  try {
+    const { stdout, stderr } = await run('ldns-verify-zone', ['-Z', '-k', anchor, '-t', when, file], { maxBuffer: 64 << 20 });
+    return { ok: true, out: stdout + stderr };
+  } catch (err) {
+    const e = err as { stdout?: string; stderr?: string };
+    return { ok: false, out: `${e.stdout ?? ''}${e.stderr ?? ''}` };
+  }
+}
+
+function write(name: string, text: string): string {
+  const p = join(dir, name);
+  writeFileSync(p, text);
+  return p;
+}
+
+interface Case {
+  name: string;
+  file: () => string;
+  anchor: string;
+  /** ISO time for us, YYYYMMDDhhmmss for ldns. */
+  now: [string, string];
+}
+
+const LOOK_TEXT = (): string => fixtureText(LOOKALIKE);
+const aug23: [string, string] = ['2026-08-23T00:00:00Z', '20260823000000'];
+const TA = fixturePath('trust-anchor.ds');
+
+const cases: Case[] = [
+  { name: 'lookalike root', file: () => write('look.zone', LOOK_TEXT()), anchor: TA, now: aug23 },
+  { name: 'expired lookalike after its window', file: () => write('expired.zone', fixtureText(LOOKALIKE_EXPIRED)), anchor: TA, now: ['2026-11-23T00:00:00Z', '20261123000000'] },
+  {
+    name: 'lookalike with one DS changed',
+    file: () => write('ds.zone', LOOK_TEXT().replace(/^(aaa\.\t\d+\tIN\tDS\t\d+ \d+ \d+ )[0-9a-f]/m, '$1f')),
+    anchor: TA,
+    now: aug23,
+  },
+  {
+    name: 'lookalike with one RRSIG removed',
+    file: () => write('nosig.zone', LOOK_TEXT().replace(/^aaa\.\t\d+\tIN\tRRSIG\tNSEC .*\n/m, '')),
+    anchor: TA,
+    now: aug23,
+  },
+  {
+    name: 'lookalike with the ZONEMD serial changed',
+    file: () => write('serial.zone', LOOK_TEXT().replace(/(\tZONEMD\t)2026082201/, '$12026082202')),
+    anchor: TA,
+    now: aug23,
+  },
+  {
+    name: 'lookalike with one glue address changed',
+    file: () => write('glue.zone', LOOK_TEXT().replace(/^(a\.nic\.aaa\.\t\d+\tIN\tA\t)[\d.]+/m, '$1192.0.2.99')),
+    anchor: TA,
+    now: aug23,
+  },
+  ...['RSASHA256', 'RSASHA512', 'ECDSAP256SHA256', 'ECDSAP384SHA384', 'ED25519', 'nsec3'].map((alg) => ({
+    name: `ldns-signed example (${alg})`,
+    file: () => fixturePath(`ldns/example-${alg}.signed`),
+    anchor: fixturePath(`ldns/example-${alg}.ds`),
+    now: aug23,
+  })),
+];
+
+describe('agreement with ldns-verify-zone', () => {
+  for (const c of cases) {
+    it(c.name, async () => {
+      if (!needTool('ldns-verify-zone')) return;
+      const file = c.file();
+      const theirs = await ldns(file, c.anchor, c.now[1]);
+      const ours = await zone('check', file, '--trust-anchor', c.anchor, '--now', c.now[0], '--zonemd', 'require', '--json');
+      const report = JSON.parse(ours.stdout);
+      expect({ ok: report.usable, why: report.reasons }).toEqual({ ok: theirs.ok, why: expect.anything() });
+      if (theirs.ok) expect(theirs.out).toMatch(/Zone is verified and complete/);
+    }, 60_000);
+  }
+
+  it('the tampered copies ldns refuses are the ones we refuse, for the same kind of reason', async () => {
+    if (!needTool('ldns-verify-zone')) return;
+    const file = write('ds2.zone', LOOK_TEXT().replace(/^(aaa\.\t\d+\tIN\tDS\t\d+ \d+ \d+ )[0-9a-f]/m, '$1f'));
+    const theirs = await ldns(file, TA, aug23[1]);
+    expect(theirs.out).toMatch(/[Bb]ogus|signature|ZONEMD/);
+    const ours = JSON.parse((await zone('check', file, '--trust-anchor', TA, '--now', aug23[0], '--json')).stdout);
+    expect(ours.dnssec.failures[0]).toMatch(/^aaa\. DS: signature/);
+    expect(readFileSync(file, 'latin1').length).toBeGreaterThan(1_000_000);
+  }, 60_000);
+});
