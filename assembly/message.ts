@@ -151,13 +151,18 @@ export class ResponseWriter {
   private len: i32 = 0;
   private counts: StaticArray<u16> = new StaticArray<u16>(3);
   private section: i32 = 0;
+  /** The question name and class as the client sent them, the owner of `answer` records. */
+  private qname: Uint8Array;
+  private qclass: u16 = CLASS_IN;
   overflow: bool = false;
 
   constructor(query: Uint8Array, capacity: i32 = 4096) {
     this.buf = new Uint8Array(capacity);
     const qflags = messageFlags(query);
     const qEnd = skipName(query, 12);
-    const qLen = qEnd < 0 ? 0 : qEnd + 4 - 12;
+    const qLen = qEnd < 0 || qEnd + 4 > query.length ? 0 : qEnd + 4 - 12;
+    this.qname = qLen > 0 ? query.subarray(12, qEnd) : new Uint8Array(0);
+    if (qLen > 0) this.qclass = read16(query, qEnd + 2);
     this.put16(messageId(query));
     this.put16(FLAG_QR | (qflags & (0x7800 | FLAG_RD | FLAG_CD)) | FLAG_RA);
     this.put16(qLen > 0 ? 1 : 0);
@@ -195,6 +200,18 @@ export class ResponseWriter {
     this.putBytes(rdata);
     unchecked((this.counts[section] = this.counts[section] + 1));
     return this;
+  }
+
+  /**
+   * Appends an answer record owned by the question name, in the question's class: the usual
+   * shape of a local answer (`answer(TYPE_A, 300, ipv4("192.0.2.1")!)`).
+   */
+  answer(type: u16, ttl: u32, rdata: Uint8Array): ResponseWriter {
+    if (this.qname.length == 0) {
+      this.overflow = true;
+      return this;
+    }
+    return this.add(SECTION_ANSWER, this.qname, type, this.qclass, ttl, rdata);
   }
 
   /** The finished message (a copy). */

@@ -5,6 +5,13 @@ export function lower(c: u8): u8 {
   return c >= 0x41 && c <= 0x5a ? c + 0x20 : c;
 }
 
+/** A lower-cased copy of a wire name: the form to hash or store names in (RFC 4343). */
+export function lowerName(name: Uint8Array): Uint8Array {
+  const out = new Uint8Array(name.length);
+  for (let i = 0; i < name.length; i++) unchecked((out[i] = lower(unchecked(name[i]))));
+  return out;
+}
+
 /** Case-insensitive equality of two wire names (RFC 4343). */
 export function namesEqual(a: Uint8Array, b: Uint8Array): bool {
   if (a.length != b.length) return false;

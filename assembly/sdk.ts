@@ -5,9 +5,38 @@
 
 import * as abi from "./abi";
 import { Context } from "./context";
-import { rcodeResponse } from "./message";
+import { rcodeResponse, ResponseWriter, RCODE_NOERROR, RCODE_NXDOMAIN, TYPE_A, TYPE_AAAA, TYPE_TXT } from "./message";
+import { isSubdomain, lowerName, nameFromString, nameToString } from "./name";
+import { ipv4, ipv6, txt } from "./rdata";
 
 export { Context, Span, spanEquals, spanToString } from "./context";
+// What most apps need, from one module: record types, rcodes, the response writer, names and
+// RDATA builders. The modules themselves stay importable for the rest.
+export {
+  ResponseWriter,
+  RecordWalker,
+  TYPE_A,
+  TYPE_NS,
+  TYPE_CNAME,
+  TYPE_SOA,
+  TYPE_PTR,
+  TYPE_MX,
+  TYPE_TXT,
+  TYPE_AAAA,
+  TYPE_ANY,
+  CLASS_IN,
+  RCODE_NOERROR,
+  RCODE_FORMERR,
+  RCODE_SERVFAIL,
+  RCODE_NXDOMAIN,
+  RCODE_NOTIMP,
+  RCODE_REFUSED,
+  SECTION_ANSWER,
+  SECTION_AUTHORITY,
+  SECTION_ADDITIONAL,
+} from "./message";
+export { isSubdomain, lowerName, nameFromString, nameToString, suffixOffset } from "./name";
+export { ipv4, ipv6, txt } from "./rdata";
 
 export const ABI_VERSION: i32 = 1;
 
@@ -88,6 +117,80 @@ export class Request {
   /** The query in pre-cache and resolve phases; in post phases, the response. */
   get isResponse(): bool {
     return this.phase == Phase.POST_CACHE || this.phase == Phase.POST_RESOLVE;
+  }
+
+  /** The question type: TYPE_A, TYPE_AAAA, ... (the same value in every phase). */
+  get qtype(): u16 {
+    return this.ctx.qtype;
+  }
+
+  get qclass(): u16 {
+    return this.ctx.qclass;
+  }
+
+  /**
+   * The question name as text, lower-cased, with the final dot: "www.example.com.". Allocates;
+   * for matching many names, compare wire forms (`ctx.qname()`, `isSubdomain`) instead.
+   */
+  get qname(): string {
+    return nameToString(lowerName(this.ctx.qname()));
+  }
+
+  /** True when the question name is `zone` or below it (whole labels, any case). */
+  isUnder(zone: string): bool {
+    const z = nameFromString(zone);
+    return z != null && isSubdomain(this.ctx.qname(), z);
+  }
+
+  hasTag(tag: string): bool {
+    return this.ctx.hasTag(tag);
+  }
+
+  /** Lets the request go on to the next app (the CONTINUE verdict). */
+  pass(): Verdict {
+    return Verdict.CONTINUE;
+  }
+
+  refuse(): Verdict {
+    return Verdict.REFUSE;
+  }
+
+  servfail(): Verdict {
+    return Verdict.SERVFAIL;
+  }
+
+  /** Answers with one record owned by the question name (`rdata` in wire form). */
+  respondRecord(type: u16, ttl: u32, rdata: Uint8Array): Verdict {
+    return this.respond(new ResponseWriter(this.message, 512).answer(type, ttl, rdata).finish());
+  }
+
+  /** Answers with an A record; traps when `address` is not a dotted quad (a bug in the app). */
+  respondA(address: string, ttl: u32 = 300): Verdict {
+    const rdata = ipv4(address);
+    if (rdata == null) throw new Error("respondA: \"" + address + "\" is not an IPv4 address");
+    return this.respondRecord(TYPE_A, ttl, rdata);
+  }
+
+  /** Answers with an AAAA record; traps when `address` is not an IPv6 address. */
+  respondAAAA(address: string, ttl: u32 = 300): Verdict {
+    const rdata = ipv6(address);
+    if (rdata == null) throw new Error("respondAAAA: \"" + address + "\" is not an IPv6 address");
+    return this.respondRecord(TYPE_AAAA, ttl, rdata);
+  }
+
+  /** Answers with a TXT record holding `text` (split into 255-byte strings when longer). */
+  respondTxt(text: string, ttl: u32 = 300): Verdict {
+    return this.respondRecord(TYPE_TXT, ttl, txt(text));
+  }
+
+  /** Answers NXDOMAIN: the name does not exist (no SOA is added). */
+  respondNxdomain(): Verdict {
+    return this.respondRcode(RCODE_NXDOMAIN);
+  }
+
+  /** Answers NOERROR with no records: the name exists, but not with this type (NODATA). */
+  respondNoData(): Verdict {
+    return this.respondRcode(RCODE_NOERROR);
   }
 
   /** Answers with a whole message (built with ResponseWriter). */
@@ -200,16 +303,21 @@ export class Config {
 
 // ---- Capabilities ---------------------------------------------------------------------------
 
+/** A log line, prefixed with the app's name by the host. Needs the "log" capability. */
 export function log(level: LogLevel, message: string): void {
   const b = String.UTF8.encode(message);
   abi.log(level, changetype<usize>(b), <usize>b.byteLength);
 }
 
+/** Milliseconds since the Unix epoch. Needs the "clock" capability. */
 export function now(): f64 {
   return abi.now_ms();
 }
 
-/** Adds `delta` to the app's counter `name` (exported as edge_app_<app>_<name>_total). */
+/**
+ * Adds `delta` to the app's counter `name` (snake_case; at most 64 names per app), exported as
+ * `edge_app_events_total{app="<app>",event="<name>"}`. Needs the "metrics" capability.
+ */
 export function count(name: string, delta: i32 = 1): void {
   const b = String.UTF8.encode(name);
   abi.metric_add(changetype<usize>(b), <usize>b.byteLength, delta);
