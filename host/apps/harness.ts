@@ -19,6 +19,7 @@ import { applyEffects } from './app-chain.js';
 import { checkAppConfig, parseManifest, type AppManifest } from './manifest.js';
 
 export interface HarnessQuery {
+  /** Defaults to the first phase in the app's manifest. */
   phase?: PhaseName;
   qtype?: string;
   tags?: string[];
@@ -89,6 +90,11 @@ export class AppHarness {
     return this.app.load(LoadKind.DATA, data);
   }
 
+  /** A DATA load from text (a block list, a rule set), as UTF-8. */
+  loadText(text: string): LoadResult {
+    return this.load(new TextEncoder().encode(text));
+  }
+
   query(qname: string, q: HarnessQuery = {}): HarnessResult {
     const type = typeFromName(q.qtype ?? 'A');
     if (type === undefined) throw new Error(`unknown type ${q.qtype}`);
@@ -108,7 +114,7 @@ export class AppHarness {
     for (const t of q.tags ?? []) ctx.tags.add(t);
     for (const a of q.disabledApps ?? []) ctx.disabledApps.add(a);
     if (q.route) ctx.route = q.route;
-    const phase = Phase[q.phase ?? 'resolve'];
+    const phase = Phase[q.phase ?? this.manifest.phases[0]!];
     if (!this.manifest.phases.includes(phaseNames[phase]!)) {
       throw new Error(`app ${this.manifest.name} does not run in phase ${phaseNames[phase]}`);
     }

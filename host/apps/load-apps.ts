@@ -54,7 +54,7 @@ const metricsBySink = new WeakMap<MetricsSink, AppMetrics>();
 
 export function buildChain(config: Config, opts: BuildOptions): WasmAppChain {
   const { catalog } = opts;
-  const { chain: chainNames, ...overrides } = config.apps;
+  const { chain: chainNames, dirs: _dirs, ...overrides } = config.apps;
   const order = chainNames ?? catalog.defaultChain();
   const problems: string[] = [];
   const known = new Set(catalog.names());

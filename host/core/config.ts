@@ -37,6 +37,11 @@ export const appOverrideSchema = z.strictObject({
   max_pages: z.number().int().min(1).max(65536).optional(),
   /** The app's own settings, checked against the config_schema in its manifest. */
   config: z.record(z.string(), z.unknown()).default({}),
+  /**
+   * A file handed to the app as its DATA load (a block list), read when the chain is built and
+   * on every reload; relative to the config file's folder.
+   */
+  data: z.string().min(1).optional(),
 });
 
 export const configSchema = z.strictObject({
@@ -100,6 +105,11 @@ export const configSchema = z.strictObject({
     .strictObject({
       /** App order; defaults to apps/chain.json. */
       chain: z.array(z.string().regex(/^[a-z][a-z0-9_]{0,31}$/)).optional(),
+      /**
+       * Folders of apps built outside the package (DIR/<name>/app.json and <name>.wasm, from
+       * `node scripts/build.mjs --apps-dir DIR`); relative to the config file's folder.
+       */
+      dirs: z.array(z.string().min(1)).optional(),
     })
     .catchall(appOverrideSchema)
     .prefault({}),

@@ -18,6 +18,7 @@ import { AdminServer } from './admin-server.js';
 import { AppDataManager } from '../../apps/app-data.js';
 import { DataFile } from './data-file.js';
 import { nodeCatalog } from './catalog.js';
+import { catalogForConfig, configBaseDir, loadAppData } from './app-files.js';
 import { DohServer } from './doh-server.js';
 import { PromMetrics } from './prom-metrics.js';
 import { TcpServer } from './tcp-server.js';
@@ -162,7 +163,10 @@ export class EdgeNode {
 
   /** Everything that can fail is built before anything is swapped. */
   private build(c: Config, text: string): void {
-    const chain = buildChain(c, { catalog: this.catalog, metrics: this.metrics, logger: this.logger, now: this.opts.now, previous: this.chain ?? null });
+    const baseDir = configBaseDir(this.opts.configPath);
+    const catalog = catalogForConfig(this.catalog, c, baseDir);
+    const chain = buildChain(c, { catalog, metrics: this.metrics, logger: this.logger, now: this.opts.now, previous: this.chain ?? null });
+    loadAppData(chain, c, baseDir);
     const upstreams = this.upstreams(c);
     if (!this.resolver) {
       this.resolver = new Resolver(chain, new AnswerCache(cacheOptions(c), this.opts.now), upstreams, this.metrics, this.logger, resolverOptions(c), this.opts.now);
