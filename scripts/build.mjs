@@ -7,9 +7,14 @@
 //      order lives in one flat file, as CoreDNS's plugin.cfg);
 //   4. the TypeScript host -> dist/.
 // Usage: node scripts/build.mjs [--test-apps] [--no-tsc] [--force]
+//
+// Apps kept outside the package (`edge-resolver new-app NAME --dir DIR`) are built with
+//   node scripts/build.mjs --apps-dir DIR [--apps-dir DIR2 ...] [--force]
+// which compiles only DIR/<name>/index.ts -> DIR/<name>/<name>.wasm, with the same flags, and
+// nothing else: the host finds them at run time through `[apps] dirs` in its config.
 
 import { readdirSync, readFileSync, statSync, existsSync, mkdirSync, writeFileSync, chmodSync } from 'node:fs';
-import { join, dirname } from 'node:path';
+import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
 import asc from 'assemblyscript/asc';
@@ -88,21 +93,56 @@ function memoryMinPages(wasm) {
   return 1;
 }
 
-function discoverApps() {
-  const appsDir = join(root, 'apps');
+function discoverApps(appsDir = join(root, 'apps'), label = 'apps') {
   const apps = [];
   for (const name of readdirSync(appsDir).sort()) {
     const manifestPath = join(appsDir, name, 'app.json');
     if (!existsSync(manifestPath)) continue;
     const manifest = JSON.parse(readFileSync(manifestPath, 'utf8'));
-    if (manifest.name !== name) throw new Error(`apps/${name}/app.json: name "${manifest.name}" must equal the folder name "${name}"`);
+    if (manifest.name !== name) throw new Error(`${label}/${name}/app.json: name "${manifest.name}" must equal the folder name "${name}"`);
     apps.push({ name, manifest, entry: join(appsDir, name, 'index.ts') });
   }
   return apps;
 }
 
+/** `--apps-dir DIR` values (repeatable; `--apps-dir=DIR` too), as absolute paths. */
+function appsDirsFromArgs(argv) {
+  const dirs = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--apps-dir') {
+      if (!argv[i + 1] || argv[i + 1].startsWith('--')) throw new Error('--apps-dir needs a folder');
+      dirs.push(resolve(argv[++i]));
+    } else if (argv[i].startsWith('--apps-dir=')) {
+      dirs.push(resolve(argv[i].slice('--apps-dir='.length)));
+    }
+  }
+  return dirs;
+}
+
+/** Builds the apps in folders outside the package, each .wasm beside its app.json. */
+async function buildAppsDirs(dirs) {
+  const started = Date.now();
+  // Names are global in a config ([apps] chain), so an outside app may not shadow an installed one.
+  const installed = new Set(discoverApps().map((a) => a.name));
+  const built = [];
+  let found = 0;
+  for (const dir of dirs) {
+    if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new Error(`--apps-dir ${dir}: no such folder`);
+    for (const app of discoverApps(dir, dir)) {
+      found++;
+      if (installed.has(app.name)) throw new Error(`${join(dir, app.name)}: "${app.name}" is the name of an app installed with edge-resolver; rename yours`);
+      if (await compile(app.entry, join(dir, app.name, `${app.name}.wasm`), [])) built.push(app.name);
+    }
+  }
+  if (found === 0) throw new Error(`no apps (folders with an app.json) in ${dirs.join(', ')}`);
+  const what = built.length ? `compiled ${built.join(', ')}` : 'apps up to date';
+  console.error(`build: ${what} in ${dirs.join(', ')}; ${Date.now() - started} ms`);
+}
+
 async function main() {
   const started = Date.now();
+  const appsDirs = appsDirsFromArgs(process.argv.slice(2));
+  if (appsDirs.length) return buildAppsDirs(appsDirs);
   const apps = discoverApps();
   const built = [];
   for (const app of apps) {

@@ -46,3 +46,13 @@ export function harnessFor(name: string, opts: ConstructorParameters<typeof AppH
   const manifest = JSON.parse(readFileSync(join(root, 'apps', name, 'app.json'), 'utf8'));
   return AppHarness.fromBytes(wasm, manifest, opts);
 }
+
+/**
+ * An app in any folder under the test harness: <appDir>/app.json with the <name>.wasm that
+ * `node scripts/build.mjs --apps-dir` puts beside it (apps made with `new-app --dir`).
+ */
+export function harnessIn(appDir: string, opts: ConstructorParameters<typeof AppHarness>[2] = {}): AppHarness {
+  const manifest = JSON.parse(readFileSync(join(appDir, 'app.json'), 'utf8')) as { name?: unknown };
+  const wasm = new Uint8Array(readFileSync(join(appDir, `${String(manifest.name)}.wasm`)));
+  return AppHarness.fromBytes(wasm, manifest, opts);
+}

@@ -23,6 +23,7 @@ Usage:
   edge-resolver rules push --to URL[,URL...] FILE [--token TOKEN]
   edge-resolver zone check FILE [--trust-anchor FILE] [--now ISO-8601] [--json]
   edge-resolver zone compile FILE -o IMAGE [--trust-anchor FILE]
+  edge-resolver new-app NAME [--dir DIR] [--phase PHASE] [--description TEXT]
   edge-resolver --version | --help
 
 Flags given to serve override the config file; without --config the embedded default config
@@ -109,6 +110,10 @@ export async function main(argv: string[], out: Out = io): Promise<number> {
       case 'rules': {
         const { rulesCommand } = await import('./cli/rules.js');
         return await rulesCommand(rest, out);
+      }
+      case 'new-app': {
+        const { newAppCommand } = await import('./cli/new-app.js');
+        return await newAppCommand(rest, out);
       }
       case 'zone': {
         const zoneCli = './cli/zone.js'; // typed import once the zone tools land
