@@ -7,6 +7,7 @@
 import { typeToName } from '../dns/rr-types.js';
 import { nameToText } from '../dns/wire.js';
 import { dnssecAcceptable, verifyDnssec, type DnssecPolicy, type DnssecResult } from './dnssec-verify.js';
+import type { SignatureVerifier } from './dnssec-keys.js';
 import { expiresAt } from './expiry.js';
 import type { TrustAnchor } from './trust-anchor.js';
 import { loadZone, type LoadOptions } from './zone-load.js';
@@ -24,6 +25,8 @@ export interface VerifyOptions {
   maxAgeMs?: number;
   zonemd?: ZonemdPolicy;
   dnssec?: DnssecPolicy;
+  /** How signatures are checked (default WebCrypto). */
+  verifier?: SignatureVerifier;
 }
 
 export interface ZoneReport {
@@ -55,17 +58,24 @@ export interface ZoneReport {
   warnings: string[];
 }
 
-const tick = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));
-
 /** Verifies a loaded zone and decides whether it may be served. */
 export async function verifyZone(zone: Zone, options: VerifyOptions = {}): Promise<ZoneReport> {
   const now = options.now ?? Date.now();
   const lastRefresh = options.lastRefresh ?? now;
   const policy = { zonemd: options.zonemd ?? 'verify-if-present', dnssec: options.dnssec ?? 'verify-if-present' } as const;
-  // DNSSEC first: its signature checks run on WebCrypto's threads while the ZONEMD input is
-  // serialised here, one event-loop turn later
-  const dnssecP = verifyDnssec(zone, { anchor: options.trustAnchor ?? null, now });
-  const zonemdP = tick().then(() => verifyZonemd(zone));
+  // DNSSEC first: once its signatures are handed to the verifier's threads, this thread
+  // serialises the zone for ZONEMD while they are checked
+  let dispatched!: () => void;
+  const ready = new Promise<void>((resolve) => (dispatched = resolve));
+  const dnssecP = verifyDnssec(zone, {
+    anchor: options.trustAnchor ?? null,
+    now,
+    onDispatched: dispatched,
+    ...(options.verifier ? { verifier: options.verifier } : {}),
+  });
+  const zonemdP = ready.then(() => verifyZonemd(zone));
+  // a DNSSEC failure before dispatch must not leave ZONEMD waiting
+  dnssecP.then(dispatched, dispatched);
   const [dnssec, zonemd] = await Promise.all([dnssecP, zonemdP]);
   const earliest = dnssec.earliestExpiration;
   const expiry = expiresAt({ earliestRrsigExpiration: earliest, soaExpire: zone.soa.expire }, lastRefresh, options.maxAgeMs);

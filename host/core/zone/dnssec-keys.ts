@@ -71,9 +71,10 @@ export async function dsDigest(owner: Uint8Array, dnskeyRdata: Uint8Array, diges
   return digest(d.name, data);
 }
 
-function b64url(b: Uint8Array): string {
+/** base64url; RSA integers drop leading zero octets, EC coordinates keep their fixed width. */
+function b64url(b: Uint8Array, stripZeros = true): string {
   let s = 0;
-  while (s < b.length - 1 && b[s] === 0) s++;
+  while (stripZeros && s < b.length - 1 && b[s] === 0) s++;
   let bin = '';
   for (let i = s; i < b.length; i++) bin += String.fromCharCode(b[i]!);
   return btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
@@ -84,6 +85,68 @@ export interface VerifyKey {
   key: CryptoKey;
   params: AlgorithmIdentifier | RsaPssParams | EcdsaParams;
 }
+
+export interface VerifyRequest {
+  /** A handle from importKey. */
+  key: unknown;
+  signature: Uint8Array;
+  data: Uint8Array;
+}
+
+/**
+ * How signatures get checked. The default is WebCrypto (Node and Workers). A host may supply
+ * its own for speed: requests come in batches so one can be handed to another thread whole
+ * (the Node CLI verifies on a worker thread while the main thread computes ZONEMD).
+ */
+export interface SignatureVerifier {
+  /** A handle for verifying with this key, or null when the algorithm is not supported. */
+  importKey(info: DnskeyInfo): Promise<unknown>;
+  /** One result per request, in order. */
+  verifyBatch(requests: VerifyRequest[]): Promise<boolean[]>;
+}
+
+/** The public key of a DNSKEY as a JWK (RFC 3110, RFC 6605, RFC 8080 layouts); null if unsupported. */
+export function dnskeyJwk(info: DnskeyInfo): JsonWebKey | null {
+  const k = info.publicKey;
+  switch (info.algorithm) {
+    case 8:
+    case 10: {
+      if (k.length < 3) throw new Error('RSA key too short');
+      let p = 1;
+      let elen = k[0]!;
+      if (elen === 0) {
+        elen = (k[1]! << 8) | k[2]!;
+        p = 3;
+      }
+      if (elen === 0 || p + elen >= k.length) throw new Error('bad RSA exponent length');
+      return { kty: 'RSA', n: b64url(k.subarray(p + elen)), e: b64url(k.subarray(p, p + elen)), ext: true };
+    }
+    case 13:
+    case 14: {
+      const size = info.algorithm === 13 ? 64 : 96;
+      if (k.length !== size) throw new Error(`ECDSA key is ${k.length} octets, expected ${size}`);
+      const half = size / 2;
+      return {
+        kty: 'EC',
+        crv: info.algorithm === 13 ? 'P-256' : 'P-384',
+        x: b64url(k.subarray(0, half), false),
+        y: b64url(k.subarray(half), false),
+        ext: true,
+      };
+    }
+    case 15:
+      if (k.length !== 32) throw new Error(`Ed25519 key is ${k.length} octets, expected 32`);
+      return { kty: 'OKP', crv: 'Ed25519', x: b64url(k, false), ext: true };
+    default:
+      return null;
+  }
+}
+
+export const webCryptoVerifier: SignatureVerifier = {
+  importKey: (info) => importDnskey(info),
+  // WebCrypto runs each verification off the main thread; issuing them together keeps it busy
+  verifyBatch: (requests) => Promise.all(requests.map((r) => verifySignature(r.key as VerifyKey, r.signature, r.data))),
+};
 
 /**
  * Imports a DNSKEY's public key for verification. Null when the algorithm is not one we

@@ -10,12 +10,11 @@ import { nameToText } from '../dns/wire.js';
 import {
   dsDigest,
   dsDigestSupported,
-  importDnskey,
   parseDnskey,
   SUPPORTED_ALGORITHMS,
-  verifySignature,
+  webCryptoVerifier,
   type DnskeyInfo,
-  type VerifyKey,
+  type SignatureVerifier,
 } from './dnssec-keys.js';
 import { wireNameLength } from './name-codec.js';
 import type { TrustAnchor } from './trust-anchor.js';
@@ -74,6 +73,13 @@ export interface DnssecOptions {
   now?: number;
   /** Signature verifications in flight at once. */
   concurrency?: number;
+  /** Default: WebCrypto. */
+  verifier?: SignatureVerifier;
+  /**
+   * Called once the signatures have been handed to the verifier (or there are none), so a
+   * caller can use this thread for other work while they are checked.
+   */
+  onDispatched?: () => void;
 }
 
 const MAX_FAILURES = 20;
@@ -141,6 +147,7 @@ export async function verifyDnssec(zone: Zone, options: DnssecOptions = {}): Pro
 
   const keySet = names.count ? findSet(zone, 0, RRType.DNSKEY) : -1;
   if (keySet < 0) {
+    options.onDispatched?.();
     if (zone.sigs.length === 0) return { ...base, status: 'unsigned', keyset: 'unsigned', reason: 'the zone has no DNSKEY and no RRSIG' };
     return {
       ...base,
@@ -158,11 +165,12 @@ export async function verifyDnssec(zone: Zone, options: DnssecOptions = {}): Pro
     const info = parseDnskey(table.rdata(zone.rrs[q]!));
     if (info) keys.push(info);
   }
-  const imported: Array<VerifyKey | null> = await Promise.all(
+  const verifier = options.verifier ?? webCryptoVerifier;
+  const imported: unknown[] = await Promise.all(
     keys.map(async (k) => {
       if (k.protocol !== 3 || !k.zoneKey) return null;
       try {
-        return await importDnskey(k);
+        return await verifier.importKey(k);
       } catch (err) {
         warnings.push(`DNSKEY ${k.tag}/${k.algorithm} cannot be used: ${(err as Error).message}`);
         return null;
@@ -212,7 +220,7 @@ export async function verifyDnssec(zone: Zone, options: DnssecOptions = {}): Pro
     algorithm: k.algorithm,
     flags: k.flags,
     anchored: anchored.has(i),
-    supported: imported[i] !== null,
+    supported: imported[i] != null,
   }));
 
   // one check per RRSIG over authoritative data
@@ -239,30 +247,52 @@ export async function verifyDnssec(zone: Zone, options: DnssecOptions = {}): Pro
   }
   if (nonAuthSigs) warnings.push(`${nonAuthSigs} RRSIGs over glue, delegation NS or occluded data ignored`);
 
-  // the crypto runs concurrently (WebCrypto works off the main thread on Node)
-  const limit = Math.max(1, options.concurrency ?? 64);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < checks.length) {
-      const c = checks[next++]!;
-      if (c.keyIdx.length === 0) continue;
-      const data = signedData(zone, c.set, c.record);
-      const sig = signatureBytes(zone, c.record);
-      let ok = false;
-      for (const i of c.keyIdx) {
-        if (await verifySignature(imported[i]!, sig, data)) {
-          ok = true;
-          c.keyIdx = [i];
-          break;
-        }
-      }
-      if (!ok) {
-        c.outcome = 'bad-signature';
-        c.detail = `signature by key ${keyTagOf(zone, c.record)} does not verify`;
-      }
+  // Signatures go to the verifier in large batches, so its threads stay busy while this thread
+  // goes on (to the ZONEMD digest). A key-tag collision gets a second round with the next key.
+  const batchSize = Math.max(1, options.concurrency ?? 4096);
+  let round = checks.filter((c) => c.keyIdx.length > 0).map((c) => ({ c, k: 0 }));
+  let dispatched = false;
+  const signal = (): void => {
+    if (!dispatched) {
+      dispatched = true;
+      options.onDispatched?.();
     }
   };
-  await Promise.all(Array.from({ length: Math.min(limit, checks.length) }, worker));
+  while (round.length > 0) {
+    const retry: typeof round = [];
+    // a few batches in flight at once, so the verifier never waits for this thread
+    const inFlight: Array<Promise<void>> = [];
+    for (let i = 0; i < round.length; i += batchSize) {
+      const slice = round.slice(i, i + batchSize);
+      const pending = verifier.verifyBatch(
+        slice.map(({ c, k }) => ({
+          key: imported[c.keyIdx[k]!],
+          signature: signatureBytes(zone, c.record),
+          data: signedData(zone, c.set, c.record),
+        })),
+      );
+      inFlight.push(
+        pending.then((results) => {
+          slice.forEach(({ c, k }, j) => {
+            if (results[j]) c.keyIdx = [c.keyIdx[k]!];
+            else if (k + 1 < c.keyIdx.length) retry.push({ c, k: k + 1 });
+            else {
+              c.outcome = 'bad-signature';
+              c.detail = `signature by key ${keyTagOf(zone, c.record)} does not verify`;
+            }
+          });
+        }),
+      );
+      if (inFlight.length >= 4) {
+        signal();
+        await inFlight.shift();
+      }
+    }
+    signal();
+    await Promise.all(inFlight);
+    round = retry;
+  }
+  signal();
 
   // per RRset: good when any signature is valid now
   const bySet = new Map<number, SigCheck[]>();
@@ -338,7 +368,7 @@ function prepare(
   r: number,
   byTag: Map<number, number[]>,
   keys: DnskeyInfo[],
-  imported: Array<VerifyKey | null>,
+  imported: unknown[],
   nowSec: number,
 ): SigCheck {
   const t = zone.table;
@@ -372,7 +402,7 @@ function prepare(
   if (!sameSigner) return fail('malformed', `signer ${nameToText(signer)} is not the zone apex`);
   if (labels > zone.names.labels[k]!) return fail('malformed', `RRSIG labels field ${labels} exceeds the owner's label count`);
   if (!SUPPORTED_ALGORITHMS.includes(alg)) return fail('unsupported', `algorithm ${alg} is not supported`);
-  const candidates = (byTag.get(tag * 256 + alg) ?? []).filter((i) => imported[i] !== null && keys[i]!.zoneKey);
+  const candidates = (byTag.get(tag * 256 + alg) ?? []).filter((i) => imported[i] != null && keys[i]!.zoneKey);
   if (candidates.length === 0) return fail('no-key', `no DNSKEY with tag ${tag} and algorithm ${alg}`);
   check.keyIdx = candidates;
   if (inception > nowSec) {

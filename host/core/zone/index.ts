@@ -62,7 +62,17 @@ export {
   type DnssecOptions,
   type KeysetStatus,
 } from './dnssec-verify.js';
-export { keyTag, parseDnskey, dsDigest, SUPPORTED_ALGORITHMS } from './dnssec-keys.js';
+export {
+  keyTag,
+  parseDnskey,
+  dsDigest,
+  dnskeyJwk,
+  webCryptoVerifier,
+  SUPPORTED_ALGORITHMS,
+  type DnskeyInfo,
+  type SignatureVerifier,
+  type VerifyRequest,
+} from './dnssec-keys.js';
 export { parseTrustAnchor, type TrustAnchor } from './trust-anchor.js';
 export { expiresAt, serialNewer, type ExpiryInputs } from './expiry.js';
 export { checkZone, verifyZone, type VerifyOptions, type ZoneReport } from './check.js';

@@ -19,6 +19,7 @@ import {
   type ZonemdPolicy,
   type ZoneReport,
 } from '../../../core/zone/index.js';
+import { createWorkerVerifier } from './zone-crypto.js';
 import { fileChunks, includeResolverFor, readWhole, writeAtomically } from './zone-files.js';
 
 export interface CommandOutput {
@@ -136,6 +137,8 @@ async function run(
   const maxAge = positiveInt(values['max-age'], 'max-age');
   const format = formatFor(file, values.format);
 
+  // started first so the worker is up by the time the zone is parsed
+  const verifier = createWorkerVerifier();
   try {
     let trustAnchor: TrustAnchor | null = null;
     if (values['trust-anchor']) {
@@ -150,6 +153,7 @@ async function run(
       include: resolver,
       now,
       trustAnchor,
+      verifier,
       ...(values.origin !== undefined ? { origin: values.origin } : {}),
       ...(maxBytes !== undefined ? { maxBytes } : {}),
       ...(maxRecords !== undefined ? { maxRecords } : {}),
@@ -176,6 +180,8 @@ async function run(
     return report.usable ? 0 : 1;
   } catch (err) {
     return refuse(sub, file, err, values.json === true, out);
+  } finally {
+    await verifier.close();
   }
 }
 
