@@ -61,8 +61,21 @@ export class Context {
     this.base = buf;
     const ptr = changetype<usize>(buf) + <usize>offset;
     if (len < 2 || load<u8>(ptr) != 0xec || load<u8>(ptr + 1) != 1) return false;
+    // The same Context object serves every call: reset what an absent field would leave behind.
     this.tags.length = 0;
     this.disabledApps.length = 0;
+    this.qnameLen = 0;
+    this.qtype = 0;
+    this.qclass = 0;
+    this.flags = 0;
+    this.hops = 0;
+    this.transport = 0;
+    this.clientFamily = 0;
+    this.ttlCap = 0;
+    this.udpSize = 0;
+    this.deadline = 0;
+    this.route.len = 0;
+    this.ingress.len = 0;
     let p = ptr + 2;
     const end = ptr + <usize>len;
     while (p + 3 <= end) {
@@ -86,7 +99,7 @@ export class Context {
         case FIELD_TRANSPORT: this.transport = load<u8>(v); break;
         case FIELD_FLAGS: this.flags = <u16>be16(v); break;
         case FIELD_HOPS: this.hops = load<u8>(v); break;
-        case FIELD_INGRESS: this.ingress = new Span(v, flen); break;
+        case FIELD_INGRESS: this.ingress.ptr = v; this.ingress.len = flen; break;
         case FIELD_DEADLINE: {
           let d: u64 = 0;
           for (let i = 0; i < 8; i++) d = (d << 8) | <u64>load<u8>(v + <usize>i);
@@ -94,7 +107,7 @@ export class Context {
           break;
         }
         case FIELD_TAG: this.tags.push(new Span(v, flen)); break;
-        case FIELD_ROUTE: this.route = new Span(v, flen); break;
+        case FIELD_ROUTE: this.route.ptr = v; this.route.len = flen; break;
         case FIELD_DISABLED_APP: this.disabledApps.push(new Span(v, flen)); break;
         case FIELD_TTL_CAP: this.ttlCap = (be16(v) << 16) | be16(v + 2); break;
         case FIELD_UDP_SIZE: this.udpSize = <u16>be16(v); break;

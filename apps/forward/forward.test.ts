@@ -45,8 +45,11 @@ describe('forward app under the harness', () => {
     expect(h.query('www.example.com').verdict).toBe('continue');
   });
 
-  it('keeps a route a rule already chose', () => {
-    expect(app().query('www.other.com', { route: 'default' }).ctx.route).toBe('default');
+  it('keeps a route a rule already chose, and forgets it for the next request', () => {
+    const h = app();
+    expect(h.query('www.other.com', { route: 'default' }).ctx.route).toBe('default');
+    // The guest reuses its context object between calls: nothing may leak into the next one.
+    expect(h.query('www.other.com').ctx.route).toBe('alt');
   });
 
   it('refuses config it cannot use', () => {

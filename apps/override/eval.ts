@@ -119,11 +119,17 @@ function insertAfter(pending: Array<i32>, from: Array<i32>, after: i32): void {
   }
 }
 
+// Reused across calls so a query allocates as little as possible.
+const candidates = new Array<i32>();
+const ev = new Evaluation();
+
 export function evaluate(set: RuleSet, req: Request): Verdict {
   const p = set.phases[req.phase];
   if (p.count == 0) return Verdict.CONTINUE;
   const qname = req.ctx.qname();
-  const candidates = new Array<i32>();
+  candidates.length = 0;
+  ev.tags.length = 0;
+  ev.routed = false;
   if (p.byName.size > 0) {
     const h = hashName(qname, 0);
     if (p.byName.has(h)) addAll(candidates, p.byName.get(h));
@@ -139,7 +145,6 @@ export function evaluate(set: RuleSet, req: Request): Verdict {
       o += l + 1;
     }
   }
-  const ev = new Evaluation();
   const tagSpans = req.ctx.tags;
   for (let i = 0; i < tagSpans.length; i++) {
     const s: Span = unchecked(tagSpans[i]);

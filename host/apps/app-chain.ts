@@ -4,7 +4,7 @@
  * not: fail-open skips the app, fail-closed answers SERVFAIL.
  */
 
-import { encodeContext, type RequestContext } from '../core/context.js';
+import { contextChanged, encodeContext, type RequestContext } from '../core/context.js';
 import type { AppChain, PhaseOutcome } from '../core/chain.js';
 import type { Counter, MetricsSink } from '../core/metrics.js';
 import { Rcode } from '../core/dns/rr-types.js';
@@ -13,6 +13,7 @@ import type { Effect } from '../abi/imports.js';
 import type { AppInstance } from './app-instance.js';
 
 export function applyEffects(ctx: RequestContext, effects: readonly Effect[]): void {
+  if (effects.length > 0) contextChanged(ctx);
   for (const e of effects) {
     switch (e.kind) {
       case 'tag-set':

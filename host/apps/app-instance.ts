@@ -53,7 +53,6 @@ interface Exports {
 }
 
 const REQUIRED_EXPORTS = ['abi_version', 'input', 'on_query'] as const;
-const GC_EVERY = 64;
 
 export interface AppMetrics {
   calls: Counter;
@@ -137,7 +136,8 @@ export class AppInstance {
   private readonly loads = new Map<LoadKindCode, Uint8Array>();
   private trapTimes: number[] = [];
   private openUntil = 0;
-  private callsSinceGc = 0;
+  /** Memory size right after the last collection; growth past it triggers the next one. */
+  private sizeAfterGc = 0;
   private readonly eventNames = new Set<string>();
   private readonly phaseSet: Set<number>;
 
@@ -168,6 +168,7 @@ export class AppInstance {
     this.exports = null;
     const memory = new WebAssembly.Memory({ initial: Math.max(1, this.src.minPages), maximum: this.manifest.memory.max_pages });
     this.memory = memory;
+    this.sizeAfterGc = 0;
     const imports = buildImports(
       {
         appName: this.name,
@@ -239,16 +240,26 @@ export class AppInstance {
   private trapped(e: unknown): { kind: 'trap'; reason: TrapReason; message: string } {
     const fuel = this.exports?.[FUEL_EXPORT];
     const outOfFuel = !!fuel && (fuel.value as number) < 0;
+    // An allocator that cannot grow the memory traps with a plain `unreachable`; a memory at
+    // (or within a few pages of) its cap tells what happened.
+    const capPages = this.manifest.memory.max_pages;
+    const atCap = capPages - this.memory.buffer.byteLength / 65536 <= Math.max(2, capPages / 16);
     const reason: TrapReason = outOfFuel
       ? 'fuel'
-      : e instanceof AppTrap
+      : atCap && !(e instanceof AppTrap)
+        ? 'out-of-memory'
+        : e instanceof AppTrap
         ? e.reason
         : e instanceof RangeError && /call stack/i.test(String(e.message))
           ? 'stack'
           : /out of bounds memory|memory access/i.test(String((e as Error)?.message))
             ? 'bad-pointer'
             : 'trap';
-    const message = outOfFuel ? `ran out of fuel (${this.manifest.fuel.query} units per query)` : ((e as Error)?.message ?? String(e));
+    const message = outOfFuel
+      ? 'ran out of fuel'
+      : reason === 'out-of-memory'
+        ? `ran out of memory at its cap of ${this.manifest.memory.max_pages} pages (${(e as Error)?.message ?? e})`
+        : ((e as Error)?.message ?? String(e));
     this.exports = null; // never call a trapped instance again
     this.metrics.traps.inc({ app: this.name, reason });
     this.logger.log('warn', 'app trapped', { app: this.name, reason, error: message });
@@ -295,7 +306,11 @@ export class AppInstance {
         throw new AppTrap('verdict FORWARD without a target (call set_target first)', 'bad-verdict');
       }
       this.metrics.verdicts.inc({ app: this.name, verdict: verdictNames[v]! });
-      if (++this.callsSinceGc >= GC_EVERY) this.collect();
+      // Collect only when garbage made the memory grow: a full collection walks every live
+      // object (10,000 rules are a lot of them), so collecting on a call count costs more the
+      // more data an app holds, while growth-triggered collection keeps memory near twice the
+      // live data at a cost proportional to the garbage made.
+      if (this.memory.buffer.byteLength > this.sizeAfterGc) this.collect();
       return { kind: 'ok', verdict: v as VerdictCode, response: this.state.response, target: this.state.target, effects: this.state.effects };
     } catch (e) {
       return this.trapped(e);
@@ -303,12 +318,14 @@ export class AppInstance {
   }
 
   private collect(): void {
-    this.callsSinceGc = 0;
     try {
+      // A collection walks the whole heap: give it the load budget, not what a query left.
+      this.refuel(this.manifest.fuel.load);
       this.exports?.gc?.();
     } catch (e) {
       this.trapped(e);
     }
+    this.sizeAfterGc = this.memory.buffer.byteLength;
   }
 
   private rawLoad(kind: LoadKindCode, data: Uint8Array): LoadResult {

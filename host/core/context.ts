@@ -86,81 +86,155 @@ export function isValidTag(tag: string): boolean {
 const enc = new TextEncoder();
 const dec = new TextDecoder('utf-8', { fatal: true });
 
-class Writer {
-  buf = new Uint8Array(256);
-  len = 0;
-  private ensure(n: number): void {
-    if (this.len + n <= this.buf.length) return;
-    let size = this.buf.length * 2;
-    while (size < this.len + n) size *= 2;
-    const next = new Uint8Array(size);
-    next.set(this.buf.subarray(0, this.len));
-    this.buf = next;
+// Encoding runs for every app call on the hot path, so it writes into one buffer sized up front,
+// and the strings that repeat (tags, node ids, app names, client addresses) are encoded once.
+const textCache = new Map<string, Uint8Array>();
+const addressCache = new Map<string, Uint8Array>();
+const CACHE_LIMIT = 4096;
+
+function utf8Bytes(s: string): Uint8Array {
+  let b = textCache.get(s);
+  if (!b) {
+    b = enc.encode(s);
+    if (textCache.size >= CACHE_LIMIT) textCache.clear();
+    textCache.set(s, b);
   }
-  tlv(type: number, value: Uint8Array): void {
-    if (value.length > 0xffff) throw new ContextError(`context field 0x${type.toString(16)} too long`);
-    this.ensure(3 + value.length);
-    this.buf[this.len] = type;
-    this.buf[this.len + 1] = value.length >>> 8;
-    this.buf[this.len + 2] = value.length & 0xff;
-    this.buf.set(value, this.len + 3);
-    this.len += 3 + value.length;
-  }
-  bytes(): Uint8Array {
-    return this.buf.slice(0, this.len);
-  }
+  return b;
 }
 
-function u8(v: number): Uint8Array {
-  return new Uint8Array([v & 0xff]);
-}
-function be16(v: number): Uint8Array {
-  return new Uint8Array([(v >>> 8) & 0xff, v & 0xff]);
-}
-function be32(v: number): Uint8Array {
-  return new Uint8Array([(v >>> 24) & 0xff, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff]);
-}
-function be64(v: number): Uint8Array {
-  const out = new Uint8Array(8);
-  new DataView(out.buffer).setBigUint64(0, BigInt(Math.max(0, Math.floor(v))));
-  return out;
+/** Family byte and address bytes of a client address (no port). */
+function addressBytes(address: string): Uint8Array {
+  let b = addressCache.get(address);
+  if (!b) {
+    const v4 = parseIPv4(address);
+    const v6 = v4 ? null : parseIPv6(address);
+    if (!v4 && !v6) throw new ContextError(`client address "${address}" is neither IPv4 nor IPv6`);
+    b = new Uint8Array([v4 ? 4 : 6, ...(v4 ?? v6!)]);
+    if (addressCache.size >= CACHE_LIMIT) addressCache.clear();
+    addressCache.set(address, b);
+  }
+  return b;
 }
 
 export function encodeAddress(c: ClientAddress): Uint8Array {
-  const v4 = parseIPv4(c.address);
-  if (v4) return new Uint8Array([4, ...v4, c.port >>> 8, c.port & 0xff]);
-  const v6 = parseIPv6(c.address);
-  if (v6) return new Uint8Array([6, ...v6, c.port >>> 8, c.port & 0xff]);
-  throw new ContextError(`client address "${c.address}" is neither IPv4 nor IPv6`);
+  const a = addressBytes(c.address);
+  const out = new Uint8Array(a.length + 2);
+  out.set(a, 0);
+  out[a.length] = c.port >>> 8;
+  out[a.length + 1] = c.port & 0xff;
+  return out;
 }
 
-/** Encodes a context. The result is the only form that crosses the Wasm boundary or the wire. */
+const encodedCache = new WeakMap<RequestContext, Uint8Array>();
+
+/** Forgets the cached encoding of a context whose fields were changed. */
+export function contextChanged(ctx: RequestContext): void {
+  encodedCache.delete(ctx);
+}
+
+function hexNibble(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 97 && c <= 102) return c - 87;
+  if (c >= 65 && c <= 70) return c - 55;
+  throw new ContextError('request id is not hex');
+}
+
+/**
+ * Encodes a context. The result is the only form that crosses the Wasm boundary or the wire.
+ * It is cached per context object until `contextChanged` is called; treat it as read-only.
+ */
 export function encodeContext(ctx: RequestContext): Uint8Array {
-  const w = new Writer();
-  w.buf[0] = CONTEXT_MAGIC;
-  w.buf[1] = CONTEXT_VERSION;
-  w.len = 2;
-  w.tlv(Field.requestId, hexToBytes(ctx.requestId));
-  const q = new Uint8Array(4 + ctx.qname.length);
-  q[0] = ctx.qtype >>> 8;
-  q[1] = ctx.qtype & 0xff;
-  q[2] = ctx.qclass >>> 8;
-  q[3] = ctx.qclass & 0xff;
-  q.set(ctx.qname, 4);
-  w.tlv(Field.question, q);
-  if (ctx.client) w.tlv(Field.client, encodeAddress(ctx.client));
-  w.tlv(Field.transport, u8(Transport[ctx.transport]));
-  w.tlv(Field.flags, be16(ctx.flags));
-  w.tlv(Field.hops, u8(ctx.hops));
-  if (ctx.ingress) w.tlv(Field.ingress, enc.encode(ctx.ingress));
-  w.tlv(Field.deadline, be64(ctx.deadline));
-  for (const t of ctx.tags) w.tlv(Field.tag, enc.encode(t));
-  if (ctx.route) w.tlv(Field.route, enc.encode(ctx.route));
-  for (const a of ctx.disabledApps) w.tlv(Field.disabledApp, enc.encode(a));
-  if (ctx.ttlCap > 0) w.tlv(Field.ttlCap, be32(ctx.ttlCap));
-  if (ctx.udpSize > 0) w.tlv(Field.udpSize, be16(ctx.udpSize));
-  const out = w.bytes();
-  if (out.length > MAX_CONTEXT_BYTES) throw new ContextError(`context of ${out.length} bytes exceeds ${MAX_CONTEXT_BYTES}`);
+  const cached = encodedCache.get(ctx);
+  if (cached) return cached;
+  const addr = ctx.client ? addressBytes(ctx.client.address) : null;
+  const ingress = ctx.ingress ? utf8Bytes(ctx.ingress) : null;
+  const route = ctx.route ? utf8Bytes(ctx.route) : null;
+  const tags: Uint8Array[] = [];
+  for (const t of ctx.tags) tags.push(utf8Bytes(t));
+  const apps: Uint8Array[] = [];
+  for (const a of ctx.disabledApps) apps.push(utf8Bytes(a));
+  let size = 2 + 11 + (7 + ctx.qname.length) + 4 + 5 + 4 + 11;
+  if (addr) size += 3 + addr.length + 2;
+  if (ingress) size += 3 + ingress.length;
+  if (route) size += 3 + route.length;
+  for (const t of tags) size += 3 + t.length;
+  for (const a of apps) size += 3 + a.length;
+  if (ctx.ttlCap > 0) size += 7;
+  if (ctx.udpSize > 0) size += 5;
+  if (size > MAX_CONTEXT_BYTES) throw new ContextError(`context of ${size} bytes exceeds ${MAX_CONTEXT_BYTES}`);
+  const out = new Uint8Array(size);
+  out[0] = CONTEXT_MAGIC;
+  out[1] = CONTEXT_VERSION;
+  let p = 2;
+  const head = (type: number, len: number): void => {
+    if (len > 0xffff) throw new ContextError(`context field 0x${type.toString(16)} too long`);
+    out[p] = type;
+    out[p + 1] = len >>> 8;
+    out[p + 2] = len & 0xff;
+    p += 3;
+  };
+  const bytes = (type: number, b: Uint8Array): void => {
+    head(type, b.length);
+    out.set(b, p);
+    p += b.length;
+  };
+  head(Field.requestId, 8);
+  const id = ctx.requestId;
+  if (id.length !== 16) throw new ContextError('request id must be 16 hex digits');
+  for (let i = 0; i < 8; i++) out[p + i] = (hexNibble(id.charCodeAt(2 * i)) << 4) | hexNibble(id.charCodeAt(2 * i + 1));
+  p += 8;
+  head(Field.question, 4 + ctx.qname.length);
+  out[p] = ctx.qtype >>> 8;
+  out[p + 1] = ctx.qtype & 0xff;
+  out[p + 2] = ctx.qclass >>> 8;
+  out[p + 3] = ctx.qclass & 0xff;
+  out.set(ctx.qname, p + 4);
+  p += 4 + ctx.qname.length;
+  if (addr) {
+    head(Field.client, addr.length + 2);
+    out.set(addr, p);
+    out[p + addr.length] = ctx.client!.port >>> 8;
+    out[p + addr.length + 1] = ctx.client!.port & 0xff;
+    p += addr.length + 2;
+  }
+  head(Field.transport, 1);
+  out[p++] = Transport[ctx.transport];
+  head(Field.flags, 2);
+  out[p++] = (ctx.flags >>> 8) & 0xff;
+  out[p++] = ctx.flags & 0xff;
+  head(Field.hops, 1);
+  out[p++] = ctx.hops;
+  if (ingress) bytes(Field.ingress, ingress);
+  head(Field.deadline, 8);
+  const d = Math.max(0, Math.floor(ctx.deadline));
+  const hi = Math.floor(d / 0x100000000);
+  const lo = d >>> 0;
+  out[p] = hi >>> 24;
+  out[p + 1] = (hi >>> 16) & 0xff;
+  out[p + 2] = (hi >>> 8) & 0xff;
+  out[p + 3] = hi & 0xff;
+  out[p + 4] = lo >>> 24;
+  out[p + 5] = (lo >>> 16) & 0xff;
+  out[p + 6] = (lo >>> 8) & 0xff;
+  out[p + 7] = lo & 0xff;
+  p += 8;
+  for (const t of tags) bytes(Field.tag, t);
+  if (route) bytes(Field.route, route);
+  for (const a of apps) bytes(Field.disabledApp, a);
+  if (ctx.ttlCap > 0) {
+    head(Field.ttlCap, 4);
+    out[p] = ctx.ttlCap >>> 24;
+    out[p + 1] = (ctx.ttlCap >>> 16) & 0xff;
+    out[p + 2] = (ctx.ttlCap >>> 8) & 0xff;
+    out[p + 3] = ctx.ttlCap & 0xff;
+    p += 4;
+  }
+  if (ctx.udpSize > 0) {
+    head(Field.udpSize, 2);
+    out[p++] = ctx.udpSize >>> 8;
+    out[p++] = ctx.udpSize & 0xff;
+  }
+  encodedCache.set(ctx, out);
   return out;
 }
 
@@ -438,4 +512,5 @@ export function newContext(init: {
 /** Merges a context that arrived from a peer into this node's view: tags are merged, never dropped. */
 export function mergeTags(into: RequestContext, from: Iterable<string>): void {
   for (const t of from) into.tags.add(t);
+  contextChanged(into);
 }

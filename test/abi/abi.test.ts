@@ -87,7 +87,7 @@ describe('traps', () => {
   it('stops a module at its memory cap', () => {
     const { app, metrics } = instance('oom', { memory: { max_pages: 8 } });
     const r = call(app, 'oom.example.');
-    expect(r.kind).toBe('trap');
+    expect(r).toMatchObject({ kind: 'trap', reason: 'out-of-memory' });
     expect(app.memoryBytes()).toBeLessThanOrEqual(8 * 65536);
     expect(metrics.value('edge_app_traps_total', { app: 'oom', reason: (r as { reason: string }).reason })).toBe(1);
     expect(call(app, 'fine.example.')).toMatchObject({ kind: 'ok', verdict: Verdict.CONTINUE });

@@ -9,7 +9,7 @@ export function on_query(phase: i32, ctxLen: i32, msgLen: i32): i32 {
   const req = request(phase, ctxLen, msgLen);
   const q = req.ctx.qname();
   if (q.length > 3 && q[1] == 0x6f && q[2] == 0x6f && q[3] == 0x6d) {
-    while (true) hoard.push(new Uint8Array(1 << 20));
+    while (true) hoard.push(new Uint8Array(16 << 10));
   }
   return Verdict.CONTINUE;
 }
