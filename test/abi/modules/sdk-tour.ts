@@ -1,6 +1,6 @@
 // Test module that calls every SDK helper an app answers with, chosen by the first label of the
 // query name, so test/apps/sdk.test.ts can check each one's wire output through the host.
-import { Request, ipv4, ipv6, request, TYPE_A } from "../../../assembly/sdk";
+import { Request, Span, ipv4, ipv6, request, spanToString, TYPE_A } from "../../../assembly/sdk";
 export { abi_version, input, gc } from "../../../assembly/sdk";
 
 const V4_CASES: string[] = ["192.0.2.1", "0.0.0.0", "255.255.255.255", "256.0.0.1", "1.2.3", "1.2.3.4.5", "1..2.3", "01.2.3.4", "1.2.3.4 ", "", "1234.1.1.1"];
@@ -17,6 +17,28 @@ function hex(b: Uint8Array | null): string {
   return s;
 }
 
+function spans(list: Array<Span>): string {
+  let s = "";
+  for (let i = 0; i < list.length; i++) s += (i ? "," : "") + spanToString(list[i]);
+  return s;
+}
+
+/** Every context field as the guest decoder reads it (test/abi/golden.test.ts). */
+function contextText(req: Request): string {
+  const c = req.ctx;
+  let client = "";
+  if (c.clientFamily == 4) {
+    for (let i = 0; i < 4; i++) client += (i ? "." : "") + load<u8>(c.clientPtr + <usize>i).toString();
+    client += ":" + ((<u32>load<u8>(c.clientPtr + 4) << 8) | <u32>load<u8>(c.clientPtr + 5)).toString();
+  }
+  return "qname=" + req.qname + " qtype=" + c.qtype.toString() + " qclass=" + c.qclass.toString() +
+    " client=" + client + " transport=" + c.transport.toString() + " flags=" + c.flags.toString() +
+    " do=" + (c.dnssecOk ? "1" : "0") + " cd=" + (c.checkingDisabled ? "1" : "0") + " hops=" + c.hops.toString() +
+    " ingress=" + spanToString(c.ingress) + " deadline=" + (<u64>c.deadline).toString() + " tags=" + spans(c.tags) +
+    " route=" + spanToString(c.route) + " disabled=" + spans(c.disabledApps) + " ttlcap=" + c.ttlCap.toString() +
+    " udp=" + c.udpSize.toString();
+}
+
 function firstLabel(req: Request): string {
   const q = req.qname;
   const dot = q.indexOf(".");
@@ -26,6 +48,7 @@ function firstLabel(req: Request): string {
 export function on_query(phase: i32, ctxLen: i32, msgLen: i32): i32 {
   const req = request(phase, ctxLen, msgLen);
   const what = firstLabel(req);
+  if (what == "ctx") return req.respondTxt(contextText(req));
   if (what == "a") return req.respondA("192.0.2.1", 30);
   if (what == "aaaa") return req.respondAAAA("2001:db8::1", 30);
   if (what == "txt") return req.respondTxt(req.qname + " " + req.qtype.toString() + " " + req.qclass.toString(), 5);
