@@ -185,43 +185,7 @@ export async function verifyDnssec(zone: Zone, options: DnssecOptions = {}): Pro
     byTag.set(id, list);
   });
 
-  // the trust anchor picks the keys the DNSKEY RRset must be signed with
-  const anchored = new Set<number>();
-  const anchor = options.anchor ?? null;
-  let anchorProblem: string | null = null;
-  if (anchor) {
-    if (anchor.owner.length !== zone.origin.length || !anchor.owner.every((c, i) => c === zone.origin[i])) {
-      anchorProblem = `the trust anchor is for ${nameToText(anchor.owner)}, the zone is ${nameToText(zone.origin)}`;
-    } else {
-      for (const ds of anchor.ds) {
-        if (ds.length < 5) continue;
-        const tag = (ds[0]! << 8) | ds[1]!;
-        const alg = ds[2]!;
-        const dtype = ds[3]!;
-        if (!dsDigestSupported(dtype)) continue;
-        for (const i of byTag.get(tag * 256 + alg) ?? []) {
-          const d = await dsDigest(zone.origin, keys[i]!.rdata, dtype);
-          if (d && d.length === ds.length - 4 && d.every((b, j) => b === ds[4 + j])) anchored.add(i);
-        }
-      }
-      for (const dk of anchor.dnskey) {
-        keys.forEach((k, i) => {
-          if (k.rdata.length === dk.length && k.rdata.every((b, j) => b === dk[j])) anchored.add(i);
-        });
-      }
-      if (anchored.size === 0) {
-        const want = anchor.ds.map((d) => `DS ${(d[0]! << 8) | d[1]!}/${d[2]}`).concat(anchor.dnskey.map(() => 'DNSKEY'));
-        anchorProblem = `no DNSKEY in the zone matches the trust anchor (${want.join(', ')})`;
-      }
-    }
-  }
-  base.keys = keys.map((k, i) => ({
-    tag: k.tag,
-    algorithm: k.algorithm,
-    flags: k.flags,
-    anchored: anchored.has(i),
-    supported: imported[i] != null,
-  }));
+
 
   // one check per RRSIG over authoritative data
   const checks: SigCheck[] = [];
@@ -250,7 +214,6 @@ export async function verifyDnssec(zone: Zone, options: DnssecOptions = {}): Pro
   // Signatures go to the verifier in large batches, so its threads stay busy while this thread
   // goes on (to the ZONEMD digest). A key-tag collision gets a second round with the next key.
   const batchSize = Math.max(1, options.concurrency ?? 4096);
-  let round = checks.filter((c) => c.keyIdx.length > 0).map((c) => ({ c, k: 0 }));
   let dispatched = false;
   const signal = (): void => {
     if (!dispatched) {
@@ -258,41 +221,87 @@ export async function verifyDnssec(zone: Zone, options: DnssecOptions = {}): Pro
       options.onDispatched?.();
     }
   };
-  while (round.length > 0) {
-    const retry: typeof round = [];
-    // a few batches in flight at once, so the verifier never waits for this thread
-    const inFlight: Array<Promise<void>> = [];
-    for (let i = 0; i < round.length; i += batchSize) {
-      const slice = round.slice(i, i + batchSize);
-      const pending = verifier.verifyBatch(
-        slice.map(({ c, k }) => ({
-          key: imported[c.keyIdx[k]!],
-          signature: signatureBytes(zone, c.record),
-          data: signedData(zone, c.set, c.record),
-        })),
-      );
-      inFlight.push(
-        pending.then((results) => {
-          slice.forEach(({ c, k }, j) => {
-            if (results[j]) c.keyIdx = [c.keyIdx[k]!];
-            else if (k + 1 < c.keyIdx.length) retry.push({ c, k: k + 1 });
-            else {
-              c.outcome = 'bad-signature';
-              c.detail = `signature by key ${keyTagOf(zone, c.record)} does not verify`;
-            }
-          });
-        }),
-      );
-      if (inFlight.length >= 4) {
-        signal();
-        await inFlight.shift();
+  const cryptoDone = (async (): Promise<void> => {
+    let round = checks.filter((c) => c.keyIdx.length > 0).map((c) => ({ c, k: 0 }));
+    while (round.length > 0) {
+      const retry: typeof round = [];
+      // a few batches in flight at once, so the verifier never waits for this thread
+      const inFlight: Array<Promise<void>> = [];
+      for (let i = 0; i < round.length; i += batchSize) {
+        const slice = round.slice(i, i + batchSize);
+        const pending = verifier.verifyBatch(
+          slice.map(({ c, k }) => ({
+            key: imported[c.keyIdx[k]!],
+            signature: signatureBytes(zone, c.record),
+            data: signedData(zone, c.set, c.record),
+          })),
+        );
+        inFlight.push(
+          pending.then((results) => {
+            slice.forEach(({ c, k }, j) => {
+              if (results[j]) c.keyIdx = [c.keyIdx[k]!];
+              else if (k + 1 < c.keyIdx.length) retry.push({ c, k: k + 1 });
+              else {
+                c.outcome = 'bad-signature';
+                c.detail = `signature by key ${keyTagOf(zone, c.record)} does not verify`;
+              }
+            });
+          }),
+        );
+        if (inFlight.length >= 4) await inFlight.shift();
+      }
+      await Promise.all(inFlight);
+      round = retry;
+    }
+  })();
+
+  // while the verifier works: the trust anchor (which keys must sign the DNSKEY RRset) and the
+  // NSEC chain
+  const anchored = new Set<number>();
+  const anchor = options.anchor ?? null;
+  let anchorProblem: string | null = null;
+  if (anchor) {
+    if (anchor.owner.length !== zone.origin.length || !anchor.owner.every((c, i) => c === zone.origin[i])) {
+      anchorProblem = `the trust anchor is for ${nameToText(anchor.owner)}, the zone is ${nameToText(zone.origin)}`;
+    } else {
+      const pendingDigests: Array<Promise<void>> = [];
+      for (const ds of anchor.ds) {
+        if (ds.length < 5) continue;
+        const tag = (ds[0]! << 8) | ds[1]!;
+        const alg = ds[2]!;
+        const dtype = ds[3]!;
+        if (!dsDigestSupported(dtype)) continue;
+        for (const i of byTag.get(tag * 256 + alg) ?? []) {
+          pendingDigests.push(
+            dsDigest(zone.origin, keys[i]!.rdata, dtype).then((d) => {
+              if (d && d.length === ds.length - 4 && d.every((b, j) => b === ds[4 + j])) anchored.add(i);
+            }),
+          );
+        }
+      }
+      for (const dk of anchor.dnskey) {
+        keys.forEach((k, i) => {
+          if (k.rdata.length === dk.length && k.rdata.every((b, j) => b === dk[j])) anchored.add(i);
+        });
+      }
+      signal();
+      await Promise.all(pendingDigests);
+      if (anchored.size === 0) {
+        const want = anchor.ds.map((d) => `DS ${(d[0]! << 8) | d[1]!}/${d[2]}`).concat(anchor.dnskey.map(() => 'DNSKEY'));
+        anchorProblem = `no DNSKEY in the zone matches the trust anchor (${want.join(', ')})`;
       }
     }
-    signal();
-    await Promise.all(inFlight);
-    round = retry;
   }
   signal();
+  base.keys = keys.map((k, i) => ({
+    tag: k.tag,
+    algorithm: k.algorithm,
+    flags: k.flags,
+    anchored: anchored.has(i),
+    supported: imported[i] != null,
+  }));
+  base.nsec = checkNsecChain(zone, failures, warnings);
+  await cryptoDone;
 
   // per RRset: good when any signature is valid now
   const bySet = new Map<number, SigCheck[]>();
@@ -335,7 +344,6 @@ export async function verifyDnssec(zone: Zone, options: DnssecOptions = {}): Pro
   if (anchorProblem) keyset = 'bogus';
   base.earliestExpiration = earliest;
 
-  base.nsec = checkNsecChain(zone, failures, warnings);
   base.failureCount = failures.count;
 
   const result = (status: DnssecStatus, reason?: string): DnssecResult => ({

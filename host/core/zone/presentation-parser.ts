@@ -5,7 +5,7 @@
  * read. Every refusal names `file:line:column`.
  */
 
-import { RRClass, RRType, classFromName, isMetaType, typeFromName } from '../dns/rr-types.js';
+import { RRClass, RRType, classFromName, isMetaType } from '../dns/rr-types.js';
 import { FieldError, ZoneError, type SourcePosition } from './errors.js';
 import { Lexer, type Entry } from './presentation-lexer.js';
 import { nameFromText, parseNameInto } from './name-codec.js';
@@ -15,6 +15,7 @@ import { RecordTable } from './record-table.js';
 import type { ZoneRecord } from './record.js';
 import { parseTtl } from './text-scalars.js';
 import { TOKEN_QUOTED, tokenForMessage, tokenText } from './tokens.js';
+import { typeFromBytes } from './type-lookup.js';
 import { byteChunks, type ZoneInput } from './zone-input.js';
 
 export const MAX_LINE_BYTES = 64 * 1024;
@@ -85,16 +86,6 @@ class Shared {
     readonly maxRecords: number,
     readonly include: IncludeResolver | undefined,
   ) {}
-}
-
-const TYPE_CACHE = new Map<string, number>();
-
-function lookupType(text: string): number | undefined {
-  const hit = TYPE_CACHE.get(text);
-  if (hit !== undefined) return hit;
-  const v = typeFromName(text);
-  if (v !== undefined && TYPE_CACHE.size < 4096) TYPE_CACHE.set(text, v);
-  return v;
 }
 
 /** Class from a master-file word; NONE and ANY are update/query classes, not zone data. */
@@ -272,14 +263,13 @@ class FileParser {
       i++;
     }
     if (i >= e.count) this.fail('truncated', 'record has no type (truncated line?)', e, e.count - 1);
-    const typeText = tokenText(e, i);
-    const type = lookupType(typeText.length <= 12 ? typeText : '');
+    const type = typeFromBytes(b, e.start[i]!, e.end[i]!);
     if (type === undefined) {
-      const asClass = typeText.toUpperCase();
+      const asClass = tokenText(e, i).toUpperCase();
       const hint = asClass === 'ANY' || asClass === 'NONE' ? ` (${asClass} is not a class for zone data)` : '';
       this.fail('unknown-type', `unknown RR type "${tokenForMessage(e, i)}"${hint}`, e, i);
     }
-    if (type === 0 || isMetaType(type)) this.fail('syntax', `type ${typeText} cannot appear in zone data`, e, i);
+    if (type === 0 || isMetaType(type)) this.fail('syntax', `type ${tokenText(e, i)} cannot appear in zone data`, e, i);
     const typeTok = i;
     const sh = this.shared;
     if (cls < 0) cls = sh.zoneClass >= 0 ? sh.zoneClass : RRClass.IN;

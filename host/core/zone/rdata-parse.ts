@@ -3,7 +3,7 @@
  * RFC 3597 `\# <length> <hex>` form that works for every type, known or not.
  */
 
-import { typeFromName, typeToName } from '../dns/rr-types.js';
+import { typeToName } from '../dns/rr-types.js';
 import { decodeBase32Hex, decodeBase64Ranges, decodeHexRanges } from './base-encodings.js';
 import { FieldError } from './errors.js';
 import { parseLoc } from './loc-codec.js';
@@ -14,6 +14,7 @@ import * as S from './rdata-schema.js';
 import { parseSvcParams } from './svcb-params.js';
 import { parseIpv4, parseIpv6, parseSigTime, parseTtl, parseUint } from './text-scalars.js';
 import { TOKEN_QUOTED, tokenForMessage, tokenText, type Tokens } from './tokens.js';
+import { typeFromBytes } from './type-lookup.js';
 
 const FIELD_NAMES: Record<number, string> = {
   [S.F_NAME]: 'domain name', [S.F_NAME_LC]: 'domain name', [S.F_NAME_LC_CMP]: 'domain name',
@@ -84,8 +85,7 @@ function charString(t: Tokens, i: number, w: RdataWriter, lengthPrefix: boolean)
 }
 
 function typeNumber(t: Tokens, i: number): number {
-  const text = tokenText(t, i);
-  const v = typeFromName(text);
+  const v = typeFromBytes(t.buf, t.start[i]!, t.end[i]!);
   if (v === undefined) throw new FieldError(i, `unknown RR type "${tokenForMessage(t, i)}"`, 'unknown-type');
   return v;
 }

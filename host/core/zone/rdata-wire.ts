@@ -111,6 +111,9 @@ export function canonicalRdata(type: number, rdata: Uint8Array): Uint8Array {
 
 /** True when the RDATA at `b[o, o+len)` has a name that canonical form would lower-case. */
 export function needsLowering(type: number, b: Uint8Array, o: number, len: number): boolean {
+  // the two that fill a signed zone: NS is one name, RRSIG has its signer at octet 18
+  if (type === 2) return !isLowerName(b, o, len);
+  if (type === 46) return len > 18 && !isLowerName(b, o + 18, len - 18);
   const layout = S.LAYOUTS.get(type);
   if (!layout) return false;
   let p = o;

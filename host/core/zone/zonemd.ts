@@ -47,6 +47,36 @@ export function zonemdAcceptable(status: ZonemdStatus, policy: ZonemdPolicy): bo
   return status === 'verified' || status === 'unsupported' || status === 'absent';
 }
 
+/** Appends one canonical RR (RFC 4034 §6.2) of record r, owner name k, at `o`; returns the new offset. */
+function writeRR(zone: Zone, out: Uint8Array, o: number, k: number, type: number, r: number): number {
+  const { names, table } = zone;
+  const nb = names.bytes;
+  const no = names.off[k]!;
+  const nl = names.len[k]!;
+  for (let i = 0; i < nl; i++) out[o + i] = nb[no + i]!;
+  o += nl;
+  const cls = zone.class;
+  const ttl = table.ttl[r]!;
+  const len = table.rdLen[r]!;
+  out[o] = type >>> 8;
+  out[o + 1] = type;
+  out[o + 2] = cls >>> 8;
+  out[o + 3] = cls;
+  out[o + 4] = ttl >>> 24;
+  out[o + 5] = ttl >>> 16;
+  out[o + 6] = ttl >>> 8;
+  out[o + 7] = ttl;
+  out[o + 8] = len >>> 8;
+  out[o + 9] = len;
+  o += 10;
+  const c = zone.canonOff[r]!;
+  const src = c >= 0 ? zone.canonBytes : table.bytes;
+  const so = c >= 0 ? c : table.rdOff[r]!;
+  if (len > 32) out.set(src.subarray(so, so + len), o);
+  else for (let i = 0; i < len; i++) out[o + i] = src[so + i]!;
+  return o + len;
+}
+
 /**
  * The zone in RFC 8976 §3.3 SIMPLE order and form: every RR in canonical order, duplicates
  * out, the apex ZONEMD RRset and the RRSIGs covering it excluded, everything else (glue,
@@ -54,92 +84,58 @@ export function zonemdAcceptable(status: ZonemdStatus, policy: ZonemdPolicy): bo
  */
 export function simpleSchemeInput(zone: Zone): Uint8Array {
   const { names, sets, table } = zone;
-  const tb = table.bytes;
-  const nb = names.bytes;
-  const cls = zone.class;
-  const apexZonemd = (k: number, r: number): boolean => (names.flags[k]! & NODE_APEX) !== 0 && coveredType(table, r) === RRType.ZONEMD;
-  // Each name's RRSIG RRset in canonical order: sets are in type order and each set's RRSIGs
-  // sorted, and canonical RRSIG RDATA starts with the covered type, so concatenation is
-  // already sorted; only orphans (RRSIGs for absent types) need a merge.
-  const sigsOf = (k: number): number[] => {
-    const out: number[] = [];
-    const f = names.setFirst[k]!;
-    for (let s = f; s < f + names.setCount[k]!; s++) {
-      for (let q = sets.sigFirst[s]!; q < sets.sigFirst[s]! + sets.sigCount[s]!; q++) {
-        const r = zone.sigs[q]!;
-        if (!apexZonemd(k, r)) out.push(r);
-      }
-    }
-    if (names.orphanCount[k]! > 0) {
-      for (let q = names.orphanFirst[k]!; q < names.orphanFirst[k]! + names.orphanCount[k]!; q++) {
-        const r = zone.sigs[q]!;
-        if (!apexZonemd(k, r)) out.push(r);
-      }
-      out.sort((a, b) => compareBytes(canonicalAt(zone, a), canonicalAt(zone, b)));
-    }
-    return out;
-  };
+  const apexZonemd = (k: number, r: number): boolean =>
+    (names.flags[k]! & NODE_APEX) !== 0 && coveredType(table, r) === RRType.ZONEMD;
   let size = 0;
   for (let k = 0; k < names.count; k++) {
-    const f = names.setFirst[k]!;
-    const cnt = names.setCount[k]!;
-    if (cnt === 0 && names.orphanCount[k] === 0) continue;
-    const ownerLen = names.len[k]!;
+    const nl = names.len[k]! + 10;
     const apex = (names.flags[k]! & NODE_APEX) !== 0;
-    for (let s = f; s < f + cnt; s++) {
-      const skip = apex && sets.type[s] === RRType.ZONEMD;
-      if (!skip) for (let q = sets.rrFirst[s]!; q < sets.rrFirst[s]! + sets.rrCount[s]!; q++) size += ownerLen + 10 + table.rdLen[zone.rrs[q]!]!;
-      for (let q = sets.sigFirst[s]!; q < sets.sigFirst[s]! + sets.sigCount[s]!; q++) {
-        if (!skip && !apexZonemd(k, zone.sigs[q]!)) size += ownerLen + 10 + table.rdLen[zone.sigs[q]!]!;
-      }
+    const end = names.setFirst[k]! + names.setCount[k]!;
+    for (let s = names.setFirst[k]!; s < end; s++) {
+      if (apex && sets.type[s] === RRType.ZONEMD) continue;
+      const rEnd = sets.rrFirst[s]! + sets.rrCount[s]!;
+      for (let q = sets.rrFirst[s]!; q < rEnd; q++) size += nl + table.rdLen[zone.rrs[q]!]!;
+      const gEnd = sets.sigFirst[s]! + sets.sigCount[s]!;
+      for (let q = sets.sigFirst[s]!; q < gEnd; q++) size += nl + table.rdLen[zone.sigs[q]!]!;
     }
-    for (let q = names.orphanFirst[k]!; q < names.orphanFirst[k]! + names.orphanCount[k]!; q++) {
-      if (!apexZonemd(k, zone.sigs[q]!)) size += ownerLen + 10 + table.rdLen[zone.sigs[q]!]!;
-    }
+    const oEnd = names.orphanFirst[k]! + names.orphanCount[k]!;
+    for (let q = names.orphanFirst[k]!; q < oEnd; q++) if (!apexZonemd(k, zone.sigs[q]!)) size += nl + table.rdLen[zone.sigs[q]!]!;
   }
   const out = new Uint8Array(size);
   let o = 0;
-  const write = (k: number, type: number, r: number): void => {
-    const no = names.off[k]!;
-    const nl = names.len[k]!;
-    for (let i = 0; i < nl; i++) out[o + i] = nb[no + i]!;
-    o += nl;
-    const ttl = table.ttl[r]!;
-    const len = table.rdLen[r]!;
-    out[o] = type >>> 8;
-    out[o + 1] = type;
-    out[o + 2] = cls >>> 8;
-    out[o + 3] = cls;
-    out[o + 4] = ttl >>> 24;
-    out[o + 5] = ttl >>> 16;
-    out[o + 6] = ttl >>> 8;
-    out[o + 7] = ttl;
-    out[o + 8] = len >>> 8;
-    out[o + 9] = len;
-    o += 10;
-    const c = zone.canonOff[r]!;
-    const src = c >= 0 ? zone.canonBytes : tb;
-    const so = c >= 0 ? c : table.rdOff[r]!;
-    if (len > 32) out.set(src.subarray(so, so + len), o);
-    else for (let i = 0; i < len; i++) out[o + i] = src[so + i]!;
-    o += len;
-  };
   for (let k = 0; k < names.count; k++) {
-    const f = names.setFirst[k]!;
-    const cnt = names.setCount[k]!;
-    if (cnt === 0 && names.orphanCount[k] === 0) continue;
+    const first = names.setFirst[k]!;
+    const end = first + names.setCount[k]!;
+    if (first === end && names.orphanCount[k] === 0) continue;
     const apex = (names.flags[k]! & NODE_APEX) !== 0;
     let sigsDone = false;
-    for (let s = f; s < f + cnt; s++) {
-      const type = sets.type[s]!;
+    for (let s = first; s <= end; s++) {
+      const type = s < end ? sets.type[s]! : 0x10000;
+      // The RRSIG RRset of a name sits at type 46 in type order. Sets are in type order, each
+      // set's RRSIGs are sorted, and canonical RRSIG RDATA starts with the covered type, so
+      // writing them set by set is already canonical order; orphans need a merge.
       if (!sigsDone && type > RRType.RRSIG) {
-        for (const r of sigsOf(k)) write(k, RRType.RRSIG, r);
         sigsDone = true;
+        if (names.orphanCount[k] === 0) {
+          for (let t = first; t < end; t++) {
+            if (apex && sets.type[t] === RRType.ZONEMD) continue;
+            const gEnd = sets.sigFirst[t]! + sets.sigCount[t]!;
+            for (let q = sets.sigFirst[t]!; q < gEnd; q++) o = writeRR(zone, out, o, k, RRType.RRSIG, zone.sigs[q]!);
+          }
+        } else {
+          const all: number[] = [];
+          for (let t = first; t < end; t++) {
+            for (let q = sets.sigFirst[t]!; q < sets.sigFirst[t]! + sets.sigCount[t]!; q++) all.push(zone.sigs[q]!);
+          }
+          for (let q = names.orphanFirst[k]!; q < names.orphanFirst[k]! + names.orphanCount[k]!; q++) all.push(zone.sigs[q]!);
+          all.sort((a, b) => compareBytes(canonicalAt(zone, a), canonicalAt(zone, b)));
+          for (const r of all) if (!apexZonemd(k, r)) o = writeRR(zone, out, o, k, RRType.RRSIG, r);
+        }
       }
-      if (apex && type === RRType.ZONEMD) continue;
-      for (let q = sets.rrFirst[s]!; q < sets.rrFirst[s]! + sets.rrCount[s]!; q++) write(k, type, zone.rrs[q]!);
+      if (s === end || (apex && type === RRType.ZONEMD)) continue;
+      const rEnd = sets.rrFirst[s]! + sets.rrCount[s]!;
+      for (let q = sets.rrFirst[s]!; q < rEnd; q++) o = writeRR(zone, out, o, k, type, zone.rrs[q]!);
     }
-    if (!sigsDone) for (const r of sigsOf(k)) write(k, RRType.RRSIG, r);
   }
   if (o !== size) throw new Error(`internal: ZONEMD input size ${o} != ${size}`);
   return out;
