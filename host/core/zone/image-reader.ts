@@ -89,12 +89,49 @@ export async function readImage(bytes: Uint8Array): Promise<ZoneImage> {
   const total = v.getUint32(H.IMAGE_LENGTH, true);
   if (total !== bytes.length) bad(`header says ${total} bytes but the image has ${bytes.length} (truncated?)`);
 
+  // the copy has its digest field zeroed (what was hashed) and starts 4-byte aligned, so the
+  // structural checks below read it through typed-array views while the hash runs
   const stored = bytes.slice(H.BODY_DIGEST, H.BODY_DIGEST + 32);
   const copy = bytes.slice();
   copy.fill(0, H.BODY_DIGEST, H.BODY_DIGEST + 32);
-  const actual = await digest('SHA-256', copy);
-  for (let i = 0; i < 32; i++) if (actual[i] !== stored[i]) bad('digest mismatch (corrupted or altered)');
+  const hashing = digest('SHA-256', copy);
+  // a rejection before the await below would otherwise go unobserved
+  hashing.catch(() => undefined);
 
+  const digestOk = async (): Promise<boolean> => {
+    const actual = await hashing;
+    for (let i = 0; i < 32; i++) if (actual[i] !== stored[i]) return false;
+    return true;
+  };
+  let parsed: Omit<ZoneImage, 'zonemd' | 'dnssec' | 'keyset'> & { codes: [number, number, number] };
+  try {
+    parsed = structure(bytes, copy, v, headerLength, total, major, minor, stored);
+  } catch (err) {
+    // a corrupted copy says so, whichever structural check it happened to trip first
+    if (!(await digestOk())) bad('digest mismatch (corrupted or altered)');
+    throw err;
+  }
+  if (!(await digestOk())) bad('digest mismatch (corrupted or altered)');
+  const [z, d, k] = parsed.codes;
+  const zonemd = ZONEMD_CODES[z];
+  const dnssec = DNSSEC_CODES[d];
+  const keyset = KEYSET_CODES[k];
+  if (!zonemd || !dnssec || !keyset) bad('unknown verification status code');
+  const { codes: _codes, ...rest } = parsed;
+  void _codes;
+  return { ...rest, zonemd, dnssec, keyset };
+}
+
+function structure(
+  bytes: Uint8Array,
+  copy: Uint8Array,
+  v: DataView,
+  headerLength: number,
+  total: number,
+  major: number,
+  minor: number,
+  stored: Uint8Array,
+): Omit<ZoneImage, 'zonemd' | 'dnssec' | 'keyset'> & { codes: [number, number, number] } {
   const sections = {} as ZoneImage['sections'];
   let prevEnd = headerLength;
   for (let i = 0; i < SECTION_NAMES.length; i++) {
@@ -124,14 +161,10 @@ export async function readImage(bytes: Uint8Array): Promise<ZoneImage> {
   const apexIndex = v.getUint32(H.APEX_INDEX, true);
   if (apexIndex >= nameCount) bad('apex index out of range');
 
-  validateNames(bytes, v, sections, nameCount, rrsetCount, origin, apexIndex);
-  const recordCount = validateRrsets(bytes, v, sections, rrsetCount);
+  validateNames(copy, sections, nameCount, rrsetCount, origin, apexIndex);
+  const recordCount = validateRrsets(copy, sections, rrsetCount);
   if (recordCount !== v.getUint32(H.RECORD_COUNT, true)) bad(`header says ${v.getUint32(H.RECORD_COUNT, true)} records, the body holds ${recordCount}`);
 
-  const zonemd = ZONEMD_CODES[bytes[H.ZONEMD_STATUS]!];
-  const dnssec = DNSSEC_CODES[bytes[H.DNSSEC_STATUS]!];
-  const keyset = KEYSET_CODES[bytes[H.KEYSET_STATUS]!];
-  if (!zonemd || !dnssec || !keyset) bad('unknown verification status code');
   const earliest = u64(v, H.EARLIEST_RRSIG_EXPIRATION);
   const soaExpire = v.getUint32(H.SOA_EXPIRE, true);
   return {
@@ -142,10 +175,8 @@ export async function readImage(bytes: Uint8Array): Promise<ZoneImage> {
     serial: v.getUint32(H.SERIAL, true),
     class: v.getUint32(H.CLASS, true),
     flags: v.getUint32(H.FLAGS, true),
-    zonemd,
+    codes: [bytes[H.ZONEMD_STATUS]!, bytes[H.DNSSEC_STATUS]!, bytes[H.KEYSET_STATUS]!],
     zonemdAlgorithm: bytes[H.ZONEMD_ALGORITHM]!,
-    dnssec,
-    keyset,
     soa: {
       ttl: v.getUint32(H.SOA_TTL, true),
       refresh: v.getUint32(H.SOA_REFRESH, true),
@@ -166,15 +197,29 @@ export async function readImage(bytes: Uint8Array): Promise<ZoneImage> {
   };
 }
 
+/** Little-endian u16/u32 views (every platform Node and Workers run on is little-endian). */
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+function views(b: Uint8Array): { u16: Uint16Array | null; u32: Uint32Array | null } {
+  if (!LITTLE_ENDIAN || b.byteOffset % 4 !== 0) return { u16: null, u32: null };
+  return {
+    u16: new Uint16Array(b.buffer, b.byteOffset, b.length >>> 1),
+    u32: new Uint32Array(b.buffer, b.byteOffset, b.length >>> 2),
+  };
+}
+
 function validateNames(
   b: Uint8Array,
-  v: DataView,
   sec: ZoneImage['sections'],
   nameCount: number,
   rrsetCount: number,
   origin: Uint8Array,
   apexIndex: number,
 ): void {
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const { u16, u32 } = views(b);
+  const get32 = (o: number): number => (u32 ? u32[o >>> 2]! : v.getUint32(o, true));
+  const get16 = (o: number): number => (u16 ? u16[o >>> 1]! : v.getUint16(o, true));
   const base = sec.names.offset;
   const kb = sec.keys.offset;
   const kl = sec.keys.length;
@@ -185,22 +230,29 @@ function validateNames(
   let nextSet = 0;
   for (let k = 0; k < nameCount; k++) {
     const e = base + k * NAME_ENTRY;
-    const nameOff = v.getUint32(e + NE.NAME_OFF, true);
+    const nameOff = get32(e + NE.NAME_OFF);
     const nameLen = b[e + NE.NAME_LEN]!;
-    const keyOff = v.getUint32(e + NE.KEY_OFF, true);
-    const keyLen = v.getUint16(e + NE.KEY_LEN, true);
-    const setFirst = v.getUint32(e + NE.RRSET_FIRST, true);
-    const setCount = v.getUint16(e + NE.RRSET_COUNT, true);
-    const nsec = v.getUint32(e + NE.NSEC_NAME, true);
+    const keyOff = get32(e + NE.KEY_OFF);
+    const keyLen = get16(e + NE.KEY_LEN);
+    const setFirst = get32(e + NE.RRSET_FIRST);
+    const setCount = get16(e + NE.RRSET_COUNT);
+    const nsec = get32(e + NE.NSEC_NAME);
     if (nameOff + nameLen > nl || nameLen === 0) bad(`name ${k}: name bytes out of bounds`);
-    if (wireNameLength(b, nb + nameOff, nb + nameOff + nameLen) !== nameLen) bad(`name ${k}: not a valid wire name`);
+    // a valid wire name: labels of at most 63 octets ending exactly at name_len
+    let p = nb + nameOff;
+    const end = p + nameLen;
+    while (p < end && b[p] !== 0) {
+      if (b[p]! > 63) break;
+      p += b[p]! + 1;
+    }
+    if (p !== end - 1 || b[p] !== 0) bad(`name ${k}: not a valid wire name`);
     if (keyOff + keyLen > kl) bad(`name ${k}: key bytes out of bounds`);
     if (setFirst !== nextSet || setFirst + setCount > rrsetCount) bad(`name ${k}: RRsets out of order or out of bounds`);
     nextSet = setFirst + setCount;
     if (nsec !== NO_NAME && nsec > k) bad(`name ${k}: NSEC name index points forward`);
     if (prevKey >= 0) {
       // strictly increasing canonical keys: binary search relies on it
-      const m = Math.min(prevKeyLen, keyLen);
+      const m = prevKeyLen < keyLen ? prevKeyLen : keyLen;
       let d = 0;
       for (let i = 0; i < m && d === 0; i++) d = b[kb + prevKey + i]! - b[kb + keyOff + i]!;
       if (d > 0 || (d === 0 && prevKeyLen >= keyLen)) bad(`name ${k}: names are not in canonical order`);
@@ -210,13 +262,17 @@ function validateNames(
   }
   if (nextSet !== rrsetCount) bad('RRsets not all owned by names');
   const apex = base + apexIndex * NAME_ENTRY;
-  const apexOff = nb + v.getUint32(apex + NE.NAME_OFF, true);
+  const apexOff = nb + get32(apex + NE.NAME_OFF);
   const apexLen = b[apex + NE.NAME_LEN]!;
-  if (!(v.getUint16(apex + NE.FLAGS, true) & NODE_APEX)) bad('the apex entry is not flagged as apex');
+  if (!(get16(apex + NE.FLAGS) & NODE_APEX)) bad('the apex entry is not flagged as apex');
   if (apexLen !== origin.length || origin.some((c, i) => b[apexOff + i] !== c)) bad('the apex name differs from the origin');
 }
 
-function validateRrsets(b: Uint8Array, v: DataView, sec: ZoneImage['sections'], rrsetCount: number): number {
+function validateRrsets(b: Uint8Array, sec: ZoneImage['sections'], rrsetCount: number): number {
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const { u16, u32 } = views(b);
+  const get32 = (o: number): number => (u32 ? u32[o >>> 2]! : v.getUint32(o, true));
+  const get16 = (o: number): number => (u16 ? u16[o >>> 1]! : v.getUint16(o, true));
   const base = sec.rrsets.offset;
   const rb = sec.rdata.offset;
   const rl = sec.rdata.length;
@@ -224,15 +280,15 @@ function validateRrsets(b: Uint8Array, v: DataView, sec: ZoneImage['sections'], 
   let records = 0;
   for (let s = 0; s < rrsetCount; s++) {
     const e = base + s * RRSET_ENTRY;
-    const off = v.getUint32(e + RE.RDATA_OFF, true);
-    const n = v.getUint16(e + RE.RR_COUNT, true) + v.getUint16(e + RE.SIG_COUNT, true);
+    const off = get32(e + RE.RDATA_OFF);
+    const n = get16(e + RE.RR_COUNT) + get16(e + RE.SIG_COUNT);
     if (off !== expect) bad(`RRset ${s}: RDATA not contiguous`);
     let p = off;
     for (let i = 0; i < n; i++) {
       if (p + 2 > rl) bad(`RRset ${s}: RDATA out of bounds`);
       p += 2 + ((b[rb + p]! << 8) | b[rb + p + 1]!);
-      if (p > rl) bad(`RRset ${s}: RDATA out of bounds`);
     }
+    if (p > rl) bad(`RRset ${s}: RDATA out of bounds`);
     expect = p;
     records += n;
   }

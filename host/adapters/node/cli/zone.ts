@@ -11,6 +11,7 @@ import {
   compileImage,
   parseTrustAnchor,
   readImage,
+  webCryptoVerifier,
   ZoneError,
   type DnssecPolicy,
   type LoadOptions,
@@ -19,7 +20,7 @@ import {
   type ZonemdPolicy,
   type ZoneReport,
 } from '../../../core/zone/index.js';
-import { createWorkerVerifier } from './zone-crypto.js';
+import { createWorkerVerifier, type ClosableVerifier } from './zone-crypto.js';
 import { fileChunks, includeResolverFor, readWhole, writeAtomically } from './zone-files.js';
 
 export interface CommandOutput {
@@ -31,6 +32,7 @@ const USAGE = `usage:
   zone check FILE [--trust-anchor FILE] [--now ISO-8601] [--json]
                   [--zonemd require|verify-if-present|ignore] [--dnssec require|verify-if-present|ignore]
                   [--format text|wire|axfr] [--origin NAME] [--max-bytes N] [--max-records N] [--max-age SECONDS]
+                  [--verifier worker|webcrypto]
   zone compile FILE -o IMAGE [same options as check] [--force]
   zone inspect IMAGE [--json] [--now ISO-8601]
 FILE may be gzip-compressed (.gz). Exit status: 0 usable, 1 refused, 2 usage error.
@@ -83,6 +85,7 @@ const CHECK_OPTIONS = {
   'max-records': { type: 'string' },
   'max-age': { type: 'string' },
   output: { type: 'string', short: 'o' },
+  verifier: { type: 'string' },
   force: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -137,8 +140,12 @@ async function run(
   const maxAge = positiveInt(values['max-age'], 'max-age');
   const format = formatFor(file, values.format);
 
+  if (values.verifier !== undefined && values.verifier !== 'worker' && values.verifier !== 'webcrypto') {
+    throw new UsageError('--verifier must be worker or webcrypto');
+  }
   // started first so the worker is up by the time the zone is parsed
-  const verifier = createWorkerVerifier();
+  const verifier: ClosableVerifier =
+    values.verifier === 'webcrypto' ? { ...webCryptoVerifier, close: async () => undefined } : createWorkerVerifier();
   try {
     let trustAnchor: TrustAnchor | null = null;
     if (values['trust-anchor']) {
