@@ -113,6 +113,25 @@ export const configSchema = z.strictObject({
     })
     .catchall(appOverrideSchema)
     .prefault({}),
+  /** The zone static_zone serves (RFC 8806 local root); docs/zones.md. */
+  zone: z
+    .strictObject({
+      /** A file path (watched) or an http(s):// URL (conditional GET); text, gzip or a zone image. */
+      source: z.string().min(1).optional(),
+      /** DS or DNSKEY records the zone's DNSKEY RRset must match. */
+      trust_anchor: z.string().min(1).optional(),
+      zonemd: z.enum(['require', 'verify-if-present', 'ignore']).default('verify-if-present'),
+      dnssec: z.enum(['require', 'verify-if-present', 'ignore']).default('require'),
+      /** Seconds between refreshes; 0 uses the zone's SOA REFRESH. */
+      refresh: z.number().int().min(0).max(7 * 86_400).default(0),
+      /** Longest a copy is used after its last successful refresh, seconds; 0 uses SOA EXPIRE (it never extends past it). */
+      max_age: z.number().int().min(0).max(365 * 86_400).default(0),
+      /** A copy older than this is stale (metric, /status, a log line). */
+      stale_age: z.number().int().min(60).max(365 * 86_400).default(172_800),
+      /** A copy this close to its expiry is stale. */
+      stale_before_expiry: z.number().int().min(0).max(365 * 86_400).default(86_400),
+    })
+    .prefault({}),
   rules: z
     .strictObject({
       /** Rule file loaded into the override app at start (docs/rules.md). */

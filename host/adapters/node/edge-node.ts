@@ -17,6 +17,10 @@ import { parseServer, Upstreams, type UpstreamTransport } from '../../core/upstr
 import { AdminServer } from './admin-server.js';
 import { AppDataManager } from '../../apps/app-data.js';
 import { DataFile } from './data-file.js';
+import { FileSource } from './zone-file-source.js';
+import { ZoneLifecycle } from '../../apps/zone-lifecycle.js';
+import { UrlSource } from '../../core/zone-source.js';
+import { parseTrustAnchor, type TrustAnchor } from '../../core/zone/index.js';
 import { nodeCatalog } from './catalog.js';
 import { catalogForConfig, configBaseDir, loadAppData } from './app-files.js';
 import { DohServer } from './doh-server.js';
@@ -94,6 +98,9 @@ export class EdgeNode {
   /** The override app's rule set (docs/rules.md). */
   readonly rules: AppDataManager;
   private rulesFile: DataFile | null = null;
+  /** The zone copy static_zone serves, when `[zone] source` is set. */
+  zone: ZoneLifecycle | null = null;
+  private zoneConfig = '';
 
   private constructor(private readonly opts: EdgeNodeOptions) {
     this.logger = opts.logger ?? consoleLogger();
@@ -109,6 +116,8 @@ export class EdgeNode {
     // A rule file named at start must load: there is no previous rule set to fall back on.
     const r = await node.syncRulesFile(config);
     if (!r.ok) throw new ConfigError(r.errors);
+    // A zone that does not load is not fatal: the resolver forwards and keeps retrying.
+    await node.syncZone(config, await EdgeNode.trustAnchor(config));
     await node.listen();
     return node;
   }
@@ -161,6 +170,50 @@ export class EdgeNode {
     return { ok: true, errors: [] };
   }
 
+  /** Reads `[zone] trust_anchor` (before anything is swapped, so a bad file refuses the config). */
+  private static async trustAnchor(c: Config): Promise<TrustAnchor | null> {
+    const file = c.zone.trust_anchor;
+    if (!file) return null;
+    try {
+      return await parseTrustAnchor(new Uint8Array(await readFile(file)), { file });
+    } catch (e) {
+      throw new ConfigError([`zone.trust_anchor: ${(e as Error).message}`]);
+    }
+  }
+
+  /**
+   * Follows `[zone]`: starts the lifecycle, or restarts it when its settings changed. A restart
+   * first takes the old copy out of service, so no copy is ever served without a lifecycle
+   * watching its expiry.
+   */
+  private async syncZone(c: Config, anchor: TrustAnchor | null): Promise<void> {
+    const want = JSON.stringify(c.zone);
+    if (want === this.zoneConfig) return;
+    const source = c.zone.source;
+    if (this.zone) {
+      this.zone.stop();
+      await this.zone.data.clear();
+      this.zone = null;
+    }
+    this.zoneConfig = want;
+    if (!source) return;
+    this.zone = new ZoneLifecycle({
+      source: /^https?:\/\//.test(source) ? new UrlSource(source) : new FileSource(source),
+      chain: () => this.chain,
+      trustAnchor: anchor,
+      zonemd: c.zone.zonemd,
+      dnssec: c.zone.dnssec,
+      refreshSec: c.zone.refresh,
+      maxAgeSec: c.zone.max_age,
+      staleAgeSec: c.zone.stale_age,
+      staleBeforeExpirySec: c.zone.stale_before_expiry,
+      metrics: this.metrics,
+      logger: this.logger,
+      now: this.opts.now,
+    });
+    await this.zone.start();
+  }
+
   /** Everything that can fail is built before anything is swapped. */
   private build(c: Config, text: string): void {
     const baseDir = configBaseDir(this.opts.configPath);
@@ -178,6 +231,7 @@ export class EdgeNode {
     }
     this.chain = chain;
     this.rules.restore();
+    this.zone?.restore();
     this.config = c;
     this.configHash = createHash('sha256').update(text).digest('hex');
     this.metrics.gauge('edge_config_info', 'The running config (value 1), labelled by its hash', ['hash']).set({ hash: this.configHash.slice(0, 16) }, 1);
@@ -266,6 +320,12 @@ export class EdgeNode {
       const r = await this.rules.clear();
       return r.ok ? { status: 200, body: { hash: null } } : { status: 500, body: { errors: r.errors } };
     });
+    admin.route('GET', '/zone', async () => ({ status: this.zone ? 200 : 404, body: this.zone?.status() ?? { error: 'no [zone] source configured' } }));
+    admin.route('POST', '/zone/refresh', async () => {
+      if (!this.zone) return { status: 404, body: { error: 'no [zone] source configured' } };
+      const outcome = await this.zone.refresh('admin');
+      return { status: outcome === 'failed' ? 422 : 200, body: { outcome, ...this.zone.status() } };
+    });
     admin.route('POST', '/reload', async () => {
       const r = await this.reload();
       return { status: r.ok ? 200 : 422, body: r };
@@ -281,6 +341,7 @@ export class EdgeNode {
       upstreams: this.resolver.currentUpstreams.health(),
       cache: this.resolver.cache.stats,
       rules: this.rules.current ?? { hash: null },
+      zone: this.zone?.status() ?? null,
     };
   }
 
@@ -299,8 +360,10 @@ export class EdgeNode {
       if (JSON.stringify(c.server) !== JSON.stringify(this.config.server)) {
         this.logger.log('warn', 'server listeners changed in the config; they take effect on restart');
       }
+      const anchor = await EdgeNode.trustAnchor(c);
       this.build(c, src);
       this.admin?.setToken(c.admin.token);
+      await this.syncZone(c, anchor);
       const rules = await this.syncRulesFile(c);
       if (!rules.ok) this.logger.log('error', 'rule file in the new config refused; keeping the running rules', { errors: rules.errors.join('; ') });
       this.reloads.ok++;
@@ -327,6 +390,7 @@ export class EdgeNode {
     await Promise.all([...this.udp.map((s) => s.close()), ...this.tcp.map((s) => s.close()), ...this.doh.map((s) => s.close())]);
     await this.admin?.close();
     this.rulesFile?.close();
+    this.zone?.stop();
     this.udp = [];
     this.tcp = [];
     this.doh = [];

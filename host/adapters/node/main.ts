@@ -17,7 +17,8 @@ const HELP = `edge-resolver: an edge DNS resolver on WebAssembly apps
 Usage:
   edge-resolver serve [--config FILE] [--listen HOST:PORT]... [--doh HOST:PORT]...
                       [--admin HOST:PORT] [--upstream HOST:PORT]... [--node-id ID]
-                      [--rules FILE] [--log-level debug|info|warn|error]
+                      [--rules FILE] [--root-zone SOURCE --trust-anchor FILE]
+                      [--log-level debug|info|warn|error]
   edge-resolver config check FILE
   edge-resolver rules check FILE [--config CONFIG]
   edge-resolver rules push --to URL[,URL...] FILE [--token TOKEN]
@@ -45,6 +46,8 @@ export function applyServeFlags(config: Config, v: Record<string, string | strin
   if (typeof v['node-id'] === 'string') c.node_id = v['node-id'];
   if (typeof v['log-level'] === 'string') c.log.level = v['log-level'] as Config['log']['level'];
   if (typeof v.rules === 'string') c.rules.file = v.rules;
+  if (typeof v['root-zone'] === 'string') c.zone.source = v['root-zone'];
+  if (typeof v['trust-anchor'] === 'string') c.zone.trust_anchor = v['trust-anchor'];
   return c;
 }
 
@@ -60,6 +63,8 @@ async function serve(argv: string[]): Promise<number> {
       'node-id': { type: 'string' },
       'log-level': { type: 'string' },
       rules: { type: 'string' },
+      'root-zone': { type: 'string' },
+      'trust-anchor': { type: 'string' },
     },
     strict: true,
   });

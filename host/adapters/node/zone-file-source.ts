@@ -1,0 +1,44 @@
+/** A zone copy in a file: modification time and size as validators, and a directory watch. */
+
+import { watch } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import { basename, dirname, resolve } from 'node:path';
+import { SourceError, type SourceResult, type Validators, type ZoneSource } from '../../core/zone-source.js';
+
+export class FileSource implements ZoneSource {
+  readonly description: string;
+  private readonly path: string;
+
+  constructor(path: string) {
+    this.path = resolve(path);
+    this.description = this.path;
+  }
+
+  async fetch(previous: Validators | null): Promise<SourceResult> {
+    let st;
+    try {
+      st = await stat(this.path);
+    } catch (e) {
+      throw new SourceError(`${this.path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+    }
+    if (previous && previous.mtimeMs === st.mtimeMs && previous.size === st.size) return { kind: 'unchanged' };
+    const bytes = new Uint8Array(await readFile(this.path));
+    return { kind: 'data', bytes, validators: { mtimeMs: st.mtimeMs, size: st.size } };
+  }
+
+  watch(onChange: () => void): () => void {
+    const name = basename(this.path);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const w = watch(dirname(this.path), (_e, file) => {
+      if (file !== null && file !== name) return;
+      clearTimeout(timer);
+      // Writers replace or append in several steps; act once they are done.
+      timer = setTimeout(onChange, 200);
+    });
+    w.on('error', () => undefined);
+    return () => {
+      clearTimeout(timer);
+      w.close();
+    };
+  }
+}
