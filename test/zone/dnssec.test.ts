@@ -2,9 +2,17 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { RRType } from '../../host/core/dns/rr-types.js';
 import { nameToText } from '../../host/core/dns/wire.js';
 import {
+  buildZone,
+  checkZone,
+  formatRecords,
+  parsePresentation,
   parsePresentationAll,
+  RecordTable,
+  SignaturePrefetch,
   verifyDnssec,
+  webCryptoVerifier,
   zoneFromRecords,
+  type SignatureVerifier,
   type TrustAnchor,
   type ZoneRecord,
 } from '../../host/core/zone/index.js';
@@ -191,3 +199,74 @@ describe('DNSSEC zone verification', () => {
     expect(r.status).toBe('verified');
   });
 });
+
+describe('signature checks started while parsing (prefetch)', () => {
+  let z: Signed;
+  beforeAll(async () => {
+    z = await signed(13);
+  });
+
+  function counting(): { verifier: SignatureVerifier; sent: () => number } {
+    let sent = 0;
+    return {
+      verifier: {
+        importKey: (info) => webCryptoVerifier.importKey(info),
+        verifyBatch: (requests) => {
+          sent += requests.length;
+          return webCryptoVerifier.verifyBatch(requests);
+        },
+      },
+      sent: () => sent,
+    };
+  }
+
+  async function check(records: ZoneRecord[], verifier: SignatureVerifier, prefetch = true) {
+    // canonical order, as zones are published
+    const text = formatRecords(records);
+    return (await checkZone(text, { trustAnchor: z.anchor, now: T0 * 1000, verifier, prefetch })).report;
+  }
+
+  it('checks every signature once, all of them while parsing a zone in canonical order', async () => {
+    const text = formatRecords(zoneRecordsOf(z.records));
+    const c = counting();
+    const table = new RecordTable();
+    const prefetch = new SignaturePrefetch(table, c.verifier);
+    // one-line chunks, so the prefetch sees the zone arrive piece by piece
+    const enc = new TextEncoder();
+    await parsePresentation(text.split(/(?<=\n)/).map((l) => enc.encode(l)), table, { onChunk: () => prefetch.advance() });
+    prefetch.advance(true);
+    await new Promise((resolve) => setTimeout(resolve, 0)); // the last batch leaves once the keys are imported
+    const duringParse = c.sent();
+    const r = await verifyDnssec(buildZone(table), { anchor: z.anchor, now: T0 * 1000, verifier: c.verifier, prefetch });
+    expect(r.status).toBe('verified');
+    expect(duringParse).toBe(r.signatures);
+    expect(c.sent()).toBe(duringParse);
+    const off = counting();
+    expect((await check([...zoneRecordsOf(z.records)], off.verifier, false)).dnssec.status).toBe('verified');
+    expect(off.sent()).toBe(r.signatures);
+  });
+
+  it('does not trust a prefetched result when the RRset grows later in the file', async () => {
+    const sorted = [...zoneRecordsOf(z.records)];
+    // an extra MX for the apex at the very end: the apex's MX signature no longer covers its RRset
+    const extra: ZoneRecord = { ...sorted.find((r) => r.type === RRType.MX)!, rdata: Uint8Array.of(0, 20, 0) };
+    const r = await check([...sorted, extra], counting().verifier);
+    expect(r.dnssec.status).toBe('bogus');
+    expect(r.dnssec.failures).toContain(`example. MX: signature by key ${z.zsk.tag} does not verify`);
+  });
+
+  it('gives the same verdicts for a zone file out of order', async () => {
+    const shuffled = [...zoneRecordsOf(z.records)].reverse();
+    const r = await check(shuffled, counting().verifier);
+    expect(r.dnssec.status).toBe('verified');
+  });
+});
+
+function* zoneRecordsOf(records: ZoneRecord[]): Generator<ZoneRecord> {
+  // canonical order with RRSIGs right after the RRset they cover, as signers write zones
+  const z = zoneFromRecords(records);
+  const names: string[] = [];
+  for (let k = 0; k < z.names.count; k++) names.push(nameToText(z.names.bytes.subarray(z.names.off[k]!, z.names.off[k]! + z.names.len[k]!)));
+  const order = new Map(names.map((n, i) => [n, i]));
+  yield* [...records].sort((a, b) => order.get(nameToText(a.owner).toLowerCase())! - order.get(nameToText(b.owner).toLowerCase())!);
+}

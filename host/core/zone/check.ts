@@ -7,7 +7,9 @@
 import { typeToName } from '../dns/rr-types.js';
 import { nameToText } from '../dns/wire.js';
 import { dnssecAcceptable, verifyDnssec, type DnssecPolicy, type DnssecResult } from './dnssec-verify.js';
-import type { SignatureVerifier } from './dnssec-keys.js';
+import { webCryptoVerifier, type SignatureVerifier } from './dnssec-keys.js';
+import { RecordTable } from './record-table.js';
+import { SignaturePrefetch, type PrefetchLookup } from './signature-prefetch.js';
 import { expiresAt } from './expiry.js';
 import type { TrustAnchor } from './trust-anchor.js';
 import { loadZone, type LoadOptions } from './zone-load.js';
@@ -27,6 +29,8 @@ export interface VerifyOptions {
   dnssec?: DnssecPolicy;
   /** How signatures are checked (default WebCrypto). */
   verifier?: SignatureVerifier;
+  /** Start signature checks while a text zone is parsed (default true; see signature-prefetch.ts). */
+  prefetch?: boolean;
 }
 
 export interface ZoneReport {
@@ -59,7 +63,7 @@ export interface ZoneReport {
 }
 
 /** Verifies a loaded zone and decides whether it may be served. */
-export async function verifyZone(zone: Zone, options: VerifyOptions = {}): Promise<ZoneReport> {
+export async function verifyZone(zone: Zone, options: VerifyOptions = {}, prefetched?: PrefetchLookup): Promise<ZoneReport> {
   const now = options.now ?? Date.now();
   const lastRefresh = options.lastRefresh ?? now;
   const policy = { zonemd: options.zonemd ?? 'verify-if-present', dnssec: options.dnssec ?? 'verify-if-present' } as const;
@@ -72,6 +76,7 @@ export async function verifyZone(zone: Zone, options: VerifyOptions = {}): Promi
     now,
     onDispatched: dispatched,
     ...(options.verifier ? { verifier: options.verifier } : {}),
+    ...(prefetched ? { prefetch: prefetched } : {}),
   });
   const zonemdP = ready.then(() => verifyZonemd(zone));
   // a DNSSEC failure before dispatch must not leave ZONEMD waiting
@@ -120,8 +125,11 @@ export async function checkZone(
   input: ZoneInput,
   options: LoadOptions & VerifyOptions = {},
 ): Promise<{ zone: Zone; report: ZoneReport }> {
-  const zone = await loadZone(input, options);
-  const report = await verifyZone(zone, options);
+  const table = new RecordTable(32 * 1024, 1 << 20);
+  const prefetch = options.prefetch === false ? null : new SignaturePrefetch(table, options.verifier ?? webCryptoVerifier);
+  const zone = await loadZone(input, { ...options, table, ...(prefetch ? { onChunk: () => prefetch.advance() } : {}) });
+  prefetch?.advance(true);
+  const report = await verifyZone(zone, options, prefetch ?? undefined);
   return { zone, report };
 }
 

@@ -17,8 +17,11 @@ import {
   type SignatureVerifier,
 } from './dnssec-keys.js';
 import { wireNameLength } from './name-codec.js';
+import { buildSignedData, signatureOf } from './signed-data.js';
+import type { PrefetchLookup } from './signature-prefetch.js';
 import type { TrustAnchor } from './trust-anchor.js';
 import {
+  canonicalAt,
   findSet,
   nameAt,
   NODE_BELOW_CUT,
@@ -80,6 +83,8 @@ export interface DnssecOptions {
    * caller can use this thread for other work while they are checked.
    */
   onDispatched?: () => void;
+  /** Results of signature checks started while the zone was parsed (SignaturePrefetch). */
+  prefetch?: PrefetchLookup;
 }
 
 const MAX_FAILURES = 20;
@@ -161,9 +166,13 @@ export async function verifyDnssec(zone: Zone, options: DnssecOptions = {}): Pro
 
   // keys, imported once each
   const keys: DnskeyInfo[] = [];
+  const keyRecords: number[] = [];
   for (let q = sets.rrFirst[keySet]!; q < sets.rrFirst[keySet]! + sets.rrCount[keySet]!; q++) {
     const info = parseDnskey(table.rdata(zone.rrs[q]!));
-    if (info) keys.push(info);
+    if (info) {
+      keys.push(info);
+      keyRecords.push(zone.rrs[q]!);
+    }
   }
   const verifier = options.verifier ?? webCryptoVerifier;
   const imported: unknown[] = await Promise.all(
@@ -221,8 +230,8 @@ export async function verifyDnssec(zone: Zone, options: DnssecOptions = {}): Pro
       options.onDispatched?.();
     }
   };
-  const cryptoDone = (async (): Promise<void> => {
-    let round = checks.filter((c) => c.keyIdx.length > 0).map((c) => ({ c, k: 0 }));
+  const verifyRounds = async (first: Array<{ c: SigCheck; k: number }>): Promise<void> => {
+    let round = first;
     while (round.length > 0) {
       const retry: typeof round = [];
       // a few batches in flight at once, so the verifier never waits for this thread
@@ -253,6 +262,31 @@ export async function verifyDnssec(zone: Zone, options: DnssecOptions = {}): Pro
       await Promise.all(inFlight);
       round = retry;
     }
+  };
+  const cryptoDone = (async (): Promise<void> => {
+    // results the prefetch already has (same key, exactly the same RRset) are used as they are
+    const fresh: Array<{ c: SigCheck; k: number }> = [];
+    const early: Array<{ c: SigCheck; ok: Promise<boolean | null> }> = [];
+    for (const c of checks) {
+      if (c.keyIdx.length === 0) continue;
+      const ok =
+        c.keyIdx.length === 1 && options.prefetch
+          ? options.prefetch.lookup(c.record, keyRecords[c.keyIdx[0]!]!, zone.rrs, sets.rrFirst[c.set]!, sets.rrCount[c.set]!)
+          : null;
+      if (ok) early.push({ c, ok });
+      else fresh.push({ c, k: 0 });
+    }
+    await verifyRounds(fresh);
+    const again: Array<{ c: SigCheck; k: number }> = [];
+    for (const { c, ok } of early) {
+      const result = await ok;
+      if (result === null) again.push({ c, k: 0 });
+      else if (!result) {
+        c.outcome = 'bad-signature';
+        c.detail = `signature by key ${keyTagOf(zone, c.record)} does not verify`;
+      }
+    }
+    await verifyRounds(again);
   })();
 
   // while the verifier works: the trust anchor (which keys must sign the DNSKEY RRset) and the
@@ -425,78 +459,23 @@ function prepare(
 }
 
 function signatureBytes(zone: Zone, r: number): Uint8Array {
-  const t = zone.table;
-  const o = t.rdOff[r]!;
-  const end = o + t.rdLen[r]!;
-  const signerLen = wireNameLength(t.bytes, o + 18, end);
-  return t.bytes.subarray(o + 18 + signerLen, end);
+  return signatureOf(zone.table, r);
 }
 
-/** RFC 4034 §3.1.8.1: RRSIG RDATA without the signature, then the RRset in canonical form. */
 function signedData(zone: Zone, s: number, r: number): Uint8Array {
-  const t = zone.table;
-  const b = t.bytes;
-  const o = t.rdOff[r]!;
-  const end = o + t.rdLen[r]!;
-  const signerLen = wireNameLength(b, o + 18, end);
-  const head = 18 + signerLen;
-  const labels = b[o + 3]!;
-  const origTtl = ((b[o + 4]! << 24) | (b[o + 5]! << 16) | (b[o + 6]! << 8) | b[o + 7]!) >>> 0;
-  const sets = zone.sets;
-  const k = sets.name[s]!;
-  const nb = zone.names.bytes;
-  let ownerOff = zone.names.off[k]!;
-  let ownerLen = zone.names.len[k]!;
-  const ownerLabels = zone.names.labels[k]!;
-  let wildcard = false;
-  if (labels < ownerLabels) {
-    // RFC 4035 §5.3.2: an answer synthesised from a wildcard is signed as "*." + the last labels
-    for (let x = 0; x < ownerLabels - labels; x++) {
-      const l = nb[ownerOff]! + 1;
-      ownerOff += l;
-      ownerLen -= l;
-    }
-    wildcard = true;
-  }
-  const type = sets.type[s]!;
-  const cls = zone.class;
-  let size = head;
-  const first = sets.rrFirst[s]!;
-  const count = sets.rrCount[s]!;
-  for (let q = first; q < first + count; q++) size += (wildcard ? 2 : 0) + ownerLen + 10 + t.rdLen[zone.rrs[q]!]!;
-  const out = new Uint8Array(size);
-  out.set(b.subarray(o, o + head), 0);
-  // signer name in canonical (lower) case
-  for (let i = 18; i < head; i++) {
-    const c = out[i]!;
-    if (c >= 0x41 && c <= 0x5a) out[i] = c + 0x20;
-  }
-  let p = head;
-  for (let q = first; q < first + count; q++) {
-    const rr = zone.rrs[q]!;
-    if (wildcard) {
-      out[p++] = 1;
-      out[p++] = 0x2a;
-    }
-    out.set(nb.subarray(ownerOff, ownerOff + ownerLen), p);
-    p += ownerLen;
-    const len = t.rdLen[rr]!;
-    out[p] = type >>> 8;
-    out[p + 1] = type;
-    out[p + 2] = cls >>> 8;
-    out[p + 3] = cls;
-    out[p + 4] = origTtl >>> 24;
-    out[p + 5] = origTtl >>> 16;
-    out[p + 6] = origTtl >>> 8;
-    out[p + 7] = origTtl;
-    out[p + 8] = len >>> 8;
-    out[p + 9] = len;
-    p += 10;
-    const c = zone.canonOff[rr]!;
-    out.set(c >= 0 ? zone.canonBytes.subarray(c, c + len) : b.subarray(t.rdOff[rr]!, t.rdOff[rr]! + len), p);
-    p += len;
-  }
-  return out;
+  const k = zone.sets.name[s]!;
+  return buildSignedData(
+    zone.table,
+    r,
+    nameAt(zone, k),
+    zone.names.labels[k]!,
+    zone.sets.type[s]!,
+    zone.class,
+    zone.rrs,
+    zone.sets.rrFirst[s]!,
+    zone.sets.rrCount[s]!,
+    (rr) => canonicalAt(zone, rr),
+  );
 }
 
 /** The NSEC type bitmap (RFC 4034 §4.1.2) of a sorted list of types. */

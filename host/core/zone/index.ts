@@ -79,3 +79,4 @@ export { checkZone, verifyZone, type VerifyOptions, type ZoneReport } from './ch
 export { compileImage } from './image-writer.js';
 export { readImage, imageRecords, type ZoneImage, type ImageSection } from './image-reader.js';
 export { findName, type NameLookup } from './image-lookup.js';
+export { SignaturePrefetch, type PrefetchLookup } from './signature-prefetch.js';

@@ -5,7 +5,7 @@
 
 import { ZoneError } from './errors.js';
 import { nameFromText } from './name-codec.js';
-import { parsePresentation, type IncludeResolver } from './presentation-parser.js';
+import { parsePresentation, type ChunkHook, type IncludeResolver } from './presentation-parser.js';
 import { RecordTable } from './record-table.js';
 import { parseAxfr, parseWireRecords } from './wire-reader.js';
 import { buildZone, type Zone } from './zone.js';
@@ -29,11 +29,15 @@ export interface LoadOptions {
   maxRecords?: number;
   /** Records outside the apex: refuse the zone (default) or drop them with a warning. */
   outOfZone?: 'error' | 'drop';
+  /** Table to parse into (a caller that watches the records as they arrive passes its own). */
+  table?: RecordTable;
+  /** Called as text input is parsed, with the records so far (they must stay in the table). */
+  onChunk?: ChunkHook;
 }
 
 /** Reads and assembles a zone. Throws ZoneError with the reason when it cannot. */
 export async function loadZone(input: ZoneInput, options: LoadOptions = {}): Promise<Zone> {
-  const table = new RecordTable(32 * 1024, 1 << 20);
+  const table = options.table ?? new RecordTable(32 * 1024, 1 << 20);
   const format = options.format ?? 'text';
   const limits = {
     file: options.file ?? 'input',
@@ -46,6 +50,7 @@ export async function loadZone(input: ZoneInput, options: LoadOptions = {}): Pro
       ...(options.fileId !== undefined ? { fileId: options.fileId } : {}),
       ...(options.origin !== undefined ? { origin: options.origin } : {}),
       ...(options.include !== undefined ? { include: options.include } : {}),
+      ...(options.onChunk !== undefined ? { onChunk: options.onChunk } : {}),
     });
   } else if (format === 'wire') {
     await parseWireRecords(input, table, limits);
