@@ -12,8 +12,9 @@ import type { Logger } from '../core/log.js';
 import type { Gauge, MetricsSink, Counter } from '../core/metrics.js';
 import type { SourceResult, Validators, ZoneSource } from '../core/zone-source.js';
 import {
-  checkZone,
   compileImage,
+  loadZone,
+  verifyZone,
   expiresAt,
   readImage,
   serialNewer,
@@ -200,8 +201,12 @@ export class ZoneLifecycle {
         dnssec: img.dnssec,
       };
     } else {
-      const { zone, report } = await checkZone(res.bytes, {
-        file: this.opts.source.description,
+      // Parse first and look at the serial: an equal or older copy is settled without the cost
+      // of verifying it.
+      const zone = await loadZone(res.bytes, { file: this.opts.source.description });
+      const early = this.serialVerdict(zone.soa.serial, res.validators, now);
+      if (early) return early;
+      const report = await verifyZone(zone, {
         trustAnchor: this.opts.trustAnchor,
         zonemd: this.opts.zonemd,
         dnssec: this.opts.dnssec,
@@ -210,7 +215,6 @@ export class ZoneLifecycle {
         ...(maxAgeMs !== undefined ? { maxAgeMs } : {}),
       });
       if (!report.usable) throw new Error(`serial ${report.serial} refused: ${report.reasons.join('; ')}`);
-      if (this.state && !this.newer(report.serial)) return 'same-serial';
       image = await compileImage(zone, report);
       next = {
         serial: report.serial,
@@ -223,15 +227,8 @@ export class ZoneLifecycle {
         dnssec: report.dnssec.status,
       };
     }
-    if (this.state && !this.newer(next.serial)) {
-      // An equal serial confirms the copy in service; an older one is refused (RFC 1982).
-      if (next.serial === this.state.serial) {
-        this.state.validators = res.validators;
-        this.confirm(now);
-        return 'same-serial';
-      }
-      throw new Error(`serial ${next.serial} is older than serial ${this.state.serial} in service`);
-    }
+    const settled = this.serialVerdict(next.serial, res.validators, now);
+    if (settled) return settled;
     const expiry = expiresAt({ earliestRrsigExpiration: next.earliestRrsigExpiration, soaExpire: next.soaExpire }, now, maxAgeMs);
     if (now >= expiry) throw new Error(`serial ${next.serial} is already expired (${new Date(expiry).toISOString()})`);
     const r = await this.data.apply(image, this.opts.source.description);
@@ -252,8 +249,19 @@ export class ZoneLifecycle {
     return 'loaded';
   }
 
-  private newer(serial: number): boolean {
-    return !this.state || serialNewer(serial, this.state.serial);
+  /**
+   * RFC 1982 against the copy in service: an equal serial confirms it ('same-serial'), an older
+   * one is refused (throws), a newer one goes on (null).
+   */
+  private serialVerdict(serial: number, validators: Validators, now: number): RefreshOutcome | null {
+    const s = this.state;
+    if (!s || serialNewer(serial, s.serial)) return null;
+    if (serial === s.serial) {
+      s.validators = validators;
+      this.confirm(now);
+      return 'same-serial';
+    }
+    throw new Error(`serial ${serial} is older than serial ${s.serial} in service`);
   }
 
   /** The source confirmed the copy in service: SOA EXPIRE counts again from now. */

@@ -35,7 +35,7 @@ export interface DigAnswer {
 /** Parses dig's default output (status, flags, ANSWER and AUTHORITY sections). */
 export function parseDig(out: string): DigAnswer {
   const status = /status: ([A-Z]+)/.exec(out)?.[1] ?? 'NONE';
-  const flags = (/;; flags: ([a-z ]+);/.exec(out)?.[1] ?? '').trim().split(/\s+/).filter(Boolean);
+  const flags = (/;; flags: ([a-z ]+);/i.exec(out)?.[1] ?? '').trim().toLowerCase().split(/\s+/).filter(Boolean);
   const section = (name: string) => {
     const m = new RegExp(`;; ${name} SECTION:\\n([\\s\\S]*?)(?:\\n\\n|$)`).exec(out);
     if (!m) return [];

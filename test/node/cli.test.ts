@@ -33,7 +33,7 @@ describe.skipIf(!needTools('nsd', 'dig', 'kdig', 'curl'))('edge-resolver CLI', (
       const metrics = await run('curl', ['-s', `http://127.0.0.1:${admin}/metrics`]);
       expect(metrics.stdout).toMatch(/edge_queries_total\{transport="udp"\} \d+/);
       const status = JSON.parse((await run('curl', ['-s', `http://127.0.0.1:${admin}/status`])).stdout);
-      expect(status.apps.map((a: { name: string }) => a.name)).toEqual(['override', 'forward']);
+      expect(status.apps.map((a: { name: string }) => a.name)).toEqual(['override', 'forward', 'static_zone']);
     } finally {
       expect(await node.stop('SIGTERM')).toBe(0);
     }
