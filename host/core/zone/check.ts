@@ -4,7 +4,6 @@
  * their policies and it has not expired.
  */
 
-import { typeToName } from '../dns/rr-types.js';
 import { nameToText } from '../dns/wire.js';
 import { dnssecAcceptable, verifyDnssec, type DnssecPolicy, type DnssecResult } from './dnssec-verify.js';
 import { webCryptoVerifier, type SignatureVerifier } from './dnssec-keys.js';

@@ -170,24 +170,6 @@ export function namesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
-/** True when `name` is `apex` or below it (case-insensitive). */
-export function isAtOrBelow(name: Uint8Array, apex: Uint8Array): boolean {
-  const off = name.length - apex.length;
-  if (off < 0) return false;
-  // the apex must start on a label boundary of `name`
-  let i = 0;
-  while (i < off) i += name[i]! + 1;
-  if (i !== off) return false;
-  for (let k = 0; k < apex.length; k++) {
-    let x = name[off + k]!;
-    let y = apex[k]!;
-    if (x >= 0x41 && x <= 0x5a) x += 0x20;
-    if (y >= 0x41 && y <= 0x5a) y += 0x20;
-    if (x !== y) return false;
-  }
-  return true;
-}
-
 /**
  * The canonical sort key of a wire name: labels from the root down, each lower-cased, with the
  * octets 0x00 and 0x01 escaped as 0x01 0x01 and 0x01 0x02, and each label closed by 0x00.

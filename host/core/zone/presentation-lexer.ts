@@ -6,7 +6,7 @@
  */
 
 import { ZoneError } from './errors.js';
-import { TOKEN_ESCAPED, TOKEN_INNER_QUOTE, TOKEN_QUOTED, type Tokens } from './tokens.js';
+import { TOKEN_QUOTED, type Tokens } from './tokens.js';
 
 /** A single entry may span many lines but not grow without bound. */
 const MAX_ENTRY_BYTES = 1 << 20;
@@ -131,13 +131,11 @@ export class Lexer {
       }
       if (c === 0x22) {
         let j = i + 1;
-        let flags = TOKEN_QUOTED;
         for (;;) {
           if (j >= e) this.fail('syntax', 'quoted string not closed on this line', lineNo, i - s + 1);
           const d = buf[j]!;
           if (d === 0x22) break;
           if (d === 0x5c) {
-            flags |= TOKEN_ESCAPED;
             j += 2;
             continue;
           }
@@ -146,12 +144,11 @@ export class Lexer {
           }
           j++;
         }
-        entry.push(i + 1, j, flags, lineNo, i - s + 1);
+        entry.push(i + 1, j, TOKEN_QUOTED, lineNo, i - s + 1);
         i = j + 1;
         continue;
       }
       let j = i;
-      let flags = 0;
       while (j < e) {
         const d = buf[j]!;
         if (d <= 0x20) {
@@ -160,21 +157,19 @@ export class Lexer {
         }
         if (d === 0x5c) {
           if (j + 1 >= e) this.fail('syntax', 'backslash at the end of a line', lineNo, j - s + 1);
-          flags |= TOKEN_ESCAPED;
           j += 2;
           continue;
         }
         if (d === 0x3b || d === 0x28 || d === 0x29) break;
         if (d === 0x22) {
           // a quoted part inside a word (SvcParams key="value") stays in the word
-          flags |= TOKEN_INNER_QUOTE;
           j++;
           while (j < e && buf[j] !== 0x22) j += buf[j] === 0x5c ? 2 : 1;
           if (j >= e) this.fail('syntax', 'quoted string not closed on this line', lineNo, i - s + 1);
         }
         j++;
       }
-      entry.push(i, j, flags, lineNo, i - s + 1);
+      entry.push(i, j, 0, lineNo, i - s + 1);
       i = j;
     }
     if (this.depth > 0) {

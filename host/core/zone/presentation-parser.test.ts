@@ -79,6 +79,11 @@ describe('presentation-format parser', () => {
     expect(hex(c[0]!.rdata)).toBe(hex(b[0]!.rdata));
   });
 
+  it('skips a UTF-8 byte order mark at the start of the file', async () => {
+    const bom = Uint8Array.of(0xef, 0xbb, 0xbf, ...enc.encode('a. 300 IN A 192.0.2.1\n'));
+    expect(nameToText((await parsePresentationAll(bom))[0]!.owner)).toBe('a.');
+  });
+
   it('takes TTL and class in either order, with units', async () => {
     const recs = await parsePresentationAll('a. IN 1d A 192.0.2.1\nb. 1W2d IN A 192.0.2.1\nc. 90s A 192.0.2.1\n');
     expect(recs.map((r) => r.ttl)).toEqual([86400, 777600, 90]);

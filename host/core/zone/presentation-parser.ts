@@ -138,7 +138,13 @@ class FileParser {
   async run(input: ZoneInput): Promise<void> {
     const sh = this.shared;
     let carry: Uint8Array | null = null;
-    for await (const chunk of byteChunks(input, this.file)) {
+    let first = true;
+    for await (let chunk of byteChunks(input, this.file)) {
+      // a UTF-8 byte order mark some editors write is not part of the first owner name
+      if (first) {
+        first = false;
+        if (chunk.length >= 3 && chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf) chunk = chunk.subarray(3);
+      }
       sh.bytes += chunk.length;
       if (sh.bytes > sh.maxBytes) {
         throw new ZoneError('limit', `input is larger than the ${sh.maxBytes}-byte limit (maxBytes)`, {

@@ -44,13 +44,19 @@ parentPort.on('message', (m) => {
 
 interface WorkerKey {
   id: number;
+  info: DnskeyInfo;
+  /** WebCrypto handle, made only if the worker fails. */
+  web?: Promise<unknown>;
 }
 
 export interface ClosableVerifier extends SignatureVerifier {
   close(): Promise<void>;
 }
 
-/** A verifier backed by one worker thread; falls back to WebCrypto if the worker cannot start. */
+/**
+ * A verifier backed by one worker thread. If the worker cannot start or dies, verification
+ * carries on through WebCrypto: slower, never wrong.
+ */
 export function createWorkerVerifier(): ClosableVerifier {
   let worker: Worker;
   try {
@@ -68,21 +74,34 @@ export function createWorkerVerifier(): ClosableVerifier {
     pending.delete(m.id);
     done?.(m.out);
   });
-  worker.on('error', (err) => {
-    failure = err;
+  const viaWebCrypto = async (requests: VerifyRequest[]): Promise<boolean[]> => {
+    const keys = await Promise.all(
+      requests.map((r) => {
+        const k = r.key as WorkerKey;
+        k.web ??= webCryptoVerifier.importKey(k.info);
+        return k.web;
+      }),
+    );
+    return webCryptoVerifier.verifyBatch(requests.map((r, i) => ({ ...r, key: keys[i] })));
+  };
+  const fail = (err: Error): void => {
+    failure ??= err;
     for (const done of pending.values()) done(new Uint8Array(0));
     pending.clear();
-  });
+  };
+  worker.on('error', fail);
+  // a worker that exits (crash, or close() too early) must not leave batches waiting forever
+  worker.on('exit', () => fail(new Error('signature worker exited')));
   return {
     async importKey(info: DnskeyInfo): Promise<WorkerKey | null> {
       const jwk = dnskeyJwk(info);
       if (!jwk) return null;
       const id = nextKey++;
-      worker.postMessage({ type: 'key', id, alg: info.algorithm, jwk });
-      return { id };
+      if (!failure) worker.postMessage({ type: 'key', id, alg: info.algorithm, jwk });
+      return { id, info };
     },
     async verifyBatch(requests: VerifyRequest[]): Promise<boolean[]> {
-      if (failure) throw failure;
+      if (failure) return viaWebCrypto(requests);
       let size = 4;
       for (const r of requests) size += 12 + r.signature.length + r.data.length;
       const buf = new ArrayBuffer(size);
@@ -104,7 +123,7 @@ export function createWorkerVerifier(): ClosableVerifier {
         pending.set(id, resolve);
         worker.postMessage({ type: 'verify', id, buf }, [buf]);
       });
-      if (out.length !== requests.length) throw failure ?? new Error('signature worker failed');
+      if (out.length !== requests.length) return viaWebCrypto(requests);
       return Array.from(out, (x) => x === 1);
     },
     async close(): Promise<void> {

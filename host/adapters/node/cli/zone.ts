@@ -204,7 +204,10 @@ function refuse(sub: string, file: string, err: unknown, json: boolean, out: Com
     out.stderr(`zone ${sub}: ${e.message}\n`);
     return 1;
   }
-  throw err;
+  // a bug, not bad input: still a refusal (the copy is not used), with the stack to report it
+  if (json) out.stdout(JSON.stringify({ usable: false, error: { code: 'internal', message: String(e?.message ?? err) } }, null, 2) + '\n');
+  out.stderr(`zone ${sub}: internal error: ${(err as Error)?.stack ?? String(err)}\n`);
+  return 1;
 }
 
 async function inspect(args: string[], out: CommandOutput): Promise<number> {
