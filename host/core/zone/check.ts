@@ -45,6 +45,8 @@ export interface ZoneReport {
   dnssec: DnssecResult;
   /** Milliseconds since the epoch; null for an unsigned zone. */
   earliestRrsigExpiration: number | null;
+  /** SOA EXPIRE in seconds (so `expiresAt(report, lastRefreshMs)` works, as for an image). */
+  soaExpire: number;
   /** Milliseconds since the epoch after which the copy must not be served. */
   expiresAt: number;
   /** ISO 8601 form of expiresAt. */
@@ -103,6 +105,7 @@ export async function verifyZone(zone: Zone, options: VerifyOptions = {}, prefet
     zonemd,
     dnssec,
     earliestRrsigExpiration: earliest,
+    soaExpire: zone.soa.expire,
     expiresAt: expiry,
     expires: new Date(expiry).toISOString(),
     checkedAt: new Date(now).toISOString(),

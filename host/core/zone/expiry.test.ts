@@ -12,6 +12,11 @@ describe('expiry of a zone copy', () => {
     expect(expiresAt({ earliestRrsigExpiration: null, soaExpire: 7 * 86400 }, 0, 30 * day)).toBe(7 * day);
   });
 
+  it('takes a check report or an image header alike', () => {
+    const report = { earliestRrsigExpiration: 9 * day, soaExpire: 7 * 86400, serial: 1 };
+    expect(expiresAt(report, day)).toBe(8 * day);
+  });
+
   it('compares serials with RFC 1982 arithmetic', () => {
     expect(serialNewer(2, 1)).toBe(true);
     expect(serialNewer(1, 2)).toBe(false);
