@@ -9,7 +9,7 @@ import { AppTrap, buildImports, CallState, importCapability, type Capability, ty
 import { ABI_VERSION, LoadKind, MAX_MESSAGE_BYTES, Verdict, verdictNames, type LoadKindCode, type VerdictCode } from '../abi/verdict.js';
 import { MAX_CONTEXT_BYTES } from '../core/context.js';
 import type { Logger, LogLevel } from '../core/log.js';
-import type { MetricsSink, Counter, Gauge } from '../core/metrics.js';
+import { MemoryMetrics, type MetricsSink, type Counter, type Gauge, type BoundCounter } from '../core/metrics.js';
 import type { AppManifest } from './manifest.js';
 import { FUEL_EXPORT } from '../abi/meter.js';
 
@@ -78,6 +78,7 @@ export function appMetrics(sink: MetricsSink): AppMetrics {
 
 const PHASE_LABELS = ['pre-cache', 'post-cache', 'resolve', 'post-resolve'];
 const MAX_EVENT_NAMES = 64;
+const GC_EVERY_NEAR_CAP = 64;
 const GUEST_LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
 
 /** Checks a module against ABI v1 and its manifest before instantiating it; throws AppLoadError. */
@@ -138,8 +139,12 @@ export class AppInstance {
   private openUntil = 0;
   /** Memory size right after the last collection; growth past it triggers the next one. */
   private sizeAfterGc = 0;
-  private readonly eventNames = new Set<string>();
+  private callsSinceGc = 0;
   private readonly phaseSet: Set<number>;
+  // Metric handles bound once: the hot path updates them millions of times.
+  private readonly callCounters: BoundCounter[];
+  private readonly verdictCounters: BoundCounter[];
+  private readonly eventCounters = new Map<string, BoundCounter>();
 
   constructor(
     private readonly src: AppSource,
@@ -152,6 +157,8 @@ export class AppInstance {
     this.manifest = src.manifest;
     this.granted = checkModule(src);
     this.phaseSet = new Set(src.manifest.phases.map((p) => PHASE_LABELS.indexOf(p)));
+    this.callCounters = PHASE_LABELS.map((phase) => metrics.calls.bind({ app: this.name, phase }));
+    this.verdictCounters = verdictNames.map((verdict) => metrics.verdicts.bind({ app: this.name, verdict }));
     this.instantiate();
   }
 
@@ -290,7 +297,7 @@ export class AppInstance {
     if (ctx.length > MAX_CONTEXT_BYTES || msg.length > MAX_MESSAGE_BYTES) {
       return { kind: 'trap', reason: 'bad-pointer', message: 'input larger than the ABI allows' };
     }
-    this.metrics.calls.inc({ app: this.name, phase: PHASE_LABELS[phase] ?? String(phase) });
+    this.callCounters[phase]?.inc();
     this.state.reset();
     try {
       this.refuel(this.manifest.fuel.query);
@@ -305,19 +312,28 @@ export class AppInstance {
       if (v === Verdict.FORWARD && !this.state.target) {
         throw new AppTrap('verdict FORWARD without a target (call set_target first)', 'bad-verdict');
       }
-      this.metrics.verdicts.inc({ app: this.name, verdict: verdictNames[v]! });
-      // Collect only when garbage made the memory grow: a full collection walks every live
-      // object (10,000 rules are a lot of them), so collecting on a call count costs more the
-      // more data an app holds, while growth-triggered collection keeps memory near twice the
-      // live data at a cost proportional to the garbage made.
-      if (this.memory.buffer.byteLength > this.sizeAfterGc) this.collect();
+      this.verdictCounters[v]!.inc();
+      if (this.gcDue()) this.collect();
       return { kind: 'ok', verdict: v as VerdictCode, response: this.state.response, target: this.state.target, effects: this.state.effects };
     } catch (e) {
       return this.trapped(e);
     }
   }
 
+  /**
+   * A full collection walks every live object (10,000 rules are a lot of them), so collecting
+   * on a fixed call count costs more the more data an app holds. Collect when garbage made the
+   * memory grow; and once the memory is past half its cap, where the allocator can no longer
+   * grow it to make room, every 64 calls, so garbage never fills a capped memory.
+   */
+  private gcDue(): boolean {
+    const size = this.memory.buffer.byteLength;
+    if (size > this.sizeAfterGc) return true;
+    return ++this.callsSinceGc >= GC_EVERY_NEAR_CAP && size * 2 >= this.manifest.memory.max_pages * 65536;
+  }
+
   private collect(): void {
+    this.callsSinceGc = 0;
     try {
       // A collection walks the whole heap: give it the load budget, not what a query left.
       this.refuel(this.manifest.fuel.load);
@@ -375,12 +391,14 @@ export class AppInstance {
   }
 
   private countEvent(event: string, delta: number): void {
-    if (!/^[a-z][a-z0-9_]{0,47}$/.test(event)) throw new AppTrap(`metric name "${event}" is not snake_case`, 'bad-verdict');
-    if (!this.eventNames.has(event)) {
-      if (this.eventNames.size >= MAX_EVENT_NAMES) return;
-      this.eventNames.add(event);
+    let c = this.eventCounters.get(event);
+    if (!c) {
+      if (!/^[a-z][a-z0-9_]{0,47}$/.test(event)) throw new AppTrap(`metric name "${event}" is not snake_case`, 'bad-verdict');
+      if (this.eventCounters.size >= MAX_EVENT_NAMES) return;
+      c = this.metrics.events.bind({ app: this.name, event });
+      this.eventCounters.set(event, c);
     }
-    this.metrics.events.inc({ app: this.name, event }, delta);
+    c.inc(delta);
   }
 
   /**
@@ -403,8 +421,7 @@ export class AppInstance {
   }
 
   private scratchMetrics(): AppMetrics {
-    const noop = { inc() {}, set() {}, observe() {} };
-    return { calls: noop, verdicts: noop, traps: noop, instantiations: noop, breakerOpen: noop, events: noop, loads: noop };
+    return appMetrics(new MemoryMetrics());
   }
 
   /** Drops the app's data: a fresh instance with only its config. */

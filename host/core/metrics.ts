@@ -6,16 +6,27 @@
 
 export type Labels = Record<string, string>;
 
+export interface BoundCounter {
+  inc(value?: number): void;
+}
+
 export interface Counter {
   inc(labels?: Labels, value?: number): void;
+  /** A handle for one label set, for hot paths (no per-update label handling). */
+  bind(labels: Labels): BoundCounter;
 }
 
 export interface Gauge {
   set(labels: Labels, value: number): void;
 }
 
+export interface BoundHistogram {
+  observe(value: number): void;
+}
+
 export interface Histogram {
   observe(labels: Labels, value: number): void;
+  bind(labels: Labels): BoundHistogram;
 }
 
 export interface MetricsSink {
@@ -48,7 +59,8 @@ export class MemoryMetrics implements MetricsSink {
 
   counter(name: string, help: string): Counter {
     const s = this.get(name, 'counter', help);
-    return { inc: (labels = {}, value = 1) => s.values.set(key(labels), (s.values.get(key(labels)) ?? 0) + value) };
+    const inc = (labels: Labels = {}, value = 1) => s.values.set(key(labels), (s.values.get(key(labels)) ?? 0) + value);
+    return { inc, bind: (labels) => ({ inc: (value = 1) => inc(labels, value) }) };
   }
 
   gauge(name: string, help: string): Gauge {
@@ -59,13 +71,12 @@ export class MemoryMetrics implements MetricsSink {
   histogram(name: string, help: string): Histogram {
     const count = this.get(`${name}_count`, 'counter', help);
     const sum = this.get(`${name}_sum`, 'counter', help);
-    return {
-      observe: (labels, value) => {
-        const k = key(labels);
-        count.values.set(k, (count.values.get(k) ?? 0) + 1);
-        sum.values.set(k, (sum.values.get(k) ?? 0) + value);
-      },
+    const observe = (labels: Labels, value: number) => {
+      const k = key(labels);
+      count.values.set(k, (count.values.get(k) ?? 0) + 1);
+      sum.values.set(k, (sum.values.get(k) ?? 0) + value);
     };
+    return { observe, bind: (labels) => ({ observe: (value) => observe(labels, value) }) };
   }
 
   value(name: string, labels: Labels = {}): number {

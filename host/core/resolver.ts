@@ -18,7 +18,7 @@ import {
   nameEquals, nameToText, parseQuery, put16, put32, readHeader, readName, stripOpt, u16, walkRecords, type EdnsOption, type ParsedQuery,
 } from './dns/wire.js';
 import type { Logger } from './log.js';
-import type { Counter, Gauge, Histogram, MetricsSink } from './metrics.js';
+import type { BoundCounter, BoundHistogram, Counter, Gauge, Histogram, MetricsSink } from './metrics.js';
 import { UpstreamError, type Upstreams } from './upstream.js';
 
 export const PHASE = { preCache: 0, postCache: 1, resolve: 2, postResolve: 3 } as const;
@@ -82,6 +82,20 @@ interface Metrics {
   coalesced: Counter;
 }
 
+/** Bound metric handles per label value, made on first use (label sets here are small and fixed). */
+class BoundSet<T> {
+  private readonly made = new Map<string, T>();
+  constructor(private readonly make: (key: string) => T) {}
+  get(key: string): T {
+    let b = this.made.get(key);
+    if (!b) {
+      b = this.make(key);
+      this.made.set(key, b);
+    }
+    return b;
+  }
+}
+
 interface Body {
   body: Uint8Array;
   source: AnswerSource;
@@ -94,6 +108,11 @@ export class Resolver {
   private chain: AppChain;
   private readonly inflight = new Map<string, Promise<Uint8Array>>();
   private readonly m: Metrics;
+  private readonly queriesBy: BoundSet<BoundCounter>;
+  private readonly responsesBy: BoundSet<BoundCounter>;
+  private readonly durationBy: BoundSet<BoundHistogram>;
+  private readonly cacheHit: BoundCounter;
+  private readonly cacheMiss: BoundCounter;
 
   constructor(
     chain: AppChain,
@@ -115,6 +134,14 @@ export class Resolver {
       stale: metrics.counter('edge_stale_answers_total', 'Stale answers served (RFC 8767), by reason', ['reason']),
       coalesced: metrics.counter('edge_coalesced_queries_total', 'Cache misses that joined an upstream query already in flight'),
     };
+    this.queriesBy = new BoundSet((transport) => this.m.queries.bind({ transport }));
+    this.responsesBy = new BoundSet((k) => {
+      const [rcode, source] = k.split('|');
+      return this.m.responses.bind({ rcode: rcode!, source: source! });
+    });
+    this.durationBy = new BoundSet((source) => this.m.duration.bind({ source }));
+    this.cacheHit = this.m.cacheLookups.bind({ result: 'hit' });
+    this.cacheMiss = this.m.cacheLookups.bind({ result: 'miss' });
   }
 
   /** Swaps the app chain (config reload); requests in flight finish on the old one. */
@@ -129,7 +156,7 @@ export class Resolver {
   /** Answers one query. Returns null when the query is to be dropped (unparseable, a response). */
   async handle(query: Uint8Array, info: ClientInfo): Promise<Reply | null> {
     const started = this.now();
-    this.m.queries.inc({ transport: info.transport });
+    this.queriesBy.get(info.transport).inc();
     let parsed: ParsedQuery;
     try {
       parsed = parseQuery(query);
@@ -157,8 +184,8 @@ export class Resolver {
     });
     const reply = await this.run(query, parsed, ctx);
     if (reply) {
-      this.m.responses.inc({ rcode: rcodeToName(reply.rcode), source: reply.source });
-      this.m.duration.observe({ source: reply.source }, (this.now() - started) / 1000);
+      this.responsesBy.get(`${rcodeToName(reply.rcode)}|${reply.source}`).inc();
+      this.durationBy.get(reply.source).observe((this.now() - started) / 1000);
     }
     return reply;
   }
@@ -219,10 +246,10 @@ export class Resolver {
     const key = cacheKey(p.question!, (ctx.flags & CtxFlag.do) !== 0, (ctx.flags & CtxFlag.cd) !== 0);
     const hit = this.cache.get(key);
     if (hit) {
-      this.m.cacheLookups.inc({ result: 'hit' });
+      this.cacheHit.inc();
       return this.post(PHASE.postCache, query, p, ctx, { body: hit.body, source: 'cache', minTtl: hit.minTtl, owned: true }, chain);
     }
-    this.m.cacheLookups.inc({ result: 'miss' });
+    this.cacheMiss.inc();
 
     const outcome = chain.runsIn(PHASE.resolve) ? chain.run(PHASE.resolve, ctx, query) : CONTINUE;
     if (outcome.kind === 'respond' || outcome.kind === 'rcode' || outcome.kind === 'drop') {

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Local root (RFC 8806) workload: 10,000 names under top-level domains that do not exist, through
+# dnsperf, against edge-resolver's static_zone and against Unbound serving the same zone as an
+# auth-zone for ".", side by side in one run; with and without DO. Also the resident memory of
+# our process with the root zone loaded.
+#
+# Runs inside a loopback-only network namespace. Needs root (unshare), unbound, dnsperf; npm run build.
+# Usage: bench/static-zone.sh [seconds-per-run]   (default 15)
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/.." && pwd)"
+secs="${1:-15}"
+
+if [ -z "${EDGE_BENCH_IN_NETNS:-}" ]; then
+  exec unshare --net -- env EDGE_BENCH_IN_NETNS=1 bash "$0" "$@"
+fi
+ip link set lo up
+for t in unbound dnsperf; do command -v "$t" >/dev/null || { echo "bench: $t is not installed" >&2; exit 1; }; done
+
+work="$(mktemp -d)"
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+EDGE_PORT=5401; UB_PORT=5402; DEAD_PORT=5409
+zone="$root/test/fixtures/zones/root-lookalike-2026082201.zone.gz"
+zcat "$zone" > "$work/root.zone"
+
+# 10,000 junk names: random labels under random nonexistent TLDs (checked against the zone's TLDs).
+node -e '
+  const fs = require("fs");
+  const tlds = new Set(fs.readFileSync(process.argv[1], "utf8").split("\n").map((l) => /^([a-z0-9-]+)\.\s/i.exec(l)?.[1]?.toLowerCase()).filter(Boolean));
+  let x = 42; const r = () => (x = (x * 1103515245 + 12345) >>> 0);
+  const word = (n) => Array.from({ length: n }, () => String.fromCharCode(97 + (r() % 26))).join("");
+  const out = [];
+  while (out.length < 10000) { const tld = word(4 + (r() % 6)); if (!tlds.has(tld)) out.push(`${word(3 + (r() % 8))}.${tld} A`); }
+  fs.writeFileSync(process.argv[2], out.join("\n") + "\n");' "$work/root.zone" "$work/queries.txt"
+
+cat > "$work/unbound.conf" <<CONF
+server:
+  interface: 127.0.0.1@$UB_PORT
+  port: $UB_PORT
+  num-threads: 1
+  do-ip6: no
+  chroot: ""
+  username: ""
+  directory: "$work"
+  pidfile: "$work/unbound.pid"
+  use-syslog: no
+  logfile: "$work/unbound.log"
+  module-config: "iterator"
+  access-control: 127.0.0.0/8 allow
+auth-zone:
+  name: "."
+  zonefile: "$work/root.zone"
+  for-downstream: yes
+  for-upstream: yes
+  fallback-enabled: no
+  zonemd-check: no
+CONF
+unbound -d -c "$work/unbound.conf" & pids+=($!)
+
+# The upstream is a closed port: every answer in this run must come from the local root.
+node "$root/dist/host/adapters/node/main.js" serve --listen "127.0.0.1:$EDGE_PORT" --upstream "127.0.0.1:$DEAD_PORT" \
+  --root-zone "$zone" --trust-anchor "$root/test/fixtures/zones/trust-anchor.ds" --log-level warn & edge_pid=$!
+pids+=($edge_pid)
+
+wait_nx() { for _ in $(seq 1 300); do dig @127.0.0.1 -p "$1" +tries=1 +time=1 printer.local A 2>/dev/null | grep -q NXDOMAIN && return 0; sleep 0.1; done; echo "bench: no NXDOMAIN from port $1" >&2; exit 1; }
+wait_nx "$EDGE_PORT"; wait_nx "$UB_PORT"
+
+run() { # label port extra-dnsperf-flags
+  dnsperf -s 127.0.0.1 -p "$2" -d "$work/queries.txt" -n 1 -c 4 $3 >/dev/null 2>&1
+  dnsperf -s 127.0.0.1 -p "$2" -d "$work/queries.txt" -l "$secs" -c 10 -q 100 $3 > "$work/out" 2>&1
+  local qps lat nx
+  qps=$(awk '/Queries per second:/ {print $4}' "$work/out")
+  lat=$(awk '/Average Latency/ {print $4 * 1000}' "$work/out")
+  nx=$(grep -o 'NXDOMAIN [0-9]*' "$work/out" | awk '{print $2}')
+  printf '| %s | %.0f | %.3f | %s |\n' "$1" "$qps" "$lat" "${nx:-0}"
+}
+
+cpu=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)
+echo "## Local root: junk-TLD NXDOMAIN, dnsperf ($(date -u +%F), ${secs}s per run)"
+echo
+echo "Machine: $(nproc) cores, $cpu; Node $(node --version); Unbound $(unbound -V | head -1 | awk '{print $2}'); dnsperf $(dpkg-query -W -f='${Version}' dnsperf 2>/dev/null)."
+echo "Workload: 10,000 names under nonexistent TLDs; zone: the root lookalike (22,000+ RRs), as our static_zone and as Unbound's auth-zone for \".\"; no cache hits on our side (app answers are not cached)."
+echo
+echo "| resolver | QPS | mean latency (ms) | NXDOMAIN answers |"
+echo "|---|---|---|---|"
+run "edge-resolver static_zone" "$EDGE_PORT" ""
+run "edge-resolver static_zone, DO=1 (SOA, 2 NSEC, 3 RRSIG)" "$EDGE_PORT" "-D"
+run "Unbound auth-zone (1 thread)" "$UB_PORT" ""
+run "Unbound auth-zone, DO=1" "$UB_PORT" "-D"
+rss=$(awk '/VmRSS/ {print $2}' "/proc/$edge_pid/status")
+echo
+echo "edge-resolver resident memory with the root zone loaded, after the runs: $((rss / 1024)) MiB."
