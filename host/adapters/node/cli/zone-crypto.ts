@@ -57,23 +57,18 @@ export interface ClosableVerifier extends SignatureVerifier {
  * A verifier backed by one worker thread. If the worker cannot start or dies, verification
  * carries on through WebCrypto: slower, never wrong.
  */
-export function createWorkerVerifier(): ClosableVerifier {
-  let worker: Worker;
-  try {
-    worker = new Worker(WORKER_SOURCE, { eval: true });
-  } catch {
-    return { ...webCryptoVerifier, close: async () => undefined };
-  }
-  worker.unref();
+export function createWorkerVerifier(options: { lazy?: boolean } = {}): ClosableVerifier {
+  let worker: Worker | null = null;
+  let started = false;
   let nextKey = 1;
   let nextBatch = 1;
   const pending = new Map<number, (out: Uint8Array) => void>();
   let failure: Error | null = null;
-  worker.on('message', (m: { id: number; out: Uint8Array }) => {
+  const onMessage = (m: { id: number; out: Uint8Array }): void => {
     const done = pending.get(m.id);
     pending.delete(m.id);
     done?.(m.out);
-  });
+  };
   const viaWebCrypto = async (requests: VerifyRequest[]): Promise<boolean[]> => {
     const keys = await Promise.all(
       requests.map((r) => {
@@ -89,15 +84,30 @@ export function createWorkerVerifier(): ClosableVerifier {
     for (const done of pending.values()) done(new Uint8Array(0));
     pending.clear();
   };
-  worker.on('error', fail);
-  // a worker that exits (crash, or close() too early) must not leave batches waiting forever
-  worker.on('exit', () => fail(new Error('signature worker exited')));
+  const start = (): Worker | null => {
+    if (started) return worker;
+    started = true;
+    try {
+      worker = new Worker(WORKER_SOURCE, { eval: true });
+    } catch (err) {
+      failure = err as Error;
+      return null;
+    }
+    worker.unref();
+    worker.on('message', onMessage);
+    worker.on('error', fail);
+    // a worker that exits (crash, or close() too early) must not leave batches waiting forever
+    worker.on('exit', () => fail(new Error('signature worker exited')));
+    return worker;
+  };
+  if (!options.lazy) start();
   return {
     async importKey(info: DnskeyInfo): Promise<WorkerKey | null> {
       const jwk = dnskeyJwk(info);
       if (!jwk) return null;
       const id = nextKey++;
-      if (!failure) worker.postMessage({ type: 'key', id, alg: info.algorithm, jwk });
+      const w = start();
+      if (w && !failure) w.postMessage({ type: 'key', id, alg: info.algorithm, jwk });
       return { id, info };
     },
     async verifyBatch(requests: VerifyRequest[]): Promise<boolean[]> {
@@ -119,15 +129,17 @@ export function createWorkerVerifier(): ClosableVerifier {
         p += r.signature.length + r.data.length;
       }
       const id = nextBatch++;
+      const w = start();
+      if (!w || failure) return viaWebCrypto(requests);
       const out = await new Promise<Uint8Array>((resolve) => {
         pending.set(id, resolve);
-        worker.postMessage({ type: 'verify', id, buf }, [buf]);
+        w.postMessage({ type: 'verify', id, buf }, [buf]);
       });
       if (out.length !== requests.length) return viaWebCrypto(requests);
       return Array.from(out, (x) => x === 1);
     },
     async close(): Promise<void> {
-      await worker.terminate();
+      if (worker) await worker.terminate();
     },
   };
 }
