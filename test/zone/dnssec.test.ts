@@ -4,6 +4,7 @@ import { nameToText } from '../../host/core/dns/wire.js';
 import {
   buildZone,
   checkZone,
+  formatRecord,
   formatRecords,
   parsePresentation,
   parsePresentationAll,
@@ -138,6 +139,19 @@ describe('DNSSEC zone verification', () => {
     const r = await verify(records, base.anchor);
     expect(r.status).toBe('bogus');
     expect(r.failures.some((f) => /www\.example\. NSEC: missing/.test(f))).toBe(true);
+  });
+
+  it('refuses an NSEC whose type bitmap lies, even when it is validly signed', async () => {
+    const nsec = base.records.find((r) => r.type === RRType.NSEC && nameToText(r.owner) === 'ns1.example.')!;
+    // claim an AAAA at ns1.example. that is not there: a forged denial of existence
+    const lying: ZoneRecord = { ...nsec, rdata: Uint8Array.from([...nsec.rdata.subarray(0, nsec.rdata.length - 8), 0, 6, 0x40, 0, 0, 0x08, 0, 0x03]) };
+    expect(formatRecord(lying)).toMatch(/NSEC\tsub\.example\. A AAAA RRSIG NSEC$/);
+    const sig = await signRRset([lying], base.zsk, base.records[0]!.owner, INCEPTION, EXPIRATION);
+    const records = base.records.filter((r) => r !== nsec && !isSig(r, RRType.NSEC, 'ns1.example.')).concat([lying, sig]);
+    const r = await verify(records, base.anchor);
+    expect(r.status).toBe('bogus');
+    expect(r.nsec).toBe('broken');
+    expect(r.failures).toEqual(['ns1.example. NSEC: type bitmap does not match the types at this name (A RRSIG NSEC)']);
   });
 
   it('reports expired with the earliest expiration, and bogus before inception', async () => {

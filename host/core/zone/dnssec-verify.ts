@@ -478,23 +478,29 @@ function signedData(zone: Zone, s: number, r: number): Uint8Array {
   );
 }
 
-/** The NSEC type bitmap (RFC 4034 §4.1.2) of a sorted list of types. */
-function encodeBitmap(types: number[]): number[] {
-  const out: number[] = [];
+/**
+ * Writes the NSEC type bitmap (RFC 4034 §4.1.2) of ascending `types[0, n)` into `out`; returns
+ * its length.
+ */
+function encodeBitmap(types: Int32Array, n: number, out: Uint8Array): number {
+  let o = 0;
   let i = 0;
-  while (i < types.length) {
+  while (i < n) {
     const win = types[i]! >>> 8;
-    const bits = new Array<number>(32).fill(0);
+    const at = o;
+    out.fill(0, at + 2, at + 34);
     let max = 0;
-    while (i < types.length && types[i]! >>> 8 === win) {
+    while (i < n && types[i]! >>> 8 === win) {
       const low = types[i]! & 0xff;
-      bits[low >>> 3]! |= 0x80 >>> (low & 7);
+      out[at + 2 + (low >>> 3)]! |= 0x80 >>> (low & 7);
       if (low >>> 3 > max) max = low >>> 3;
       i++;
     }
-    out.push(win, max + 1, ...bits.slice(0, max + 1));
+    out[at] = win;
+    out[at + 1] = max + 1;
+    o = at + 2 + max + 1;
   }
-  return out;
+  return o;
 }
 
 /**
@@ -521,45 +527,56 @@ function checkNsecChain(zone: Zone, failures: Failures, warnings: string[]): Dns
     if (!(names.flags[k]! & (NODE_ENT | NODE_BELOW_CUT | NODE_BELOW_DNAME))) chain.push(k);
   }
   const before = failures.count;
+  const types = new Int32Array(256);
+  const bitmap = new Uint8Array(34 * 256);
+  const nb = names.bytes;
   for (let x = 0; x < chain.length; x++) {
     const k = chain[x]!;
     const nextK = chain[(x + 1) % chain.length]!;
-    const where = nameToText(nameAt(zone, k));
+    const where = (): string => nameToText(nameAt(zone, k));
     const s = findSet(zone, k, RRType.NSEC);
     if (s < 0) {
-      failures.add(`${where} NSEC: missing (the NSEC chain skips this name)`);
+      failures.add(`${where()} NSEC: missing (the NSEC chain skips this name)`);
       continue;
     }
     if (sets.rrCount[s]! > 1) {
-      failures.add(`${where} NSEC: more than one NSEC record`);
+      failures.add(`${where()} NSEC: more than one NSEC record`);
       continue;
     }
-    const rd = table.rdata(zone.rrs[sets.rrFirst[s]!]!);
-    const nl = wireNameLength(rd, 0, rd.length);
-    const want = nameAt(zone, nextK);
-    let same = nl === want.length;
+    const r = zone.rrs[sets.rrFirst[s]!]!;
+    const rb = table.bytes;
+    const ro = table.rdOff[r]!;
+    const rl = table.rdLen[r]!;
+    const nl = wireNameLength(rb, ro, ro + rl);
+    const wo = names.off[nextK]!;
+    const wl = names.len[nextK]!;
+    let same = nl === wl;
     for (let i = 0; same && i < nl; i++) {
-      const c = rd[i]!;
-      if ((c >= 0x41 && c <= 0x5a ? c + 0x20 : c) !== want[i]) same = false;
+      const c = rb[ro + i]!;
+      if ((c >= 0x41 && c <= 0x5a ? c + 0x20 : c) !== nb[wo + i]) same = false;
     }
     if (!same) {
-      failures.add(`${where} NSEC: next name is ${nameToText(rd.subarray(0, Math.max(nl, 1)))}, the next name in the zone is ${nameToText(want)}`);
+      const next = nl > 0 ? nameToText(rb.subarray(ro, ro + nl)) : '(malformed)';
+      failures.add(`${where()} NSEC: next name is ${next}, the next name in the zone is ${nameToText(nameAt(zone, nextK))}`);
       continue;
     }
-    const types: number[] = [];
+    // the types present: authoritative and delegation sets, RRSIG when any of them is signed
+    let n = 0;
     let signed = false;
-    for (let t = names.setFirst[k]!; t < names.setFirst[k]! + names.setCount[k]!; t++) {
+    for (let t = names.setFirst[k]!; t < names.setFirst[k]! + names.setCount[k]! && n < 255; t++) {
       if (sets.flags[t]! & (SET_AUTH | SET_DELEGATION)) {
-        types.push(sets.type[t]!);
+        types[n++] = sets.type[t]!;
         if (sets.sigCount[t]! > 0) signed = true;
       }
     }
-    if (signed) types.push(RRType.RRSIG);
-    types.sort((a, b) => a - b);
-    const bitmap = encodeBitmap(types);
-    const actual = rd.subarray(nl);
-    if (actual.length !== bitmap.length || !bitmap.every((v, i) => v === actual[i])) {
-      failures.add(`${where} NSEC: type bitmap does not match the types at this name (${types.map(typeToName).join(' ')})`);
+    if (signed) types[n++] = RRType.RRSIG;
+    types.subarray(0, n).sort();
+    const len = encodeBitmap(types, n, bitmap);
+    let match = len === rl - nl;
+    for (let i = 0; match && i < len; i++) if (bitmap[i] !== rb[ro + nl + i]) match = false;
+    if (!match) {
+      const list = Array.from(types.subarray(0, n), typeToName).join(' ');
+      failures.add(`${where()} NSEC: type bitmap does not match the types at this name (${list})`);
     }
   }
   return failures.count === before ? 'verified' : 'broken';
