@@ -19,6 +19,8 @@ export const FIELD_UDP_SIZE: u8 = 0x0d;
 export const CTX_FLAG_DO: u16 = 1;
 export const CTX_FLAG_CD: u16 = 2;
 export const CTX_FLAG_RD: u16 = 4;
+/** Resolve on this node: the owner of the query's cache slot is down (set by the host). */
+export const CTX_FLAG_LOCAL: u16 = 8;
 
 export const TRANSPORT_UDP: u8 = 0;
 export const TRANSPORT_TCP: u8 = 1;

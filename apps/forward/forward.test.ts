@@ -58,6 +58,49 @@ describe('forward app under the harness', () => {
   });
 });
 
+describe('forward app: the owner of a cache slot (rendezvous hashing)', () => {
+  const ownerSet = (self: string, members: string[]) =>
+    harnessFor('forward', { host: { node_id: self, peers: members.join(','), max_hops: '1', upstream_groups: 'default' }, config: { routes: { '.': 'default' } } });
+  const owners = (members: string[], names: string[]) => {
+    const h = ownerSet(members[0]!, members);
+    return names.map((n) => {
+      const r = h.query(n);
+      return r.verdict === 'forward' ? r.target!.slice(5) : members[0]!;
+    });
+  };
+  const names = Array.from({ length: 6000 }, (_, i) => `name${i}.example${i % 97}.com`);
+
+  it('spreads keys evenly, and every node computes the same owner', () => {
+    const a = owners(['a', 'b', 'c'], names);
+    const counts = ['a', 'b', 'c'].map((m) => a.filter((o) => o === m).length);
+    for (const c of counts) expect(c / names.length).toBeGreaterThan(0.28);
+    // Seen from another member, with the list in another order: the same owners.
+    const h = ownerSet('b', ['c', 'a', 'b'].sort());
+    expect(names.slice(0, 500).map((n) => (h.query(n).verdict === 'forward' ? h.query(n).target!.slice(5) : 'b'))).toEqual(a.slice(0, 500));
+  });
+
+  it('moves only about 1/N of the keys when a node is added or removed', () => {
+    const three = owners(['a', 'b', 'c'], names);
+    const four = owners(['a', 'b', 'c', 'd'], names);
+    const moved = three.filter((o, i) => o !== four[i]);
+    expect(moved.length / names.length).toBeGreaterThan(0.2);
+    expect(moved.length / names.length).toBeLessThan(0.3);
+    // Every key that moved went to the new node; no key moved between old nodes.
+    expect(new Set(four.filter((o, i) => o !== three[i]))).toEqual(new Set(['d']));
+    const two = owners(['a', 'b'], names);
+    expect(three.filter((o, i) => o !== 'c' && o !== two[i])).toEqual([]);
+  });
+
+  it('keys on qtype and the DO bit too, and never forwards a query already forwarded or marked local', () => {
+    const h = ownerSet('a', ['a', 'b', 'c']);
+    const byType = new Set(['A', 'AAAA', 'MX', 'TXT', 'NS', 'SOA', 'DS', 'SRV'].map((t) => h.query('www.example.com', { qtype: t }).target ?? 'a'));
+    expect(byType.size).toBeGreaterThan(1);
+    const remote = names.find((n) => h.query(n).verdict === 'forward')!;
+    expect(h.query(remote, { hops: 1 }).verdict).toBe('continue');
+    expect(h.query(remote, { local: true }).verdict).toBe('continue');
+  });
+});
+
 describe.skipIf(!needTools('nsd', 'dig'))('forward app routing', () => {
   let a: Nsd;
   let b: Nsd;

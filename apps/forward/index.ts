@@ -1,9 +1,13 @@
-// forward: chooses where a query that needs outside data goes. Upstream groups are picked by
-// longest-suffix zone routing from config; the host does the I/O (UDP, TCP on TC, retries,
-// health) once the resolve chain ends without an answer.
+// forward: chooses where a query that needs outside data goes. First the cache slot: in a site
+// of several nodes, the node that owns the query (rendezvous hashing over qname, qtype and the
+// DO bit) resolves it, so each answer is fetched and cached once per site; a non-owner returns
+// FORWARD to that peer and the host carries the request context there. Then the upstream group,
+// by longest-suffix zone routing; the host does the I/O (UDP, TCP on TC, retries, health) once
+// the resolve chain ends without an answer.
 
 import { Config, LoadKind, Request, Verdict, loadError, request, takeInput, count } from "../../assembly/sdk";
 import { nameFromString, suffixOffset, lower } from "../../assembly/name";
+import { CTX_FLAG_LOCAL } from "../../assembly/context";
 
 export { abi_version, input, gc } from "../../assembly/sdk";
 
@@ -13,6 +17,57 @@ class Route {
 
 // Sorted longest zone first, so the first match is the longest suffix.
 let routes: Array<Route> = new Array<Route>();
+
+// Site members (sorted, this node included) and each one's hash, for rendezvous hashing.
+let selfId = "";
+let members: Array<string> = new Array<string>();
+let memberHashes: Array<u64> = new Array<u64>();
+let maxHops: u8 = 1;
+
+const FNV_OFFSET: u64 = 0xcbf29ce484222325;
+const FNV_PRIME: u64 = 0x100000001b3;
+
+@inline
+function fnvByte(h: u64, b: u8): u64 {
+  return (h ^ <u64>b) * FNV_PRIME;
+}
+
+/** MurmurHash3's 64-bit finaliser: spreads the bits so every member's score is independent. */
+@inline
+function mix(k: u64): u64 {
+  k ^= k >> 33;
+  k *= 0xff51afd7ed558ccd;
+  k ^= k >> 33;
+  k *= 0xc4ceb9fe1a85ec53;
+  k ^= k >> 33;
+  return k;
+}
+
+function hashString(s: string): u64 {
+  let h = FNV_OFFSET;
+  for (let i = 0; i < s.length; i++) h = fnvByte(h, <u8>s.charCodeAt(i));
+  return h;
+}
+
+/**
+ * The member that owns (qname, qtype, DO): highest mix(key ^ member) wins. Adding or removing
+ * one member moves only the keys that member wins or held, about 1/N of them.
+ */
+function owner(qname: Uint8Array, qtype: u16, dnssec: bool): i32 {
+  let h = FNV_OFFSET;
+  for (let i = 0; i < qname.length; i++) h = fnvByte(h, lower(unchecked(qname[i])));
+  h = fnvByte(fnvByte(fnvByte(h, <u8>(qtype >> 8)), <u8>qtype), dnssec ? 1 : 0);
+  let best = 0;
+  let bestScore: u64 = 0;
+  for (let i = 0; i < memberHashes.length; i++) {
+    const score = mix(h ^ unchecked(memberHashes[i]));
+    if (i == 0 || score > bestScore) {
+      best = i;
+      bestScore = score;
+    }
+  }
+  return best;
+}
 
 function lowerName(n: Uint8Array): Uint8Array {
   const out = new Uint8Array(n.length);
@@ -25,6 +80,10 @@ export function on_load(kind: i32, len: i32): i32 {
   if (kind != LoadKind.CONFIG) return loadError("forward takes no data loads, only its config");
   const cfg = Config.parse(data);
   const groups = cfg.get("host.upstream_groups").split(",");
+  const peerList = cfg.get("host.peers");
+  const nextMembers = peerList.length > 0 ? peerList.split(",") : new Array<string>();
+  const nextHashes = new Array<u64>();
+  for (let i = 0; i < nextMembers.length; i++) nextHashes.push(hashString(nextMembers[i]));
   const next = new Array<Route>();
   for (let i = 0; i < cfg.keys.length; i++) {
     const key = cfg.keys[i];
@@ -40,15 +99,28 @@ export function on_load(kind: i32, len: i32): i32 {
     next.push(new Route(lowerName(zone), group));
   }
   next.sort((a: Route, b: Route): i32 => b.zone.length - a.zone.length);
+  // Everything checked: swap it all in at once.
   routes = next;
+  selfId = cfg.get("host.node_id");
+  members = nextMembers;
+  memberHashes = nextHashes;
+  maxHops = <u8>I32.parseInt(cfg.get("host.max_hops", "1"));
   return 0;
 }
 
 export function on_query(phase: i32, ctxLen: i32, msgLen: i32): i32 {
   const req: Request = request(phase, ctxLen, msgLen);
-  // A rule (forward-to) has chosen already: respect it.
-  if (req.ctx.route.len > 0) return Verdict.CONTINUE;
   const qname = req.ctx.qname();
+  const ctx = req.ctx;
+  if (members.length > 1 && (ctx.flags & CTX_FLAG_LOCAL) == 0 && ctx.hops < maxHops) {
+    const o = owner(qname, ctx.qtype, ctx.dnssecOk);
+    if (unchecked(members[o]) != selfId) {
+      count("to_peer");
+      return req.forward("peer:" + unchecked(members[o]));
+    }
+  }
+  // A rule (forward-to) has chosen already: respect it.
+  if (ctx.route.len > 0) return Verdict.CONTINUE;
   for (let i = 0; i < routes.length; i++) {
     const r = unchecked(routes[i]);
     if (suffixOffset(qname, r.zone) >= 0) {

@@ -7,7 +7,7 @@
 
 import { LoadKind, phaseNames, Phase, Verdict, verdictNames, type PhaseName } from '../abi/verdict.js';
 import { encodeAppConfig } from '../core/config.js';
-import { encodeContext, newContext, type RequestContext } from '../core/context.js';
+import { CtxFlag, encodeContext, newContext, type RequestContext } from '../core/context.js';
 import { toJson } from '../core/doh.js';
 import { typeFromName } from '../core/dns/rr-types.js';
 import { buildQuery, textToName } from '../core/dns/wire.js';
@@ -31,6 +31,10 @@ export interface HarnessQuery {
   disabledApps?: string[];
   /** For post phases: the response the app sees (defaults to the query). */
   message?: Uint8Array;
+  /** Peer hops the request has taken. */
+  hops?: number;
+  /** The LOCAL flag: the owner of the cache slot is down, resolve here. */
+  local?: boolean;
 }
 
 export interface HarnessRecord {
@@ -114,6 +118,8 @@ export class AppHarness {
     for (const t of q.tags ?? []) ctx.tags.add(t);
     for (const a of q.disabledApps ?? []) ctx.disabledApps.add(a);
     if (q.route) ctx.route = q.route;
+    if (q.hops) ctx.hops = q.hops;
+    if (q.local) ctx.flags |= CtxFlag.local;
     const phase = Phase[q.phase ?? this.manifest.phases[0]!];
     if (!this.manifest.phases.includes(phaseNames[phase]!)) {
       throw new Error(`app ${this.manifest.name} does not run in phase ${phaseNames[phase]}`);

@@ -79,6 +79,9 @@ export function buildChain(config: Config, opts: BuildOptions): WasmAppChain {
     upstream_groups: Object.keys(config.upstreams).join(','),
     apps: order.join(','),
     installed_apps: catalog.names().join(','),
+    // Every node must see the same members, so itself is always one of them.
+    peers: [...new Set([config.node_id, ...Object.keys(config.site.peers)])].sort().join(','),
+    max_hops: String(config.site.max_hops),
   };
   const instances: AppInstance[] = [];
   for (const name of order) {

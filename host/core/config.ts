@@ -113,6 +113,24 @@ export const configSchema = z.strictObject({
     })
     .catchall(appOverrideSchema)
     .prefault({}),
+  /** The site this node pools its cache with (docs/pooling.md). */
+  site: z
+    .strictObject({
+      /** Node id -> DNS address (HOST:PORT) or DoH URL of every node; a node may list itself. */
+      peers: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/, 'node ids are [A-Za-z0-9_.:-]'), upstreamServer).default({}),
+      /** Key id -> secret, shared by the site; several at once while rotating. */
+      keys: z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,32}$/, 'key ids are [A-Za-z0-9_.-], at most 32'), z.string().min(16, 'site keys need at least 16 characters')).default({}),
+      /** The key id contexts are signed with (default: the first key). */
+      signing_key: z.string().optional(),
+      /** Longest a query waits on a peer before it is resolved locally, ms. */
+      peer_timeout_ms: z.number().int().min(10).max(10_000).default(150),
+      peer_probe_interval_ms: z.number().int().min(100).max(600_000).default(5000),
+      /** Peer hops a query may take (1: the owner never forwards again). */
+      max_hops: z.number().int().min(1).max(4).default(1),
+      /** EDNS option code carrying the context (local-use range, RFC 6891 §9). */
+      context_option: z.number().int().min(65001).max(65534).default(65001),
+    })
+    .prefault({}),
   /** The zone static_zone serves (RFC 8806 local root); docs/zones.md. */
   zone: z
     .strictObject({
@@ -170,6 +188,12 @@ export function validateConfig(raw: unknown, source = 'config'): Config {
   if (Object.keys(cfg.upstreams).length === 0) problems.push(`${source}: upstreams: at least one upstream group is required`);
   if (!(cfg.upstream.default_group in cfg.upstreams) && Object.keys(cfg.upstreams).length > 0) {
     problems.push(`${source}: upstream.default_group: "${cfg.upstream.default_group}" is not a group in [upstreams]`);
+  }
+  const others = Object.keys(cfg.site.peers).filter((id) => id !== cfg.node_id);
+  const keyIds = Object.keys(cfg.site.keys);
+  if (others.length > 0 && keyIds.length === 0) problems.push(`${source}: site.keys: peers are configured, so a site key is required`);
+  if (cfg.site.signing_key !== undefined && !keyIds.includes(cfg.site.signing_key)) {
+    problems.push(`${source}: site.signing_key: "${cfg.site.signing_key}" is not in site.keys`);
   }
   if ((cfg.server.tls_cert === undefined) !== (cfg.server.tls_key === undefined)) {
     problems.push(`${source}: server: tls_cert and tls_key go together`);

@@ -39,7 +39,8 @@ export const Field = {
   mac: 0x7f,
 } as const;
 
-export const CtxFlag = { do: 1, cd: 2, rd: 4 } as const;
+/** Context flag bits. `local`: resolve here, do not forward to a peer (its owner is down). */
+export const CtxFlag = { do: 1, cd: 2, rd: 4, local: 8 } as const;
 
 export class ContextError extends Error {
   override readonly name = 'ContextError';

@@ -5,6 +5,7 @@
  */
 
 import type { ClientAddress } from './context.js';
+import { CONTEXT_HEADER } from './context-auth.js';
 import { RRType, typeFromName } from './dns/rr-types.js';
 import { base64UrlDecode, buildQuery, hex, nameToText, readName, textToName, u16, walkRecords, readHeader, WireError } from './dns/wire.js';
 import type { Reply } from './resolver.js';
@@ -14,7 +15,7 @@ export const DNS_JSON = 'application/dns-json';
 const MAX_BODY = 65535;
 
 export interface DohHandler {
-  handle(query: Uint8Array, info: { client: ClientAddress | null; transport: 'doh' }): Promise<Reply | null>;
+  handle(query: Uint8Array, info: { client: ClientAddress | null; transport: 'doh'; context?: Uint8Array }): Promise<Reply | null>;
 }
 
 function problem(status: number, text: string, extra: Record<string, string> = {}): Response {
@@ -58,7 +59,10 @@ export async function handleDoh(req: Request, resolver: DohHandler, client: Clie
     return problem(405, 'method not allowed', { allow: 'GET, POST' });
   }
 
-  const reply = await resolver.handle(query, { client, transport: 'doh' });
+  // A peer's signed request context (base64url); the resolver authenticates it or strips it.
+  const header = req.headers.get(CONTEXT_HEADER);
+  const context = header ? (base64UrlDecode(header) ?? new Uint8Array([0])) : undefined;
+  const reply = await resolver.handle(query, { client, transport: 'doh', ...(context ? { context } : {}) });
   if (!reply) return problem(400, 'not a DNS query');
   // RFC 8484 §5.1: freshness no longer than the smallest TTL in the answer.
   const headers: Record<string, string> = { 'cache-control': `max-age=${reply.minTtl}` };

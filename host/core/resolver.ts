@@ -11,7 +11,9 @@
 
 import { AnswerCache, cacheKey, type CacheHit } from './cache.js';
 import type { AppChain, PhaseOutcome } from './chain.js';
-import { CtxFlag, newContext, type ClientAddress, type RequestContext, type TransportName } from './context.js';
+import { CtxFlag, contextChanged, newContext, type ClientAddress, type RequestContext, type TransportName } from './context.js';
+import { DEFAULT_CONTEXT_OPTION, type RejectReason } from './context-auth.js';
+import type { Peers } from './peers.js';
 import { Opcode, Rcode, RRType, rcodeToName } from './dns/rr-types.js';
 import {
   EDNS_FLAG_DO, FLAG_AD, FLAG_CD, FLAG_QR, FLAG_RA, FLAG_RD, HEADER_LEN, WireError, appendOpt, buildErrorResponse, encodeOpt,
@@ -35,6 +37,8 @@ export interface ResolverOptions {
   udpSize: number;
   /** Upstream group used when neither a rule nor the forward app chose one. */
   defaultRoute: string;
+  /** Peer hops a query may take; a context that claims more is refused. */
+  maxHops: number;
 }
 
 export const defaultResolverOptions: ResolverOptions = {
@@ -44,14 +48,17 @@ export const defaultResolverOptions: ResolverOptions = {
   failureRecheckMs: 30_000,
   udpSize: 1232,
   defaultRoute: 'default',
+  maxHops: 1,
 };
 
 export interface ClientInfo {
   client: ClientAddress | null;
   transport: TransportName;
+  /** A signed context that came in an HTTP header (DoH); UDP/TCP carry it in an EDNS option. */
+  context?: Uint8Array;
 }
 
-export type AnswerSource = 'cache' | 'stale' | 'app' | 'upstream' | 'local';
+export type AnswerSource = 'cache' | 'stale' | 'app' | 'upstream' | 'peer' | 'local';
 
 export interface Reply {
   message: Uint8Array;
@@ -80,6 +87,9 @@ interface Metrics {
   malformed: Counter;
   stale: Counter;
   coalesced: Counter;
+  received: Counter;
+  rejected: Counter;
+  local: Counter;
 }
 
 /** Bound metric handles per label value, made on first use (label sets here are small and fixed). */
@@ -118,6 +128,8 @@ export class Resolver {
     chain: AppChain,
     readonly cache: AnswerCache,
     private readonly upstreams: Upstreams,
+    /** The site's other nodes, for cache pooling; null for a node on its own. */
+    readonly peers: Peers | null,
     metrics: MetricsSink,
     private readonly logger: Logger,
     readonly opts: ResolverOptions = defaultResolverOptions,
@@ -133,6 +145,9 @@ export class Resolver {
       malformed: metrics.counter('edge_malformed_queries_total', 'Queries that could not be parsed or were refused early', ['reason']),
       stale: metrics.counter('edge_stale_answers_total', 'Stale answers served (RFC 8767), by reason', ['reason']),
       coalesced: metrics.counter('edge_coalesced_queries_total', 'Cache misses that joined an upstream query already in flight'),
+      received: metrics.counter('edge_peer_received_total', 'Queries received from peers with a valid context, by ingress node', ['ingress']),
+      rejected: metrics.counter('edge_context_rejected_total', 'Contexts stripped before any app saw them, by reason', ['reason']),
+      local: metrics.counter('edge_peer_local_fallback_total', 'Queries resolved locally because their owner was down or did not answer', ['peer']),
     };
     this.queriesBy = new BoundSet((transport) => this.m.queries.bind({ transport }));
     this.responsesBy = new BoundSet((k) => {
@@ -154,6 +169,33 @@ export class Resolver {
   }
 
   /** Answers one query. Returns null when the query is to be dropped (unparseable, a response). */
+  /**
+   * Checks a context that came with a query: from a peer, authentic, fresh, for this question.
+   * Returns it ready to use (the hop already counted by the sender), or null after counting why
+   * it was refused; the query then runs as a plain client query.
+   */
+  private async restoreContext(bytes: Uint8Array, p: ParsedQuery, info: ClientInfo, now: number): Promise<RequestContext | null> {
+    const reject = (reason: RejectReason): null => {
+      this.m.rejected.inc({ reason });
+      this.logger.log('debug', 'context stripped', { reason, client: info.client?.address });
+      return null;
+    };
+    if (!this.peers) return reject('not-peer');
+    if (!info.client || !this.peers.isPeerAddress(info.client.address)) return reject('not-peer');
+    const v = await this.peers.auth.verify(bytes, now);
+    if (!v.ok) return reject(v.reason);
+    const ctx = v.ctx;
+    const q = p.question!;
+    if (ctx.qtype !== q.type || ctx.qclass !== q.class || !nameEquals(ctx.qname, q.name)) return reject('question-mismatch');
+    if (ctx.hops > this.opts.maxHops) return reject('hops');
+    // The question as this message spells it; the deadline no later than our own budget.
+    ctx.qname = q.name;
+    ctx.deadline = Math.min(ctx.deadline, now + this.opts.requestTimeoutMs);
+    contextChanged(ctx);
+    this.m.received.inc({ ingress: ctx.ingress || 'unknown' });
+    return ctx;
+  }
+
   async handle(query: Uint8Array, info: ClientInfo): Promise<Reply | null> {
     const started = this.now();
     this.queriesBy.get(info.transport).inc();
@@ -168,20 +210,33 @@ export class Resolver {
     }
     const early = this.screen(query, parsed);
     if (early !== undefined) return early;
+    // A context from another node travels in an EDNS option (or a DoH header). It is taken off
+    // the query before anything else looks at it, and used only if it is authentic.
+    let carried = info.context ?? null;
+    const optionCode = this.peers?.opts.optionCode ?? DEFAULT_CONTEXT_OPTION;
+    const option = parsed.edns?.options.find((o) => o.code === optionCode);
+    if (option) {
+      carried = option.data;
+      query = withoutOption(query, parsed, optionCode);
+      parsed = parseQuery(query);
+    }
+    const restored = carried ? await this.restoreContext(carried, parsed, info, started) : null;
     const q = parsed.question!;
     const dnssecOk = !!parsed.edns && (parsed.edns.flags & EDNS_FLAG_DO) !== 0;
     const cd = (parsed.header.flags & FLAG_CD) !== 0;
-    const ctx = newContext({
-      qname: q.name,
-      qtype: q.type,
-      qclass: q.class,
-      client: info.client,
-      transport: info.transport,
-      flags: (dnssecOk ? CtxFlag.do : 0) | (cd ? CtxFlag.cd : 0) | (parsed.header.flags & FLAG_RD ? CtxFlag.rd : 0),
-      ingress: this.opts.nodeId,
-      deadline: started + this.opts.requestTimeoutMs,
-      udpSize: parsed.edns?.udpSize ?? 0,
-    });
+    const ctx =
+      restored ??
+      newContext({
+        qname: q.name,
+        qtype: q.type,
+        qclass: q.class,
+        client: info.client,
+        transport: info.transport,
+        flags: (dnssecOk ? CtxFlag.do : 0) | (cd ? CtxFlag.cd : 0) | (parsed.header.flags & FLAG_RD ? CtxFlag.rd : 0),
+        ingress: this.opts.nodeId,
+        deadline: started + this.opts.requestTimeoutMs,
+        udpSize: parsed.edns?.udpSize ?? 0,
+      });
     const reply = await this.run(query, parsed, ctx);
     if (reply) {
       this.responsesBy.get(`${rcodeToName(reply.rcode)}|${reply.source}`).inc();
@@ -251,7 +306,18 @@ export class Resolver {
     }
     this.cacheMiss.inc();
 
-    const outcome = chain.runsIn(PHASE.resolve) ? chain.run(PHASE.resolve, ctx, query) : CONTINUE;
+    let outcome = chain.runsIn(PHASE.resolve) ? chain.run(PHASE.resolve, ctx, query) : CONTINUE;
+    if (outcome.kind === 'forward' && outcome.target.startsWith(PEER_PREFIX)) {
+      const peer = outcome.target.slice(PEER_PREFIX.length);
+      const body = await this.viaPeer(peer, key, p, ctx);
+      if (body) return this.post(PHASE.postResolve, query, p, ctx, { body, source: 'peer' }, chain);
+      // The owner is down or did not answer in time: resolve here, the chain again from the top
+      // of the phase, now with forwarding to peers off for this request.
+      this.m.local.inc({ peer });
+      ctx.flags |= CtxFlag.local;
+      contextChanged(ctx);
+      outcome = chain.run(PHASE.resolve, ctx, query);
+    }
     if (outcome.kind === 'respond' || outcome.kind === 'rcode' || outcome.kind === 'drop') {
       return this.fromOutcome(query, p, ctx, outcome, chain);
     }
@@ -399,6 +465,33 @@ export class Resolver {
     }
   }
 
+  /**
+   * Asks the peer that owns the key; its answer fills this node's cache too. Null when the peer
+   * is down or does not answer within the bound.
+   */
+  private async viaPeer(peer: string, key: string, p: ParsedQuery, ctx: RequestContext): Promise<Uint8Array | null> {
+    const peers = this.peers;
+    if (!peers || !peers.usable(peer)) return null;
+    const flightKey = `${key}|peer:${peer}`;
+    let job = this.inflight.get(flightKey);
+    if (job) this.m.coalesced.inc();
+    else {
+      job = peers.forward(peer, p.question!, ctx, ctx.deadline).then((body) => {
+        this.cache.store(key, body, ctx.ttlCap);
+        return body;
+      });
+      this.inflight.set(flightKey, job);
+      const done = () => this.inflight.delete(flightKey);
+      job.then(done, done);
+    }
+    try {
+      return await job;
+    } catch (e) {
+      this.logger.log('debug', 'peer forward failed', { peer, error: (e as Error).message });
+      return null;
+    }
+  }
+
   /** One upstream query per key at a time; the answer is cached as soon as it arrives. */
   private fetch(key: string, group: string, p: ParsedQuery, ctx: RequestContext): Promise<Uint8Array> {
     const flightKey = `${key}|${group}`;
@@ -429,6 +522,14 @@ export class Resolver {
 }
 
 const CONTINUE: PhaseOutcome = { kind: 'continue' };
+const PEER_PREFIX = 'peer:';
+
+/** The query with one EDNS option removed (the rest of the message byte for byte). */
+function withoutOption(query: Uint8Array, p: ParsedQuery, code: number): Uint8Array {
+  const edns = p.edns!;
+  const rest = edns.options.filter((o) => o.code !== code);
+  return appendOpt(stripOpt(query), encodeOpt(edns.udpSize, edns.flags, rest, edns.extendedRcode));
+}
 
 function ede(code: number): EdnsOption {
   return { code: EDE_OPTION, data: new Uint8Array([code >>> 8, code & 0xff]) };

@@ -21,7 +21,7 @@ export interface UpstreamTransport {
   /** Sends a query over UDP and resolves with the first reply that passes `accept`. */
   udp(host: string, port: number, msg: Uint8Array, timeoutMs: number, accept: (reply: Uint8Array) => boolean): Promise<Uint8Array>;
   tcp(host: string, port: number, msg: Uint8Array, timeoutMs: number): Promise<Uint8Array>;
-  doh?(url: string, msg: Uint8Array, timeoutMs: number): Promise<Uint8Array>;
+  doh?(url: string, msg: Uint8Array, timeoutMs: number, headers?: Record<string, string>): Promise<Uint8Array>;
 }
 
 export class UpstreamError extends Error {
@@ -249,7 +249,7 @@ export class UpstreamTimeout extends Error {
   override readonly name = 'UpstreamTimeout';
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+export function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const t = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new UpstreamTimeout(`no answer within ${ms} ms`)), ms);

@@ -160,8 +160,8 @@ describe('ABI v1 golden values', () => {
       FIELD_REQUEST_ID: 1, FIELD_QUESTION: 2, FIELD_CLIENT: 3, FIELD_TRANSPORT: 4, FIELD_FLAGS: 5, FIELD_HOPS: 6, FIELD_INGRESS: 7,
       FIELD_DEADLINE: 8, FIELD_TAG: 9, FIELD_ROUTE: 10, FIELD_DISABLED_APP: 11, FIELD_TTL_CAP: 12, FIELD_UDP_SIZE: 13,
     });
-    expect(CtxFlag).toEqual({ do: 1, cd: 2, rd: 4 });
-    expect(guestConsts('context.ts', 'CTX_FLAG_')).toEqual({ CTX_FLAG_DO: 1, CTX_FLAG_CD: 2, CTX_FLAG_RD: 4 });
+    expect(CtxFlag).toEqual({ do: 1, cd: 2, rd: 4, local: 8 });
+    expect(guestConsts('context.ts', 'CTX_FLAG_')).toEqual({ CTX_FLAG_DO: 1, CTX_FLAG_CD: 2, CTX_FLAG_RD: 4, CTX_FLAG_LOCAL: 8 });
     expect(Transport).toEqual({ udp: 0, tcp: 1, doh: 2, internal: 3 });
     expect(guestConsts('context.ts', 'TRANSPORT_')).toEqual({ TRANSPORT_UDP: 0, TRANSPORT_TCP: 1, TRANSPORT_DOH: 2, TRANSPORT_INTERNAL: 3 });
   });

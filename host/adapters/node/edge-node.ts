@@ -13,6 +13,8 @@ import { AnswerCache, type CacheOptions } from '../../core/cache.js';
 import { ConfigError, parseConfig, type Config } from '../../core/config.js';
 import { consoleLogger, type Logger } from '../../core/log.js';
 import { Resolver, type ResolverOptions } from '../../core/resolver.js';
+import { ContextAuth } from '../../core/context-auth.js';
+import { Peers } from '../../core/peers.js';
 import { parseServer, Upstreams, type UpstreamTransport } from '../../core/upstream.js';
 import { AdminServer } from './admin-server.js';
 import { AppDataManager } from '../../apps/app-data.js';
@@ -38,6 +40,11 @@ export interface EdgeNodeOptions {
   catalog?: AppCatalog;
   transport?: UpstreamTransport;
   now?: () => number;
+  /**
+   * Test-only: forward to peers without the request context, as the node in the October 2023
+   * incident did (the negative control of the incident test). Not reachable from config.
+   */
+  testOnlyForwardWithoutContext?: boolean;
 }
 
 export interface Listening {
@@ -76,6 +83,7 @@ function resolverOptions(c: Config): ResolverOptions {
     failureRecheckMs: c.cache.failure_recheck_ms,
     udpSize: c.server.udp_payload,
     defaultRoute: c.upstream.default_group,
+    maxHops: c.site.max_hops,
   };
 }
 
@@ -214,6 +222,29 @@ export class EdgeNode {
     await this.zone.start();
   }
 
+  private peers(c: Config): Peers | null {
+    const keys = c.site.keys;
+    const others = Object.keys(c.site.peers).filter((id) => id !== c.node_id);
+    if (others.length === 0) return null;
+    const auth = new ContextAuth({ keys, signing: c.site.signing_key ?? Object.keys(keys)[0]! });
+    return new Peers(
+      c.node_id,
+      c.site.peers,
+      auth,
+      this.transport,
+      {
+        timeoutMs: c.site.peer_timeout_ms,
+        probeIntervalMs: c.site.peer_probe_interval_ms,
+        optionCode: c.site.context_option,
+        udpSize: c.server.udp_payload,
+        sendContext: !this.opts.testOnlyForwardWithoutContext,
+      },
+      this.metrics,
+      this.logger,
+      this.opts.now,
+    );
+  }
+
   /** Everything that can fail is built before anything is swapped. */
   private build(c: Config, text: string): void {
     const baseDir = configBaseDir(this.opts.configPath);
@@ -221,13 +252,14 @@ export class EdgeNode {
     const chain = buildChain(c, { catalog, metrics: this.metrics, logger: this.logger, now: this.opts.now, previous: this.chain ?? null });
     loadAppData(chain, c, baseDir);
     const upstreams = this.upstreams(c);
+    const peers = this.peers(c);
     if (!this.resolver) {
-      this.resolver = new Resolver(chain, new AnswerCache(cacheOptions(c), this.opts.now), upstreams, this.metrics, this.logger, resolverOptions(c), this.opts.now);
+      this.resolver = new Resolver(chain, new AnswerCache(cacheOptions(c), this.opts.now), upstreams, peers, this.metrics, this.logger, resolverOptions(c), this.opts.now);
     } else {
       const old = this.resolver;
       const sameCache = JSON.stringify(cacheOptions(c)) === JSON.stringify(old.cache.opts);
       const cache = sameCache ? old.cache : new AnswerCache(cacheOptions(c), this.opts.now);
-      this.resolver = new Resolver(chain, cache, upstreams, this.metrics, this.logger, resolverOptions(c), this.opts.now);
+      this.resolver = new Resolver(chain, cache, upstreams, peers, this.metrics, this.logger, resolverOptions(c), this.opts.now);
     }
     this.chain = chain;
     this.rules.restore();
@@ -339,6 +371,7 @@ export class EdgeNode {
       config: { hash: this.configHash, source: this.opts.configPath ?? 'embedded', reloads: this.reloads },
       apps: this.chain.apps.map((a) => ({ name: a.name, phases: a.manifest.phases, failure: a.manifest.failure, breaker_open: a.breakerOpen, memory_bytes: a.memoryBytes() })),
       upstreams: this.resolver.currentUpstreams.health(),
+      peers: this.resolver.peers?.health() ?? {},
       cache: this.resolver.cache.stats,
       rules: this.rules.current ?? { hash: null },
       zone: this.zone?.status() ?? null,

@@ -18,6 +18,7 @@ Usage:
   edge-resolver serve [--config FILE] [--listen HOST:PORT]... [--doh HOST:PORT]...
                       [--admin HOST:PORT] [--upstream HOST:PORT]... [--node-id ID]
                       [--rules FILE] [--root-zone SOURCE --trust-anchor FILE]
+                      [--peer ID=HOST:PORT]... [--site-key KEYID:SECRET]...
                       [--log-level debug|info|warn|error]
   edge-resolver config check FILE
   edge-resolver rules check FILE [--config CONFIG]
@@ -48,6 +49,22 @@ export function applyServeFlags(config: Config, v: Record<string, string | strin
   if (typeof v.rules === 'string') c.rules.file = v.rules;
   if (typeof v['root-zone'] === 'string') c.zone.source = v['root-zone'];
   if (typeof v['trust-anchor'] === 'string') c.zone.trust_anchor = v['trust-anchor'];
+  for (const p of list('peer')) {
+    const eq = p.indexOf('=');
+    if (eq <= 0) throw new ConfigError([`--peer ${p}: expected ID=HOST:PORT`]);
+    c.site.peers = { ...c.site.peers, [p.slice(0, eq)]: p.slice(eq + 1) };
+  }
+  const keys = list('site-key');
+  if (keys.length) {
+    c.site.keys = {};
+    for (const k of keys) {
+      const colon = k.indexOf(':');
+      if (colon <= 0) throw new ConfigError([`--site-key: expected KEYID:SECRET`]);
+      c.site.keys[k.slice(0, colon)] = k.slice(colon + 1);
+    }
+    // The first key given signs; the others are still accepted (rotation).
+    c.site.signing_key = keys[0]!.slice(0, keys[0]!.indexOf(':'));
+  }
   return c;
 }
 
@@ -65,6 +82,8 @@ async function serve(argv: string[]): Promise<number> {
       rules: { type: 'string' },
       'root-zone': { type: 'string' },
       'trust-anchor': { type: 'string' },
+      peer: { type: 'string', multiple: true },
+      'site-key': { type: 'string', multiple: true },
     },
     strict: true,
   });

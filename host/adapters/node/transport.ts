@@ -58,10 +58,10 @@ export const nodeTransport: UpstreamTransport = {
     });
   },
 
-  async doh(url, msg, timeoutMs) {
+  async doh(url, msg, timeoutMs, headers) {
     const res = await fetch(url, {
       method: 'POST',
-      headers: { 'content-type': 'application/dns-message', accept: 'application/dns-message' },
+      headers: { 'content-type': 'application/dns-message', accept: 'application/dns-message', ...headers },
       body: msg.slice(),
       signal: AbortSignal.timeout(timeoutMs),
     });

@@ -1,0 +1,163 @@
+/**
+ * The other nodes of a site, for cache pooling: who they are, whether they answer, and how a
+ * query travels to the one that owns its cache slot — with the whole request context, signed,
+ * in an EDNS(0) option (UDP/TCP) or an HTTP header (DoH). A peer that does not answer within
+ * the bound (150 ms by default) is marked down and the query is resolved locally; it gets one
+ * probe query per interval until it answers again.
+ */
+
+import { CONTEXT_HEADER, type ContextAuth } from './context-auth.js';
+import { contextChanged, encodeContext, type RequestContext } from './context.js';
+import { FLAG_TC, base64UrlEncode, buildQuery, readHeader, stripOpt, type EdnsOption, type Question } from './dns/wire.js';
+import type { Logger } from './log.js';
+import type { Counter, Gauge, Histogram, MetricsSink } from './metrics.js';
+import { UpstreamTimeout, matches, parseServer, withTimeout, type ServerSpec, type UpstreamTransport } from './upstream.js';
+
+export interface PeerOptions {
+  /** Longest a query waits on a peer, ms. */
+  timeoutMs: number;
+  probeIntervalMs: number;
+  /** EDNS option code carrying the context (a local-use code, 65001-65534). */
+  optionCode: number;
+  udpSize: number;
+  /**
+   * Test-only: forward without the context, as the node in the October 2023 incident did. Never
+   * set from config; tests use it as the negative control of the incident test.
+   */
+  sendContext: boolean;
+}
+
+export const defaultPeerOptions: PeerOptions = { timeoutMs: 150, probeIntervalMs: 5000, optionCode: 65001, udpSize: 1232, sendContext: true };
+
+interface PeerState {
+  id: string;
+  spec: ServerSpec;
+  down: boolean;
+  nextProbeAt: number;
+}
+
+export class PeerError extends Error {
+  override readonly name = 'PeerError';
+}
+
+export class Peers {
+  private readonly peers = new Map<string, PeerState>();
+  private readonly addresses = new Set<string>();
+  private readonly m: { forwarded: Counter; up: Gauge; latency: Histogram };
+
+  constructor(
+    readonly selfId: string,
+    peers: Record<string, string>,
+    readonly auth: ContextAuth,
+    private readonly transport: UpstreamTransport,
+    readonly opts: PeerOptions,
+    metrics: MetricsSink,
+    private readonly logger: Logger,
+    private readonly now: () => number = Date.now,
+  ) {
+    for (const [id, addr] of Object.entries(peers)) {
+      const spec = parseServer(addr);
+      this.peers.set(id, { id, spec, down: false, nextProbeAt: 0 });
+      if (spec.kind === 'dns') this.addresses.add(normalizeIp(spec.host));
+    }
+    this.m = {
+      forwarded: metrics.counter('edge_peer_forwarded_total', 'Queries sent to the peer owning their cache slot, by result', ['peer', 'result']),
+      up: metrics.gauge('edge_peer_up', '1 when the peer is considered up', ['peer']),
+      latency: metrics.histogram('edge_peer_latency_seconds', 'Round trip of a query through a peer', ['peer']),
+    };
+    for (const id of this.peers.keys()) if (id !== selfId) this.m.up.set({ peer: id }, 1);
+  }
+
+  ids(): string[] {
+    return [...this.peers.keys()];
+  }
+
+  /** True when `address` is one of the site's peers (the sender check before a MAC check). */
+  isPeerAddress(address: string): boolean {
+    return this.addresses.has(normalizeIp(address));
+  }
+
+  has(id: string): boolean {
+    return this.peers.has(id);
+  }
+
+  /** False while the peer is down and no probe is due (the query is then resolved locally). */
+  usable(id: string): boolean {
+    const p = this.peers.get(id);
+    if (!p || id === this.selfId) return false;
+    if (!p.down) return true;
+    if (this.now() < p.nextProbeAt) return false;
+    p.nextProbeAt = this.now() + this.opts.probeIntervalMs;
+    return true;
+  }
+
+  health(): Record<string, { up: boolean; address: string }> {
+    const out: Record<string, { up: boolean; address: string }> = {};
+    for (const p of this.peers.values()) if (p.id !== this.selfId) out[p.id] = { up: !p.down, address: p.spec.label };
+    return out;
+  }
+
+  private failed(p: PeerState, result: string, error: string): void {
+    this.m.forwarded.inc({ peer: p.id, result });
+    if (!p.down) {
+      p.down = true;
+      p.nextProbeAt = this.now() + this.opts.probeIntervalMs;
+      this.m.up.set({ peer: p.id }, 0);
+      this.logger.log('warn', 'peer marked down; its queries are resolved locally', { peer: p.id, error });
+    }
+  }
+
+  /**
+   * Sends `q` to peer `id` with the context (hop count incremented) and returns the answer
+   * without its OPT record. Throws PeerError when the peer does not answer in time.
+   */
+  async forward(id: string, q: Question, ctx: RequestContext, deadline: number): Promise<Uint8Array> {
+    const p = this.peers.get(id);
+    if (!p) throw new PeerError(`no peer "${id}"`);
+    const timeout = Math.max(1, Math.min(this.opts.timeoutMs, deadline - this.now()));
+    const started = this.now();
+    const hopped: RequestContext = { ...ctx, hops: ctx.hops + 1, tags: new Set(ctx.tags), disabledApps: new Set(ctx.disabledApps) };
+    contextChanged(hopped);
+    const signed = this.opts.sendContext ? await this.auth.sign(encodeContext(hopped)) : null;
+    const flags = { do: (ctx.flags & 1) !== 0, cd: (ctx.flags & 2) !== 0 };
+    try {
+      let reply: Uint8Array;
+      if (p.spec.kind === 'doh') {
+        if (!this.transport.doh) throw new PeerError('this runtime has no DoH client');
+        const msg = buildQuery(q, { id: 0, rd: true, cd: flags.cd, udpSize: this.opts.udpSize, do: flags.do });
+        reply = await withTimeout(
+          this.transport.doh(p.spec.url, msg, timeout, signed ? { [CONTEXT_HEADER]: base64UrlEncode(signed) } : undefined),
+          timeout,
+        );
+        if (!matches(reply, 0, q)) throw new PeerError('DoH reply does not match the query');
+      } else {
+        const id16 = crypto.getRandomValues(new Uint16Array(1))[0]!;
+        const options: EdnsOption[] = signed ? [{ code: this.opts.optionCode, data: signed }] : [];
+        const msg = buildQuery(q, { id: id16, rd: true, cd: flags.cd, udpSize: this.opts.udpSize, do: flags.do, options });
+        const accept = (r: Uint8Array) => matches(r, id16, q);
+        reply = await withTimeout(this.transport.udp(p.spec.host, p.spec.port, msg, timeout, accept), timeout);
+        if (readHeader(reply).flags & FLAG_TC) {
+          const left = Math.max(1, timeout - (this.now() - started));
+          reply = await withTimeout(this.transport.tcp(p.spec.host, p.spec.port, msg, left), left);
+          if (!accept(reply)) throw new PeerError('TCP reply does not match the query');
+        }
+      }
+      if (p.down) {
+        this.logger.log('info', 'peer back up', { peer: p.id });
+        this.m.up.set({ peer: p.id }, 1);
+      }
+      p.down = false;
+      this.m.forwarded.inc({ peer: p.id, result: 'ok' });
+      this.m.latency.observe({ peer: p.id }, (this.now() - started) / 1000);
+      return stripOpt(reply);
+    } catch (e) {
+      const result = e instanceof UpstreamTimeout ? 'timeout' : 'error';
+      this.failed(p, result, (e as Error).message);
+      throw new PeerError(`peer ${id}: ${(e as Error).message}`);
+    }
+  }
+}
+
+function normalizeIp(a: string): string {
+  return a.replace(/^::ffff:/, '').toLowerCase();
+}
