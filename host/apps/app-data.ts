@@ -106,6 +106,19 @@ export class AppDataManager {
     return { ok: false, errors };
   }
 
+  /**
+   * Records data the app already holds (loaded into a chain before it went into service), so
+   * its hash and source are reported as for any push.
+   */
+  async adopt(data: Uint8Array, source: string): Promise<void> {
+    const hash = await sha256Hex(data);
+    if (this.state?.hash === hash && this.state.source === source) return;
+    if (this.state) this.info.set({ app: this.app, hash: this.state.hash }, 0);
+    this.state = { hash, source, appliedAt: this.now(), size: data.length };
+    this.bytes = data.slice();
+    this.info.set({ app: this.app, hash }, 1);
+  }
+
   /** Removes the data: the app runs with none. */
   async clear(): Promise<ApplyResult> {
     const inst = this.chain().app(this.app);

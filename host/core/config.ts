@@ -189,6 +189,8 @@ export function validateConfig(raw: unknown, source = 'config'): Config {
   if (!(cfg.upstream.default_group in cfg.upstreams) && Object.keys(cfg.upstreams).length > 0) {
     problems.push(`${source}: upstream.default_group: "${cfg.upstream.default_group}" is not a group in [upstreams]`);
   }
+  const overrideData = (cfg.apps as Record<string, unknown>)['override'] as { data?: string } | undefined;
+  if (cfg.rules.file && overrideData?.data) problems.push(`${source}: rules.file and apps.override.data both name the rule set; keep one`);
   const others = Object.keys(cfg.site.peers).filter((id) => id !== cfg.node_id);
   const keyIds = Object.keys(cfg.site.keys);
   if (others.length > 0 && keyIds.length === 0) problems.push(`${source}: site.keys: peers are configured, so a site key is required`);

@@ -24,28 +24,54 @@ export function catalogForConfig(base: AppCatalog, config: Config, baseDir: stri
   return withAppDirs(base, (config.apps.dirs ?? []).map((d) => resolve(baseDir, d)));
 }
 
-/**
- * Hands each app in `chain` the file its `[apps.<name>] data` names, as a DATA load. The app
- * validates and swaps; a file it refuses throws ConfigError with the app's reason (for a block
- * list, the line). An app that is not in the chain (switched off) gets nothing.
- */
-export function loadAppData(chain: WasmAppChain, config: Config, baseDir: string): void {
-  const problems: string[] = [];
+export interface LoadedData {
+  app: string;
+  path: string;
+  bytes: Uint8Array;
+  /** Re-load the file when it changes. */
+  watch: boolean;
+}
+
+/** The data files a config names: `[apps.<name>] data`, and `[rules] file` for the override app. */
+export function dataFiles(config: Config, baseDir: string): Array<Omit<LoadedData, 'bytes'>> {
+  const out: Array<Omit<LoadedData, 'bytes'>> = [];
   for (const [name, value] of Object.entries(config.apps)) {
     if (name === 'chain' || name === 'dirs') continue;
     const data = (value as AppOverride).data;
-    const app = chain.app(name);
-    if (!data || !app) continue;
-    const path = resolve(baseDir, data);
+    if (data) out.push({ app: name, path: resolve(baseDir, data), watch: true });
+  }
+  if (config.rules.file) out.push({ app: 'override', path: resolve(baseDir, config.rules.file), watch: config.rules.watch });
+  return out;
+}
+
+/**
+ * Hands each app in `chain` its data file as a DATA load, before the chain goes into service.
+ * The app validates and swaps; a file it refuses throws ConfigError with the app's reason (for a
+ * block list, the line), so a start or reload with bad data changes nothing. An app that is not
+ * in the chain (switched off) gets nothing.
+ */
+export function loadAppData(chain: WasmAppChain, config: Config, baseDir: string): LoadedData[] {
+  const problems: string[] = [];
+  const loaded: LoadedData[] = [];
+  for (const f of dataFiles(config, baseDir)) {
+    const app = chain.app(f.app);
+    if (!app) continue;
+    const where = f.app === 'override' && config.rules.file ? 'rules.file' : `apps.${f.app}.data`;
     let bytes: Uint8Array;
     try {
-      bytes = new Uint8Array(readFileSync(path));
+      bytes = new Uint8Array(readFileSync(f.path));
     } catch (e) {
-      problems.push(`apps.${name}.data: cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      problems.push(`${where}: cannot read ${f.path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
       continue;
     }
     const r = app.load(LoadKind.DATA, bytes);
-    if (!r.ok) problems.push(`apps.${name}.data: ${path}: ${r.error}`);
+    if (!r.ok) {
+      // Apps report "LINE:COL: message"; name the file so the line means something.
+      problems.push(...r.error.split('\n').filter(Boolean).map((l) => `${where}: ${/^\d+:\d+: /.test(l) ? `${f.path}:${l}` : `${f.path}: ${l}`}`));
+      continue;
+    }
+    loaded.push({ ...f, bytes });
   }
   if (problems.length) throw new ConfigError(problems);
+  return loaded;
 }

@@ -5,7 +5,6 @@
  */
 
 import { readFile } from 'node:fs/promises';
-import { resolve as resolvePath } from 'node:path';
 import { createHash } from 'node:crypto';
 import { buildChain, type AppCatalog } from '../../apps/load-apps.js';
 import type { WasmAppChain } from '../../apps/app-chain.js';
@@ -24,7 +23,7 @@ import { ZoneLifecycle } from '../../apps/zone-lifecycle.js';
 import { UrlSource } from '../../core/zone-source.js';
 import { parseTrustAnchor, type TrustAnchor } from '../../core/zone/index.js';
 import { nodeCatalog } from './catalog.js';
-import { catalogForConfig, configBaseDir, loadAppData } from './app-files.js';
+import { catalogForConfig, configBaseDir, loadAppData, type LoadedData } from './app-files.js';
 import { DohServer } from './doh-server.js';
 import { PromMetrics } from './prom-metrics.js';
 import { TcpServer } from './tcp-server.js';
@@ -55,6 +54,8 @@ export interface Listening {
 
 /** Rule sets above this size are refused before they reach the app. */
 const RULES_MAX_BYTES = 1024 * 1024;
+/** Other app data (block lists); each app's own max_load_bytes applies too. */
+const DATA_MAX_BYTES = 64 * 1024 * 1024;
 
 function splitHostPort(s: string): { host: string; port: number } {
   const m = /^\[(.+)\]:(\d+)$/.exec(s) ?? /^(.+):(\d+)$/.exec(s);
@@ -103,9 +104,9 @@ export class EdgeNode {
   listening: Listening = { dns: [], doh: [], admin: null };
   private readonly startedAt = Date.now();
   private reloads = { ok: 0, failed: 0, lastError: '' };
-  /** The override app's rule set (docs/rules.md). */
-  readonly rules: AppDataManager;
-  private rulesFile: DataFile | null = null;
+  /** Data held by apps (rule sets, block lists, ...), by app: hash, source, push and watch. */
+  private readonly data = new Map<string, AppDataManager>();
+  private readonly dataWatches = new Map<string, DataFile>();
   /** The zone copy static_zone serves, when `[zone] source` is set. */
   zone: ZoneLifecycle | null = null;
   private zoneConfig = '';
@@ -114,16 +115,29 @@ export class EdgeNode {
     this.logger = opts.logger ?? consoleLogger();
     this.catalog = opts.catalog ?? nodeCatalog();
     this.transport = opts.transport ?? nodeTransport;
-    this.rules = new AppDataManager('override', () => this.chain, this.metrics, this.logger, RULES_MAX_BYTES, opts.now);
+  }
+
+  /** The data manager of an app (made on first use; the override app's is the rule set). */
+  dataOf(app: string): AppDataManager {
+    let m = this.data.get(app);
+    if (!m) {
+      m = new AppDataManager(app, () => this.chain, this.metrics, this.logger, app === 'override' ? RULES_MAX_BYTES : DATA_MAX_BYTES, this.opts.now);
+      this.data.set(app, m);
+    }
+    return m;
+  }
+
+  /** The override app's rule set (docs/rules.md). */
+  get rules(): AppDataManager {
+    return this.dataOf('override');
   }
 
   /** Builds the node from a validated config and opens its listeners. Throws ConfigError. */
   static async start(config: Config, opts: EdgeNodeOptions = {}): Promise<EdgeNode> {
     const node = new EdgeNode(opts);
-    node.build(config, opts.configText ?? JSON.stringify(config));
-    // A rule file named at start must load: there is no previous rule set to fall back on.
-    const r = await node.syncRulesFile(config);
-    if (!r.ok) throw new ConfigError(r.errors);
+    // Data files (a rule file, a block list) load into the chain before it serves: a file that
+    // does not load stops the start, as there is no previous version to fall back on.
+    await node.adoptData(node.build(config, opts.configText ?? JSON.stringify(config)));
     // A zone that does not load is not fatal: the resolver forwards and keeps retrying.
     await node.syncZone(config, await EdgeNode.trustAnchor(config));
     await node.listen();
@@ -158,24 +172,29 @@ export class EdgeNode {
     );
   }
 
-  /** Follows `[rules] file`: loads it when it is new or changed in the config, and watches it. */
-  private async syncRulesFile(c: Config): Promise<{ ok: boolean; errors: string[] }> {
-    const want = c.rules.file;
-    if (this.rulesFile && (!want || this.rulesFile.path !== resolvePath(want))) {
-      this.rulesFile.close();
-      this.rulesFile = null;
+  /**
+   * After a chain with freshly loaded data files went into service: record what each app holds,
+   * and watch the files, so a change applies without a reload (a bad change is refused and the
+   * running data stays).
+   */
+  private async adoptData(loaded: LoadedData[]): Promise<void> {
+    const watched = new Set<string>();
+    for (const f of loaded) {
+      await this.dataOf(f.app).adopt(f.bytes, f.path);
+      if (!f.watch) continue;
+      watched.add(f.app);
+      const current = this.dataWatches.get(f.app);
+      if (current?.path === f.path) continue;
+      current?.close();
+      const w = new DataFile(f.path, this.dataOf(f.app), this.logger);
+      w.watch();
+      this.dataWatches.set(f.app, w);
     }
-    if (!want) return { ok: true, errors: [] };
-    if (!this.rulesFile) {
-      this.rulesFile = new DataFile(want, this.rules, this.logger);
-      const r = await this.rulesFile.load();
-      if (!r.ok) {
-        this.rulesFile = null;
-        return { ok: false, errors: r.errors };
-      }
+    for (const [app, w] of this.dataWatches) {
+      if (watched.has(app)) continue;
+      w.close();
+      this.dataWatches.delete(app);
     }
-    if (c.rules.watch) this.rulesFile.watch();
-    return { ok: true, errors: [] };
   }
 
   /** Reads `[zone] trust_anchor` (before anything is swapped, so a bad file refuses the config). */
@@ -245,12 +264,12 @@ export class EdgeNode {
     );
   }
 
-  /** Everything that can fail is built before anything is swapped. */
-  private build(c: Config, text: string): void {
+  /** Everything that can fail is built before anything is swapped; returns the data files it loaded. */
+  private build(c: Config, text: string): LoadedData[] {
     const baseDir = configBaseDir(this.opts.configPath);
     const catalog = catalogForConfig(this.catalog, c, baseDir);
     const chain = buildChain(c, { catalog, metrics: this.metrics, logger: this.logger, now: this.opts.now, previous: this.chain ?? null });
-    loadAppData(chain, c, baseDir);
+    const loaded = loadAppData(chain, c, baseDir);
     const upstreams = this.upstreams(c);
     const peers = this.peers(c);
     if (!this.resolver) {
@@ -262,11 +281,12 @@ export class EdgeNode {
       this.resolver = new Resolver(chain, cache, upstreams, peers, this.metrics, this.logger, resolverOptions(c), this.opts.now);
     }
     this.chain = chain;
-    this.rules.restore();
+    for (const m of this.data.values()) m.restore();
     this.zone?.restore();
     this.config = c;
     this.configHash = createHash('sha256').update(text).digest('hex');
     this.metrics.gauge('edge_config_info', 'The running config (value 1), labelled by its hash', ['hash']).set({ hash: this.configHash.slice(0, 16) }, 1);
+    return loaded;
   }
 
   private async listen(): Promise<void> {
@@ -374,6 +394,7 @@ export class EdgeNode {
       peers: this.resolver.peers?.health() ?? {},
       cache: this.resolver.cache.stats,
       rules: this.rules.current ?? { hash: null },
+      data: Object.fromEntries([...this.data].filter(([, m]) => m.current).map(([app, m]) => [app, m.current])),
       zone: this.zone?.status() ?? null,
     };
   }
@@ -394,11 +415,10 @@ export class EdgeNode {
         this.logger.log('warn', 'server listeners changed in the config; they take effect on restart');
       }
       const anchor = await EdgeNode.trustAnchor(c);
-      this.build(c, src);
+      const loaded = this.build(c, src);
       this.admin?.setToken(c.admin.token);
+      await this.adoptData(loaded);
       await this.syncZone(c, anchor);
-      const rules = await this.syncRulesFile(c);
-      if (!rules.ok) this.logger.log('error', 'rule file in the new config refused; keeping the running rules', { errors: rules.errors.join('; ') });
       this.reloads.ok++;
       this.logger.log('info', 'config reloaded', { hash: this.configHash.slice(0, 16) });
       return { ok: true, errors: [] };
@@ -422,7 +442,7 @@ export class EdgeNode {
     while (pending() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     await Promise.all([...this.udp.map((s) => s.close()), ...this.tcp.map((s) => s.close()), ...this.doh.map((s) => s.close())]);
     await this.admin?.close();
-    this.rulesFile?.close();
+    for (const w of this.dataWatches.values()) w.close();
     this.zone?.stop();
     this.udp = [];
     this.tcp = [];
