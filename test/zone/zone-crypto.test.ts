@@ -30,7 +30,22 @@ describe('worker-thread signature verifier (Node CLI)', () => {
     }
   });
 
-  it('falls back to WebCrypto when the worker is gone', async () => {
+  it('splits a large batch between the worker and the main thread, in order', async () => {
+    const v = createWorkerVerifier();
+    try {
+      const f = await fixture(13);
+      const key = await v.importKey(f.info);
+      const bad = f.data.slice();
+      bad[0]! ^= 1;
+      const requests = Array.from({ length: 600 }, (_, i) => ({ key, signature: f.signature, data: i % 7 === 3 ? bad : f.data }));
+      const out = await v.verifyBatch(requests);
+      expect(out).toEqual(requests.map((_, i) => i % 7 !== 3));
+    } finally {
+      await v.close();
+    }
+  });
+
+  it('finishes on the main thread when the worker is gone', async () => {
     const v = createWorkerVerifier();
     const f = await fixture(13);
     const key = await v.importKey(f.info);

@@ -1,52 +1,89 @@
 /**
- * Signature checks for the Node CLI on a worker thread. A zone check makes thousands of RSA
- * verifications; through WebCrypto each one costs the main thread more in JavaScript glue than
- * the verification itself, and the main thread is what parsing and ZONEMD need. Here a batch
- * crosses to a worker in one transferred buffer, the worker verifies with node:crypto (same
- * OpenSSL), and the main thread computes the ZONEMD digest meanwhile.
+ * Signature checks for the Node CLI, on both cores. A zone check makes thousands of RSA
+ * verifications; through WebCrypto each costs the main thread more in JavaScript glue than the
+ * verification itself, and the main thread is what parsing and ZONEMD need. Here a batch sits
+ * in shared memory: a worker thread claims signatures one by one with an atomic counter and
+ * verifies them with node:crypto (same OpenSSL), and the main thread claims from the same
+ * counter whenever it has nothing else to do, so the last of the RSA work is split between
+ * the two cores.
  */
 
+import { createPublicKey, verify, type KeyObject } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
-import { dnskeyJwk, webCryptoVerifier, type DnskeyInfo, type SignatureVerifier, type VerifyRequest } from '../../../core/zone/index.js';
+import { dnskeyJwk, type DnskeyInfo, type SignatureVerifier, type VerifyRequest } from '../../../core/zone/index.js';
+
+const PENDING = 2;
+
+/**
+ * Verifies item i of a batch into out[i] (0 or 1) and counts it done. Runs on both threads: the
+ * worker gets this function's source text. Batch layout: u32 n, n × u32 item offset, then per
+ * item u32 key id, u32 signature length, u32 data length, signature, data. Control words:
+ * [next item to claim, items done].
+ */
+function verifyItem(
+  keys: Map<number, NodeKey>,
+  buf: Uint8Array,
+  v: DataView,
+  i: number,
+  out: Uint8Array,
+  ctl: Int32Array,
+  verifyFn: typeof verify,
+): void {
+  const p = v.getUint32(4 + 4 * i, true);
+  const id = v.getUint32(p, true);
+  const sl = v.getUint32(p + 4, true);
+  const dl = v.getUint32(p + 8, true);
+  const k = keys.get(id);
+  let ok = 0;
+  try {
+    ok = k && verifyFn(k.hash, buf.subarray(p + 12 + sl, p + 12 + sl + dl), k.key, buf.subarray(p + 12, p + 12 + sl)) ? 1 : 0;
+  } catch {
+    ok = 0;
+  }
+  out[i] = ok;
+  Atomics.add(ctl, 1, 1);
+}
 
 // Plain JavaScript evaluated by the worker: no module file to locate, so it works the same from
 // dist/ and under the test runner.
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const { createPublicKey, verify } = require('node:crypto');
+${verifyItem.toString()}
+${keyFromJwk.toString()}
 const keys = new Map();
 parentPort.on('message', (m) => {
   if (m.type === 'key') {
-    const hash = m.alg === 8 || m.alg === 13 ? 'sha256' : m.alg === 10 ? 'sha512' : m.alg === 14 ? 'sha384' : null;
-    const key = createPublicKey({ key: m.jwk, format: 'jwk' });
-    keys.set(m.id, { hash, key: m.alg === 13 || m.alg === 14 ? { key, dsaEncoding: 'ieee-p1363' } : key });
+    keys.set(m.id, keyFromJwk(createPublicKey, m.alg, m.jwk));
     return;
   }
   const buf = new Uint8Array(m.buf);
   const v = new DataView(m.buf);
+  const out = new Uint8Array(m.out);
+  const ctl = new Int32Array(m.ctl);
   const n = v.getUint32(0, true);
-  const out = new Uint8Array(n);
-  let p = 4;
-  for (let i = 0; i < n; i++) {
-    const id = v.getUint32(p, true), sl = v.getUint32(p + 4, true), dl = v.getUint32(p + 8, true);
-    p += 12;
-    const k = keys.get(id);
-    try {
-      out[i] = k && verify(k.hash, buf.subarray(p + sl, p + sl + dl), k.key, buf.subarray(p, p + sl)) ? 1 : 0;
-    } catch {
-      out[i] = 0;
-    }
-    p += sl + dl;
+  for (;;) {
+    const i = Atomics.add(ctl, 0, 1);
+    if (i >= n) break;
+    verifyItem(keys, buf, v, i, out, ctl, verify);
   }
-  parentPort.postMessage({ id: m.id, out }, [out.buffer]);
+  parentPort.postMessage({ id: m.id });
 });
 `;
 
+interface NodeKey {
+  hash: string | null;
+  key: KeyObject | { key: KeyObject; dsaEncoding: 'ieee-p1363' };
+}
+
+function keyFromJwk(create: typeof createPublicKey, alg: number, jwk: JsonWebKey): NodeKey {
+  const hash = alg === 8 || alg === 13 ? 'sha256' : alg === 10 ? 'sha512' : alg === 14 ? 'sha384' : null;
+  const key = create({ key: jwk as import('node:crypto').JsonWebKey, format: 'jwk' });
+  return { hash, key: alg === 13 || alg === 14 ? { key, dsaEncoding: 'ieee-p1363' } : key };
+}
+
 interface WorkerKey {
   id: number;
-  info: DnskeyInfo;
-  /** WebCrypto handle, made only if the worker fails. */
-  web?: Promise<unknown>;
 }
 
 export interface ClosableVerifier extends SignatureVerifier {
@@ -54,35 +91,23 @@ export interface ClosableVerifier extends SignatureVerifier {
 }
 
 /**
- * A verifier backed by one worker thread. If the worker cannot start or dies, verification
- * carries on through WebCrypto: slower, never wrong.
+ * A verifier backed by one worker thread plus the main thread's idle time. If the worker cannot
+ * start or dies, the main thread finishes the batch alone: slower, never wrong.
  */
 export function createWorkerVerifier(options: { lazy?: boolean } = {}): ClosableVerifier {
   let worker: Worker | null = null;
   let started = false;
   let nextKey = 1;
   let nextBatch = 1;
-  const pending = new Map<number, (out: Uint8Array) => void>();
   let failure: Error | null = null;
-  const onMessage = (m: { id: number; out: Uint8Array }): void => {
-    const done = pending.get(m.id);
-    pending.delete(m.id);
-    done?.(m.out);
-  };
-  const viaWebCrypto = async (requests: VerifyRequest[]): Promise<boolean[]> => {
-    const keys = await Promise.all(
-      requests.map((r) => {
-        const k = r.key as WorkerKey;
-        k.web ??= webCryptoVerifier.importKey(k.info);
-        return k.web;
-      }),
-    );
-    return webCryptoVerifier.verifyBatch(requests.map((r, i) => ({ ...r, key: keys[i] })));
+  const localKeys = new Map<number, NodeKey>();
+  const waiting = new Map<number, () => void>();
+  const wake = (): void => {
+    for (const w of waiting.values()) w();
   };
   const fail = (err: Error): void => {
     failure ??= err;
-    for (const done of pending.values()) done(new Uint8Array(0));
-    pending.clear();
+    wake();
   };
   const start = (): Worker | null => {
     if (started) return worker;
@@ -94,9 +119,9 @@ export function createWorkerVerifier(options: { lazy?: boolean } = {}): Closable
       return null;
     }
     worker.unref();
-    worker.on('message', onMessage);
+    worker.on('message', (m: { id: number }) => waiting.get(m.id)?.());
     worker.on('error', fail);
-    // a worker that exits (crash, or close() too early) must not leave batches waiting forever
+    // a worker that exits (crash, or close() too early) leaves the rest to the main thread
     worker.on('exit', () => fail(new Error('signature worker exited')));
     return worker;
   };
@@ -106,36 +131,72 @@ export function createWorkerVerifier(options: { lazy?: boolean } = {}): Closable
       const jwk = dnskeyJwk(info);
       if (!jwk) return null;
       const id = nextKey++;
+      localKeys.set(id, keyFromJwk(createPublicKey, info.algorithm, jwk));
       const w = start();
       if (w && !failure) w.postMessage({ type: 'key', id, alg: info.algorithm, jwk });
-      return { id, info };
+      return { id };
     },
     async verifyBatch(requests: VerifyRequest[]): Promise<boolean[]> {
-      if (failure) return viaWebCrypto(requests);
-      let size = 4;
+      const n = requests.length;
+      let size = 4 + 4 * n;
       for (const r of requests) size += 12 + r.signature.length + r.data.length;
-      const buf = new ArrayBuffer(size);
-      const bytes = new Uint8Array(buf);
-      const v = new DataView(buf);
-      v.setUint32(0, requests.length, true);
-      let p = 4;
-      for (const r of requests) {
+      const shared = new SharedArrayBuffer(size);
+      const buf = new Uint8Array(shared);
+      const v = new DataView(shared);
+      v.setUint32(0, n, true);
+      let p = 4 + 4 * n;
+      requests.forEach((r, i) => {
+        v.setUint32(4 + 4 * i, p, true);
         v.setUint32(p, (r.key as WorkerKey).id, true);
         v.setUint32(p + 4, r.signature.length, true);
         v.setUint32(p + 8, r.data.length, true);
-        p += 12;
-        bytes.set(r.signature, p);
-        bytes.set(r.data, p + r.signature.length);
-        p += r.signature.length + r.data.length;
-      }
+        buf.set(r.signature, p + 12);
+        buf.set(r.data, p + 12 + r.signature.length);
+        p += 12 + r.signature.length + r.data.length;
+      });
+      const outBuf = new SharedArrayBuffer(n);
+      const out = new Uint8Array(outBuf).fill(PENDING);
+      const ctlBuf = new SharedArrayBuffer(8);
+      const ctl = new Int32Array(ctlBuf);
       const id = nextBatch++;
       const w = start();
-      if (!w || failure) return viaWebCrypto(requests);
-      const out = await new Promise<Uint8Array>((resolve) => {
-        pending.set(id, resolve);
-        w.postMessage({ type: 'verify', id, buf }, [buf]);
+      if (w && !failure) w.postMessage({ type: 'verify', id, buf: shared, out: outBuf, ctl: ctlBuf });
+      await new Promise<void>((resolve) => {
+        let finished = false;
+        const finish = (): void => {
+          if (finished) return;
+          finished = true;
+          waiting.delete(id);
+          resolve();
+        };
+        // the main thread takes a few items whenever it gets the event loop, until none are left
+        const steal = (): void => {
+          if (finished) return;
+          for (let c = 0; c < 16; c++) {
+            const i = Atomics.add(ctl, 0, 1);
+            if (i >= n) break;
+            verifyItem(localKeys, buf, v, i, out, ctl, verify);
+          }
+          if (Atomics.load(ctl, 1) >= n) finish();
+          else if (failure) rescue();
+          else if (Atomics.load(ctl, 0) < n) setImmediate(steal);
+        };
+        // the worker died: whatever it had claimed but not finished is still PENDING
+        const rescue = (): void => {
+          for (let i = 0; i < n; i++) if (Atomics.load(out, i) === PENDING) verifyItem(localKeys, buf, v, i, out, ctl, verify);
+          finish();
+        };
+        waiting.set(id, () => {
+          if (Atomics.load(ctl, 1) >= n) finish();
+          else if (failure) {
+            while (Atomics.add(ctl, 0, 1) < n) {
+              // claim everything left so a dying worker takes no more
+            }
+            rescue();
+          }
+        });
+        setImmediate(steal);
       });
-      if (out.length !== requests.length) return viaWebCrypto(requests);
       return Array.from(out, (x) => x === 1);
     },
     async close(): Promise<void> {
