@@ -8,13 +8,13 @@ import { readFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { buildChain, type AppCatalog } from '../../apps/load-apps.js';
 import type { WasmAppChain } from '../../apps/app-chain.js';
-import { AnswerCache, type CacheOptions } from '../../core/cache.js';
+import { AnswerCache } from '../../core/cache.js';
 import { ConfigError, parseConfig, type Config } from '../../core/config.js';
 import { consoleLogger, type Logger } from '../../core/log.js';
-import { Resolver, type ResolverOptions } from '../../core/resolver.js';
-import { ContextAuth } from '../../core/context-auth.js';
-import { Peers } from '../../core/peers.js';
-import { parseServer, Upstreams, type UpstreamTransport } from '../../core/upstream.js';
+import { Resolver } from '../../core/resolver.js';
+import type { Peers } from '../../core/peers.js';
+import type { Upstreams, UpstreamTransport } from '../../core/upstream.js';
+import { cacheOptions, peersFromConfig, resolverOptions, upstreamsFromConfig, zoneSettings } from '../../core/from-config.js';
 import { AdminServer } from './admin-server.js';
 import { AppDataManager } from '../../apps/app-data.js';
 import { DataFile } from './data-file.js';
@@ -63,30 +63,7 @@ function splitHostPort(s: string): { host: string; port: number } {
   return { host: m[1]!, port: Number(m[2]) };
 }
 
-export function cacheOptions(c: Config): CacheOptions {
-  return {
-    maxEntries: c.cache.max_entries,
-    maxBytes: c.cache.max_bytes,
-    maxTtl: c.cache.max_ttl,
-    minTtl: c.cache.min_ttl,
-    maxNegativeTtl: c.cache.max_negative_ttl,
-    failureTtl: c.cache.failure_ttl,
-    staleAnswerTtl: c.cache.stale_answer_ttl,
-    maxStaleSec: c.cache.max_stale,
-  };
-}
-
-function resolverOptions(c: Config): ResolverOptions {
-  return {
-    nodeId: c.node_id,
-    requestTimeoutMs: c.server.request_timeout_ms,
-    clientResponseTimerMs: c.cache.client_response_timer_ms,
-    failureRecheckMs: c.cache.failure_recheck_ms,
-    udpSize: c.server.udp_payload,
-    defaultRoute: c.upstream.default_group,
-    maxHops: c.site.max_hops,
-  };
-}
+export { cacheOptions } from '../../core/from-config.js';
 
 export class EdgeNode {
   readonly metrics = new PromMetrics();
@@ -156,20 +133,12 @@ export class EdgeNode {
     return this.chain;
   }
 
+  private wiring() {
+    return { transport: this.transport, metrics: this.metrics, logger: this.logger, now: this.opts.now };
+  }
+
   private upstreams(c: Config): Upstreams {
-    const groups = Object.fromEntries(Object.entries(c.upstreams).map(([k, v]) => [k, v.map(parseServer)]));
-    return new Upstreams(
-      groups,
-      this.transport,
-      {
-        tryTimeoutMs: c.upstream.try_timeout_ms,
-        udpSize: c.server.udp_payload,
-        health: { failures: c.upstream.health_failures, probeIntervalMs: c.upstream.probe_interval_ms },
-      },
-      this.metrics,
-      this.logger,
-      this.opts.now,
-    );
+    return upstreamsFromConfig(c, this.wiring());
   }
 
   /**
@@ -228,12 +197,7 @@ export class EdgeNode {
       source: /^https?:\/\//.test(source) ? new UrlSource(source) : new FileSource(source),
       chain: () => this.chain,
       trustAnchor: anchor,
-      zonemd: c.zone.zonemd,
-      dnssec: c.zone.dnssec,
-      refreshSec: c.zone.refresh,
-      maxAgeSec: c.zone.max_age,
-      staleAgeSec: c.zone.stale_age,
-      staleBeforeExpirySec: c.zone.stale_before_expiry,
+      ...zoneSettings(c),
       metrics: this.metrics,
       logger: this.logger,
       now: this.opts.now,
@@ -242,26 +206,7 @@ export class EdgeNode {
   }
 
   private peers(c: Config): Peers | null {
-    const keys = c.site.keys;
-    const others = Object.keys(c.site.peers).filter((id) => id !== c.node_id);
-    if (others.length === 0) return null;
-    const auth = new ContextAuth({ keys, signing: c.site.signing_key ?? Object.keys(keys)[0]! });
-    return new Peers(
-      c.node_id,
-      c.site.peers,
-      auth,
-      this.transport,
-      {
-        timeoutMs: c.site.peer_timeout_ms,
-        probeIntervalMs: c.site.peer_probe_interval_ms,
-        optionCode: c.site.context_option,
-        udpSize: c.server.udp_payload,
-        sendContext: !this.opts.testOnlyForwardWithoutContext,
-      },
-      this.metrics,
-      this.logger,
-      this.opts.now,
-    );
+    return peersFromConfig(c, this.wiring(), { sendContext: !this.opts.testOnlyForwardWithoutContext });
   }
 
   /** Everything that can fail is built before anything is swapped; returns the data files it loaded. */

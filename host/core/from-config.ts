@@ -1,0 +1,101 @@
+/**
+ * A validated config turned into the core's objects, the same way on every runtime: the Node
+ * adapter and the Workers adapter both build their cache, resolver, upstream groups and peers
+ * from here, so a key means the same thing wherever the config runs.
+ */
+
+import type { CacheOptions } from './cache.js';
+import type { Config } from './config.js';
+import { ContextAuth } from './context-auth.js';
+import type { Logger } from './log.js';
+import type { MetricsSink } from './metrics.js';
+import { Peers } from './peers.js';
+import type { ResolverOptions } from './resolver.js';
+import { parseServer, Upstreams, type UpstreamTransport } from './upstream.js';
+
+export function cacheOptions(c: Config): CacheOptions {
+  return {
+    maxEntries: c.cache.max_entries,
+    maxBytes: c.cache.max_bytes,
+    maxTtl: c.cache.max_ttl,
+    minTtl: c.cache.min_ttl,
+    maxNegativeTtl: c.cache.max_negative_ttl,
+    failureTtl: c.cache.failure_ttl,
+    staleAnswerTtl: c.cache.stale_answer_ttl,
+    maxStaleSec: c.cache.max_stale,
+  };
+}
+
+export function resolverOptions(c: Config): ResolverOptions {
+  return {
+    nodeId: c.node_id,
+    requestTimeoutMs: c.server.request_timeout_ms,
+    clientResponseTimerMs: c.cache.client_response_timer_ms,
+    failureRecheckMs: c.cache.failure_recheck_ms,
+    udpSize: c.server.udp_payload,
+    defaultRoute: c.upstream.default_group,
+    maxHops: c.site.max_hops,
+  };
+}
+
+export interface Wiring {
+  transport: UpstreamTransport;
+  metrics: MetricsSink;
+  logger: Logger;
+  now?: () => number;
+}
+
+export function upstreamsFromConfig(c: Config, w: Wiring): Upstreams {
+  const groups = Object.fromEntries(Object.entries(c.upstreams).map(([k, v]) => [k, v.map(parseServer)]));
+  return new Upstreams(
+    groups,
+    w.transport,
+    {
+      tryTimeoutMs: c.upstream.try_timeout_ms,
+      udpSize: c.server.udp_payload,
+      health: { failures: c.upstream.health_failures, probeIntervalMs: c.upstream.probe_interval_ms },
+    },
+    w.metrics,
+    w.logger,
+    w.now,
+  );
+}
+
+/**
+ * The site's other nodes, or null for a node on its own. `sendContext: false` is the test-only
+ * negative control of the incident test (forward as the October 2023 node did).
+ */
+export function peersFromConfig(c: Config, w: Wiring, o: { sendContext?: boolean } = {}): Peers | null {
+  const keys = c.site.keys;
+  const others = Object.keys(c.site.peers).filter((id) => id !== c.node_id);
+  if (others.length === 0) return null;
+  const auth = new ContextAuth({ keys, signing: c.site.signing_key ?? Object.keys(keys)[0]! });
+  return new Peers(
+    c.node_id,
+    c.site.peers,
+    auth,
+    w.transport,
+    {
+      timeoutMs: c.site.peer_timeout_ms,
+      probeIntervalMs: c.site.peer_probe_interval_ms,
+      optionCode: c.site.context_option,
+      udpSize: c.server.udp_payload,
+      sendContext: o.sendContext ?? true,
+    },
+    w.metrics,
+    w.logger,
+    w.now,
+  );
+}
+
+/** The `[zone]` settings the zone lifecycle takes (the source and trust anchor are the adapter's). */
+export function zoneSettings(c: Config) {
+  return {
+    zonemd: c.zone.zonemd,
+    dnssec: c.zone.dnssec,
+    refreshSec: c.zone.refresh,
+    maxAgeSec: c.zone.max_age,
+    staleAgeSec: c.zone.stale_age,
+    staleBeforeExpirySec: c.zone.stale_before_expiry,
+  };
+}
