@@ -23,6 +23,9 @@ let selfId = "";
 let members: Array<string> = new Array<string>();
 let memberHashes: Array<u64> = new Array<u64>();
 let maxHops: u8 = 1;
+// True when some member other than this node can own a query: several members, or one that is
+// not this node (a Workers ingress whose only member is its one cache shard).
+let pooling = false;
 
 const FNV_OFFSET: u64 = 0xcbf29ce484222325;
 const FNV_PRIME: u64 = 0x100000001b3;
@@ -104,6 +107,7 @@ export function on_load(kind: i32, len: i32): i32 {
   selfId = cfg.get("host.node_id");
   members = nextMembers;
   memberHashes = nextHashes;
+  pooling = nextMembers.length > 1 || (nextMembers.length == 1 && nextMembers[0] != selfId);
   maxHops = <u8>I32.parseInt(cfg.get("host.max_hops", "1"));
   return 0;
 }
@@ -112,7 +116,7 @@ export function on_query(phase: i32, ctxLen: i32, msgLen: i32): i32 {
   const req: Request = request(phase, ctxLen, msgLen);
   const qname = req.ctx.qname();
   const ctx = req.ctx;
-  if (members.length > 1 && (ctx.flags & CTX_FLAG_LOCAL) == 0 && ctx.hops < maxHops) {
+  if (pooling && (ctx.flags & CTX_FLAG_LOCAL) == 0 && ctx.hops < maxHops) {
     const o = owner(qname, ctx.qtype, ctx.dnssecOk);
     if (unchecked(members[o]) != selfId) {
       count("to_peer");

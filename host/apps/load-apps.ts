@@ -48,6 +48,12 @@ export interface BuildOptions {
   breaker?: BreakerPolicy;
   /** The chain being replaced: its apps' data loads are carried into the new instances. */
   previous?: WasmAppChain | null;
+  /**
+   * The site members the forward app hashes a query's owner over. Default: this node and its
+   * peers. The Workers ingress passes only its cache shards, so it owns nothing itself and
+   * every miss goes to the shard that owns it.
+   */
+  members?: readonly string[];
 }
 
 const metricsBySink = new WeakMap<MetricsSink, AppMetrics>();
@@ -80,7 +86,7 @@ export function buildChain(config: Config, opts: BuildOptions): WasmAppChain {
     apps: order.join(','),
     installed_apps: catalog.names().join(','),
     // Every node must see the same members, so itself is always one of them.
-    peers: [...new Set([config.node_id, ...Object.keys(config.site.peers)])].sort().join(','),
+    peers: [...new Set(opts.members ?? [config.node_id, ...Object.keys(config.site.peers)])].sort().join(','),
     max_hops: String(config.site.max_hops),
   };
   const instances: AppInstance[] = [];

@@ -43,6 +43,11 @@ export interface ZoneLifecycleOptions {
   logger: Logger;
   now?: () => number;
   app?: string;
+  /**
+   * False where timers do not outlive a request (Workers): nothing is scheduled, and the adapter
+   * calls refreshIfDue() and tick() from its requests instead. Default true.
+   */
+  timers?: boolean;
 }
 
 export interface ZoneState {
@@ -289,11 +294,21 @@ export class ZoneLifecycle {
     return Math.min(cap, MIN_RETRY_MS * 2 ** Math.min(10, this.failures - 1));
   }
 
+  /**
+   * Starts a refresh when one is due and none is running (runtimes without timers call this
+   * from requests); null when nothing was started.
+   */
+  refreshIfDue(reason = 'scheduled'): Promise<RefreshOutcome> | null {
+    if (this.stopped || this.running || this.now() < this.nextRefreshAt) return null;
+    return this.refresh(reason);
+  }
+
   private schedule(): void {
     if (this.stopped) return;
     clearTimeout(this.timer);
     const now = this.now();
     this.nextRefreshAt = now + (this.failures > 0 ? this.retryDelayMs() : this.refreshIntervalMs());
+    if (this.opts.timers === false) return;
     let wait = Math.min(this.nextRefreshAt - now, TICK_MS);
     if (this.state && !this.expired) wait = Math.min(wait, Math.max(0, this.state.expiresAt - now));
     this.timer = setTimeout(() => this.onTimer(), Math.max(10, wait));

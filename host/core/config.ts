@@ -168,8 +168,12 @@ export const configSchema = z.strictObject({
 export type Config = z.infer<typeof configSchema>;
 export type AppOverride = z.infer<typeof appOverrideSchema>;
 
-/** Parses and validates TOML text. Throws ConfigError with one line per problem. */
-export function parseConfig(text: string, source = 'config'): Config {
+/**
+ * Parses and validates TOML text. Throws ConfigError with one line per problem. `adjust` sees
+ * the parsed table before validation (the Workers adapter adds the site key from its secret
+ * there, so the checks that need a key see it).
+ */
+export function parseConfig(text: string, source = 'config', adjust?: (raw: Record<string, unknown>) => void): Config {
   let raw: unknown;
   try {
     raw = parseToml(text);
@@ -177,6 +181,7 @@ export function parseConfig(text: string, source = 'config'): Config {
     if (e instanceof TomlError) throw new ConfigError([`${source}:${e.line}:${e.column}: ${e.message.split('\n')[0]}`]);
     throw new ConfigError([`${source}: ${(e as Error).message}`]);
   }
+  adjust?.(raw as Record<string, unknown>);
   return validateConfig(raw, source);
 }
 

@@ -479,10 +479,12 @@ export function hexToBytes(s: string): Uint8Array {
 
 // Request ids join log lines across nodes; they need to be unique, not unpredictable, so a
 // random per-process prefix and a counter do (a CSPRNG call per query showed up at 9% of CPU).
-const idPrefix = bytesToHex(crypto.getRandomValues(new Uint8Array(3)));
+// The prefix is drawn on first use: Workers refuse random values at module load.
+let idPrefix = '';
 let idCounter = 0;
 
 export function newRequestId(): string {
+  if (!idPrefix) idPrefix = bytesToHex(crypto.getRandomValues(new Uint8Array(3)));
   idCounter = (idCounter + 1) % 0x10000000000;
   return idPrefix + idCounter.toString(16).padStart(10, '0');
 }

@@ -56,6 +56,12 @@ export interface ClientInfo {
   transport: TransportName;
   /** A signed context that came in an HTTP header (DoH); UDP/TCP carry it in an EDNS option. */
   context?: Uint8Array;
+  /**
+   * The adapter vouches that the sender is a node of the site without an address to check (a
+   * Durable Object is reachable only through its namespace binding, so every caller is the
+   * site's own worker). The context must still carry a valid MAC.
+   */
+  fromPeer?: boolean;
 }
 
 export type AnswerSource = 'cache' | 'stale' | 'app' | 'upstream' | 'peer' | 'local';
@@ -181,7 +187,7 @@ export class Resolver {
       return null;
     };
     if (!this.peers) return reject('not-peer');
-    if (!info.client || !this.peers.isPeerAddress(info.client.address)) return reject('not-peer');
+    if (!info.fromPeer && (!info.client || !this.peers.isPeerAddress(info.client.address))) return reject('not-peer');
     const v = await this.peers.auth.verify(bytes, now);
     if (!v.ok) return reject(v.reason);
     const ctx = v.ctx;
