@@ -1,0 +1,90 @@
+/**
+ * The Worker under test: the bundle `wrangler deploy --dry-run` made (build/worker/, built by
+ * `npm test`'s build step), run in workerd through the Miniflare API with the bindings
+ * wrangler.toml declares. Outbound fetches go to a handler in this process: the upstream host
+ * `upstream.test` is a real Node resolver's DoH listener on loopback (NSD behind it); any other
+ * host is refused and recorded, so a test never reaches past this machine.
+ *
+ * workerd must run here: a failure to start is an error, never a skip (CI=true or not).
+ */
+
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Miniflare, type WorkerOptions } from 'miniflare';
+import { parse as parseToml } from 'smol-toml';
+import { root } from './edge.js';
+
+export const bundle = join(root, 'build', 'worker', 'index.js');
+export const UPSTREAM_HOST = 'upstream.test';
+
+interface WranglerToml {
+  compatibility_date: string;
+  compatibility_flags?: string[];
+  kv_namespaces?: Array<{ binding: string }>;
+  durable_objects?: { bindings?: Array<{ name: string; class_name: string }> };
+  vars?: Record<string, string>;
+}
+
+export function wranglerToml(): WranglerToml {
+  return parseToml(readFileSync(join(root, 'wrangler.toml'), 'utf8')) as unknown as WranglerToml;
+}
+
+export interface Outbound {
+  /** URLs the Worker tried to fetch other than the upstream (must stay empty). */
+  refused: string[];
+  handler(req: Request): Promise<Response>;
+}
+
+/** Routes the Worker's outbound fetches: `upstream.test` to a DoH listener on loopback. */
+export function outbound(dohPort: () => number): Outbound {
+  const refused: string[] = [];
+  return {
+    refused,
+    async handler(req: Request) {
+      const url = new URL(req.url);
+      if (url.hostname !== UPSTREAM_HOST) {
+        refused.push(req.url);
+        return new Response('outbound fetch refused by the test', { status: 502 });
+      }
+      const body = req.method === 'GET' || req.method === 'HEAD' ? undefined : new Uint8Array(await req.arrayBuffer());
+      return fetch(`http://127.0.0.1:${dohPort()}${url.pathname}${url.search}`, { method: req.method, headers: req.headers, body });
+    },
+  };
+}
+
+/**
+ * Worker options as wrangler.toml declares them (compatibility date and flags, the KV
+ * namespace, the shard Durable Objects), with `vars` and `kv` renamed per worker so several
+ * workers in one Miniflare keep their data apart.
+ */
+export function workerFromToml(name: string, o: { vars?: Record<string, string>; kvId?: string; shardsScript?: string; out: Outbound }): WorkerOptions {
+  if (!existsSync(bundle)) throw new Error(`${bundle} is missing: run "node scripts/build.mjs --test-apps" (npm test does)`);
+  const t = wranglerToml();
+  const kv = Object.fromEntries((t.kv_namespaces ?? []).map((k) => [k.binding, o.kvId ?? `${name}-${k.binding}`]));
+  const durableObjects = Object.fromEntries(
+    (t.durable_objects?.bindings ?? []).map((d) => [d.name, { className: d.class_name, useSQLite: true, ...(o.shardsScript ? { scriptName: o.shardsScript } : {}) }]),
+  );
+  return {
+    name,
+    modules: true,
+    scriptPath: bundle,
+    modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'] }],
+    compatibilityDate: t.compatibility_date,
+    compatibilityFlags: t.compatibility_flags ?? [],
+    kvNamespaces: kv,
+    durableObjects,
+    bindings: { ...(t.vars ?? {}), ...o.vars },
+    outboundService: (req: Request) => o.out.handler(req),
+  } as WorkerOptions;
+}
+
+export function startMiniflare(workers: WorkerOptions[]): Miniflare {
+  return new Miniflare({ workers, log: undefined });
+}
+
+/** Sum of a metric's values whose labels contain every `match` fragment (MemoryMetrics snapshot). */
+export function metricOf(snapshot: Record<string, Record<string, number>>, name: string, ...match: string[]): number {
+  return Object.entries(snapshot[name] ?? {})
+    .filter(([labels]) => match.every((m) => labels.includes(m)))
+    .reduce((s, [, v]) => s + v, 0);
+}

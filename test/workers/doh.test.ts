@@ -1,0 +1,175 @@
+/**
+ * The Worker in workerd (Miniflare API, the bundle wrangler deploys, wrangler.toml's bindings):
+ * DoH GET, POST and JSON answers through the shard Durable Objects; the errors RFC 8484 asks
+ * for; a rule set written to KV taking effect after the refresh (and a bad one refused); a zone
+ * image in KV making static_zone answer junk TLDs; a forged context header stripped; a UDP
+ * upstream refused as a config error.
+ *
+ * Why the Miniflare API and not @cloudflare/vitest-pool-workers: the pool's peer range stops at
+ * vitest 3 and this suite runs vitest 4; the API also runs several workers with separate KV in
+ * one workerd (test/workers/incident.test.ts needs that) and runs the exact bundle.
+ */
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Miniflare } from 'miniflare';
+import { needTools } from '../helpers/tools.js';
+import { waitFor } from '../helpers/net.js';
+import { metricOf, outbound, startMiniflare, workerFromToml, type Outbound } from '../helpers/workers.js';
+import { sha256Hex } from '../../host/apps/app-data.js';
+import { K1, JUNK, answerOf, getUrl, query, startUpstream, zoneImage, type Upstream } from './support.js';
+
+const BASE = 'http://edge.test';
+const CONFIG = `node_id = "ingress"
+[upstreams]
+default = ["http://upstream.test/dns-query"]
+[apps.forward.config.routes]
+"." = "default"
+[site]
+peer_timeout_ms = 5000
+[zone]
+source = "zone"
+[log]
+level = "warn"
+`;
+
+describe.skipIf(!needTools('nsd', 'dig'))('the Worker serves DoH from the core (workerd)', () => {
+  let up: Upstream;
+  let mf: Miniflare;
+  let out: Outbound;
+
+  const fetchW = (path: string, init?: RequestInit, worker = 'edge') =>
+    mf.getWorker(worker).then((w) => w.fetch(`${BASE}${path}`, init as never) as unknown as Promise<Response>);
+  const status = async (shard?: string) => (await (await fetchW(`/status${shard ? `?shard=${shard}` : ''}`)).json()) as Record<string, any>;
+  const metrics = async (shard?: string) => (await (await fetchW(`/metrics${shard ? `?shard=${shard}` : ''}`)).json()) as Record<string, Record<string, number>>;
+  const allShards = async (name: string, ...match: string[]) => {
+    let sum = 0;
+    for (const s of ['shard-0', 'shard-1']) sum += metricOf(await metrics(s), name, ...match);
+    return sum;
+  };
+  const get = async (name: string, type = 1) => {
+    const r = await fetchW(getUrl('', name, type));
+    expect(r.status).toBe(200);
+    return answerOf(new Uint8Array(await r.arrayBuffer()));
+  };
+
+  beforeAll(async () => {
+    up = await startUpstream();
+    out = outbound(() => up.dohPort);
+    const vars = { EDGE_CONFIG: CONFIG, EDGE_SHARDS: '2', EDGE_SITE_KEYS: `k1=${K1}`, EDGE_REFRESH_SECONDS: '1' };
+    mf = startMiniflare([
+      workerFromToml('edge', { vars, out }),
+      workerFromToml('udp', { vars: { ...vars, EDGE_CONFIG: CONFIG.replace('http://upstream.test/dns-query', '127.0.0.1:53') }, out }),
+    ]);
+    await mf.ready;
+    // The zone image is in KV before any shard starts, as after `wrangler kv key put zone`.
+    const kv = await mf.getKVNamespace('EDGE_KV', 'edge');
+    await kv.put('zone', (await zoneImage()).slice().buffer as ArrayBuffer);
+  }, 120_000);
+
+  afterAll(async () => {
+    await mf?.dispose();
+    await up?.stop();
+    expect(out?.refused ?? []).toEqual([]);
+  });
+
+  it('answers a GET (?dns=) with the upstream answer, application/dns-message and a max-age of the smallest TTL', async () => {
+    const r = await fetchW(getUrl('', 'n1.example.com'));
+    expect(r.status).toBe(200);
+    expect(r.headers.get('content-type')).toBe('application/dns-message');
+    expect(r.headers.get('cache-control')).toMatch(/^max-age=(\d+)$/);
+    expect(Number(/max-age=(\d+)/.exec(r.headers.get('cache-control')!)![1])).toBeLessThanOrEqual(120);
+    const a = answerOf(new Uint8Array(await r.arrayBuffer()));
+    expect(a.Status).toBe(0);
+    expect(a.Answer?.[0]?.data).toBe('198.51.100.2');
+    // The ingress asked the shard that owns the name, which asked the upstream.
+    expect(metricOf(await metrics(), 'edge_peer_forwarded_total', 'result=ok')).toBeGreaterThanOrEqual(1);
+    expect(await allShards('edge_upstream_queries_total', 'result=ok')).toBeGreaterThanOrEqual(1);
+  });
+
+  it('answers a POST (application/dns-message) and the JSON form', async () => {
+    const r = await fetchW('/dns-query', { method: 'POST', headers: { 'content-type': 'application/dns-message' }, body: query('n2.example.com') });
+    expect(r.status).toBe(200);
+    expect(answerOf(new Uint8Array(await r.arrayBuffer())).Answer?.[0]?.data).toBe('198.51.100.3');
+    const j = await fetchW('/dns-query?name=n3.example.com&type=A');
+    expect(j.headers.get('content-type')).toMatch(/^application\/dns-json/);
+    const body = (await j.json()) as { Status: number; Answer: Array<{ data: string; type: number }> };
+    expect(body.Status).toBe(0);
+    expect(body.Answer[0]).toMatchObject({ type: 1, data: '198.51.100.4' });
+  });
+
+  it('refuses bad requests: 400 (no or bad dns parameter, empty body), 405, 415, 413 (oversize), 404', async () => {
+    const s = async (path: string, init?: RequestInit) => {
+      const r = await fetchW(path, init);
+      await r.arrayBuffer();
+      return r;
+    };
+    expect((await s('/dns-query')).status).toBe(400);
+    expect((await s('/dns-query?dns=***')).status).toBe(400);
+    expect((await s('/dns-query', { method: 'POST', headers: { 'content-type': 'application/dns-message' }, body: new Uint8Array(0) })).status).toBe(400);
+    const put = await s('/dns-query', { method: 'PUT', body: query('n4.example.com') });
+    expect(put.status).toBe(405);
+    expect(put.headers.get('allow')).toBe('GET, POST');
+    expect((await s('/dns-query', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: query('n4.example.com') })).status).toBe(415);
+    expect((await s('/dns-query', { method: 'POST', headers: { 'content-type': 'application/dns-message' }, body: new Uint8Array(70_000) })).status).toBe(413);
+    expect((await s('/elsewhere')).status).toBe(404);
+    // A message that is not a query (a response) is refused as a bad request.
+    const response = query('n4.example.com');
+    response[2]! |= 0x80;
+    expect((await s('/dns-query', { method: 'POST', headers: { 'content-type': 'application/dns-message' }, body: response })).status).toBe(400);
+  });
+
+  it('serves a junk TLD from the zone image in KV (static_zone in the shard), and reports the serial', async () => {
+    const a = await get(JUNK[0]!);
+    // The upstream's fake root has an A record for it; NXDOMAIN can only come from the local root.
+    expect(a.Status).toBe(3);
+    expect(a.Authority?.map((r) => r.type)).toContain(6);
+    expect(await allShards('edge_app_events_total', 'app=static_zone', 'event=answered')).toBeGreaterThanOrEqual(1);
+    const zones = await Promise.all(['shard-0', 'shard-1'].map(async (s) => (await status(s)).zone));
+    expect(zones.some((z) => z?.serial === 2026082201 && z?.serving === true)).toBe(true);
+    // The ingress pools: it holds no copy itself.
+    expect((await status()).zone).toBeNull();
+  });
+
+  it('applies a rule set written to KV after the refresh interval, reports its hash, and refuses a bad one', async () => {
+    const kv = await mf.getKVNamespace('EDGE_KV', 'edge');
+    const rules = 'phase = pre-cache qname n5.example.com respond A 192.0.2.55\n';
+    expect((await get('n5.example.com')).Answer?.[0]?.data).toBe('198.51.100.6');
+    await kv.put('rules', rules);
+    await waitFor(async () => (await get('n5.example.com')).Answer?.[0]?.data === '192.0.2.55', 15_000, 200);
+    const hash = await sha256Hex(new TextEncoder().encode(rules));
+    expect((await status()).rules).toMatchObject({ hash, source: 'kv:rules', errors: [] });
+
+    // A rule set with an error is refused with its line; the running one stays.
+    await kv.put('rules', 'phase = pre-cache sett-tag x\n');
+    await waitFor(async () => ((await status()).rules.errors as string[]).length > 0, 15_000, 200);
+    const st = await status();
+    expect(st.rules.hash).toBe(hash);
+    expect(st.rules.errors.join('\n')).toMatch(/kv:rules:1:/);
+    expect((await get('n5.example.com')).Answer?.[0]?.data).toBe('192.0.2.55');
+
+    // Deleting the key runs without rules.
+    await kv.delete('rules');
+    await waitFor(async () => (await status()).rules.hash === null, 15_000, 200);
+  });
+
+  it('strips a context header sent by a client, even one signed with the site key, and counts it', async () => {
+    const { ContextAuth } = await import('../../host/core/context-auth.js');
+    const { encodeContext, newContext } = await import('../../host/core/context.js');
+    const { base64UrlEncode, textToName } = await import('../../host/core/dns/wire.js');
+    const name = JUNK[1]!;
+    const ctx = newContext({ qname: textToName(name), qtype: 1, qclass: 1, client: null, transport: 'doh', flags: 0, ingress: 'x', deadline: Date.now() + 3000, udpSize: 0 });
+    ctx.tags.add('rec_disable_static');
+    const signed = await new ContextAuth({ keys: { k1: K1 }, signing: 'k1' }).sign(encodeContext(ctx));
+    const before = metricOf(await metrics(), 'edge_context_rejected_total', 'reason=not-peer');
+    const r = await fetchW(getUrl('', name), { headers: { 'edge-context': base64UrlEncode(signed), 'cf-connecting-ip': '203.0.113.9' } });
+    // Had the tag been taken, static_zone would have stood aside and the upstream said 192.0.2.2.
+    expect(answerOf(new Uint8Array(await r.arrayBuffer())).Status).toBe(3);
+    expect(metricOf(await metrics(), 'edge_context_rejected_total', 'reason=not-peer')).toBe(before + 1);
+  });
+
+  it('refuses a UDP upstream in a Workers config, naming the key', async () => {
+    const r = await fetchW('/dns-query?name=n6.example.com', undefined, 'udp');
+    expect(r.status).toBe(503);
+    expect(await r.text()).toMatch(/upstreams\.default\[0\]: "127\.0\.0\.1:53" is a UDP\/TCP server; Workers reach upstreams over DoH only/);
+  });
+});
