@@ -50,8 +50,11 @@ export const configSchema = z.strictObject({
     .strictObject({
       /** UDP and TCP listeners. */
       listen: z.array(hostPort).default(['127.0.0.1:5353']),
-      /** DNS-over-HTTPS listeners (plain HTTP unless tls_cert/tls_key are set). */
+      /** DNS-over-HTTPS listeners: HTTPS with HTTP/2 and HTTP/1.1. */
       doh: z.array(hostPort).default([]),
+      /** DoH over plain HTTP, for a TLS-terminating proxy in front. */
+      doh_http: z.array(hostPort).default([]),
+      /** PEM certificate and key for the DoH listeners; without them a self-signed pair is made at start. */
       tls_cert: z.string().optional(),
       tls_key: z.string().optional(),
       doh_path: z.string().startsWith('/').default('/dns-query'),

@@ -21,14 +21,19 @@ describe.skipIf(!needTools('nsd', 'dig', 'kdig', 'curl'))('edge-resolver CLI', (
   });
   afterAll(async () => nsd?.stop());
 
-  it('serve --listen --doh --upstream answers dig, kdig +tcp and DoH, and exits 0 on SIGTERM', async () => {
+  it('serve --listen --doh --upstream answers dig, kdig +tcp, kdig +https and curl, and exits 0 on SIGTERM', async () => {
     const doh = await freePort();
+    const dohHttp = await freePort();
     const admin = await freePort();
-    const node = await startCli(['--doh', `127.0.0.1:${doh}`, '--admin', `127.0.0.1:${admin}`, '--upstream', nsd.address]);
+    const node = await startCli(['--doh', `127.0.0.1:${doh}`, '--doh-http', `127.0.0.1:${dohHttp}`, '--admin', `127.0.0.1:${admin}`, '--upstream', nsd.address]);
     try {
       expect((await dig(node.dns, ['www.example.test', 'A'])).answers[0]?.data).toBe('192.0.2.1');
       expect((await kdig(node.dns, ['+tcp', 'www.example.test', 'A'])).answers[0]?.data).toBe('192.0.2.1');
-      const json = await run('curl', ['-s', `http://127.0.0.1:${doh}/dns-query?name=www.example.test&type=A`]);
+      // --doh is HTTPS with HTTP/2 (a self-signed certificate made at start): kdig +https.
+      expect((await kdig({ host: '127.0.0.1', port: doh }, ['+https', 'www.example.test', 'A'])).answers[0]?.data).toBe('192.0.2.1');
+      const tls = await run('curl', ['-sk', `https://127.0.0.1:${doh}/dns-query?name=www.example.test&type=A`]);
+      expect(JSON.parse(tls.stdout).Answer[0].data).toBe('192.0.2.1');
+      const json = await run('curl', ['-s', `http://127.0.0.1:${dohHttp}/dns-query?name=www.example.test&type=A`]);
       expect(JSON.parse(json.stdout).Answer[0].data).toBe('192.0.2.1');
       const metrics = await run('curl', ['-s', `http://127.0.0.1:${admin}/metrics`]);
       expect(metrics.stdout).toMatch(/edge_queries_total\{transport="udp"\} \d+/);

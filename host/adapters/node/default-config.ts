@@ -1,6 +1,7 @@
 /**
- * The embedded config `npm start` runs with: DNS on 127.0.0.1:5353 (UDP and TCP), DoH on
- * 127.0.0.1:8053, admin and metrics on 127.0.0.1:9153, upstreams from /etc/resolv.conf or,
+ * The embedded config `npm start` runs with: DNS on 127.0.0.1:5353 (UDP and TCP), DoH over HTTPS
+ * on 127.0.0.1:8053 (a self-signed certificate made at start) and over plain HTTP on
+ * 127.0.0.1:8080, admin and metrics on 127.0.0.1:9153, upstreams from /etc/resolv.conf or,
  * when it names none, public resolvers.
  */
 
@@ -37,6 +38,7 @@ node_id = "node1"
 [server]
 listen = ["127.0.0.1:5353"]
 doh = ["127.0.0.1:8053"]
+doh_http = ["127.0.0.1:8080"]
 
 [admin]
 listen = "127.0.0.1:9153"

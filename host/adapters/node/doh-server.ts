@@ -1,12 +1,16 @@
 /**
- * The DoH listener: HTTP/1.1 and, with a certificate, HTTPS with HTTP/2 (which `kdig +https`
- * requires) and HTTP/1.1 fallback. Requests go to the core's Fetch-based handler.
+ * A DoH listener: HTTPS with HTTP/2 and HTTP/1.1 (`server.doh`; HTTP/2 is what `kdig +https`
+ * speaks), or plain HTTP/1.1 (`server.doh_http`, for a TLS proxy in front). The certificate is the
+ * configured one or, without one, a self-signed certificate made at start, so DoH works out of
+ * the box for testing; production configures a real one. Requests go to the core's Fetch-based
+ * handler.
  */
 
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createSecureServer, type Http2SecureServer } from 'node:http2';
 import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
+import { generate } from 'selfsigned';
 import { handleDoh, type DohHandler } from '../../core/doh.js';
 import type { Logger } from '../../core/log.js';
 import { sendResponse, toRequest } from './http-util.js';
@@ -15,7 +19,24 @@ export interface DohServerOptions {
   host: string;
   port: number;
   path: string;
-  tls?: { cert: string; key: string };
+  /** 'http' for plain HTTP; for HTTPS, PEM files, or 'self-signed' for a certificate made at start. */
+  tls: 'http' | 'self-signed' | { cert: string; key: string };
+}
+
+let ephemeral: Promise<{ cert: string; key: string; fingerprint: string }> | null = null;
+
+/** One self-signed certificate per process, for localhost and the loopback addresses. */
+function selfSignedCertificate() {
+  ephemeral ??= generate([{ name: 'commonName', value: 'edge-resolver' }], {
+    keyType: 'ec',
+    curve: 'P-256',
+    algorithm: 'sha256',
+    notAfterDate: new Date(Date.now() + 365 * 86_400_000),
+    extensions: [
+      { name: 'subjectAltName', altNames: [{ type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }, { type: 7, ip: '::1' }] },
+    ],
+  }).then((p) => ({ cert: p.cert, key: p.private, fingerprint: p.fingerprint }));
+  return ephemeral;
 }
 
 export class DohServer {
@@ -33,14 +54,28 @@ export class DohServer {
     return this.inflight;
   }
 
-  listen(): Promise<{ address: string; port: number }> {
+  async listen(): Promise<{ address: string; port: number }> {
+    const scheme = this.opts.tls === 'http' ? 'http' : 'https';
     const handler = (req: Parameters<typeof toRequest>[0], res: Parameters<typeof sendResponse>[0]) => {
       this.inflight++;
-      this.serve(req, res).finally(() => this.inflight--);
+      this.serve(scheme, req, res).finally(() => this.inflight--);
     };
-    this.server = this.opts.tls
-      ? createSecureServer({ cert: readFileSync(this.opts.tls.cert), key: readFileSync(this.opts.tls.key), allowHTTP1: true }, handler)
-      : createHttpServer(handler);
+    if (this.opts.tls === 'http') {
+      this.server = createHttpServer(handler);
+    } else {
+      let tls: { cert: string | Buffer; key: string | Buffer };
+      if (this.opts.tls === 'self-signed') {
+        const c = await selfSignedCertificate();
+        tls = c;
+        this.logger.log('info', 'DoH uses a self-signed certificate made at start; set server.tls_cert and tls_key for production', {
+          port: this.opts.port,
+          fingerprint: c.fingerprint,
+        });
+      } else {
+        tls = { cert: readFileSync(this.opts.tls.cert), key: readFileSync(this.opts.tls.key) };
+      }
+      this.server = createSecureServer({ ...tls, allowHTTP1: true }, handler);
+    }
     this.server.on('connection', (s: Socket) => {
       this.sockets.add(s);
       s.on('close', () => this.sockets.delete(s));
@@ -55,9 +90,8 @@ export class DohServer {
     });
   }
 
-  private async serve(req: Parameters<typeof toRequest>[0], res: Parameters<typeof sendResponse>[0]): Promise<void> {
+  private async serve(scheme: string, req: Parameters<typeof toRequest>[0], res: Parameters<typeof sendResponse>[0]): Promise<void> {
     try {
-      const scheme = this.opts.tls ? 'https' : 'http';
       const request = await toRequest(req, `${scheme}://${req.headers.host ?? req.headers[':authority'] ?? 'localhost'}`, 65536);
       if (request === 'too-large') {
         await sendResponse(res, new Response('query too large\n', { status: 413 }));

@@ -245,9 +245,13 @@ export class EdgeNode {
         const bound = await this.bindPair(host, port, get, dropped, truncated);
         this.listening.dns.push(bound);
       }
-      for (const l of c.server.doh) {
+      const certificate = c.server.tls_cert && c.server.tls_key ? { cert: c.server.tls_cert, key: c.server.tls_key } : ('self-signed' as const);
+      const dohListeners = [
+        ...c.server.doh.map((l) => ({ l, tls: certificate })),
+        ...c.server.doh_http.map((l) => ({ l, tls: 'http' as const })),
+      ];
+      for (const { l, tls } of dohListeners) {
         const { host, port } = splitHostPort(l);
-        const tls = c.server.tls_cert && c.server.tls_key ? { cert: c.server.tls_cert, key: c.server.tls_key } : undefined;
         const s = new DohServer(get, { host, port, path: c.server.doh_path, tls }, this.logger);
         this.listening.doh.push(await s.listen());
         this.doh.push(s);

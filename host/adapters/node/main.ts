@@ -15,7 +15,7 @@ import { projectRoot } from './paths.js';
 const HELP = `edge-resolver: an edge DNS resolver on WebAssembly apps
 
 Usage:
-  edge-resolver serve [--config FILE] [--listen HOST:PORT]... [--doh HOST:PORT]...
+  edge-resolver serve [--config FILE] [--listen HOST:PORT]... [--doh HOST:PORT]... [--doh-http HOST:PORT]...
                       [--admin HOST:PORT] [--upstream HOST:PORT]... [--node-id ID]
                       [--rules FILE] [--root-zone SOURCE --trust-anchor FILE]
                       [--peer ID=HOST:PORT]... [--site-key KEYID:SECRET]...
@@ -29,7 +29,8 @@ Usage:
   edge-resolver --version | --help
 
 Flags given to serve override the config file; without --config the embedded default config
-is used (DNS on 127.0.0.1:5353, DoH on 127.0.0.1:8053, admin on 127.0.0.1:9153).
+is used (DNS on 127.0.0.1:5353, DoH on https://127.0.0.1:8053 with a self-signed certificate
+and on http://127.0.0.1:8080, admin on 127.0.0.1:9153).
 Signals: SIGHUP reloads the config file; SIGINT/SIGTERM shut down gracefully.
 `;
 
@@ -42,6 +43,7 @@ export function applyServeFlags(config: Config, v: Record<string, string | strin
   const list = (k: string) => (v[k] as string[] | undefined) ?? [];
   if (list('listen').length) c.server.listen = list('listen');
   if (list('doh').length) c.server.doh = list('doh');
+  if (list('doh-http').length) c.server.doh_http = list('doh-http');
   if (typeof v.admin === 'string') c.admin.listen = v.admin;
   if (list('upstream').length) c.upstreams = { ...c.upstreams, [c.upstream.default_group]: list('upstream') };
   if (typeof v['node-id'] === 'string') c.node_id = v['node-id'];
@@ -75,6 +77,7 @@ async function serve(argv: string[]): Promise<number> {
       config: { type: 'string', short: 'c' },
       listen: { type: 'string', multiple: true },
       doh: { type: 'string', multiple: true },
+      'doh-http': { type: 'string', multiple: true },
       admin: { type: 'string' },
       upstream: { type: 'string', multiple: true },
       'node-id': { type: 'string' },
