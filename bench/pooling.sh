@@ -8,44 +8,15 @@
 # Runs inside a loopback-only network namespace. Needs root (unshare), nsd, dnsperf; npm run build.
 # Usage: bench/pooling.sh [seconds-per-run]   (default 15)
 set -euo pipefail
-here="$(cd "$(dirname "$0")" && pwd)"
-root="$(cd "$here/.." && pwd)"
 secs="${1:-15}"
-
-if [ -z "${EDGE_BENCH_IN_NETNS:-}" ]; then
-  exec unshare --net -- env EDGE_BENCH_IN_NETNS=1 bash "$0" "$@"
-fi
-ip link set lo up
-for t in nsd dnsperf; do command -v "$t" >/dev/null || { echo "bench: $t is not installed" >&2; exit 1; }; done
-
-work="$(mktemp -d)"
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
+bench_args=("$@")
+here="$(cd "$(dirname "$0")" && pwd)"
+source "$here/lib.sh"
+bench_init nsd dnsperf
+root="$bench_root"
 
 AUTH=5400; A=5401; B=5402; C=5403; SOLO=5404
-cp "$root/test/fixtures/example.test.zone" "$work/example.test.zone"
-cat > "$work/nsd.conf" <<CONF
-server:
-  ip-address: 127.0.0.1@$AUTH
-  port: $AUTH
-  username: ""
-  chroot: ""
-  zonesdir: "$work"
-  pidfile: "$work/nsd.pid"
-  database: ""
-  xfrdfile: "$work/xfrd.state"
-  zonelistfile: "$work/zone.list"
-  logfile: "$work/nsd.log"
-  server-count: 1
-  do-ip6: no
-remote-control:
-  control-enable: no
-zone:
-  name: "example.test."
-  zonefile: "$work/example.test.zone"
-CONF
-nsd -d -c "$work/nsd.conf" & pids+=($!)
+bench_nsd $AUTH
 
 node_config() { # id port cache-entries
   cat <<CONF
@@ -75,8 +46,8 @@ start() { # id port cache-entries
   node "$root/dist/host/adapters/node/main.js" serve --config "$work/$1.toml" & node_pid[$1]=$!
   pids+=($!)
 }
-up() { for _ in $(seq 1 100); do dig @127.0.0.1 -p "$1" +tries=1 +time=1 host0.example.test A >/dev/null 2>&1 && return 0; sleep 0.1; done; echo "bench: nothing on $1" >&2; exit 1; }
-qps() { awk '/Queries per second:/ {printf "%.0f", $4}' "$1"; }
+up() { bench_up "$1"; }
+qps() { bench_qps "$1"; }
 
 for i in $(seq 0 999); do echo "host$i.example.test A"; done > "$work/all.txt"
 # The names node a does not own (asked through a, they take one hop), per the forward app itself.
@@ -110,10 +81,9 @@ p1=""; for p in $A $B $C; do dnsperf -s 127.0.0.1 -p $p -d "$work/all.txt" -l "$
 wait $p1
 site=$(( $(qps "$work/site-$A.out") + $(qps "$work/site-$B.out") + $(qps "$work/site-$C.out") ))
 
-cpu=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)
 echo "## Cache pooling ($(date -u +%F), ${secs}s per QPS run)"
 echo
-echo "Machine: $(nproc) cores, $cpu; Node $(node --version); dnsperf $(dpkg-query -W -f='${Version}' dnsperf 2>/dev/null)."
+bench_machine
 echo
 echo "One peer hop: queries one at a time ($(wc -l < "$work/remote.txt") names node a does not own, 3,000 queries), answers cached at the owner:"
 echo

@@ -6,44 +6,14 @@
 # Runs inside a loopback-only network namespace. Needs root (unshare), nsd, dnsperf; npm run build.
 # Usage: bench/rules.sh [seconds-per-run]   (default 15)
 set -euo pipefail
-here="$(cd "$(dirname "$0")" && pwd)"
-root="$(cd "$here/.." && pwd)"
 secs="${1:-15}"
-
-if [ -z "${EDGE_BENCH_IN_NETNS:-}" ]; then
-  exec unshare --net -- env EDGE_BENCH_IN_NETNS=1 bash "$0" "$@"
-fi
-ip link set lo up
-for t in nsd dnsperf; do command -v "$t" >/dev/null || { echo "bench: $t is not installed" >&2; exit 1; }; done
-
-work="$(mktemp -d)"
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
+bench_args=("$@")
+source "$(dirname "$0")/lib.sh"
+bench_init nsd dnsperf
+root="$bench_root"
 
 AUTH_PORT=5400; EDGE_PORT=5401
-cp "$root/test/fixtures/example.test.zone" "$work/example.test.zone"
-cat > "$work/nsd.conf" <<CONF
-server:
-  ip-address: 127.0.0.1@$AUTH_PORT
-  port: $AUTH_PORT
-  username: ""
-  chroot: ""
-  zonesdir: "$work"
-  pidfile: "$work/nsd.pid"
-  database: ""
-  xfrdfile: "$work/xfrd.state"
-  zonelistfile: "$work/zone.list"
-  logfile: "$work/nsd.log"
-  server-count: 1
-  do-ip6: no
-remote-control:
-  control-enable: no
-zone:
-  name: "example.test."
-  zonefile: "$work/example.test.zone"
-CONF
-nsd -d -c "$work/nsd.conf" & pids+=($!)
+bench_nsd $AUTH_PORT
 for i in $(seq 1 1000); do echo "host$((i - 1)).example.test A"; done > "$work/queries.txt"
 
 # Rule sets: a realistic mix per phase (suffix rules, tag chains, client and qtype rules).
@@ -80,22 +50,20 @@ $rules_line
 level = "warn"
 CONF
   node "$root/dist/host/adapters/node/main.js" serve --config "$work/edge.toml" & local pid=$!
-  for _ in $(seq 1 100); do dig @127.0.0.1 -p "$EDGE_PORT" +tries=1 +time=1 host0.example.test A >/dev/null 2>&1 && break; sleep 0.1; done
+  bench_up "$EDGE_PORT"
   dnsperf -s 127.0.0.1 -p "$EDGE_PORT" -d "$work/queries.txt" -n 1 -c 4 >/dev/null 2>&1
   dnsperf -s 127.0.0.1 -p "$EDGE_PORT" -d "$work/queries.txt" -l "$secs" -c 10 -q 100 > "$work/out" 2>&1
   kill "$pid"; wait "$pid" 2>/dev/null || true
-  local qps lat
-  qps=$(awk '/Queries per second:/ {print $4}' "$work/out")
-  lat=$(awk '/Average Latency/ {print $4 * 1000}' "$work/out")
+  local qps
+  qps=$(bench_qps "$work/out")
   if [ -z "${BASE_QPS:-}" ]; then BASE_QPS=$qps; fi
-  printf '| %s | %.0f | %.3f | %+.1f%% |\n' "$1" "$qps" "$lat" "$(awk -v a="$qps" -v b="$BASE_QPS" 'BEGIN {print (a - b) / b * 100}')"
+  printf '| %s | %s | %s | %+.1f%% |\n' "$1" "$qps" "$(bench_lat_ms "$work/out")" "$(awk -v a="$qps" -v b="$BASE_QPS" 'BEGIN {print (a - b) / b * 100}')"
 }
 
 for n in 10 1000 10000; do make_rules "$n" "$work/r$n.rules"; done
-cpu=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)
 echo "## Rule evaluation, dnsperf cache-hit workload ($(date -u +%F), ${secs}s per run)"
 echo
-echo "Machine: $(nproc) cores, $cpu; Node $(node --version); dnsperf $(dpkg-query -W -f='${Version}' dnsperf 2>/dev/null)."
+bench_machine
 echo "Rules: a mix of suffix, tag-chain, qname and rcode rules over all four phases; none match the workload."
 echo
 echo "| configuration | QPS | mean latency (ms) | QPS vs no override |"

@@ -7,20 +7,11 @@
 # Runs inside a loopback-only network namespace. Needs root (unshare), unbound, dnsperf; npm run build.
 # Usage: bench/static-zone.sh [seconds-per-run]   (default 15)
 set -euo pipefail
-here="$(cd "$(dirname "$0")" && pwd)"
-root="$(cd "$here/.." && pwd)"
 secs="${1:-15}"
-
-if [ -z "${EDGE_BENCH_IN_NETNS:-}" ]; then
-  exec unshare --net -- env EDGE_BENCH_IN_NETNS=1 bash "$0" "$@"
-fi
-ip link set lo up
-for t in unbound dnsperf; do command -v "$t" >/dev/null || { echo "bench: $t is not installed" >&2; exit 1; }; done
-
-work="$(mktemp -d)"
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
+bench_args=("$@")
+source "$(dirname "$0")/lib.sh"
+bench_init unbound dnsperf
+root="$bench_root"
 
 EDGE_PORT=5401; UB_PORT=5402; DEAD_PORT=5409
 zone="$root/test/fixtures/zones/root-lookalike-2026082201.zone.gz"
@@ -71,17 +62,14 @@ wait_nx "$EDGE_PORT"; wait_nx "$UB_PORT"
 run() { # label port extra-dnsperf-flags
   dnsperf -s 127.0.0.1 -p "$2" -d "$work/queries.txt" -n 1 -c 4 $3 >/dev/null 2>&1
   dnsperf -s 127.0.0.1 -p "$2" -d "$work/queries.txt" -l "$secs" -c 10 -q 100 $3 > "$work/out" 2>&1
-  local qps lat nx
-  qps=$(awk '/Queries per second:/ {print $4}' "$work/out")
-  lat=$(awk '/Average Latency/ {print $4 * 1000}' "$work/out")
+  local nx
   nx=$(grep -o 'NXDOMAIN [0-9]*' "$work/out" | awk '{print $2}')
-  printf '| %s | %.0f | %.3f | %s |\n' "$1" "$qps" "$lat" "${nx:-0}"
+  printf '| %s | %s | %s | %s |\n' "$1" "$(bench_qps "$work/out")" "$(bench_lat_ms "$work/out")" "${nx:-0}"
 }
 
-cpu=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)
 echo "## Local root: junk-TLD NXDOMAIN, dnsperf ($(date -u +%F), ${secs}s per run)"
 echo
-echo "Machine: $(nproc) cores, $cpu; Node $(node --version); Unbound $(unbound -V | head -1 | awk '{print $2}'); dnsperf $(dpkg-query -W -f='${Version}' dnsperf 2>/dev/null)."
+echo "$(bench_machine) Unbound $(unbound -V | head -1 | awk '{print $2}')."
 echo "Workload: 10,000 names under nonexistent TLDs; zone: the root lookalike (22,000+ RRs), as our static_zone and as Unbound's auth-zone for \".\"; no cache hits on our side (app answers are not cached)."
 echo
 echo "| resolver | QPS | mean latency (ms) | NXDOMAIN answers |"

@@ -1,0 +1,74 @@
+# Shared by the bench/*.sh harnesses (source it after setting `secs`): run inside a network
+# namespace that has only loopback, check the tools, keep a work folder and the processes
+# started, and start NSD with the 1,000-name test zone.
+#
+#   bench_init "$@" TOOL...      re-runs the calling script under `unshare --net`, brings lo up,
+#                                checks TOOL... and the build, makes $work, cleans up on exit
+#   bench_nsd PORT               NSD on 127.0.0.1:PORT serving test/fixtures/example.test.zone
+#   bench_up PORT [NAME]         waits until something answers NAME on PORT
+#   bench_qps FILE / bench_lat_ms FILE   figures from a dnsperf output file
+#   bench_machine                one line describing the machine and tool versions
+
+bench_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+pids=()
+
+bench_init() {
+  local script="$0"
+  if [ -z "${EDGE_BENCH_IN_NETNS:-}" ]; then
+    exec unshare --net -- env EDGE_BENCH_IN_NETNS=1 bash "$script" "${bench_args[@]}"
+  fi
+  ip link set lo up
+  for t in "$@"; do command -v "$t" >/dev/null || { echo "bench: $t is not installed" >&2; exit 1; }; done
+  [ -f "$bench_root/dist/host/adapters/node/main.js" ] || { echo "bench: run npm run build first" >&2; exit 1; }
+  work="$(mktemp -d)"
+  trap bench_cleanup EXIT
+}
+
+bench_cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+
+bench_nsd() {
+  local port="$1"
+  cp "$bench_root/test/fixtures/example.test.zone" "$work/example.test.zone"
+  cat > "$work/nsd.conf" <<CONF
+server:
+  ip-address: 127.0.0.1@$port
+  port: $port
+  username: ""
+  chroot: ""
+  zonesdir: "$work"
+  pidfile: "$work/nsd.pid"
+  database: ""
+  xfrdfile: "$work/xfrd.state"
+  zonelistfile: "$work/zone.list"
+  logfile: "$work/nsd.log"
+  server-count: 1
+  do-ip6: no
+remote-control:
+  control-enable: no
+zone:
+  name: "example.test."
+  zonefile: "$work/example.test.zone"
+CONF
+  nsd -d -c "$work/nsd.conf" &
+  pids+=($!)
+}
+
+bench_up() {
+  local port="$1" name="${2:-host0.example.test}"
+  for _ in $(seq 1 300); do dig @127.0.0.1 -p "$port" +tries=1 +time=1 "$name" A >/dev/null 2>&1 && return 0; sleep 0.1; done
+  echo "bench: nothing answers on port $port" >&2
+  exit 1
+}
+
+bench_qps() { awk '/Queries per second:/ {printf "%.0f", $4}' "$1"; }
+bench_lat_ms() { awk '/Average Latency/ {printf "%.3f", $4 * 1000}' "$1"; }
+
+bench_machine() {
+  local cpu
+  cpu=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)
+  echo "Machine: $(nproc) cores, $cpu; $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo); Node $(node --version); dnsperf $(dpkg-query -W -f='${Version}' dnsperf 2>/dev/null); kernel $(uname -r)."
+}
