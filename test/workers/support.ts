@@ -42,7 +42,7 @@ export interface Upstream {
 
 export async function startUpstream(): Promise<Upstream> {
   const nsd = await startNsd({ '.': upstreamRoot, 'example.com.': exampleZone });
-  const edge = await startEdge(`doh = ["127.0.0.1:0"]
+  const edge = await startEdge(`doh_http = ["127.0.0.1:0"]
 [upstreams]
 default = ["${nsd.address}"]
 [apps.forward.config.routes]

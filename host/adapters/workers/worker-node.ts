@@ -14,7 +14,7 @@ import { ZoneLifecycle } from '../../apps/zone-lifecycle.js';
 import { AnswerCache } from '../../core/cache.js';
 import { ConfigError, type Config } from '../../core/config.js';
 import { cacheOptions, peersFromConfig, resolverOptions, upstreamsFromConfig, zoneSettings } from '../../core/from-config.js';
-import { consoleLogger, type Logger, type LogLevel } from '../../core/log.js';
+import { formatLine, type LogFields, type Logger, type LogLevel } from '../../core/log.js';
 import { MemoryMetrics } from '../../core/metrics.js';
 import { Resolver } from '../../core/resolver.js';
 import { UrlSource, type ZoneSource } from '../../core/zone-source.js';
@@ -36,11 +36,20 @@ const CONFIG_KEY = 'config';
 
 type WaitUntil = (p: Promise<unknown>) => void;
 
-/** A logger whose level follows the running config. */
+const LEVELS: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
+
+/**
+ * A logger whose level follows the running config, writing each level to its console method
+ * (Workers logs and `wrangler tail` show the level from the method, not from the text).
+ */
 class LevelLogger implements Logger {
   level: LogLevel = 'info';
-  log(level: LogLevel, msg: string, fields?: Record<string, string | number | boolean | null | undefined>): void {
-    consoleLogger(this.level).log(level, msg, fields);
+  log(level: LogLevel, msg: string, fields?: LogFields): void {
+    if (LEVELS[level] < LEVELS[this.level]) return;
+    const line = formatLine(level, msg, fields);
+    if (level === 'error') console.error(line);
+    else if (level === 'warn') console.warn(line);
+    else console.log(line);
   }
 }
 
