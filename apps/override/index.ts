@@ -31,6 +31,15 @@ export function on_load(kind: i32, len: i32): i32 {
   return 0;
 }
 
+/** Only the phases that have rules: the host skips calls into the others. */
+export function phases_wanted(): i32 {
+  const set = rules;
+  if (set == null) return 0;
+  let bits = 0;
+  for (let p = 0; p < set.phases.length; p++) if (set.phases[p].count > 0) bits |= 1 << p;
+  return bits;
+}
+
 export function on_query(phase: i32, ctxLen: i32, msgLen: i32): i32 {
   const set = rules;
   if (set == null) return Verdict.CONTINUE;

@@ -5,7 +5,7 @@
 // too when the request carries the tag that switches it off, or when its copy's signatures have
 // expired; the host takes the copy away at SOA expire or the operator's maximum age.
 
-import { Config, LoadKind, Request, Verdict, loadError, request, takeInput, count, now } from "../../assembly/sdk";
+import { Config, LoadKind, Phase, Request, Verdict, loadError, request, takeInput, count, now } from "../../assembly/sdk";
 import { ResponseWriter, SECTION_ANSWER, SECTION_AUTHORITY, SECTION_ADDITIONAL, FLAG_AA, FLAG_AD, RCODE_NXDOMAIN, CLASS_IN, TYPE_A, TYPE_AAAA, TYPE_DS, TYPE_NS, TYPE_NSEC, TYPE_RRSIG, TYPE_SOA, TYPE_ANY, TYPE_CNAME } from "../../assembly/message";
 import { Image, Found, canonicalKey, NO_NAME, NODE_CUT, NODE_BELOW_CUT, NODE_BELOW_DNAME, NODE_WILDCARD, DNSSEC_VERIFIED } from "./image";
 
@@ -139,6 +139,11 @@ function wildcardOf(ce: Uint8Array): Uint8Array {
   out[1] = 0x2a;
   out.set(ce, 2);
   return out;
+}
+
+/** No copy, nothing to answer: the host need not call the app at all. */
+export function phases_wanted(): i32 {
+  return image == null ? 0 : 1 << Phase.RESOLVE;
 }
 
 export function on_query(phase: i32, ctxLen: i32, msgLen: i32): i32 {

@@ -43,12 +43,13 @@ export class WasmAppChain implements AppChain {
     readonly apps: readonly AppInstance[],
     metrics: MetricsSink,
   ) {
-    for (const app of apps) for (let p = 0; p < 4; p++) if (app.runsIn(p)) this.byPhase[p]!.push(app);
+    for (const app of apps) for (let p = 0; p < 4; p++) if (app.declares(p)) this.byPhase[p]!.push(app);
     this.skipped = metrics.counter('edge_app_skipped_total', 'App calls skipped, by reason', ['app', 'reason']);
   }
 
   runsIn(phase: number): boolean {
-    return (this.byPhase[phase]?.length ?? 0) > 0;
+    for (const app of this.byPhase[phase] ?? []) if (app.runsIn(phase)) return true;
+    return false;
   }
 
   app(name: string): AppInstance | undefined {
@@ -58,6 +59,7 @@ export class WasmAppChain implements AppChain {
   run(phase: number, ctx: RequestContext, msg: Uint8Array): PhaseOutcome {
     let encoded: Uint8Array | null = null;
     for (const app of this.byPhase[phase] ?? []) {
+      if (!app.runsIn(phase)) continue;
       if (ctx.disabledApps.has(app.name)) {
         this.skipped.inc({ app: app.name, reason: 'disabled-by-rule' });
         continue;

@@ -50,6 +50,7 @@ interface Exports {
   on_query(phase: number, ctxLen: number, msgLen: number): number;
   on_load?(kind: number, len: number): number;
   gc?(): void;
+  phases_wanted?(): number;
 }
 
 const REQUIRED_EXPORTS = ['abi_version', 'input', 'on_query'] as const;
@@ -140,7 +141,10 @@ export class AppInstance {
   /** Memory size right after the last collection; growth past it triggers the next one. */
   private sizeAfterGc = 0;
   private callsSinceGc = 0;
-  private readonly phaseSet: Set<number>;
+  /** Phases from the manifest, as bits. */
+  private readonly manifestPhases: number;
+  /** The phases the app wants calls in right now (`phases_wanted`), within the manifest's. */
+  private wanted: number;
   // Metric handles bound once: the hot path updates them millions of times.
   private readonly callCounters: BoundCounter[];
   private readonly verdictCounters: BoundCounter[];
@@ -156,14 +160,37 @@ export class AppInstance {
     this.name = src.manifest.name;
     this.manifest = src.manifest;
     this.granted = checkModule(src);
-    this.phaseSet = new Set(src.manifest.phases.map((p) => PHASE_LABELS.indexOf(p)));
+    this.manifestPhases = src.manifest.phases.reduce((bits, p) => bits | (1 << PHASE_LABELS.indexOf(p)), 0);
+    this.wanted = this.manifestPhases;
     this.callCounters = PHASE_LABELS.map((phase) => metrics.calls.bind({ app: this.name, phase }));
     this.verdictCounters = verdictNames.map((verdict) => metrics.verdicts.bind({ app: this.name, verdict }));
     this.instantiate();
   }
 
+  /** The manifest's phases: where the app may ever run. */
+  declares(phase: number): boolean {
+    return (this.manifestPhases & (1 << phase)) !== 0;
+  }
+
+  /** Where the app wants to be called now: an override app without rules for a phase is skipped there. */
   runsIn(phase: number): boolean {
-    return this.phaseSet.has(phase);
+    return (this.wanted & (1 << phase)) !== 0;
+  }
+
+  /** Asks the app which phases it has work in (optional export `phases_wanted`); after every load. */
+  private refreshWanted(): void {
+    const ex = this.exports;
+    if (!ex?.phases_wanted) {
+      this.wanted = this.manifestPhases;
+      return;
+    }
+    try {
+      this.refuel(this.manifest.fuel.query);
+      this.wanted = ex.phases_wanted() & this.manifestPhases;
+    } catch (e) {
+      this.trapped(e);
+      this.wanted = this.manifestPhases;
+    }
   }
 
   get breakerOpen(): boolean {
@@ -215,6 +242,7 @@ export class AppInstance {
         throw new AppLoadError(`app ${this.name}: replaying its last good ${kind === 0 ? 'config' : 'data'} failed: ${r.error}`);
       }
     }
+    this.refreshWanted();
   }
 
   /** Makes sure there is a usable instance; false when the breaker is open or instantiation failed. */
@@ -382,6 +410,7 @@ export class AppInstance {
       if (r.ok) {
         this.loads.set(kind, data.slice());
         this.collect();
+        this.refreshWanted();
       }
       return r;
     } catch (e) {

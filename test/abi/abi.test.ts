@@ -162,3 +162,21 @@ describe('context effects', () => {
     expect(ctx.tags.size).toBe(0);
   });
 });
+
+describe('phases_wanted', () => {
+  it('skips calls into phases where the app says it has nothing to do', async () => {
+    const { harnessFor } = await import('../helpers/apps.js');
+    const h = harnessFor('override');
+    const chain = new WasmAppChain([h.app], new MemoryMetrics());
+    // No rule set: the override app wants no calls at all.
+    expect([0, 1, 2, 3].map((p) => chain.runsIn(p))).toEqual([false, false, false, false]);
+    expect(h.load(new TextEncoder().encode('phase = resolve qname-suffix com set-tag x\n')).ok).toBe(true);
+    expect([0, 1, 2, 3].map((p) => chain.runsIn(p))).toEqual([false, false, true, false]);
+    const ctx = ctxFor('www.example.com.');
+    chain.run(0, ctx, query('www.example.com.'));
+    chain.run(2, ctx, query('www.example.com.'));
+    expect([...ctx.tags]).toEqual(['x']);
+    expect(h.metrics.value('edge_app_calls_total', { app: 'override', phase: 'pre-cache' })).toBe(0);
+    expect(h.metrics.value('edge_app_calls_total', { app: 'override', phase: 'resolve' })).toBe(1);
+  });
+});

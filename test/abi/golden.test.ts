@@ -214,11 +214,11 @@ describe('ABI v1 golden values', () => {
     expect(() => checkModule({ manifest: bare, module: new WebAssembly.Module(wasm), minPages: 1 })).toThrow(/needs capability/);
   });
 
-  it('requires exactly abi_version, input and on_query; on_load and gc are optional', () => {
+  it('requires exactly abi_version, input and on_query; on_load, gc and phases_wanted are optional', () => {
     const manifest = parseManifest(testManifest('golden'), 'test');
     const check = (names: string[]) => () => checkModule({ manifest, module: moduleExporting(names), minPages: 1 });
     expect(check(['abi_version', 'input', 'on_query'])).not.toThrow();
-    expect(check(['abi_version', 'input', 'on_query', 'on_load', 'gc'])).not.toThrow();
+    expect(check(['abi_version', 'input', 'on_query', 'on_load', 'gc', 'phases_wanted'])).not.toThrow();
     expect(check(['input', 'on_query'])).toThrow(/no abi_version export/);
     expect(check(['abi_version', 'on_query'])).toThrow(/missing required export function "input"/);
     expect(check(['abi_version', 'input'])).toThrow(/missing required export function "on_query"/);
@@ -226,6 +226,10 @@ describe('ABI v1 golden values', () => {
     for (const app of ['forward', 'blocklist']) {
       const names = WebAssembly.Module.exports(new WebAssembly.Module(readFileSync(join(root, 'build/apps', `${app}.wasm`)))).map((e) => e.name);
       expect(names.sort(), app).toEqual(['abi_version', 'gc', 'input', 'memory', 'on_load', 'on_query']);
+    }
+    for (const app of ['override', 'static_zone']) {
+      const names = WebAssembly.Module.exports(new WebAssembly.Module(readFileSync(join(root, 'build/apps', `${app}.wasm`)))).map((e) => e.name);
+      expect(names.sort(), app).toEqual(['abi_version', 'gc', 'input', 'memory', 'on_load', 'on_query', 'phases_wanted']);
     }
   });
 
