@@ -44,7 +44,13 @@ export async function fetchHandler(req: Request, env: Env, ctx: ExecutionContext
   n.beforeRequest((p) => ctx.waitUntil(p));
   const url = new URL(req.url);
   const path = n.currentConfig.server.doh_path;
-  if (url.pathname === path) return handleDoh(req, n.currentResolver, clientOf(req), path);
+  if (url.pathname === path) {
+    const answer = handleDoh(req, n.currentResolver, clientOf(req), path);
+    // Other requests may be waiting on this one's upstream or shard query (the resolver joins
+    // concurrent misses for one name): keep it running even if its own client goes away.
+    ctx.waitUntil(answer.catch(() => undefined));
+    return answer;
+  }
   if (url.pathname === '/health') return text('ok', 200);
   if (url.pathname === '/status' || url.pathname === '/metrics') {
     if (!allowed(req, n)) return text('unauthorized', 401);
