@@ -121,7 +121,7 @@ interface Body {
 }
 
 export class Resolver {
-  private chain: AppChain;
+  private readonly chain: AppChain;
   private readonly inflight = new Map<string, Promise<Uint8Array>>();
   private readonly m: Metrics;
   private readonly queriesBy: BoundSet<BoundCounter>;
@@ -165,16 +165,10 @@ export class Resolver {
     this.cacheMiss = this.m.cacheLookups.bind({ result: 'miss' });
   }
 
-  /** Swaps the app chain (config reload); requests in flight finish on the old one. */
-  setChain(chain: AppChain): void {
-    this.chain = chain;
-  }
-
   get currentUpstreams(): Upstreams {
     return this.upstreams;
   }
 
-  /** Answers one query. Returns null when the query is to be dropped (unparseable, a response). */
   /**
    * Checks a context that came with a query: from a peer, authentic, fresh, for this question.
    * Returns it ready to use (the hop already counted by the sender), or null after counting why
@@ -202,7 +196,22 @@ export class Resolver {
     return ctx;
   }
 
+  /**
+   * Answers one query. Returns null when the query is to be dropped (unparseable, a response).
+   * Never throws for anything a client sends; an internal failure becomes SERVFAIL.
+   */
   async handle(query: Uint8Array, info: ClientInfo): Promise<Reply | null> {
+    try {
+      return await this.answer(query, info);
+    } catch (e) {
+      this.logger.log('error', 'internal error answering a query', { error: (e as Error).message, stack: (e as Error).stack });
+      this.m.malformed.inc({ reason: 'internal-error' });
+      if (query.length < HEADER_LEN) return null;
+      return this.errorReply(query, Rcode.SERVFAIL, null);
+    }
+  }
+
+  private async answer(query: Uint8Array, info: ClientInfo): Promise<Reply | null> {
     const started = this.now();
     this.queriesBy.get(info.transport).inc();
     let parsed: ParsedQuery;
