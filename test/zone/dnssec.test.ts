@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { RRType } from '../../host/core/dns/rr-types.js';
 import { nameToText } from '../../host/core/dns/wire.js';
@@ -17,6 +18,7 @@ import {
   type TrustAnchor,
   type ZoneRecord,
 } from '../../host/core/zone/index.js';
+import { anchor, fixturePath } from './support/fixtures.js';
 import { dsFor, makeKey, signRRset, signZone, type Algorithm, type TestKey } from './support/zone-signer.js';
 
 const ZONE = `$ORIGIN example.
@@ -284,3 +286,29 @@ function* zoneRecordsOf(records: ZoneRecord[]): Generator<ZoneRecord> {
   const order = new Map(names.map((n, i) => [n, i]));
   yield* [...records].sort((a, b) => order.get(nameToText(a.owner).toLowerCase())! - order.get(nameToText(b.owner).toLowerCase())!);
 }
+
+describe('NSEC3 chain (RFC 5155), against zones signed by ldns-signzone', () => {
+  const file = (name: string): string => readFileSync(fixturePath(`ldns/${name}`), 'latin1');
+
+  async function check(text: string) {
+    const ta = await anchor('ldns/example-nsec3.ds');
+    return (await checkZone(text, { trustAnchor: ta, now: Date.UTC(2026, 7, 23) })).report.dnssec;
+  }
+
+  it('verifies the chain, empty non-terminals included', async () => {
+    const r = await check(file('example-nsec3.signed'));
+    expect(r.denial).toBe('nsec3');
+    expect(r.nsec).toBe('verified');
+    expect(r.status).toBe('verified');
+  });
+
+  it('refuses a chain with an NSEC3 missing', async () => {
+    const text = file('example-nsec3.signed');
+    const victim = text.split('\n').find((l) => /\tNSEC3\t/.test(l))!.split('\t')[0]!;
+    const r = await check(text.split('\n').filter((l) => !l.startsWith(victim + '\t')).join('\n'));
+    expect(r.nsec).toBe('broken');
+    expect(r.status).toBe('bogus');
+    expect(r.failures.some((f) => /no NSEC3 for this name/.test(f))).toBe(true);
+    expect(r.failures.some((f) => /NSEC3: next hash is/.test(f))).toBe(true);
+  });
+});

@@ -68,6 +68,17 @@ const cases: Case[] = [
     anchor: TA,
     now: aug23,
   },
+  {
+    name: 'ldns-signed NSEC3 example with one NSEC3 removed',
+    file: () => {
+      const text = readFileSync(fixturePath('ldns/example-nsec3.signed'), 'latin1');
+      const victim = text.split('\n').find((l) => /\tNSEC3\t/.test(l) && !l.startsWith('example.'))!;
+      const owner = victim.split('\t')[0]!;
+      return write('nsec3-gap.zone', text.split('\n').filter((l) => !l.startsWith(owner + '\t')).join('\n'));
+    },
+    anchor: fixturePath('ldns/example-nsec3.ds'),
+    now: aug23,
+  },
   ...['RSASHA256', 'RSASHA512', 'ECDSAP256SHA256', 'ECDSAP384SHA384', 'ED25519', 'nsec3'].map((alg) => ({
     name: `ldns-signed example (${alg})`,
     file: () => fixturePath(`ldns/example-${alg}.signed`),

@@ -17,7 +17,9 @@ import {
   type SignatureVerifier,
 } from './dnssec-keys.js';
 import { wireNameLength } from './name-codec.js';
+import { checkNsec3Chain } from './nsec3-chain.js';
 import { buildSignedData, signatureOf } from './signed-data.js';
+import { encodeBitmap, typesAt } from './type-bitmap.js';
 import type { PrefetchLookup } from './signature-prefetch.js';
 import type { TrustAnchor } from './trust-anchor.js';
 import {
@@ -28,7 +30,6 @@ import {
   NODE_BELOW_DNAME,
   NODE_ENT,
   SET_AUTH,
-  SET_DELEGATION,
   type Zone,
 } from './zone.js';
 
@@ -66,7 +67,9 @@ export interface DnssecResult {
    * left: for each RRset the latest expiration of its good signatures, then the earliest of those.
    */
   earliestExpiration: number | null;
-  nsec: 'verified' | 'broken' | 'nsec3-not-checked' | 'none';
+  /** The denial-of-existence chain (NSEC or NSEC3, whichever the zone has). */
+  nsec: 'verified' | 'broken' | 'unsupported' | 'none';
+  denial: 'nsec' | 'nsec3' | 'none';
   warnings: string[];
 }
 
@@ -147,6 +150,7 @@ export async function verifyDnssec(zone: Zone, options: DnssecOptions = {}): Pro
     failureCount: 0,
     earliestExpiration: null as number | null,
     nsec: 'none' as DnssecResult['nsec'],
+    denial: 'none' as DnssecResult['denial'],
     warnings,
   };
 
@@ -334,7 +338,9 @@ export async function verifyDnssec(zone: Zone, options: DnssecOptions = {}): Pro
     anchored: anchored.has(i),
     supported: imported[i] != null,
   }));
-  base.nsec = checkNsecChain(zone, failures, warnings);
+  const chain = checkNsecChain(zone, failures);
+  base.denial = chain === 'nsec3' ? 'nsec3' : chain === 'none' ? 'none' : 'nsec';
+  base.nsec = chain === 'nsec3' ? await checkNsec3Chain(zone, (m) => failures.add(m), warnings) : chain;
   await cryptoDone;
 
   // per RRset: good when any signature is valid now
@@ -479,46 +485,18 @@ function signedData(zone: Zone, s: number, r: number): Uint8Array {
 }
 
 /**
- * Writes the NSEC type bitmap (RFC 4034 §4.1.2) of ascending `types[0, n)` into `out`; returns
- * its length.
- */
-function encodeBitmap(types: Int32Array, n: number, out: Uint8Array): number {
-  let o = 0;
-  let i = 0;
-  while (i < n) {
-    const win = types[i]! >>> 8;
-    const at = o;
-    out.fill(0, at + 2, at + 34);
-    let max = 0;
-    while (i < n && types[i]! >>> 8 === win) {
-      const low = types[i]! & 0xff;
-      out[at + 2 + (low >>> 3)]! |= 0x80 >>> (low & 7);
-      if (low >>> 3 > max) max = low >>> 3;
-      i++;
-    }
-    out[at] = win;
-    out[at + 1] = max + 1;
-    o = at + 2 + max + 1;
-  }
-  return o;
-}
-
-/**
  * The NSEC chain (RFC 4035 §2.3): every authoritative name, delegations included, has an NSEC
  * naming the next such name in canonical order (the last one the apex), with a type bitmap
  * that lists exactly the types present. `static_zone` builds NXDOMAIN proofs from it.
  */
-function checkNsecChain(zone: Zone, failures: Failures, warnings: string[]): DnssecResult['nsec'] {
+function checkNsecChain(zone: Zone, failures: Failures): DnssecResult['nsec'] | 'nsec3' {
   const { names, sets, table } = zone;
   let nsecs = 0;
   for (let s = 0; s < sets.count; s++) if (sets.type[s] === RRType.NSEC) nsecs++;
   if (nsecs === 0) {
     let nsec3 = false;
     for (let s = 0; s < sets.count; s++) if (sets.type[s] === RRType.NSEC3 || sets.type[s] === RRType.NSEC3PARAM) nsec3 = true;
-    if (nsec3) {
-      warnings.push('NSEC3 chain present; its hashes and coverage are not checked');
-      return 'nsec3-not-checked';
-    }
+    if (nsec3) return 'nsec3';
     failures.add(`${nameToText(zone.origin)}: signed zone has neither an NSEC nor an NSEC3 chain`);
     return 'broken';
   }
@@ -560,17 +538,7 @@ function checkNsecChain(zone: Zone, failures: Failures, warnings: string[]): Dns
       failures.add(`${where()} NSEC: next name is ${next}, the next name in the zone is ${nameToText(nameAt(zone, nextK))}`);
       continue;
     }
-    // the types present: authoritative and delegation sets, RRSIG when any of them is signed
-    let n = 0;
-    let signed = false;
-    for (let t = names.setFirst[k]!; t < names.setFirst[k]! + names.setCount[k]! && n < 255; t++) {
-      if (sets.flags[t]! & (SET_AUTH | SET_DELEGATION)) {
-        types[n++] = sets.type[t]!;
-        if (sets.sigCount[t]! > 0) signed = true;
-      }
-    }
-    if (signed) types[n++] = RRType.RRSIG;
-    types.subarray(0, n).sort();
+    const n = typesAt(zone, k, types, RRType.NSEC);
     const len = encodeBitmap(types, n, bitmap);
     let match = len === rl - nl;
     for (let i = 0; match && i < len; i++) if (bitmap[i] !== rb[ro + nl + i]) match = false;
