@@ -8,8 +8,9 @@
  * workerd must run here: a failure to start is an error, never a skip (CI=true or not).
  */
 
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { copyFileSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { Miniflare, type WorkerOptions } from 'miniflare';
 import { parse as parseToml } from 'smol-toml';
 import { root } from './edge.js';
@@ -57,7 +58,7 @@ export function outbound(dohPort: () => number): Outbound {
  * namespace, the shard Durable Objects), with `vars` and `kv` renamed per worker so several
  * workers in one Miniflare keep their data apart.
  */
-export function workerFromToml(name: string, o: { vars?: Record<string, string>; kvId?: string; shardsScript?: string; out: Outbound }): WorkerOptions {
+export function workerFromToml(name: string, o: { vars?: Record<string, string>; kvId?: string; shardsScript?: string; scriptPath?: string; out: Outbound }): WorkerOptions {
   if (!existsSync(bundle)) throw new Error(`${bundle} is missing: run "node scripts/build.mjs --test-apps" (npm test does)`);
   const t = wranglerToml();
   const kv = Object.fromEntries((t.kv_namespaces ?? []).map((k) => [k.binding, o.kvId ?? `${name}-${k.binding}`]));
@@ -67,7 +68,8 @@ export function workerFromToml(name: string, o: { vars?: Record<string, string>;
   return {
     name,
     modules: true,
-    scriptPath: bundle,
+    scriptPath: o.scriptPath ?? bundle,
+    modulesRoot: dirname(o.scriptPath ?? bundle),
     modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'] }],
     compatibilityDate: t.compatibility_date,
     compatibilityFlags: t.compatibility_flags ?? [],
@@ -78,9 +80,35 @@ export function workerFromToml(name: string, o: { vars?: Record<string, string>;
   } as WorkerOptions;
 }
 
+/**
+ * A copy of the bundle in which one app is the plain asc output, without the fuel meter (what a
+ * Worker built without `npm run build`'s metering step would carry).
+ */
+export function unmeteredBundle(app: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'edge-worker-'));
+  cpSync(dirname(bundle), dir, { recursive: true });
+  const file = readdirSync(dir).find((f) => f.endsWith(`-${app}.wasm`));
+  if (!file) throw new Error(`no ${app}.wasm in ${dirname(bundle)}`);
+  copyFileSync(join(root, 'build', 'apps', `${app}.wasm`), join(dir, file));
+  return join(dir, 'index.js');
+}
+
 export function startMiniflare(workers: WorkerOptions[]): Miniflare {
   return new Miniflare({ workers, log: undefined });
 }
+
+/** What the tests use of a KV namespace and a worker (miniflare's own types need workers-types). */
+export interface KvLike {
+  put(key: string, value: string | ArrayBuffer): Promise<void>;
+  delete(key: string): Promise<void>;
+}
+export interface WorkerLike {
+  fetch(url: string, init?: RequestInit): Promise<Response>;
+}
+export const kvOf = async (mf: Miniflare, worker: string) => (await mf.getKVNamespace('EDGE_KV', worker)) as unknown as KvLike;
+export const workerOf = async (mf: Miniflare, worker: string) => (await mf.getWorker(worker)) as unknown as WorkerLike;
+/** A message as a fetch body. */
+export const body = (msg: Uint8Array) => msg.slice() as Uint8Array<ArrayBuffer>;
 
 /** Sum of a metric's values whose labels contain every `match` fragment (MemoryMetrics snapshot). */
 export function metricOf(snapshot: Record<string, Record<string, number>>, name: string, ...match: string[]): number {

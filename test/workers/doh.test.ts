@@ -3,7 +3,7 @@
  * DoH GET, POST and JSON answers through the shard Durable Objects; the errors RFC 8484 asks
  * for; a rule set written to KV taking effect after the refresh (and a bad one refused); a zone
  * image in KV making static_zone answer junk TLDs; a forged context header stripped; a UDP
- * upstream refused as a config error.
+ * upstream refused as a config error; the admin token; an unmetered app module refused.
  *
  * Why the Miniflare API and not @cloudflare/vitest-pool-workers: the pool's peer range stops at
  * vitest 3 and this suite runs vitest 4; the API also runs several workers with separate KV in
@@ -11,14 +11,17 @@
  */
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rmSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { Miniflare } from 'miniflare';
 import { needTools } from '../helpers/tools.js';
 import { waitFor } from '../helpers/net.js';
-import { metricOf, outbound, startMiniflare, workerFromToml, type Outbound } from '../helpers/workers.js';
+import { body as asBody, kvOf, metricOf, outbound, startMiniflare, unmeteredBundle, workerFromToml, workerOf, type Outbound } from '../helpers/workers.js';
 import { sha256Hex } from '../../host/apps/app-data.js';
 import { K1, JUNK, answerOf, getUrl, query, startUpstream, zoneImage, type Upstream } from './support.js';
 
 const BASE = 'http://edge.test';
+const TOKEN = 'a-long-admin-token-for-tests';
 const CONFIG = `node_id = "ingress"
 [upstreams]
 default = ["http://upstream.test/dns-query"]
@@ -36,9 +39,10 @@ describe.skipIf(!needTools('nsd', 'dig'))('the Worker serves DoH from the core (
   let up: Upstream;
   let mf: Miniflare;
   let out: Outbound;
+  let unmetered = '';
 
   const fetchW = (path: string, init?: RequestInit, worker = 'edge') =>
-    mf.getWorker(worker).then((w) => w.fetch(`${BASE}${path}`, init as never) as unknown as Promise<Response>);
+    workerOf(mf, worker).then((w) => w.fetch(`${BASE}${path}`, init));
   const status = async (shard?: string) => (await (await fetchW(`/status${shard ? `?shard=${shard}` : ''}`)).json()) as Record<string, any>;
   const metrics = async (shard?: string) => (await (await fetchW(`/metrics${shard ? `?shard=${shard}` : ''}`)).json()) as Record<string, Record<string, number>>;
   const allShards = async (name: string, ...match: string[]) => {
@@ -59,16 +63,19 @@ describe.skipIf(!needTools('nsd', 'dig'))('the Worker serves DoH from the core (
     mf = startMiniflare([
       workerFromToml('edge', { vars, out }),
       workerFromToml('udp', { vars: { ...vars, EDGE_CONFIG: CONFIG.replace('http://upstream.test/dns-query', '127.0.0.1:53') }, out }),
+      workerFromToml('locked', { vars: { ...vars, EDGE_CONFIG: `${CONFIG}[admin]\ntoken = "${TOKEN}"\n` }, out }),
+      workerFromToml('unmetered', { vars, out, scriptPath: (unmetered = unmeteredBundle('forward')) }),
     ]);
     await mf.ready;
     // The zone image is in KV before any shard starts, as after `wrangler kv key put zone`.
-    const kv = await mf.getKVNamespace('EDGE_KV', 'edge');
+    const kv = await kvOf(mf, 'edge');
     await kv.put('zone', (await zoneImage()).slice().buffer as ArrayBuffer);
   }, 120_000);
 
   afterAll(async () => {
     await mf?.dispose();
     await up?.stop();
+    if (unmetered) rmSync(dirname(unmetered), { recursive: true, force: true });
     expect(out?.refused ?? []).toEqual([]);
   });
 
@@ -87,7 +94,7 @@ describe.skipIf(!needTools('nsd', 'dig'))('the Worker serves DoH from the core (
   });
 
   it('answers a POST (application/dns-message) and the JSON form', async () => {
-    const r = await fetchW('/dns-query', { method: 'POST', headers: { 'content-type': 'application/dns-message' }, body: query('n2.example.com') });
+    const r = await fetchW('/dns-query', { method: 'POST', headers: { 'content-type': 'application/dns-message' }, body: asBody(query('n2.example.com')) });
     expect(r.status).toBe(200);
     expect(answerOf(new Uint8Array(await r.arrayBuffer())).Answer?.[0]?.data).toBe('198.51.100.3');
     const j = await fetchW('/dns-query?name=n3.example.com&type=A');
@@ -106,16 +113,16 @@ describe.skipIf(!needTools('nsd', 'dig'))('the Worker serves DoH from the core (
     expect((await s('/dns-query')).status).toBe(400);
     expect((await s('/dns-query?dns=***')).status).toBe(400);
     expect((await s('/dns-query', { method: 'POST', headers: { 'content-type': 'application/dns-message' }, body: new Uint8Array(0) })).status).toBe(400);
-    const put = await s('/dns-query', { method: 'PUT', body: query('n4.example.com') });
+    const put = await s('/dns-query', { method: 'PUT', body: asBody(query('n4.example.com')) });
     expect(put.status).toBe(405);
     expect(put.headers.get('allow')).toBe('GET, POST');
-    expect((await s('/dns-query', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: query('n4.example.com') })).status).toBe(415);
+    expect((await s('/dns-query', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: asBody(query('n4.example.com')) })).status).toBe(415);
     expect((await s('/dns-query', { method: 'POST', headers: { 'content-type': 'application/dns-message' }, body: new Uint8Array(70_000) })).status).toBe(413);
     expect((await s('/elsewhere')).status).toBe(404);
     // A message that is not a query (a response) is refused as a bad request.
     const response = query('n4.example.com');
     response[2]! |= 0x80;
-    expect((await s('/dns-query', { method: 'POST', headers: { 'content-type': 'application/dns-message' }, body: response })).status).toBe(400);
+    expect((await s('/dns-query', { method: 'POST', headers: { 'content-type': 'application/dns-message' }, body: asBody(response) })).status).toBe(400);
   });
 
   it('serves a junk TLD from the zone image in KV (static_zone in the shard), and reports the serial', async () => {
@@ -131,7 +138,7 @@ describe.skipIf(!needTools('nsd', 'dig'))('the Worker serves DoH from the core (
   });
 
   it('applies a rule set written to KV after the refresh interval, reports its hash, and refuses a bad one', async () => {
-    const kv = await mf.getKVNamespace('EDGE_KV', 'edge');
+    const kv = await kvOf(mf, 'edge');
     const rules = 'phase = pre-cache qname n5.example.com respond A 192.0.2.55\n';
     expect((await get('n5.example.com')).Answer?.[0]?.data).toBe('198.51.100.6');
     await kv.put('rules', rules);
@@ -165,6 +172,21 @@ describe.skipIf(!needTools('nsd', 'dig'))('the Worker serves DoH from the core (
     // Had the tag been taken, static_zone would have stood aside and the upstream said 192.0.2.2.
     expect(answerOf(new Uint8Array(await r.arrayBuffer())).Status).toBe(3);
     expect(metricOf(await metrics(), 'edge_context_rejected_total', 'reason=not-peer')).toBe(before + 1);
+  });
+
+  it('keeps /status and /metrics behind the admin token when one is set', async () => {
+    expect((await fetchW('/status', undefined, 'locked')).status).toBe(401);
+    expect((await fetchW('/metrics', undefined, 'locked')).status).toBe(401);
+    const ok = await fetchW('/status', { headers: { authorization: `Bearer ${TOKEN}` } }, 'locked');
+    expect(ok.status).toBe(200);
+    expect(((await ok.json()) as { node_id: string }).node_id).toBe('ingress');
+    expect((await fetchW('/health', undefined, 'locked')).status).toBe(200);
+  });
+
+  it('refuses to run an app whose module was not metered at build time', async () => {
+    const r = await fetchW('/dns-query?name=n7.example.com', undefined, 'unmetered');
+    expect(r.status).toBe(503);
+    expect(await r.text()).toMatch(/app forward: its module is not metered/);
   });
 
   it('refuses a UDP upstream in a Workers config, naming the key', async () => {

@@ -14,7 +14,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Miniflare } from 'miniflare';
 import { needTools } from '../helpers/tools.js';
-import { metricOf, outbound, startMiniflare, workerFromToml, type Outbound } from '../helpers/workers.js';
+import { kvOf, metricOf, outbound, startMiniflare, workerFromToml, workerOf, type Outbound } from '../helpers/workers.js';
 import { K1, JUNK, answerOf, getUrl, startUpstream, zoneImage, type Upstream } from './support.js';
 
 const CONFIG = `node_id = "ingress"
@@ -37,7 +37,7 @@ describe.skipIf(!needTools('nsd', 'dig'))('the incident on Workers: a tag set at
   let out: Outbound;
   const vars = (key: string) => ({ EDGE_CONFIG: CONFIG, EDGE_SHARDS: String(SHARDS.length), EDGE_SITE_KEYS: `k1=${key}`, EDGE_REFRESH_SECONDS: '1' });
 
-  const fetchW = async (worker: string, path: string) => (await mf.getWorker(worker)).fetch(`http://edge.test${path}`) as unknown as Promise<Response>;
+  const fetchW = async (worker: string, path: string) => (await workerOf(mf, worker)).fetch(`http://edge.test${path}`);
   const shardMetric = async (name: string, ...match: string[]) => {
     let sum = 0;
     for (const s of SHARDS) sum += metricOf((await (await fetchW('ingress', `/metrics?shard=${s}`)).json()) as Record<string, Record<string, number>>, name, ...match);
@@ -58,7 +58,7 @@ describe.skipIf(!needTools('nsd', 'dig'))('the incident on Workers: a tag set at
       workerFromToml('ingress-wrong-key', { vars: vars('not-the-site-key-0123456789'), kvId: 'ingress-kv', shardsScript: 'shards', out }),
     ]);
     await mf.ready;
-    await (await mf.getKVNamespace('EDGE_KV', 'shards')).put('zone', (await zoneImage()).slice().buffer as ArrayBuffer);
+    await (await kvOf(mf, 'shards')).put('zone', (await zoneImage()).slice().buffer as ArrayBuffer);
   }, 120_000);
 
   afterAll(async () => {
@@ -74,7 +74,7 @@ describe.skipIf(!needTools('nsd', 'dig'))('the incident on Workers: a tag set at
   });
 
   it('with the rule on the ingress only, the tag travels in the context and the shard stands aside; with a wrong site key it is stripped and the shard answers', async () => {
-    const kv = await mf.getKVNamespace('EDGE_KV', 'ingress');
+    const kv = await kvOf(mf, 'ingress');
     await kv.put('rules', 'phase = pre-cache set-tag rec_disable_static\n');
     // Both ingresses pick the rule up on their next KV check.
     for (const w of ['ingress', 'ingress-wrong-key']) {

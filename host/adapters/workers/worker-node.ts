@@ -69,6 +69,8 @@ export class WorkerNode {
   private configHash = '';
   /** Why the last config read was refused (the running config stayed); empty when it was not. */
   private configErrors: string[] = [];
+  /** Config texts refused, by source, so an unchanged bad config is not rebuilt on every check. */
+  private readonly refusedTexts = new Map<string, { text: string; errors: string[] }>();
   private shards: string[] = [];
   private poolingNote = '';
   private chain!: WasmAppChain;
@@ -103,7 +105,9 @@ export class WorkerNode {
         await node.apply(text, source);
         break;
       } catch (e) {
-        refused.push(...(e instanceof ConfigError ? e.problems : [`${source}: ${(e as Error).message}`]));
+        const errors = e instanceof ConfigError ? e.problems : [`${source}: ${(e as Error).message}`];
+        node.refusedTexts.set(source, { text, errors });
+        refused.push(...errors);
       }
     }
     if (!node.config) throw new ConfigError(refused);
@@ -200,7 +204,14 @@ export class WorkerNode {
       [...keys].map(async ([app, key]) => {
         if (!this.chain.app(app)) return;
         const m = this.dataOf(app);
-        const value = await kv.get(key, 'arrayBuffer');
+        let value: ArrayBuffer | null;
+        try {
+          value = await kv.get(key, 'arrayBuffer');
+        } catch (e) {
+          // KV unreachable: keep the running data and say so.
+          this.dataErrors.set(app, [`kv:${key}: ${(e as Error).message}`]);
+          return;
+        }
         if (value === null) {
           this.dataErrors.delete(app);
           if (m.current) await m.clear();
@@ -276,23 +287,32 @@ export class WorkerNode {
       // The first candidate that applies wins; reaching the running one keeps it.
       const refused: string[] = [];
       let applied = false;
+      let fresh = false;
       for (const cand of await this.configCandidates()) {
         if (cand.text === this.configText && cand.source === this.configSource) break;
+        const known = this.refusedTexts.get(cand.source);
+        if (known?.text === cand.text) {
+          refused.push(...known.errors);
+          continue;
+        }
         try {
           await this.apply(cand.text, cand.source);
           applied = true;
           this.logger.log('info', 'config applied', { source: cand.source, hash: this.configHash.slice(0, 16) });
           break;
         } catch (e) {
-          refused.push(...(e instanceof ConfigError ? e.problems : [`${cand.source}: ${(e as Error).message}`]));
+          const problems = e instanceof ConfigError ? e.problems : [`${cand.source}: ${(e as Error).message}`];
+          this.refusedTexts.set(cand.source, { text: cand.text, errors: problems });
+          refused.push(...problems);
+          fresh = true;
         }
       }
       this.configErrors = refused;
-      if (refused.length) {
+      if (fresh) {
         this.metrics.counter('edge_config_reload_failures_total', 'Config reloads refused (the running config stayed)').inc();
         this.logger.log('error', 'config refused; keeping the running config', { errors: refused.join('; ') });
-        errors.push(...refused);
       }
+      errors.push(...refused);
       if (!applied) await this.syncData();
       await this.zone?.refreshIfDue();
     } catch (e) {
