@@ -26,7 +26,15 @@ node "$root/scripts/build.mjs" >/dev/null 2>&1 || { echo "bench: the build faile
 
 work="$(mktemp -d)"
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+groups=()
+# wrangler dev starts children of its own (the CLI, workerd): it runs in its own process group,
+# and the whole group is stopped.
+cleanup() {
+  for g in "${groups[@]}"; do kill -- "-$g" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
 trap cleanup EXIT
 
 AUTH=127.0.0.1; AUTH_PORT=5400; EDGE_PORT=5401; DOH_PORT=8053; DEV_PORT=8787; MF_PORT=8788
@@ -78,9 +86,9 @@ default = [\"http://127.0.0.1:$DOH_PORT/dns-query\"]
 peer_timeout_ms = 2000
 [log]
 level = \"warn\""
-(cd "$root" && WRANGLER_SEND_METRICS=false exec npx wrangler dev --ip 127.0.0.1 --port "$DEV_PORT" --persist-to "$work/state" \
-  --var "EDGE_CONFIG:$config" --var "EDGE_SITE_KEYS:k1=$(openssl rand -hex 32)" --log-level warn > "$work/wrangler.log" 2>&1) & dev_pid=$!
-pids+=($dev_pid)
+(cd "$root" && WRANGLER_SEND_METRICS=false exec setsid node "$root/node_modules/wrangler/bin/wrangler.js" dev --ip 127.0.0.1 --port "$DEV_PORT" \
+  --persist-to "$work/state" --var "EDGE_CONFIG:$config" --var "EDGE_SITE_KEYS:k1=$(openssl rand -hex 32)" --log-level warn \
+  > "$work/wrangler.log" 2>&1) & groups+=($!)
 
 # The same bundle in workerd through the Miniflare API, without wrangler dev's layers.
 node "$root/scripts/build.mjs" --worker >/dev/null 2>&1
