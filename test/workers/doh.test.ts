@@ -175,6 +175,25 @@ describe.skipIf(!needTools('nsd', 'dig'))('the Worker serves DoH from the core (
     expect(metricOf(await metrics(), 'edge_context_rejected_total', 'reason=not-peer')).toBe(before + 1);
   });
 
+  it('takes the config from the KV key over the EDGE_CONFIG var, refuses a bad one by key, and falls back when it is deleted', async () => {
+    const kv = await kvOf(mf, 'edge');
+    await kv.put('config', CONFIG.replace('[zone]', '[cache]\nmax_entries = -1\n[zone]'));
+    await waitFor(async () => ((await status()).config.errors as string[]).length > 0, 15_000, 200);
+    let st = await status();
+    expect(st.config.source).toBe('EDGE_CONFIG');
+    expect(st.config.errors.join('\n')).toMatch(/^kv:config: cache\.max_entries: /m);
+
+    await kv.put('config', CONFIG.replace('node_id = "ingress"', 'node_id = "ingress-kv"'));
+    await waitFor(async () => (await status()).config.source === 'kv:config', 15_000, 200);
+    st = await status();
+    expect(st).toMatchObject({ node_id: 'ingress-kv', config: { errors: [] } });
+    expect((await get('n8.example.com')).Answer?.[0]?.data).toBe('198.51.100.9');
+
+    await kv.delete('config');
+    await waitFor(async () => (await status()).config.source === 'EDGE_CONFIG', 15_000, 200);
+    expect((await status()).node_id).toBe('ingress');
+  });
+
   it('keeps /status and /metrics behind the admin token when one is set', async () => {
     expect((await fetchW('/status', undefined, 'locked')).status).toBe(401);
     expect((await fetchW('/metrics', undefined, 'locked')).status).toBe(401);
