@@ -99,6 +99,18 @@ describe('forward app: the owner of a cache slot (rendezvous hashing)', () => {
     expect(h.query(remote, { hops: 1 }).verdict).toBe('continue');
     expect(h.query(remote, { local: true }).verdict).toBe('continue');
   });
+
+  it('owns nothing when this node is not a member (a Workers ingress), even with a single member', () => {
+    const ingress = ownerSet('ingress', ['shard-0', 'shard-1']);
+    const spread = names.slice(0, 200).map((n) => ingress.query(n).target);
+    expect(new Set(spread)).toEqual(new Set(['peer:shard-0', 'peer:shard-1']));
+    // The same owners the shards compute among themselves.
+    expect(owners(['shard-0', 'shard-1'], names.slice(0, 200)).map((o) => `peer:${o}`)).toEqual(spread);
+    const one = ownerSet('ingress', ['shard-0']);
+    expect(names.slice(0, 20).map((n) => one.query(n).target)).toEqual(Array(20).fill('peer:shard-0'));
+    // A node that is the only member resolves everything itself.
+    expect(ownerSet('a', ['a']).query(names[0]!).verdict).toBe('continue');
+  });
 });
 
 describe.skipIf(!needTools('nsd', 'dig'))('forward app routing', () => {
