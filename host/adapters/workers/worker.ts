@@ -61,3 +61,7 @@ export async function fetchHandler(req: Request, env: Env, ctx: ExecutionContext
   return text('not found', 404);
 }
 
+
+export default {
+  fetch: fetchHandler,
+};
