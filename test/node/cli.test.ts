@@ -86,6 +86,20 @@ describe.skipIf(!needTools('nsd', 'dig', 'kdig', 'curl'))('edge-resolver CLI', (
     expect((await run(process.execPath, [main, 'config', 'check', path])).code).toBe(0);
   });
 
+  it('zone check and zone compile through the main command', async () => {
+    const zones = join(root, 'test/fixtures/zones');
+    const ok = await run(process.execPath, [main, 'zone', 'check', join(zones, 'root-lookalike-2026082201.zone.gz'), '--trust-anchor', join(zones, 'trust-anchor.ds'), '--json']);
+    expect(ok.code).toBe(0);
+    expect(JSON.parse(ok.stdout)).toMatchObject({ serial: 2026082201, usable: true, zonemd: { status: 'verified' }, dnssec: { status: 'verified' } });
+    const expired = await run(process.execPath, [main, 'zone', 'check', join(zones, 'root-lookalike-expired-2026082201.zone.gz'), '--trust-anchor', join(zones, 'trust-anchor.ds')]);
+    expect(expired.code).not.toBe(0);
+    expect(expired.stderr).toMatch(/not usable: DNSSEC expired/);
+    const image = join(dir, 'root.img');
+    const compiled = await run(process.execPath, [main, 'zone', 'compile', join(zones, 'root-lookalike-2026082201.zone.gz'), '--trust-anchor', join(zones, 'trust-anchor.ds'), '-o', image]);
+    expect(compiled.code).toBe(0);
+    expect(compiled.stdout).toMatch(/serial 2026082201, ZONEMD verified, DNSSEC verified/);
+  });
+
   it('refuses an unknown command and flag with usage', async () => {
     const r = await run(process.execPath, [main, 'frobnicate']);
     expect(r.code).toBe(2);

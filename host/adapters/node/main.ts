@@ -143,8 +143,7 @@ export async function main(argv: string[], out: Out = io): Promise<number> {
         return await newAppCommand(rest, out);
       }
       case 'zone': {
-        const zoneCli = './cli/zone.js'; // typed import once the zone tools land
-        const { zoneCommand } = (await import(zoneCli)) as { zoneCommand: (a: string[], o: Out) => Promise<number> };
+        const { zoneCommand } = await import('./cli/zone.js');
         return await zoneCommand(rest, out);
       }
       case '--version':
