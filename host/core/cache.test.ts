@@ -80,6 +80,19 @@ describe('answer cache', () => {
     expect(c.get('k', true)).toBeNull();
   });
 
+  it('keeps an answer that can be served stale when the upstream then answers SERVFAIL', () => {
+    let now = 0;
+    const c = new AnswerCache({ ...defaultCacheOptions, maxStaleSec: 3600 }, () => now);
+    c.store('k', response(0, [rr('www.example.test.', 1, 10, [1, 2, 3, 4])]));
+    now = 20_000;
+    expect(c.store('k', response(2, []))).toBe(false);
+    expect(c.inStaleRefresh('k')).toBe(true);
+    expect(c.get('k', true)).toMatchObject({ stale: true, kind: 'positive' });
+    // With nothing to serve stale, the failure is remembered (RFC 9520).
+    expect(c.store('other', response(2, []))).toBe(true);
+    expect(c.get('other')?.kind).toBe('failure');
+  });
+
   it('applies a TTL cap to the entry lifetime', () => {
     let now = 0;
     const c = new AnswerCache(defaultCacheOptions, () => now);

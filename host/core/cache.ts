@@ -122,6 +122,14 @@ export class AnswerCache {
   store(key: string, body: Uint8Array, ttlCap = 0): boolean {
     const c = classify(body, this.opts);
     if (!c) return false;
+    const old = this.map.get(key);
+    if (c.kind === 'failure' && old && old.kind !== 'failure' && this.now() < old.expiresAt + this.opts.maxStaleSec * 1000) {
+      // A failure never replaces an answer that can still be served stale (RFC 8767): that
+      // answer is what serve-stale exists to give out while the upstream fails. The failure
+      // only starts the recheck window.
+      old.staleRefreshUntil = this.now() + this.opts.failureTtl * 1000;
+      return false;
+    }
     const lifetime = ttlCap > 0 ? Math.min(c.ttl, ttlCap) : c.ttl;
     const now = this.now();
     const copy = body.slice();

@@ -8,7 +8,7 @@
 
 import { CONTEXT_HEADER, type ContextAuth } from './context-auth.js';
 import { contextChanged, encodeContext, type RequestContext } from './context.js';
-import { FLAG_TC, base64UrlEncode, buildQuery, readHeader, stripOpt, type EdnsOption, type Question } from './dns/wire.js';
+import { FLAG_TC, base64UrlEncode, buildQuery, parseQuery, readHeader, stripOpt, type EdnsOption, type Question } from './dns/wire.js';
 import type { Logger } from './log.js';
 import type { Counter, Gauge, Histogram, MetricsSink } from './metrics.js';
 import { UpstreamTimeout, matches, parseServer, withTimeout, type ServerSpec, type UpstreamTransport } from './upstream.js';
@@ -109,9 +109,11 @@ export class Peers {
 
   /**
    * Sends `q` to peer `id` with the context (hop count incremented) and returns the answer
-   * without its OPT record. Throws PeerError when the peer does not answer in time.
+   * without its OPT record, and whether the owner marked it cacheable (an answer from its cache
+   * or upstream; not one a rule or app made for this request's context). Throws PeerError when
+   * the peer does not answer in time.
    */
-  async forward(id: string, q: Question, ctx: RequestContext, deadline: number): Promise<Uint8Array> {
+  async forward(id: string, q: Question, ctx: RequestContext, deadline: number): Promise<{ body: Uint8Array; cacheable: boolean }> {
     const p = this.peers.get(id);
     if (!p) throw new PeerError(`no peer "${id}"`);
     const timeout = Math.max(1, Math.min(this.opts.timeoutMs, deadline - this.now()));
@@ -149,7 +151,7 @@ export class Peers {
       p.down = false;
       this.m.forwarded.inc({ peer: p.id, result: 'ok' });
       this.m.latency.observe({ peer: p.id }, (this.now() - started) / 1000);
-      return stripOpt(reply);
+      return { body: stripOpt(reply), cacheable: cacheableMark(reply, this.opts.optionCode) };
     } catch (e) {
       const result = e instanceof UpstreamTimeout ? 'timeout' : 'error';
       this.failed(p, result, (e as Error).message);
@@ -160,4 +162,17 @@ export class Peers {
 
 function normalizeIp(a: string): string {
   return a.replace(/^::ffff:/, '').toLowerCase();
+}
+
+/** The owner's mark on an answer to a peer (an option with the context's code, one byte). */
+export const ANSWER_CACHEABLE = 1;
+
+function cacheableMark(reply: Uint8Array, code: number): boolean {
+  try {
+    const opt = parseQuery(reply).edns;
+    const mark = opt?.options.find((o) => o.code === code);
+    return mark?.data.length === 1 && mark.data[0] === ANSWER_CACHEABLE;
+  } catch {
+    return false;
+  }
 }

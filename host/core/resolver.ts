@@ -13,10 +13,10 @@ import { AnswerCache, cacheKey, type CacheHit } from './cache.js';
 import type { AppChain, PhaseOutcome } from './chain.js';
 import { CtxFlag, contextChanged, newContext, type ClientAddress, type RequestContext, type TransportName } from './context.js';
 import { DEFAULT_CONTEXT_OPTION, type RejectReason } from './context-auth.js';
-import type { Peers } from './peers.js';
+import { ANSWER_CACHEABLE, type Peers } from './peers.js';
 import { Opcode, Rcode, RRType, rcodeToName } from './dns/rr-types.js';
 import {
-  EDNS_FLAG_DO, FLAG_AD, FLAG_CD, FLAG_QR, FLAG_RA, FLAG_RD, HEADER_LEN, WireError, appendOpt, buildErrorResponse, encodeOpt,
+  EDNS_FLAG_DO, FLAG_AD, FLAG_CD, FLAG_QR, FLAG_RA, FLAG_RD, HEADER_LEN, WireError, appendOpt, buildErrorResponse, concat, encodeOpt,
   nameEquals, nameToText, parseQuery, put16, put32, readHeader, readName, stripOpt, u16, walkRecords, type EdnsOption, type ParsedQuery,
 } from './dns/wire.js';
 import type { Logger } from './log.js';
@@ -252,12 +252,31 @@ export class Resolver {
         deadline: started + this.opts.requestTimeoutMs,
         udpSize: parsed.edns?.udpSize ?? 0,
       });
-    const reply = await this.run(query, parsed, ctx);
+    let reply = await this.run(query, parsed, ctx);
+    if (reply && restored && reply.opt) reply = this.markForPeer(reply, optionCode);
     if (reply) {
       this.responsesBy.get(`${rcodeToName(reply.rcode)}|${reply.source}`).inc();
       this.durationBy.get(reply.source).observe((this.now() - started) / 1000);
     }
     return reply;
+  }
+
+  /**
+   * Tells the node that forwarded a query whether it may cache the answer: yes for what came
+   * from this node's cache or its upstream, no for what a rule or an app made for this request.
+   */
+  private markForPeer(reply: Reply, optionCode: number): Reply {
+    const cacheable = reply.source === 'cache' || reply.source === 'upstream';
+    const opt = reply.opt!;
+    const mark = new Uint8Array(opt.length + 5);
+    mark.set(opt, 0);
+    const rdlen = u16(opt, 9) + 5;
+    put16(mark, 9, rdlen);
+    put16(mark, opt.length, optionCode);
+    put16(mark, opt.length + 2, 1);
+    mark[opt.length + 4] = cacheable ? ANSWER_CACHEABLE : 0;
+    const body = reply.message.subarray(0, reply.message.length - opt.length);
+    return { ...reply, message: concat([body, mark]), opt: mark };
   }
 
   /** Refuses what a recursive service does not do, with the rcode the RFCs ask for. */
@@ -464,7 +483,14 @@ export class Resolver {
       clearTimeout(timer);
       if (first === 'timer') {
         this.m.stale.inc({ reason: 'timer' });
-        fetch.catch(() => undefined);
+        // The refresh goes on in the background; if it fails, stale answers are served without
+        // asking again until the recheck window ends.
+        fetch.then(
+          (b) => {
+            if ((b[3]! & 0xf) === Rcode.SERVFAIL) this.cache.markRefreshFailed(key, this.opts.failureRecheckMs);
+          },
+          () => this.cache.markRefreshFailed(key, this.opts.failureRecheckMs),
+        );
         return { body: staleHit.body, source: 'stale', minTtl: staleHit.minTtl };
       }
       if ('b' in first && (first.b[3]! & 0xf) !== Rcode.SERVFAIL) return { body: first.b, source: 'upstream' };
@@ -487,12 +513,18 @@ export class Resolver {
   private async viaPeer(peer: string, key: string, p: ParsedQuery, ctx: RequestContext): Promise<Uint8Array | null> {
     const peers = this.peers;
     if (!peers || !peers.usable(peer)) return null;
-    const flightKey = `${key}|peer:${peer}`;
+    // Only requests with the same context share a peer query: the owner's answer may depend on
+    // the tags, the client or the route.
+    const fingerprint = `${[...ctx.tags].sort().join(',')}|${[...ctx.disabledApps].sort().join(',')}|${ctx.route}|${ctx.ttlCap}|${ctx.client?.address ?? ''}`;
+    const flightKey = `${key}|peer:${peer}|${fingerprint}`;
     let job = this.inflight.get(flightKey);
     if (job) this.m.coalesced.inc();
     else {
-      job = peers.forward(peer, p.question!, ctx, ctx.deadline).then((body) => {
-        this.cache.store(key, body, ctx.ttlCap);
+      job = peers.forward(peer, p.question!, ctx, ctx.deadline).then(({ body, cacheable }) => {
+        // Only what the owner had from its cache or the upstream fills this node's cache: an
+        // answer a rule or an app made for this request's context (a local-root NXDOMAIN, a
+        // client-specific rewrite, a stale answer) is not everyone's answer.
+        if (cacheable) this.cache.store(key, body, ctx.ttlCap);
         return body;
       });
       this.inflight.set(flightKey, job);

@@ -140,6 +140,9 @@ describe.skipIf(!needTools('nsd', 'dig'))('cache pooling across three nodes', ()
     expect(answer.answers[0]?.data).toBe(`192.0.2.${JUNK.indexOf(second) + 1}`);
     expect(await metric(nodes[owner]!, 'edge_app_events_total', 'event="passed_tag"')).toBe(passedBefore + 1);
     expect(await metric(nodes[owner]!, 'edge_peer_received_total', 'ingress="a"')).toBeGreaterThanOrEqual(2);
+    // The name asked before the rule was answered by the owner's local root: that answer was made
+    // for that request, so the ingress did not cache it and the rule applies to it at once too.
+    expect((await dig(nodes.a!.dns, [first, 'A'])).answers[0]?.data).toBe(`192.0.2.${JUNK.indexOf(first) + 1}`);
 
     // Negative control, same rule: node a's twin forwards without the context, as the 2023 node
     // did. The tag is lost on the way and the owner answers from its local root.
