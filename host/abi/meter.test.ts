@@ -42,6 +42,34 @@ describe('fuel metering', () => {
     expect(fuel.value).toBe(999);
   });
 
+  it('charges bulk memory operations by their length, so one call cannot fill memory without end', async () => {
+    const { default: binaryen } = await import('binaryen');
+    const m = binaryen.parseText(`(module
+      (memory 200)
+      (func (export "fill") (loop (memory.fill (i32.const 0) (i32.const 0) (i32.const 8388608)) (br 0)))
+      (func (export "small") (result i32) (memory.fill (i32.const 0) (i32.const 1) (i32.const 64)) (i32.load8_u (i32.const 63))))`);
+    m.setFeatures(binaryen.Features.All);
+    const inst = new WebAssembly.Instance(new WebAssembly.Module(meter(m.emitBinary())));
+    const fuel = inst.exports[FUEL_EXPORT] as WebAssembly.Global;
+    // 8 MiB costs 131,072 units: a budget of 500,000 allows three fills, not the endless loop.
+    fuel.value = 500_000;
+    expect(() => (inst.exports.fill as () => void)()).toThrow(WebAssembly.RuntimeError);
+    expect(fuel.value).toBeLessThan(0);
+    fuel.value = 1000;
+    expect((inst.exports.small as () => number)()).toBe(1);
+    expect(fuel.value).toBe(1000 - 1 - 1);
+  });
+
+  it('refuses a module that is not valid before metering (it could reach the fuel global after)', () => {
+    // global.set 0 with no globals defined: invalid now, valid once the meter adds global 0.
+    const sneaky = new Uint8Array([
+      0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x04, 0x01, 0x60, 0x00, 0x00, 0x03, 0x02, 0x01, 0x00,
+      0x07, 0x05, 0x01, 0x01, 0x66, 0x00, 0x00, 0x0a, 0x09, 0x01, 0x07, 0x00, 0x41, 0x7f, 0x24, 0x00, 0x0b, 0x0b,
+    ]);
+    expect(WebAssembly.validate(sneaky)).toBe(false);
+    expect(() => meter(sneaky)).toThrow(/not a valid WebAssembly module/);
+  });
+
   it('refuses what it cannot parse', () => {
     expect(() => meter(new Uint8Array([1, 2, 3]))).toThrow(WasmFormatError);
   });

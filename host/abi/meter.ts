@@ -9,7 +9,7 @@
  * bulk memory, reference types, multi-value) and refuses SIMD, threads and anything unknown.
  */
 
-import { Reader, WasmFormatError, sections } from './wasm-binary.js';
+import { Reader, WasmFormatError, readImports, sections } from './wasm-binary.js';
 
 export const FUEL_EXPORT = '__edge_fuel';
 
@@ -60,13 +60,19 @@ function skipMemarg(r: Reader): void {
   r.u32();
 }
 
+/** Bulk operations whose work grows with their length operand (the top of the stack). */
+const BULK_WITH_LENGTH = new Set([8 /* memory.init */, 10 /* memory.copy */, 11 /* memory.fill */, 12 /* table.init */, 14 /* table.copy */, 17 /* table.fill */]);
+
 /**
  * Walks one function's expression and returns the offsets just after each `loop` header
- * (opcode + block type), where the fuel check goes.
+ * (opcode + block type), where the fuel check goes, and the offsets of bulk operations that take
+ * a length, where the length is charged.
  */
-function loopHeads(r: Reader, end: number): number[] {
+function scan(r: Reader, end: number): { loops: number[]; bulk: number[] } {
   const heads: number[] = [];
+  const bulk: number[] = [];
   while (r.p < end) {
+    const at = r.p;
     const op = r.byte();
     if (op === 0x03) {
       skipBlockType(r);
@@ -93,6 +99,7 @@ function loopHeads(r: Reader, end: number): number[] {
     else if (op === 0xd0) r.byte();
     else if (op === 0xfc) {
       const sub = r.u32();
+      if (BULK_WITH_LENGTH.has(sub)) bulk.push(at);
       if (sub <= 7) {
         // saturating truncations: no immediates
       } else if (sub === 8) {
@@ -118,7 +125,7 @@ function loopHeads(r: Reader, end: number): number[] {
       throw new WasmFormatError(`cannot meter: unknown opcode 0x${op.toString(16)} at ${r.p - 1}`);
     }
   }
-  return heads;
+  return { loops: heads, bulk };
 }
 
 function countImportedGlobals(wasm: Uint8Array, importSec: { contentStart: number; end: number } | undefined): number {
@@ -162,10 +169,30 @@ export function isMetered(module: WebAssembly.Module): boolean {
  */
 export const START_FUEL = 100_000_000;
 
+/** One fuel unit per this many bytes a bulk operation touches (2^6: about as long as a loop turn). */
+const BULK_SHIFT = 6;
+
+function countImportedFunctions(wasm: Uint8Array, importSec: { contentStart: number; end: number } | undefined): number {
+  if (!importSec) return 0;
+  return readImports(wasm).filter((i) => i.kind === 0).length;
+}
+
+function vecCount(wasm: Uint8Array, sec: { contentStart: number; end: number } | undefined): { n: number; rest: Uint8Array } {
+  if (!sec) return { n: 0, rest: new Uint8Array(0) };
+  const r = new Reader(wasm.subarray(0, sec.end), sec.contentStart);
+  const n = r.u32();
+  return { n, rest: wasm.subarray(r.p, sec.end) };
+}
+
 /** Returns a metered copy of `wasm`. Throws WasmFormatError when it cannot be metered. */
 export function meter(wasm: Uint8Array): Uint8Array<ArrayBuffer> {
+  // Only a valid module is rewritten: code that names the global the meter is about to add
+  // (invalid before, valid after) could otherwise refill its own fuel.
+  if (!WebAssembly.validate(wasm.slice())) throw new WasmFormatError('not a valid WebAssembly module');
   const secs = sections(wasm);
   const importSec = secs.find((s) => s.id === 2);
+  const typeSec = secs.find((s) => s.id === 1);
+  const funcSec = secs.find((s) => s.id === 3);
   const globalSec = secs.find((s) => s.id === 6);
   const exportSec = secs.find((s) => s.id === 7);
   const codeSec = secs.find((s) => s.id === 10);
@@ -198,11 +225,27 @@ export function meter(wasm: Uint8Array): Uint8Array<ArrayBuffer> {
     exportsOut.push(...leb(n + 1), ...entries, ...leb(name.length), ...name, 0x03, ...idx);
   }
 
+  // A helper `(len) -> len` that charges a bulk operation's length, called just before it:
+  // fuel -= len >> BULK_SHIFT; trap below zero. Appended, so no existing index moves.
+  const types = vecCount(wasm, typeSec);
+  const funcs = vecCount(wasm, funcSec);
+  const helperType = types.n;
+  const helperIndex = countImportedFunctions(wasm, importSec) + funcs.n;
+  const helperBody = [
+    0x00, // no locals
+    0x23, ...idx, 0x20, 0x00, 0x41, BULK_SHIFT, 0x76, 0x6b, 0x24, ...idx, // fuel -= len >> shift
+    0x23, ...idx, 0x41, 0x00, 0x48, 0x04, 0x40, 0x00, 0x0b, // if fuel < 0: unreachable
+    0x20, 0x00, 0x0b, // len
+  ];
+  const charge = [0x10, ...leb(helperIndex)];
+  const typesOut = [...leb(types.n + 1), ...types.rest, 0x60, 0x01, 0x7f, 0x01, 0x7f];
+  const funcsOut = [...leb(funcs.n + 1), ...funcs.rest, ...leb(helperType)];
+
   const codeOut: number[] = [];
   if (codeSec) {
     const r = new Reader(wasm.subarray(0, codeSec.end), codeSec.contentStart);
     const n = r.u32();
-    codeOut.push(...leb(n));
+    codeOut.push(...leb(n + 1));
     for (let i = 0; i < n; i++) {
       const size = r.u32();
       const bodyStart = r.p;
@@ -214,24 +257,29 @@ export function meter(wasm: Uint8Array): Uint8Array<ArrayBuffer> {
         br.byte();
       }
       const exprStart = br.p;
-      const heads = loopHeads(br, bodyEnd);
+      const { loops, bulk } = scan(br, bodyEnd);
+      const inserts = [...loops.map((at) => ({ at, code: check })), ...bulk.map((at) => ({ at, code: charge }))].sort((a, b) => a.at - b.at);
       const body: number[] = [...wasm.subarray(bodyStart, exprStart), ...check];
       let from = exprStart;
-      for (const h of heads) {
-        for (let k = from; k < h; k++) body.push(wasm[k]!);
-        body.push(...check);
-        from = h;
+      for (const ins of inserts) {
+        for (let k = from; k < ins.at; k++) body.push(wasm[k]!);
+        body.push(...ins.code);
+        from = ins.at;
       }
       for (let k = from; k < bodyEnd; k++) body.push(wasm[k]!);
       codeOut.push(...leb(body.length), ...body);
       r.p = bodyEnd;
     }
+    codeOut.push(...leb(helperBody.length), ...helperBody);
   }
 
   if (!exportSec) throw new WasmFormatError('cannot meter: module has no exports');
+  if (!typeSec || !funcSec || !codeSec) throw new WasmFormatError('cannot meter: module has no functions');
   const parts: Uint8Array[] = [wasm.subarray(0, 8)];
   for (const s of secs) {
-    if (s.id === 6) parts.push(section(6, newGlobals));
+    if (s.id === 1) parts.push(section(1, typesOut));
+    else if (s.id === 3) parts.push(section(3, funcsOut));
+    else if (s.id === 6) parts.push(section(6, newGlobals));
     else if (s.id === 7) {
       // Section order puts globals right before exports; add the section if there was none.
       if (!globalSec) parts.push(section(6, newGlobals));
