@@ -33,6 +33,11 @@ describe('config', () => {
     expect(p.some((l) => l.startsWith('test.toml: upstreams.default.0:') && l.includes('out of range'))).toBe(true);
   });
 
+  it('wants upstreams and peers as IP addresses (DoH URLs may name a host)', () => {
+    expect(problems('[upstreams]\ndefault = ["dns.example.net:53"]\n')[0]).toMatch(/upstreams\.default\.0: .*give the server as an IP address/);
+    expect(() => parseConfig('[upstreams]\ndefault = ["https://dns.example.net/dns-query", "[2001:db8::53]:53", "192.0.2.53"]\n')).not.toThrow();
+  });
+
   it('reports TOML syntax errors with line and column', () => {
     expect(problems('[server]\nlisten = [\n')[0]).toMatch(/^test\.toml:\d+:\d+: /);
   });

@@ -7,7 +7,7 @@
  */
 
 import { CONTEXT_HEADER, type ContextAuth } from './context-auth.js';
-import { contextChanged, encodeContext, type RequestContext } from './context.js';
+import { contextChanged, encodeContext, parseIPv4, parseIPv6, type RequestContext } from './context.js';
 import { FLAG_TC, base64UrlEncode, buildQuery, parseQuery, readHeader, stripOpt, type EdnsOption, type Question } from './dns/wire.js';
 import type { Logger } from './log.js';
 import type { Counter, Gauge, Histogram, MetricsSink } from './metrics.js';
@@ -58,7 +58,9 @@ export class Peers {
     for (const [id, addr] of Object.entries(peers)) {
       const spec = parseServer(addr);
       this.peers.set(id, { id, spec, down: false, nextProbeAt: 0 });
-      if (spec.kind === 'dns') this.addresses.add(normalizeIp(spec.host));
+      // The sender check compares addresses: a DoH peer counts by its URL's host, which must then be an address.
+      const host = spec.kind === 'dns' ? spec.host : new URL(spec.url).hostname.replace(/^\[|\]$/g, '');
+      if (parseIPv4(host) || parseIPv6(host)) this.addresses.add(normalizeIp(host));
     }
     this.m = {
       forwarded: metrics.counter('edge_peer_forwarded_total', 'Queries sent to the peer owning their cache slot, by result', ['peer', 'result']),

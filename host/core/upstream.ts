@@ -11,6 +11,7 @@ import {
   FLAG_QR, FLAG_TC, buildQuery, nameEquals, readHeader, readName, stripOpt, u16, HEADER_LEN, WireError, type Question,
 } from './dns/wire.js';
 import type { Logger } from './log.js';
+import { parseIPv4, parseIPv6 } from './context.js';
 import type { Counter, Gauge, Histogram, MetricsSink } from './metrics.js';
 
 export type ServerSpec =
@@ -43,6 +44,9 @@ export function parseServer(s: string): ServerSpec {
 }
 
 function dns(host: string, port: string | undefined, raw: string): ServerSpec {
+  // A resolver that needed a resolver to find its upstream would depend on itself; and replies
+  // are matched against the address they were sent to, which must be an address.
+  if (!parseIPv4(host) && !parseIPv6(host)) throw new UpstreamError(`"${raw}": give the server as an IP address (or an https:// DoH URL)`);
   const p = port === undefined ? 53 : Number(port);
   if (!Number.isInteger(p) || p < 1 || p > 65535) throw new UpstreamError(`port in "${raw}" is out of range`);
   return { kind: 'dns', host, port: p, label: host.includes(':') ? `[${host}]:${p}` : `${host}:${p}` };

@@ -10,7 +10,10 @@ export const nodeTransport: UpstreamTransport = {
   udp(host, port, msg, timeoutMs, accept) {
     return new Promise((resolve, reject) => {
       const sock = createSocket(isIPv6(host) ? 'udp6' : 'udp4');
+      let settled = false;
       const done = (err: Error | null, reply?: Uint8Array) => {
+        if (settled) return;
+        settled = true;
         clearTimeout(timer);
         sock.close();
         if (err) reject(err);
@@ -33,7 +36,10 @@ export const nodeTransport: UpstreamTransport = {
     return new Promise((resolve, reject) => {
       const sock = connect({ host, port });
       let buf = Buffer.alloc(0);
+      let settled = false;
       const done = (err: Error | null, reply?: Uint8Array) => {
+        if (settled) return;
+        settled = true;
         clearTimeout(timer);
         sock.destroy();
         if (err) reject(err);
