@@ -13,8 +13,11 @@ import type { Gauge, MetricsSink, Counter } from '../core/metrics.js';
 import type { SourceResult, Validators, ZoneSource } from '../core/zone-source.js';
 import {
   compileImage,
+  imageRecords,
   loadZone,
   verifyZone,
+  zoneFromRecords,
+  type Zone,
   expiresAt,
   readImage,
   serialNewer,
@@ -33,6 +36,8 @@ export interface ZoneLifecycleOptions {
   dnssec: DnssecPolicy;
   /** Seconds between refreshes; 0 takes the copy's SOA REFRESH. */
   refreshSec: number;
+  /** Check a zone image's records and signatures again instead of trusting what it says of itself. */
+  verifyImages: boolean;
   /** Operator cap on a copy's age in seconds (never above SOA EXPIRE); 0 for SOA EXPIRE alone. */
   maxAgeSec: number;
   /** A copy older than this (since its last successful refresh) is stale. */
@@ -86,6 +91,7 @@ export class ZoneLifecycle {
   private stopWatch: (() => void) | null = null;
   private running: Promise<RefreshOutcome> | null = null;
   private stopped = false;
+  private again = false;
   readonly data: AppDataManager;
   private readonly now: () => number;
   private readonly app: string;
@@ -123,25 +129,41 @@ export class ZoneLifecycle {
     return this.state;
   }
 
-  /** Starts refreshing (the first attempt right away) and watching the source. */
+  /** Starts refreshing (the first attempt right away) and watching the source. Never throws. */
   start(): Promise<RefreshOutcome> {
-    this.stopWatch = this.opts.source.watch?.(() => void this.refresh('source changed')) ?? null;
-    const first = this.refresh('start');
-    return first;
+    try {
+      this.stopWatch = this.opts.source.watch?.(() => void this.refresh('source changed')) ?? null;
+    } catch (e) {
+      // Without a watch the copy is still refreshed on schedule.
+      this.opts.logger.log('warn', 'cannot watch the zone source; refreshing on schedule only', { source: this.opts.source.description, error: (e as Error).message });
+    }
+    return this.refresh('start');
   }
 
-  stop(): void {
+  /** Stops refreshing; a refresh in progress is let finish but activates nothing. */
+  async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
     this.stopWatch?.();
+    await this.running?.catch(() => undefined);
   }
 
-  /** One refresh attempt; concurrent calls share the attempt in progress. */
+  /**
+   * One refresh attempt; concurrent calls share the attempt in progress. A change signalled
+   * while one runs gets an attempt of its own afterwards, so it is not missed until the next
+   * scheduled refresh.
+   */
   refresh(reason = 'scheduled'): Promise<RefreshOutcome> {
-    if (this.running) return this.running;
+    if (this.running) {
+      if (reason === 'source changed') this.again = true;
+      return this.running;
+    }
     this.running = this.attempt(reason).finally(() => {
       this.running = null;
-      this.schedule();
+      if (this.again && !this.stopped) {
+        this.again = false;
+        void this.refresh('source changed');
+      } else this.schedule();
     });
     return this.running;
   }
@@ -178,45 +200,60 @@ export class ZoneLifecycle {
     const now = this.now();
     if (res.kind === 'unchanged') {
       if (!this.state) throw new Error('the source reports no change but no copy is loaded');
-      this.confirm(now);
+      // An HTTP 304 says the copy is current; a file nobody touched says nothing (the job that
+      // updates it may have died), so it does not restart the SOA EXPIRE clock.
+      if (res.confirms) this.confirm(now);
       return 'unchanged';
     }
     const maxAgeMs = this.opts.maxAgeSec > 0 ? this.opts.maxAgeSec * 1000 : undefined;
-    let image: Uint8Array;
-    let next: Omit<ZoneState, 'validators' | 'loadedAt' | 'lastSuccess' | 'expiresAt'>;
+    let image: Uint8Array | null = null;
+    let next: Omit<ZoneState, 'validators' | 'loadedAt' | 'lastSuccess' | 'expiresAt'> | null = null;
+    // When the copy was last taken from its origin: now for a zone fetched as text, the compile
+    // time for an image another node made (SOA EXPIRE counts from there, not from our fetch).
+    let copyTime = now;
+    let zone: Zone | null = null;
     if (isImage(res.bytes)) {
-      // A compiled image (how nodes distribute copies): its digest is checked here, its
-      // verification results were recorded by the node that compiled it.
       const img = await readImage(res.bytes);
-      if (!acceptable(img.zonemd, this.opts.zonemd, ['verified', 'unsupported', 'absent'])) {
-        throw new Error(`image ZONEMD ${img.zonemd} (policy ${this.opts.zonemd})`);
+      const early = this.serialVerdict(img.serial, res.validators, now);
+      if (early) return early;
+      copyTime = Math.min(now, img.verifiedAt);
+      if (this.opts.verifyImages) {
+        // An image says what the node that compiled it found; anyone who can alter it in transit
+        // could say anything. Check its records again and compile it ourselves.
+        zone = zoneFromRecords(imageRecords(img));
+      } else {
+        if (!acceptable(img.zonemd, this.opts.zonemd, ['verified', 'unsupported', 'absent'])) {
+          throw new Error(`image ZONEMD ${img.zonemd} (policy ${this.opts.zonemd})`);
+        }
+        if (!acceptable(img.dnssec, this.opts.dnssec, ['verified', 'unsigned', 'no-anchor'])) {
+          throw new Error(`image DNSSEC ${img.dnssec} (policy ${this.opts.dnssec})`);
+        }
+        image = res.bytes;
+        next = {
+          serial: img.serial,
+          origin: img.originText,
+          earliestRrsigExpiration: img.earliestRrsigExpiration,
+          soaExpire: img.soa.expire,
+          soaRefresh: img.soa.refresh,
+          soaRetry: img.soa.retry,
+          zonemd: img.zonemd,
+          dnssec: img.dnssec,
+        };
       }
-      if (!acceptable(img.dnssec, this.opts.dnssec, ['verified', 'unsigned', 'no-anchor'])) {
-        throw new Error(`image DNSSEC ${img.dnssec} (policy ${this.opts.dnssec})`);
-      }
-      image = res.bytes;
-      next = {
-        serial: img.serial,
-        origin: img.originText,
-        earliestRrsigExpiration: img.earliestRrsigExpiration,
-        soaExpire: img.soa.expire,
-        soaRefresh: img.soa.refresh,
-        soaRetry: img.soa.retry,
-        zonemd: img.zonemd,
-        dnssec: img.dnssec,
-      };
     } else {
       // Parse first and look at the serial: an equal or older copy is settled without the cost
       // of verifying it.
-      const zone = await loadZone(res.bytes, { file: this.opts.source.description });
+      zone = await loadZone(res.bytes, { file: this.opts.source.description });
       const early = this.serialVerdict(zone.soa.serial, res.validators, now);
       if (early) return early;
+    }
+    if (zone) {
       const report = await verifyZone(zone, {
         trustAnchor: this.opts.trustAnchor,
         zonemd: this.opts.zonemd,
         dnssec: this.opts.dnssec,
         now,
-        lastRefresh: now,
+        lastRefresh: copyTime,
         ...(maxAgeMs !== undefined ? { maxAgeMs } : {}),
       });
       if (!report.usable) throw new Error(`serial ${report.serial} refused: ${report.reasons.join('; ')}`);
@@ -232,15 +269,17 @@ export class ZoneLifecycle {
         dnssec: report.dnssec.status,
       };
     }
+    if (!image || !next) throw new Error('internal: no image was made');
     const settled = this.serialVerdict(next.serial, res.validators, now);
     if (settled) return settled;
-    const expiry = expiresAt({ earliestRrsigExpiration: next.earliestRrsigExpiration, soaExpire: next.soaExpire }, now, maxAgeMs);
+    const expiry = expiresAt({ earliestRrsigExpiration: next.earliestRrsigExpiration, soaExpire: next.soaExpire }, copyTime, maxAgeMs);
     if (now >= expiry) throw new Error(`serial ${next.serial} is already expired (${new Date(expiry).toISOString()})`);
+    if (this.stopped) throw new Error('the zone source changed while this version was checked; not activated');
     const r = await this.data.apply(image, this.opts.source.description);
     if (!r.ok) throw new Error(`static_zone refused serial ${next.serial}: ${r.errors.join('; ')}`);
     const previous = this.state?.serial;
     this.image = image;
-    this.state = { ...next, validators: res.validators, loadedAt: now, lastSuccess: now, expiresAt: expiry };
+    this.state = { ...next, validators: res.validators, loadedAt: now, lastSuccess: copyTime, expiresAt: expiry };
     this.expired = false;
     this.opts.logger.log('info', 'zone copy activated', {
       app: this.app,

@@ -151,6 +151,11 @@ export const configSchema = z.strictObject({
       stale_age: z.number().int().min(60).max(365 * 86_400).default(172_800),
       /** A copy this close to its expiry is stale. */
       stale_before_expiry: z.number().int().min(0).max(365 * 86_400).default(86_400),
+      /**
+       * Check a zone image's records and signatures again, as for text, instead of trusting the
+       * results it carries. Turn off only for sources authenticated end to end.
+       */
+      verify_images: z.boolean().default(true),
     })
     .prefault({}),
   rules: z

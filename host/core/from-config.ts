@@ -97,5 +97,6 @@ export function zoneSettings(c: Config) {
     maxAgeSec: c.zone.max_age,
     staleAgeSec: c.zone.stale_age,
     staleBeforeExpirySec: c.zone.stale_before_expiry,
+    verifyImages: c.zone.verify_images,
   };
 }

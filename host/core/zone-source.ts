@@ -14,7 +14,8 @@ export interface Validators {
 }
 
 export type SourceResult =
-  | { kind: 'unchanged' }
+  /** `confirms`: the source vouches the copy is current (an HTTP 304), not merely unchanged. */
+  | { kind: 'unchanged'; confirms: boolean }
   | { kind: 'data'; bytes: Uint8Array; validators: Validators };
 
 export interface ZoneSource {
@@ -52,7 +53,7 @@ export class UrlSource implements ZoneSource {
     } catch (e) {
       throw new SourceError(`${this.url}: ${(e as Error).message}`);
     }
-    if (res.status === 304) return { kind: 'unchanged' };
+    if (res.status === 304) return { kind: 'unchanged', confirms: true };
     if (res.status !== 200) throw new SourceError(`${this.url}: HTTP ${res.status}`);
     const declared = Number(res.headers.get('content-length') ?? '0');
     if (declared > MAX_ZONE_BYTES) throw new SourceError(`${this.url}: ${declared} bytes is above the ${MAX_ZONE_BYTES}-byte limit`);

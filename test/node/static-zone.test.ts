@@ -18,7 +18,8 @@ import { dig, kdig, run } from '../helpers/dig.js';
 import { needTools } from '../helpers/tools.js';
 import { root, startEdge, type TestNode } from '../helpers/edge.js';
 import { waitFor } from '../helpers/net.js';
-import { formatRecords, parsePresentationAll } from '../../host/core/zone/index.js';
+import { compileImage, formatRecords, loadZone, parsePresentationAll, parseTrustAnchor, verifyZone, zoneFromRecords, zoneRecords } from '../../host/core/zone/index.js';
+import { nameToText } from '../../host/core/dns/wire.js';
 import { makeKey, signZone } from '../zone/support/zone-signer.js';
 
 const fixtures = join(root, 'test/fixtures/zones');
@@ -234,6 +235,68 @@ max_negative_ttl = 0
       expect((await dig(edge.dns, ['printer.local', 'A'])).status).toBe('NXDOMAIN');
     } finally {
       await edge.stop();
+    }
+  });
+
+  it('does not take an untouched file as proof that the copy is current', async () => {
+    const source = join(dir, 'untouched.zone.gz');
+    copyFileSync(V1, source);
+    let offset = 0;
+    const edge = await startEdge(
+      `
+[upstreams]
+default = ["${upstream.address}"]
+[zone]
+source = "${source}"
+trust_anchor = "${join(fixtures, 'trust-anchor.ds')}"
+[apps.forward.config.routes]
+"." = "default"
+`,
+      { now: () => Date.now() + offset },
+    );
+    try {
+      const expires = zoneStatus(edge).expires_at;
+      offset = 86_400_000;
+      expect(await edge.node.zone!.refresh('test')).toBe('unchanged');
+      // The job that updates the file may have died: the age keeps growing, the expiry stays.
+      expect(zoneStatus(edge).age_s as number).toBeGreaterThanOrEqual(86_000);
+      expect(zoneStatus(edge).expires_at).toBe(expires);
+    } finally {
+      await edge.stop();
+    }
+  });
+
+  it('checks a zone image again instead of trusting the results it carries', async () => {
+    // A forged image: com.'s DS records dropped, the report claiming everything verified.
+    const trustAnchor = await parseTrustAnchor(readFileSync(join(fixtures, 'trust-anchor.ds')));
+    const real = await loadZone(readFileSync(V1));
+    const good = await verifyZone(real, { trustAnchor });
+    const forgedZone = zoneFromRecords([...zoneRecords(real)].filter((r) => !(r.type === 43 && nameToText(r.owner) === 'com.')));
+    const forged = join(dir, 'forged.image');
+    writeFileSync(forged, await compileImage(forgedZone, good));
+    const config = (verify: boolean) => `
+[upstreams]
+default = ["${upstream.address}"]
+[zone]
+source = "${forged}"
+trust_anchor = "${join(fixtures, 'trust-anchor.ds')}"
+verify_images = ${verify}
+[apps.forward.config.routes]
+"." = "default"
+`;
+    const checking = await startEdge(config(true));
+    try {
+      expect(zoneStatus(checking)).toMatchObject({ serving: false, consecutive_failures: 1 });
+      expect(JSON.stringify(zoneStatus(checking).last_result)).toMatch(/DNSSEC bogus/);
+    } finally {
+      await checking.stop();
+    }
+    // Trusting images (for sources authenticated end to end) takes the forged results at face value.
+    const trusting = await startEdge(config(false));
+    try {
+      expect(zoneStatus(trusting)).toMatchObject({ serving: true, dnssec: 'verified' });
+    } finally {
+      await trusting.stop();
     }
   });
 

@@ -31,6 +31,8 @@ default = ["http://upstream.test/dns-query"]
 peer_timeout_ms = 5000
 [zone]
 source = "zone"
+# As in wrangler.toml: only the account writes KV (docs/workers.md).
+verify_images = false
 [log]
 level = "warn"
 `;

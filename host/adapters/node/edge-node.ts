@@ -187,7 +187,8 @@ export class EdgeNode {
     if (want === this.zoneConfig) return;
     const source = c.zone.source;
     if (this.zone) {
-      this.zone.stop();
+      // Let a refresh in progress finish (it activates nothing now), then take the copy out.
+      await this.zone.stop();
       await this.zone.data.clear();
       this.zone = null;
     }
@@ -392,7 +393,7 @@ export class EdgeNode {
     await Promise.all([...this.udp.map((s) => s.close()), ...this.tcp.map((s) => s.close()), ...this.doh.map((s) => s.close())]);
     await this.admin?.close();
     for (const w of this.dataWatches.values()) w.close();
-    this.zone?.stop();
+    await this.zone?.stop();
     this.udp = [];
     this.tcp = [];
     this.doh = [];

@@ -21,7 +21,7 @@ export class FileSource implements ZoneSource {
     } catch (e) {
       throw new SourceError(`${this.path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
     }
-    if (previous && previous.mtimeMs === st.mtimeMs && previous.size === st.size) return { kind: 'unchanged' };
+    if (previous && previous.mtimeMs === st.mtimeMs && previous.size === st.size) return { kind: 'unchanged', confirms: false };
     const bytes = new Uint8Array(await readFile(this.path));
     return { kind: 'data', bytes, validators: { mtimeMs: st.mtimeMs, size: st.size } };
   }

@@ -26,7 +26,8 @@ export class KvSource implements ZoneSource {
     if (value === null) throw new SourceError(`${this.description}: no such key (upload a zone image with wrangler kv key put)`);
     const bytes = new Uint8Array(value);
     const etag = await sha256Hex(bytes);
-    if (previous?.etag === etag) return { kind: 'unchanged' };
+    // Unchanged bytes in KV say nothing about whether the copy is still current: no confirmation.
+    if (previous?.etag === etag) return { kind: 'unchanged', confirms: false };
     return { kind: 'data', bytes, validators: { etag } };
   }
 }

@@ -239,7 +239,8 @@ export class WorkerNode {
     const want = JSON.stringify([c.zone, this.servesZone()]);
     if (want === this.zoneConfig) return;
     if (this.zone) {
-      this.zone.stop();
+      // Let a refresh in progress finish (it activates nothing now), then take the copy out.
+      await this.zone.stop();
       await this.zone.data.clear();
       this.zone = null;
     }
