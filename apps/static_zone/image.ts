@@ -31,6 +31,8 @@ export class Image {
   serial: u32 = 0;
   klass: u32 = 0;
   dnssecStatus: u8 = 0;
+  /** The zone's denial of existence is NSEC3 (this app builds NSEC proofs only). */
+  nsec3: bool = false;
   soaMinimum: u32 = 0;
   /** Seconds since the epoch; 0 when the zone has no signatures. */
   earliestRrsigExpiration: f64 = 0;
@@ -185,6 +187,7 @@ export class Image {
     if (this.u16at(4) != 1) return "zone image version " + this.u16at(4).toString() + " is not supported (want 1)";
     if (this.u32at(8) != HEADER_SIZE) return "unexpected header length";
     if (this.u32at(12) != len) return "image length field says " + this.u32at(12).toString() + " bytes, got " + len.toString();
+    this.nsec3 = (this.u32at(16) & 4) != 0;
     this.serial = this.u32at(20);
     this.klass = this.u32at(24);
     this.dnssecStatus = this.u8at(29);

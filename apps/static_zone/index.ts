@@ -45,11 +45,22 @@ function lookup(img: Image, name: Uint8Array): void {
   img.find(keyBuf.subarray(0, n), found);
 }
 
+/**
+ * Seconds until the copy's earliest signature expires: no TTL we hand out may outlive it, or
+ * caches downstream would keep signatures past their expiry (RFC 4035 §5.3.3).
+ */
+let ttlCeiling: u32 = 0xffffffff;
+
+@inline
+function capped(ttl: u32): u32 {
+  return ttl < ttlCeiling ? ttl : ttlCeiling;
+}
+
 /** Appends the records (and, with DO, the signatures) of RRset `s` owned by name `k`. */
 function addRrset(w: ResponseWriter, img: Image, section: i32, k: u32, s: u32, dnssec: bool, ttlOverride: u32 = 0): void {
   const owner = img.name(k);
   const type = img.rrsetType(s);
-  const ttl = ttlOverride > 0 ? ttlOverride : img.rrsetTtl(s);
+  const ttl = capped(ttlOverride > 0 ? ttlOverride : img.rrsetTtl(s));
   let p = img.rdataOff + img.rrsetRdata(s);
   const rr = img.rrsetRrCount(s);
   for (let r: u32 = 0; r < rr; r++) {
@@ -59,7 +70,7 @@ function addRrset(w: ResponseWriter, img: Image, section: i32, k: u32, s: u32, d
   }
   if (!dnssec) return;
   const sigs = img.rrsetSigCount(s);
-  const sigTtl = ttlOverride > 0 ? ttlOverride : img.rrsetSigTtl(s);
+  const sigTtl = capped(ttlOverride > 0 ? ttlOverride : img.rrsetSigTtl(s));
   for (let r: u32 = 0; r < sigs; r++) {
     const len = img.u16be(p);
     w.add(section, owner, TYPE_RRSIG, CLASS_IN, sigTtl, img.bytes.subarray(<i32>(p + 2), <i32>(p + 2 + len)));
@@ -95,6 +106,8 @@ function begin(req: Request, img: Image): ResponseWriter {
 /** NODATA at an existing name `k`: SOA, and with DO the NSEC of the name proving the type absent. */
 function nodata(req: Request, img: Image, k: u32): Verdict {
   const dnssec = req.ctx.dnssecOk;
+  // NSEC3 proofs are not built here: a validating client gets its answer from the upstream.
+  if (dnssec && img.nsec3) return Verdict.CONTINUE;
   const w = begin(req, img);
   addSoa(w, img, dnssec);
   if (dnssec) addNsec(w, img, img.findRrset(k, TYPE_NSEC) >= 0 ? k : img.nameNsec(k), true);
@@ -155,12 +168,19 @@ export function on_query(phase: i32, ctxLen: i32, msgLen: i32): i32 {
     count("passed_tag");
     return Verdict.CONTINUE;
   }
-  if (img.earliestRrsigExpiration > 0 && now() / 1000 >= img.earliestRrsigExpiration) {
-    // Never serve a copy whose signatures have expired (the 2023 outage): let it be resolved.
-    count("passed_expired");
-    return Verdict.CONTINUE;
+  if (img.earliestRrsigExpiration > 0) {
+    const left = img.earliestRrsigExpiration - now() / 1000;
+    if (left <= 0) {
+      // Never serve a copy whose signatures have expired (the 2023 outage): let it be resolved.
+      count("passed_expired");
+      return Verdict.CONTINUE;
+    }
+    ttlCeiling = left < 4294967295.0 ? <u32>left : 0xffffffff;
+  } else {
+    ttlCeiling = 0xffffffff;
   }
-  if (ctx.qclass != CLASS_IN || ctx.qtype == TYPE_ANY) return Verdict.CONTINUE;
+  // ANY is answered upstream (RFC 8482); signatures are only ever served with their RRsets.
+  if (ctx.qclass != CLASS_IN || ctx.qtype == TYPE_ANY || ctx.qtype == TYPE_RRSIG) return Verdict.CONTINUE;
   const qname = ctx.qname();
   const dnssec = ctx.dnssecOk;
 
@@ -179,6 +199,8 @@ export function on_query(phase: i32, ctxLen: i32, msgLen: i32): i32 {
       count("answered");
       return req.respond(w.finish());
     }
+    // DS at a zone's own apex belongs to its parent (the root has none, so it is NODATA there).
+    if (ctx.qtype == TYPE_DS && k == img.apex && img.originLen > 1) return Verdict.CONTINUE;
     let s = img.findRrset(k, ctx.qtype);
     if (s < 0 && ctx.qtype != TYPE_CNAME) s = img.findRrset(k, TYPE_CNAME);
     if (s < 0) return nodata(req, img, k);
@@ -214,6 +236,7 @@ export function on_query(phase: i32, ctxLen: i32, msgLen: i32): i32 {
   if (found.exact && (img.nameFlags(<u32>found.index) & NODE_WILDCARD) != 0) return Verdict.CONTINUE;
   const wildcardNsec = found.index >= 0 ? img.nameNsec(<u32>found.index) : NO_NAME;
 
+  if (dnssec && img.nsec3) return Verdict.CONTINUE;
   const w = begin(req, img);
   w.setRcode(RCODE_NXDOMAIN);
   addSoa(w, img, dnssec);

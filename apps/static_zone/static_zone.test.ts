@@ -129,6 +129,40 @@ describe('when it stands aside', () => {
   });
 });
 
+describe('what it leaves to others, and how long its answers live', () => {
+  it('passes RRSIG queries (signatures go with their RRsets) and ANY', () => {
+    expect(h.query('.', { qtype: 'RRSIG', do: true }).verdict).toBe('continue');
+    expect(h.query('com', { qtype: 'RRSIG' }).verdict).toBe('continue');
+  });
+
+  it('never hands out a TTL that outlives the copy\'s earliest signature', () => {
+    const x = harnessFor('static_zone');
+    x.load(v1);
+    // The lookalike's signatures expire 2036-01-01; an hour before, nothing lives longer than that.
+    x.setClock(Date.UTC(2035, 11, 31, 23, 0, 0));
+    const ds = x.query('com', { qtype: 'DS', do: true }).response!;
+    expect(ds.answer.every((r) => r.TTL <= 3600)).toBe(true);
+    const nx = x.query('printer.local', { do: true }).response!;
+    expect(nx.authority.every((r) => r.TTL <= 3600)).toBe(true);
+  });
+
+  it('builds no NSEC3 proofs: with DO, negative answers of an NSEC3 zone come from upstream', async () => {
+    const zoneFile = fixture('ldns/example-nsec3.signed');
+    const trustAnchor = await parseTrustAnchor(fixture('ldns/example-nsec3.ds'));
+    const { zone, report } = await checkZone(zoneFile, { trustAnchor });
+    expect(report.dnssec.status).toBe('verified');
+    const x = harnessFor('static_zone');
+    expect(x.load(await compileImage(zone, report)).ok).toBe(true);
+    expect(x.query('nosuch.example', { do: true }).verdict).toBe('continue');
+    expect(x.query('example', { qtype: 'NAPTR', do: true }).verdict).toBe('continue');
+    // Without DO no proof is needed; positive answers carry their signatures as usual.
+    expect(x.query('nosuch.example').response?.rcode).toBe(3);
+    expect(x.query('example', { qtype: 'SOA', do: true }).response?.answer.map((r) => r.type)).toEqual([6, 46]);
+    // DS at the apex of a zone other than the root belongs to its parent.
+    expect(x.query('example', { qtype: 'DS' }).verdict).toBe('continue');
+  });
+});
+
 describe('versions', () => {
   it('swaps to the next version atomically: example-new appears, zuerich is gone', () => {
     const x = harnessFor('static_zone');
