@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { harnessFor } from '../../test/helpers/apps.js';
 import type { AppHarness } from '../../host/apps/harness.js';
+import { decodeContext, encodeContext } from '../../host/core/context.js';
 
 const enc = (s: string) => new TextEncoder().encode(s);
 
@@ -95,6 +96,13 @@ phase = pre-cache qname alias.test respond CNAME target.test ttl-cap 30
     const pre = h.query('a.example', { phase: 'pre-cache' }).ctx;
     expect([...pre.disabledApps]).toEqual(['static_zone']);
     expect(pre.ttlCap).toBe(120);
+  });
+
+  it('keeps a request to 32 tags, so its context always encodes and travels whole', () => {
+    const h = app(`phase = pre-cache ${Array.from({ length: 40 }, (_, i) => `set-tag t${i}`).join(' ')}\n`);
+    const r = h.query('a.test', { phase: 'pre-cache' });
+    expect(r.tags).toHaveLength(32);
+    expect(decodeContext(encodeContext(r.ctx)).ctx.tags.size).toBe(32);
   });
 
   it('the incident rule: phase = pre-cache set-tag rec_disable_static', () => {

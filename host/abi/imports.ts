@@ -127,7 +127,7 @@ export function buildImports(host: ImportHost, granted: ReadonlySet<Capability>)
         }
         case CtxField.DISABLE_APP: {
           const app = utf8.decode(bytes);
-          if (!/^[a-z][a-z0-9_]{0,63}$/.test(app)) return Status.INVALID;
+          if (!/^[a-z][a-z0-9_]{0,31}$/.test(app)) return Status.INVALID;
           host.state.effects.push({ kind: 'disable-app', app });
           return Status.OK;
         }

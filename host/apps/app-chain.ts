@@ -4,7 +4,7 @@
  * not: fail-open skips the app, fail-closed answers SERVFAIL.
  */
 
-import { contextChanged, encodeContext, type RequestContext } from '../core/context.js';
+import { MAX_TAGS, contextChanged, encodeContext, type RequestContext } from '../core/context.js';
 import type { AppChain, PhaseOutcome } from '../core/chain.js';
 import type { Counter, MetricsSink } from '../core/metrics.js';
 import { Rcode } from '../core/dns/rr-types.js';
@@ -17,7 +17,9 @@ export function applyEffects(ctx: RequestContext, effects: readonly Effect[]): v
   for (const e of effects) {
     switch (e.kind) {
       case 'tag-set':
-        ctx.tags.add(e.tag);
+        // Past the limit a tag is dropped here, so the context always encodes and always
+        // travels to the next node whole.
+        if (ctx.tags.size < MAX_TAGS) ctx.tags.add(e.tag);
         break;
       case 'tag-clear':
         ctx.tags.delete(e.tag);
@@ -26,7 +28,7 @@ export function applyEffects(ctx: RequestContext, effects: readonly Effect[]): v
         ctx.route = e.group;
         break;
       case 'disable-app':
-        ctx.disabledApps.add(e.app);
+        if (ctx.disabledApps.size < MAX_TAGS) ctx.disabledApps.add(e.app);
         break;
       case 'ttl-cap':
         ctx.ttlCap = ctx.ttlCap > 0 ? Math.min(ctx.ttlCap, e.seconds) : e.seconds;
