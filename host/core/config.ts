@@ -127,6 +127,8 @@ export const configSchema = z.strictObject({
       signing_key: z.string().optional(),
       /** Longest a query waits on a peer before it is resolved locally, ms. */
       peer_timeout_ms: z.number().int().min(10).max(10_000).default(150),
+      /** Unanswered queries in a row after which a peer is down (one slow answer is not an outage). */
+      peer_down_after: z.number().int().min(1).max(100).default(3),
       peer_probe_interval_ms: z.number().int().min(100).max(600_000).default(5000),
       /** Peer hops a query may take (1: the owner never forwards again). */
       max_hops: z.number().int().min(1).max(4).default(1),

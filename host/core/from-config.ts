@@ -77,6 +77,7 @@ export function peersFromConfig(c: Config, w: Wiring, o: { sendContext?: boolean
     w.transport,
     {
       timeoutMs: c.site.peer_timeout_ms,
+      downAfter: c.site.peer_down_after,
       probeIntervalMs: c.site.peer_probe_interval_ms,
       optionCode: c.site.context_option,
       udpSize: c.server.udp_payload,

@@ -16,6 +16,8 @@ import { UpstreamTimeout, matches, parseServer, withTimeout, type ServerSpec, ty
 export interface PeerOptions {
   /** Longest a query waits on a peer, ms. */
   timeoutMs: number;
+  /** Failed tries in a row after which a peer is down (queries go local without trying it). */
+  downAfter: number;
   probeIntervalMs: number;
   /** EDNS option code carrying the context (a local-use code, 65001-65534). */
   optionCode: number;
@@ -27,11 +29,12 @@ export interface PeerOptions {
   sendContext: boolean;
 }
 
-export const defaultPeerOptions: PeerOptions = { timeoutMs: 150, probeIntervalMs: 5000, optionCode: 65001, udpSize: 1232, sendContext: true };
+export const defaultPeerOptions: PeerOptions = { timeoutMs: 150, downAfter: 3, probeIntervalMs: 5000, optionCode: 65001, udpSize: 1232, sendContext: true };
 
 interface PeerState {
   id: string;
   spec: ServerSpec;
+  failures: number;
   down: boolean;
   nextProbeAt: number;
 }
@@ -57,7 +60,7 @@ export class Peers {
   ) {
     for (const [id, addr] of Object.entries(peers)) {
       const spec = parseServer(addr);
-      this.peers.set(id, { id, spec, down: false, nextProbeAt: 0 });
+      this.peers.set(id, { id, spec, failures: 0, down: false, nextProbeAt: 0 });
       // The sender check compares addresses: a DoH peer counts by its URL's host, which must then be an address.
       const host = spec.kind === 'dns' ? spec.host : new URL(spec.url).hostname.replace(/^\[|\]$/g, '');
       if (parseIPv4(host) || parseIPv6(host)) this.addresses.add(normalizeIp(host));
@@ -99,9 +102,15 @@ export class Peers {
     return out;
   }
 
+  /**
+   * A query that got no answer in time is resolved locally at once (no query waits longer than
+   * the bound); the peer is marked down only after several in a row, since one slow answer (an
+   * owner resolving a cold name upstream) is not an outage.
+   */
   private failed(p: PeerState, result: string, error: string): void {
     this.m.forwarded.inc({ peer: p.id, result });
-    if (!p.down) {
+    p.failures++;
+    if (!p.down && p.failures >= this.opts.downAfter) {
       p.down = true;
       p.nextProbeAt = this.now() + this.opts.probeIntervalMs;
       this.m.up.set({ peer: p.id }, 0);
@@ -151,6 +160,8 @@ export class Peers {
         this.m.up.set({ peer: p.id }, 1);
       }
       p.down = false;
+      p.failures = 0;
+      p.nextProbeAt = 0;
       this.m.forwarded.inc({ peer: p.id, result: 'ok' });
       this.m.latency.observe({ peer: p.id }, (this.now() - started) / 1000);
       return { body: stripOpt(reply), cacheable: cacheableMark(reply, this.opts.optionCode) };
