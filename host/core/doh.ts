@@ -96,7 +96,6 @@ interface JsonRecord {
 export function toJson(msg: Uint8Array): Record<string, unknown> {
   const h = readHeader(msg);
   const { records } = walkRecords(msg, h);
-  const { name: qname, end } = readName(msg, 12);
   const sections: JsonRecord[][] = [[], [], []];
   for (const r of records) {
     if (r.type === RRType.OPT) continue;
@@ -110,8 +109,12 @@ export function toJson(msg: Uint8Array): Record<string, unknown> {
     RA: !!(h.flags & 0x0080),
     AD: !!(h.flags & 0x0020),
     CD: !!(h.flags & 0x0010),
-    Question: [{ name: nameToText(qname), type: u16(msg, end) }],
+    Question: [] as Array<{ name: string; type: number }>,
   };
+  if (h.qdcount > 0) {
+    const { name: qname, end } = readName(msg, 12);
+    (out.Question as Array<{ name: string; type: number }>).push({ name: nameToText(qname), type: u16(msg, end) });
+  }
   if (sections[0]!.length) out.Answer = sections[0];
   if (sections[1]!.length) out.Authority = sections[1];
   return out;

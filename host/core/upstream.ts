@@ -218,7 +218,8 @@ export class Upstreams {
         const reason = e instanceof UpstreamTimeout ? 'timeout' : e instanceof WireError ? 'malformed' : 'error';
         lastError = `${s.spec.label}: ${(e as Error).message}`;
         this.m.queries.inc({ group: g.name, server: s.spec.label, result: reason });
-        this.failed(g, s, reason);
+        // Out of sockets or buffers here says nothing about the server: do not mark it down.
+        if (!LOCAL_ERRORS.has((e as { code?: string }).code ?? '')) this.failed(g, s, reason);
       }
     }
     if (lastAnswer) return lastAnswer;
@@ -226,6 +227,7 @@ export class Upstreams {
   }
 
   private async tryServer(g: UpstreamGroup, s: ServerState, q: Question, flags: { do: boolean; cd: boolean }, timeoutMs: number): Promise<Uint8Array> {
+    const started = this.now();
     const id = crypto.getRandomValues(new Uint16Array(1))[0]!;
     const msg = buildQuery(q, { id, rd: true, cd: flags.cd, udpSize: this.opts.udpSize, do: flags.do });
     const accept = (reply: Uint8Array): boolean => matches(reply, id, q);
@@ -241,13 +243,17 @@ export class Upstreams {
       reply = await withTimeout(this.transport.udp(spec.host, spec.port, msg, timeoutMs, accept), timeoutMs);
       if (readHeader(reply).flags & FLAG_TC) {
         this.m.tcpRetries.inc({ group: g.name, server: spec.label });
-        reply = await withTimeout(this.transport.tcp(spec.host, spec.port, msg, timeoutMs), timeoutMs);
+        const left = Math.max(1, timeoutMs - (this.now() - started));
+        reply = await withTimeout(this.transport.tcp(spec.host, spec.port, msg, left), left);
         if (!accept(reply)) throw new WireError('TCP reply does not match the query');
       }
     }
     return stripOpt(reply);
   }
 }
+
+/** Errors of this host, not of the server asked. */
+const LOCAL_ERRORS = new Set(['EMFILE', 'ENFILE', 'ENOBUFS', 'ENOMEM', 'EADDRNOTAVAIL', 'EADDRINUSE']);
 
 export class UpstreamTimeout extends Error {
   override readonly name = 'UpstreamTimeout';

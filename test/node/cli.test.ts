@@ -76,6 +76,20 @@ describe.skipIf(!needTools('nsd', 'dig', 'kdig', 'curl'))('edge-resolver CLI', (
     }
   });
 
+  it('keeps the command-line flags across a reload', async () => {
+    const path = join(dir, 'flags.toml');
+    // The file's own upstream is a closed port; --upstream points at NSD and must survive SIGHUP.
+    writeFileSync(path, `[upstreams]\ndefault = ["127.0.0.1:9"]\n[apps.forward.config.routes]\n"." = "default"\n`);
+    const node = await startCli(['--config', path, '--upstream', nsd.address]);
+    try {
+      node.proc.kill('SIGHUP');
+      await waitFor(async () => node.output().includes('config reloaded'), 5000);
+      expect((await dig(node.dns, ['host7.example.test', 'A'])).answers[0]?.data).toMatch(/^198\.51\.100\./);
+    } finally {
+      await node.stop();
+    }
+  });
+
   it('config check names the bad key and exits non-zero', async () => {
     const path = join(dir, 'bad.toml');
     writeFileSync(path, '[cache]\nmax_entries = -5\n[upstreams]\ndefault = ["127.0.0.1:53"]\n');

@@ -315,6 +315,14 @@ default = ["${nsd.address}"]
     expect(j.Answer[0]).toMatchObject({ name: 'www.example.test.', type: 1, data: '192.0.2.1' });
   });
 
+  it('answers the JSON form for a query without a question (FORMERR), not an error page', async () => {
+    const noQuestion = Buffer.from([0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0]).toString('base64url');
+    const r = await run('curl', ['-sk', '-H', 'accept: application/dns-json', '-w', '\n%{http_code}', `${http}?dns=${noQuestion}`]);
+    const [body, code] = r.stdout.trim().split('\n');
+    expect(code).toBe('200');
+    expect(JSON.parse(body!)).toMatchObject({ Status: 1, Question: [] });
+  });
+
   it('rejects bad requests with 400, 405, 413 and 415', async () => {
     const code = async (args: string[]) => (await run('curl', ['-sk', '-o', '/dev/null', '-w', '%{http_code}', ...args])).stdout;
     expect(await code([`${http}?dns=***`])).toBe('400');

@@ -74,14 +74,16 @@ export class AdminServer {
       if (!this.opts.token) return send(403, { error: 'admin writes are disabled: set admin.token in the config' });
       if (!this.authorized(req)) return send(401, { error: 'missing or wrong bearer token' });
     }
-    let body = '';
     try {
+      const chunks: Buffer[] = [];
       let size = 0;
       for await (const c of req) {
         size += (c as Buffer).length;
         if (size > MAX_BODY) return send(413, { error: `body larger than ${MAX_BODY} bytes` });
-        body += (c as Buffer).toString('utf8');
+        chunks.push(c as Buffer);
       }
+      // Decoded whole: a character split across chunks must not change what was pushed.
+      const body = Buffer.concat(chunks).toString('utf8');
       const r = await route.fn(req, body);
       send(r.status, r.body, r.type);
     } catch (e) {

@@ -23,6 +23,9 @@ export interface DohServerOptions {
   tls: 'http' | 'self-signed' | { cert: string; key: string };
 }
 
+/** Requests in progress above which new ones get 503 (as UDP drops past its own limit). */
+const MAX_INFLIGHT = 10_000;
+
 let ephemeral: Promise<{ cert: string; key: string; fingerprint: string }> | null = null;
 
 /** One self-signed certificate per process, for localhost and the loopback addresses. */
@@ -57,6 +60,10 @@ export class DohServer {
   async listen(): Promise<{ address: string; port: number }> {
     const scheme = this.opts.tls === 'http' ? 'http' : 'https';
     const handler = (req: Parameters<typeof toRequest>[0], res: Parameters<typeof sendResponse>[0]) => {
+      if (this.inflight >= MAX_INFLIGHT) {
+        void sendResponse(res, new Response('busy\n', { status: 503, headers: { 'retry-after': '1' } }));
+        return;
+      }
       this.inflight++;
       this.serve(scheme, req, res).finally(() => this.inflight--);
     };

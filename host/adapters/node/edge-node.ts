@@ -39,6 +39,8 @@ export interface EdgeNodeOptions {
   catalog?: AppCatalog;
   transport?: UpstreamTransport;
   now?: () => number;
+  /** Applied to every config the node loads (serve's command-line flags over the file). */
+  overrides?: (c: Config) => Config;
   /**
    * Test-only: forward to peers without the request context, as the node in the October 2023
    * incident did (the negative control of the incident test). Not reachable from config.
@@ -360,7 +362,9 @@ export class EdgeNode {
         if (!this.opts.configPath) return { ok: false, errors: ['this node runs an embedded config; nothing to reload'] };
         src = await readFile(this.opts.configPath, 'utf8');
       }
-      const c = parseConfig(src, this.opts.configPath ?? 'config');
+      const parsed = parseConfig(src, this.opts.configPath ?? 'config');
+      // The command line's flags go on top of every version of the file, as at start.
+      const c = this.opts.overrides ? this.opts.overrides(parsed) : parsed;
       if (JSON.stringify(c.server) !== JSON.stringify(this.config.server)) {
         this.logger.log('warn', 'server listeners changed in the config; they take effect on restart');
       }

@@ -18,6 +18,8 @@ export interface TcpServerOptions {
 }
 
 const HEADER_LEN = 12;
+/** Queries one connection may have in progress before we stop reading from it. */
+const MAX_PIPELINED = 100;
 
 export class TcpServer {
   private server!: Server;
@@ -62,6 +64,18 @@ export class TcpServer {
       if (pendingHere === 0) idle = setTimeout(() => sock.end(), this.opts.idleTimeoutMs);
     };
     armIdle();
+    // Backpressure: a client that sends faster than it reads, or pipelines more than we take at
+    // once, is not read from until it catches up; its buffers stay bounded.
+    let writeBlocked = false;
+    const flow = () => {
+      if (sock.destroyed) return;
+      if (writeBlocked || pendingHere >= MAX_PIPELINED) sock.pause();
+      else sock.resume();
+    };
+    sock.on('drain', () => {
+      writeBlocked = false;
+      flow();
+    });
     sock.on('data', (chunk) => {
       buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
       while (buf.length >= 2) {
@@ -90,15 +104,17 @@ export class TcpServer {
             const frame = Buffer.alloc(2 + reply.message.length);
             frame.writeUInt16BE(reply.message.length, 0);
             frame.set(reply.message, 2);
-            sock.write(frame);
+            if (!sock.write(frame)) writeBlocked = true;
           })
           .catch((e: Error) => this.logger.log('error', 'tcp request failed', { error: e.message, stack: e.stack }))
           .finally(() => {
             pendingHere--;
             this.inflight--;
             if (!sock.destroyed) armIdle();
+            flow();
           });
       }
+      flow();
     });
     sock.on('error', () => sock.destroy());
     sock.on('close', () => {

@@ -69,10 +69,12 @@ export async function serve(argv: string[]): Promise<number> {
   const path = values.config;
   const text = path ? readFileSync(path, 'utf8') : defaultConfigText();
   const base = parseConfig(text, path ?? 'embedded config');
-  // Validated again after the flags, so a bad flag value is reported like a bad key.
-  const config = validateConfig(applyServeFlags(base, values), 'command line');
+  // Validated again after the flags, so a bad flag value is reported like a bad key; the same on
+  // every reload, so SIGHUP does not drop --peer, --site-key, --root-zone and the rest.
+  const overrides = (c: Config) => validateConfig(applyServeFlags(c, values), 'command line');
+  const config = overrides(base);
   const logger = consoleLogger(config.log.level);
-  const node = await EdgeNode.start(config, { configPath: path, configText: text, logger });
+  const node = await EdgeNode.start(config, { configPath: path, configText: text, logger, overrides });
   process.on('SIGHUP', () => void node.reload());
   let stopping = false;
   const stop = (sig: string) => {
