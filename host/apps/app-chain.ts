@@ -4,7 +4,7 @@
  * not: fail-open skips the app, fail-closed answers SERVFAIL.
  */
 
-import { MAX_TAGS, contextChanged, encodeContext, type RequestContext } from '../core/context.js';
+import { MAX_CONTEXT_BYTES, MAX_TAGS, encodeContextInto, type RequestContext } from '../core/context.js';
 import type { AppChain, PhaseOutcome } from '../core/chain.js';
 import type { Counter, MetricsSink } from '../core/metrics.js';
 import { Rcode } from '../core/dns/rr-types.js';
@@ -13,7 +13,6 @@ import type { Effect } from '../abi/imports.js';
 import type { AppInstance } from './app-instance.js';
 
 export function applyEffects(ctx: RequestContext, effects: readonly Effect[]): void {
-  if (effects.length > 0) contextChanged(ctx);
   for (const e of effects) {
     switch (e.kind) {
       case 'tag-set':
@@ -40,6 +39,8 @@ export function applyEffects(ctx: RequestContext, effects: readonly Effect[]): v
 export class WasmAppChain implements AppChain {
   private readonly byPhase: AppInstance[][] = [[], [], [], []];
   private readonly skipped: Counter;
+  /** The context is encoded here, not into a fresh array per call (see encodeContextInto). */
+  private readonly scratch = new Uint8Array(MAX_CONTEXT_BYTES);
 
   constructor(
     readonly apps: readonly AppInstance[],
@@ -66,7 +67,7 @@ export class WasmAppChain implements AppChain {
         this.skipped.inc({ app: app.name, reason: 'disabled-by-rule' });
         continue;
       }
-      encoded ??= encodeContext(ctx);
+      encoded ??= this.scratch.subarray(0, encodeContextInto(ctx, this.scratch));
       const r = app.call(phase, encoded, msg);
       if (r.kind !== 'ok') {
         if (app.manifest.failure === 'fail-closed') return { kind: 'rcode', rcode: Rcode.SERVFAIL, app: app.name };

@@ -132,6 +132,8 @@ export class AppInstance {
   readonly manifest: AppManifest;
   private readonly granted: Set<Capability>;
   private memory!: WebAssembly.Memory;
+  /** A view of the guest memory; growing the memory detaches it, and it is remade then. */
+  private heap = new Uint8Array(0);
   private exports: Exports | null = null;
   private readonly state = new CallState();
   /** Last successful load per kind; replayed into every new instance. */
@@ -202,6 +204,7 @@ export class AppInstance {
     this.exports = null;
     const memory = new WebAssembly.Memory({ initial: Math.max(1, this.src.minPages), maximum: this.manifest.memory.max_pages });
     this.memory = memory;
+    this.heap = new Uint8Array(memory.buffer);
     this.sizeAfterGc = 0;
     const imports = buildImports(
       {
@@ -305,18 +308,20 @@ export class AppInstance {
     return { kind: 'trap', reason, message };
   }
 
-  private write(bytes: Uint8Array[], total: number): void {
-    const ex = this.exports!;
-    const ptr = ex.input(total);
-    if (!Number.isInteger(ptr) || ptr <= 0 || ptr + total > this.memory.buffer.byteLength) {
+  private bytes(): Uint8Array {
+    if (this.heap.byteLength === 0) this.heap = new Uint8Array(this.memory.buffer);
+    return this.heap;
+  }
+
+  private write(a: Uint8Array, b: Uint8Array | null): void {
+    const total = a.length + (b?.length ?? 0);
+    const ptr = this.exports!.input(total);
+    const heap = this.bytes();
+    if (!Number.isInteger(ptr) || ptr <= 0 || ptr + total > heap.length) {
       throw new AppTrap(`input(${total}) returned an invalid pointer ${ptr}`, 'bad-pointer');
     }
-    const view = new Uint8Array(this.memory.buffer, ptr, total);
-    let o = 0;
-    for (const b of bytes) {
-      view.set(b, o);
-      o += b.length;
-    }
+    heap.set(a, ptr);
+    if (b) heap.set(b, ptr + a.length);
   }
 
   /** Runs `on_query`. Never throws: traps come back as a result and are already counted. */
@@ -329,7 +334,7 @@ export class AppInstance {
     this.state.reset();
     try {
       this.refuel(this.manifest.fuel.query);
-      this.write([ctx, msg], ctx.length + msg.length);
+      this.write(ctx, msg);
       const v = this.exports!.on_query(phase, ctx.length, msg.length);
       if (!Number.isInteger(v) || v < 0 || v >= verdictNames.length) {
         throw new AppTrap(`on_query returned ${v}, which is not a verdict`, 'bad-verdict');
@@ -355,7 +360,7 @@ export class AppInstance {
    * grow it to make room, every 64 calls, so garbage never fills a capped memory.
    */
   private gcDue(): boolean {
-    const size = this.memory.buffer.byteLength;
+    const size = this.bytes().length;
     if (size > this.sizeAfterGc) return true;
     return ++this.callsSinceGc >= GC_EVERY_NEAR_CAP && size * 2 >= this.manifest.memory.max_pages * 65536;
   }
@@ -377,7 +382,7 @@ export class AppInstance {
     if (!ex.on_load) return { ok: false, error: `app ${this.name} has no on_load export` };
     this.state.reset();
     this.refuel(this.manifest.fuel.load);
-    this.write([data], data.length);
+    this.write(data, null);
     const status = ex.on_load(kind, data.length);
     if (status !== 0) return { ok: false, error: this.state.loadError ?? `on_load returned ${status}` };
     return { ok: true };

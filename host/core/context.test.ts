@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ContextError, decodeContext, encodeContext, newContext, parseIPv6, type RequestContext } from './context.js';
+import { ContextError, MAX_CONTEXT_BYTES, decodeContext, encodeContext, encodeContextInto, newContext, parseIPv6, type RequestContext } from './context.js';
 import { textToName } from './dns/wire.js';
 
 function sample(): RequestContext {
@@ -43,6 +43,19 @@ describe('context encoding', () => {
       udpSize: 0,
     });
     expect(decodeContext(encodeContext(ctx)).ctx).toEqual(ctx);
+  });
+
+  it('encodes into a reused buffer exactly as into a fresh one', () => {
+    const buf = new Uint8Array(MAX_CONTEXT_BYTES).fill(0xee);
+    const a = sample();
+    const n = encodeContextInto(a, buf);
+    expect(buf.subarray(0, n)).toEqual(encodeContext(a));
+    // A shorter context after a longer one: only its own bytes count.
+    const b = { ...a, tags: new Set<string>(), disabledApps: new Set<string>() };
+    const m = encodeContextInto(b, buf);
+    expect(m).toBeLessThan(n);
+    expect(decodeContext(buf.subarray(0, m)).ctx).toEqual(b);
+    expect(() => encodeContextInto(a, new Uint8Array(n - 1))).toThrow(ContextError);
   });
 
   it('is compact', () => {

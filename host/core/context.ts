@@ -126,13 +126,6 @@ export function encodeAddress(c: ClientAddress): Uint8Array {
   return out;
 }
 
-const encodedCache = new WeakMap<RequestContext, Uint8Array>();
-
-/** Forgets the cached encoding of a context whose fields were changed. */
-export function contextChanged(ctx: RequestContext): void {
-  encodedCache.delete(ctx);
-}
-
 function hexNibble(c: number): number {
   if (c >= 48 && c <= 57) return c - 48;
   if (c >= 97 && c <= 102) return c - 87;
@@ -140,103 +133,114 @@ function hexNibble(c: number): number {
   throw new ContextError('request id is not hex');
 }
 
+/** A sized output buffer with a write position (no closures on the hot path). */
+class Out {
+  p = 2;
+  constructor(readonly b: Uint8Array) {}
+  head(type: number, len: number): void {
+    if (len > 0xffff) throw new ContextError(`context field 0x${type.toString(16)} too long`);
+    const b = this.b;
+    b[this.p] = type;
+    b[this.p + 1] = len >>> 8;
+    b[this.p + 2] = len & 0xff;
+    this.p += 3;
+  }
+  bytes(type: number, v: Uint8Array): void {
+    this.head(type, v.length);
+    this.b.set(v, this.p);
+    this.p += v.length;
+  }
+  u8(v: number): void {
+    this.b[this.p++] = v & 0xff;
+  }
+  u16(v: number): void {
+    this.b[this.p++] = (v >>> 8) & 0xff;
+    this.b[this.p++] = v & 0xff;
+  }
+  u32(v: number): void {
+    this.u16(v >>> 16);
+    this.u16(v & 0xffff);
+  }
+}
+
 /**
  * Encodes a context. The result is the only form that crosses the Wasm boundary or the wire.
- * It is cached per context object until `contextChanged` is called; treat it as read-only.
+ * Not cached: the encoding costs well under a microsecond, less than any cache keyed on the
+ * context object did (a WeakMap, or a hidden property, cost more than the encoding for objects
+ * this short-lived); the app chain reuses one encoding across the apps of a phase.
  */
 export function encodeContext(ctx: RequestContext): Uint8Array {
-  const cached = encodedCache.get(ctx);
-  if (cached) return cached;
-  const addr = ctx.client ? addressBytes(ctx.client.address) : null;
-  const ingress = ctx.ingress ? utf8Bytes(ctx.ingress) : null;
-  const route = ctx.route ? utf8Bytes(ctx.route) : null;
-  const tags: Uint8Array[] = [];
-  for (const t of ctx.tags) tags.push(utf8Bytes(t));
-  const apps: Uint8Array[] = [];
-  for (const a of ctx.disabledApps) apps.push(utf8Bytes(a));
+  const out = new Uint8Array(contextSize(ctx));
+  encodeContextInto(ctx, out);
+  return out;
+}
+
+/** The encoded size of a context; a ContextError when it exceeds MAX_CONTEXT_BYTES. */
+function contextSize(ctx: RequestContext): number {
   let size = 2 + 11 + (7 + ctx.qname.length) + 4 + 5 + 4 + 11;
-  if (addr) size += 3 + addr.length + 2;
-  if (ingress) size += 3 + ingress.length;
-  if (route) size += 3 + route.length;
-  for (const t of tags) size += 3 + t.length;
-  for (const a of apps) size += 3 + a.length;
+  if (ctx.client) size += 3 + addressBytes(ctx.client.address).length + 2;
+  if (ctx.ingress) size += 3 + utf8Bytes(ctx.ingress).length;
+  if (ctx.route) size += 3 + utf8Bytes(ctx.route).length;
+  for (const t of ctx.tags) size += 3 + utf8Bytes(t).length;
+  for (const a of ctx.disabledApps) size += 3 + utf8Bytes(a).length;
   if (ctx.ttlCap > 0) size += 7;
   if (ctx.udpSize > 0) size += 5;
   if (size > MAX_CONTEXT_BYTES) throw new ContextError(`context of ${size} bytes exceeds ${MAX_CONTEXT_BYTES}`);
-  const out = new Uint8Array(size);
-  out[0] = CONTEXT_MAGIC;
-  out[1] = CONTEXT_VERSION;
-  let p = 2;
-  const head = (type: number, len: number): void => {
-    if (len > 0xffff) throw new ContextError(`context field 0x${type.toString(16)} too long`);
-    out[p] = type;
-    out[p + 1] = len >>> 8;
-    out[p + 2] = len & 0xff;
-    p += 3;
-  };
-  const bytes = (type: number, b: Uint8Array): void => {
-    head(type, b.length);
-    out.set(b, p);
-    p += b.length;
-  };
-  head(Field.requestId, 8);
+  return size;
+}
+
+/**
+ * Encodes a context into the front of `buf` (at least MAX_CONTEXT_BYTES long, or the context's
+ * size) and returns its length. The hot path encodes into one reused buffer: V8 puts typed
+ * arrays past 64 bytes outside the heap, and allocating one costs more than the encoding.
+ */
+export function encodeContextInto(ctx: RequestContext, buf: Uint8Array): number {
+  const size = contextSize(ctx);
+  if (buf.length < size) throw new ContextError(`context of ${size} bytes does not fit a ${buf.length}-byte buffer`);
+  const addr = ctx.client ? addressBytes(ctx.client.address) : null;
+  const ingress = ctx.ingress ? utf8Bytes(ctx.ingress) : null;
+  const route = ctx.route ? utf8Bytes(ctx.route) : null;
+  const o = new Out(buf);
+  o.b[0] = CONTEXT_MAGIC;
+  o.b[1] = CONTEXT_VERSION;
+  o.head(Field.requestId, 8);
   const id = ctx.requestId;
   if (id.length !== 16) throw new ContextError('request id must be 16 hex digits');
-  for (let i = 0; i < 8; i++) out[p + i] = (hexNibble(id.charCodeAt(2 * i)) << 4) | hexNibble(id.charCodeAt(2 * i + 1));
-  p += 8;
-  head(Field.question, 4 + ctx.qname.length);
-  out[p] = ctx.qtype >>> 8;
-  out[p + 1] = ctx.qtype & 0xff;
-  out[p + 2] = ctx.qclass >>> 8;
-  out[p + 3] = ctx.qclass & 0xff;
-  out.set(ctx.qname, p + 4);
-  p += 4 + ctx.qname.length;
+  for (let i = 0; i < 8; i++) o.u8((hexNibble(id.charCodeAt(2 * i)) << 4) | hexNibble(id.charCodeAt(2 * i + 1)));
+  o.head(Field.question, 4 + ctx.qname.length);
+  o.u16(ctx.qtype);
+  o.u16(ctx.qclass);
+  o.b.set(ctx.qname, o.p);
+  o.p += ctx.qname.length;
   if (addr) {
-    head(Field.client, addr.length + 2);
-    out.set(addr, p);
-    out[p + addr.length] = ctx.client!.port >>> 8;
-    out[p + addr.length + 1] = ctx.client!.port & 0xff;
-    p += addr.length + 2;
+    o.head(Field.client, addr.length + 2);
+    o.b.set(addr, o.p);
+    o.p += addr.length;
+    o.u16(ctx.client!.port);
   }
-  head(Field.transport, 1);
-  out[p++] = Transport[ctx.transport];
-  head(Field.flags, 2);
-  out[p++] = (ctx.flags >>> 8) & 0xff;
-  out[p++] = ctx.flags & 0xff;
-  head(Field.hops, 1);
-  out[p++] = ctx.hops;
-  if (ingress) bytes(Field.ingress, ingress);
-  head(Field.deadline, 8);
+  o.head(Field.transport, 1);
+  o.u8(Transport[ctx.transport]);
+  o.head(Field.flags, 2);
+  o.u16(ctx.flags);
+  o.head(Field.hops, 1);
+  o.u8(ctx.hops);
+  if (ingress) o.bytes(Field.ingress, ingress);
+  o.head(Field.deadline, 8);
   const d = Math.max(0, Math.floor(ctx.deadline));
-  const hi = Math.floor(d / 0x100000000);
-  const lo = d >>> 0;
-  out[p] = hi >>> 24;
-  out[p + 1] = (hi >>> 16) & 0xff;
-  out[p + 2] = (hi >>> 8) & 0xff;
-  out[p + 3] = hi & 0xff;
-  out[p + 4] = lo >>> 24;
-  out[p + 5] = (lo >>> 16) & 0xff;
-  out[p + 6] = (lo >>> 8) & 0xff;
-  out[p + 7] = lo & 0xff;
-  p += 8;
-  for (const t of tags) bytes(Field.tag, t);
-  if (route) bytes(Field.route, route);
-  for (const a of apps) bytes(Field.disabledApp, a);
+  o.u32(Math.floor(d / 0x100000000));
+  o.u32(d >>> 0);
+  for (const t of ctx.tags) o.bytes(Field.tag, utf8Bytes(t));
+  if (route) o.bytes(Field.route, route);
+  for (const a of ctx.disabledApps) o.bytes(Field.disabledApp, utf8Bytes(a));
   if (ctx.ttlCap > 0) {
-    head(Field.ttlCap, 4);
-    out[p] = ctx.ttlCap >>> 24;
-    out[p + 1] = (ctx.ttlCap >>> 16) & 0xff;
-    out[p + 2] = (ctx.ttlCap >>> 8) & 0xff;
-    out[p + 3] = ctx.ttlCap & 0xff;
-    p += 4;
+    o.head(Field.ttlCap, 4);
+    o.u32(ctx.ttlCap);
   }
   if (ctx.udpSize > 0) {
-    head(Field.udpSize, 2);
-    out[p++] = ctx.udpSize >>> 8;
-    out[p++] = ctx.udpSize & 0xff;
+    o.head(Field.udpSize, 2);
+    o.u16(ctx.udpSize);
   }
-  encodedCache.set(ctx, out);
-  return out;
+  return o.p;
 }
 
 export interface DecodeOptions {
@@ -515,5 +519,4 @@ export function newContext(init: {
 /** Merges a context that arrived from a peer into this node's view: tags are merged, never dropped. */
 export function mergeTags(into: RequestContext, from: Iterable<string>): void {
   for (const t of from) into.tags.add(t);
-  contextChanged(into);
 }

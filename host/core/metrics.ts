@@ -59,8 +59,14 @@ export class MemoryMetrics implements MetricsSink {
 
   counter(name: string, help: string): Counter {
     const s = this.get(name, 'counter', help);
-    const inc = (labels: Labels = {}, value = 1) => s.values.set(key(labels), (s.values.get(key(labels)) ?? 0) + value);
-    return { inc, bind: (labels) => ({ inc: (value = 1) => inc(labels, value) }) };
+    const add = (k: string, value: number) => s.values.set(k, (s.values.get(k) ?? 0) + value);
+    return {
+      inc: (labels: Labels = {}, value = 1) => add(key(labels), value),
+      bind: (labels) => {
+        const k = key(labels);
+        return { inc: (value = 1) => add(k, value) };
+      },
+    };
   }
 
   gauge(name: string, help: string): Gauge {

@@ -7,7 +7,7 @@
  */
 
 import { CONTEXT_HEADER, type ContextAuth } from './context-auth.js';
-import { contextChanged, encodeContext, parseIPv4, parseIPv6, type RequestContext } from './context.js';
+import { encodeContext, parseIPv4, parseIPv6, type RequestContext } from './context.js';
 import { FLAG_TC, base64UrlEncode, buildQuery, parseQuery, readHeader, stripOpt, type EdnsOption, type Question } from './dns/wire.js';
 import type { Logger } from './log.js';
 import type { Counter, Gauge, Histogram, MetricsSink } from './metrics.js';
@@ -130,7 +130,6 @@ export class Peers {
     const timeout = Math.max(1, Math.min(this.opts.timeoutMs, deadline - this.now()));
     const started = this.now();
     const hopped: RequestContext = { ...ctx, hops: ctx.hops + 1, tags: new Set(ctx.tags), disabledApps: new Set(ctx.disabledApps) };
-    contextChanged(hopped);
     const signed = this.opts.sendContext ? await this.auth.sign(encodeContext(hopped)) : null;
     const flags = { do: (ctx.flags & 1) !== 0, cd: (ctx.flags & 2) !== 0 };
     try {

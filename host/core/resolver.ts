@@ -11,7 +11,7 @@
 
 import { AnswerCache, cacheKey, type CacheHit } from './cache.js';
 import type { AppChain, PhaseOutcome } from './chain.js';
-import { CtxFlag, contextChanged, newContext, type ClientAddress, type RequestContext, type TransportName } from './context.js';
+import { CtxFlag, newContext, type ClientAddress, type RequestContext, type TransportName } from './context.js';
 import { DEFAULT_CONTEXT_OPTION, type RejectReason } from './context-auth.js';
 import { ANSWER_CACHEABLE, type Peers } from './peers.js';
 import { Opcode, Rcode, RRType, rcodeToName } from './dns/rr-types.js';
@@ -191,7 +191,6 @@ export class Resolver {
     // The question as this message spells it; the deadline no later than our own budget.
     ctx.qname = q.name;
     ctx.deadline = Math.min(ctx.deadline, now + this.opts.requestTimeoutMs);
-    contextChanged(ctx);
     this.m.received.inc({ ingress: ctx.ingress || 'unknown' });
     return ctx;
   }
@@ -349,7 +348,6 @@ export class Resolver {
       // of the phase, now with forwarding to peers off for this request.
       this.m.local.inc({ peer });
       ctx.flags |= CtxFlag.local;
-      contextChanged(ctx);
       outcome = chain.run(PHASE.resolve, ctx, query);
     }
     if (outcome.kind === 'respond' || outcome.kind === 'rcode' || outcome.kind === 'drop') {

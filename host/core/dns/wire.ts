@@ -95,7 +95,8 @@ export function readName(msg: Uint8Array, off: number): { name: Uint8Array; end:
     if ((b & 0xc0) !== 0) throw new WireError(`unsupported label type 0x${b.toString(16)}`, pos);
     if (len + b + 1 > MAX_NAME_LEN) throw new WireError('name longer than 255 octets', pos);
     if (pos + 1 + b > msg.length) throw new WireError('label runs past the end of the message', pos);
-    out.set(msg.subarray(pos, pos + 1 + b), len);
+    // Byte by byte: a subarray per label costs more than the copy for names this short.
+    for (let i = 0; i <= b; i++) out[len + i] = msg[pos + i]!;
     len += b + 1;
     pos += b + 1;
     if (b === 0) break;
