@@ -24,24 +24,16 @@ const image = join(out, 'root-lookalike.img');
 const NOW = '2026-08-23T00:00:00Z';
 const LDNS_NOW = '20260823000000';
 
-// 1. build the zone code (the main build leaves it out until the CLI is wired in)
+// 1. the command operators run (`npm run build` first): dist/'s edge-resolver, whose zone
+// commands are one bundled module
+const main = join(root, 'dist', 'host', 'adapters', 'node', 'main.js');
+if (!existsSync(main)) throw new Error('bench: run npm run build first');
 mkdirSync(out, { recursive: true });
-const tsconfig = join(out, 'tsconfig.json');
-writeFileSync(
-  tsconfig,
-  JSON.stringify({
-    extends: join(root, 'tsconfig.json'),
-    compilerOptions: { noEmit: false, sourceMap: false, outDir: join(out, 'js'), rootDir: root, typeRoots: [join(root, 'node_modules/@types')] },
-    include: [join(root, 'host/core/zone/**/*.ts'), join(root, 'host/adapters/node/cli/zone*.ts')],
-    exclude: [join(root, '**/*.test.ts')],
-  }),
-);
-execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', tsconfig], { stdio: 'inherit' });
-const cli = join(out, 'js', 'host/adapters/node/cli/zone-main.js');
+const cli = [main, 'zone'];
 
 // 2. the same uncompressed file for both tools, and an image of it
 writeFileSync(zoneFile, gunzipSync(readFileSync(join(fixtures, 'root-lookalike-2026082201.zone.gz'))));
-execFileSync(process.execPath, [cli, 'compile', zoneFile, '-o', image, '--trust-anchor', anchor, '--now', NOW], { stdio: 'inherit' });
+execFileSync(process.execPath, [...cli, 'compile', zoneFile, '-o', image, '--trust-anchor', anchor, '--now', NOW], { stdio: 'inherit' });
 
 const haveTime = existsSync('/usr/bin/time');
 const haveLdns = spawnSync('sh', ['-c', 'command -v ldns-verify-zone'], { encoding: 'utf8' }).status === 0;
@@ -62,11 +54,11 @@ function timed(cmd, args, expectOk = true) {
 }
 
 const contenders = {
-  'edge-resolver zone check (worker verifier)': () => timed(process.execPath, [cli, 'check', zoneFile, '--trust-anchor', anchor, '--now', NOW]),
+  'edge-resolver zone check (worker verifier)': () => timed(process.execPath, [...cli, 'check', zoneFile, '--trust-anchor', anchor, '--now', NOW]),
   'edge-resolver zone check (WebCrypto verifier)': () =>
-    timed(process.execPath, [cli, 'check', zoneFile, '--trust-anchor', anchor, '--now', NOW, '--verifier', 'webcrypto']),
+    timed(process.execPath, [...cli, 'check', zoneFile, '--trust-anchor', anchor, '--now', NOW, '--verifier', 'webcrypto']),
   'ldns-verify-zone -Z': haveLdns ? () => timed('ldns-verify-zone', ['-Z', '-k', anchor, '-t', LDNS_NOW, zoneFile]) : null,
-  'edge-resolver zone inspect (image load)': () => timed(process.execPath, [cli, 'inspect', image, '--json', '--now', NOW]),
+  'edge-resolver zone inspect (image load)': () => timed(process.execPath, [...cli, 'inspect', image, '--json', '--now', NOW]),
 };
 
 const results = Object.fromEntries(Object.keys(contenders).map((k) => [k, []]));

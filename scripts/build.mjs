@@ -5,7 +5,9 @@
 //   2. with --test-apps, the hostile test modules in test/abi/modules/ -> build/test-apps/;
 //   3. host/apps/registry.generated.ts from apps/chain.json and each app.json (the chain
 //      order lives in one flat file, as CoreDNS's plugin.cfg);
-//   4. the TypeScript host -> dist/;
+//   4. the TypeScript host -> dist/, and the zone commands bundled into one file
+//      (dist/host/adapters/node/cli/zone.bundle.js): `zone check` is a short-lived process, and
+//      loading some 40 modules cost it about 40 ms of its start (bench/RESULTS.md);
 //   5. the apps metered for Cloudflare Workers (build/workers/<name>.wasm, with the meter in
 //      dist/) and host/adapters/workers/apps.generated.ts, which imports them: a Worker cannot
 //      compile Wasm from bytes at run time, so it can only run modules metered before upload.
@@ -200,11 +202,27 @@ async function main() {
     });
     // The package's bin (edge-resolver) must be executable for npx and global installs.
     chmodSync(join(root, 'dist', 'host', 'adapters', 'node', 'main.js'), 0o755);
+    await bundleZoneCli();
   }
   if (existsSync(join(root, 'dist', 'host', 'abi', 'meter.js'))) await meterForWorkers(apps);
   if ((args.has('--test-apps') || args.has('--worker')) && bundleWorker()) built.push('worker bundle');
   const what = built.length ? `compiled ${built.join(', ')}` : 'apps up to date';
   console.error(`build: ${what}; ${Date.now() - started} ms`);
+}
+
+/** Step 4, second half: the zone commands as one ES module beside the files tsc wrote. */
+async function bundleZoneCli() {
+  const { build } = await import('esbuild');
+  const cli = join(root, 'dist', 'host', 'adapters', 'node', 'cli');
+  await build({
+    entryPoints: [join(cli, 'zone.js')],
+    outfile: join(cli, 'zone.bundle.js'),
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    logLevel: 'warning',
+  });
 }
 
 /** Step 5: metered copies of the apps and the module that imports them for the Worker bundle. */

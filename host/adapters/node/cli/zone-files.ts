@@ -4,13 +4,42 @@
  */
 
 import { createReadStream } from 'node:fs';
-import { readFile, realpath, rename, writeFile } from 'node:fs/promises';
-import { dirname, relative, resolve, sep } from 'node:path';
-import type { IncludeResolver } from '../../../core/zone/index.js';
+import { open, readFile, realpath, rename, writeFile } from 'node:fs/promises';
+import { basename, dirname, relative, resolve, sep } from 'node:path';
+import { createGunzip } from 'node:zlib';
+import { ZoneError, type IncludeResolver } from '../../../core/zone/index.js';
 
-/** Chunks of 256 KiB: small enough that signature checks start while the rest is parsed. */
-export function fileChunks(path: string): AsyncIterable<Uint8Array> {
-  return createReadStream(path, { highWaterMark: 256 * 1024 });
+const CHUNK = 256 * 1024;
+
+/**
+ * The file in chunks of 256 KiB (small enough that signature checks start while the rest is
+ * parsed). A gzip file is inflated here with zlib: on Node it is about four times faster than
+ * the DecompressionStream the core falls back to (40 ms against 9 ms for the root zone).
+ */
+export async function* fileChunks(path: string): AsyncGenerator<Uint8Array> {
+  if (!(await isGzip(path))) {
+    yield* createReadStream(path, { highWaterMark: CHUNK });
+    return;
+  }
+  const inflated = createReadStream(path, { highWaterMark: CHUNK }).pipe(createGunzip({ chunkSize: CHUNK }));
+  try {
+    yield* inflated;
+  } catch (err) {
+    throw new ZoneError('truncated', `${basename(path)}: gzip data is truncated or corrupt (${(err as Error).message})`);
+  } finally {
+    inflated.destroy();
+  }
+}
+
+async function isGzip(path: string): Promise<boolean> {
+  const f = await open(path, 'r');
+  try {
+    const head = new Uint8Array(2);
+    const { bytesRead } = await f.read(head, 0, 2, 0);
+    return bytesRead === 2 && head[0] === 0x1f && head[1] === 0x8b;
+  } finally {
+    await f.close();
+  }
 }
 
 export async function readWhole(path: string): Promise<Uint8Array> {
