@@ -7,7 +7,8 @@
 import type { ClientAddress } from './context.js';
 import { CONTEXT_HEADER } from './context-auth.js';
 import { RRType, typeFromName } from './dns/rr-types.js';
-import { base64UrlDecode, buildQuery, hex, nameToText, readName, textToName, u16, walkRecords, readHeader, WireError } from './dns/wire.js';
+import { ipv6Text } from './dns/ipv6-text.js';
+import { base64UrlDecode, buildQuery, hex, nameToText, readName, textToName, u16, u32, walkRecords, readHeader, WireError } from './dns/wire.js';
 import type { Reply } from './resolver.js';
 
 export const DNS_MESSAGE = 'application/dns-message';
@@ -50,8 +51,8 @@ export async function handleDoh(req: Request, resolver: DohHandler, client: Clie
     if (type !== DNS_MESSAGE) return problem(415, `content type must be ${DNS_MESSAGE}`);
     const declared = Number(req.headers.get('content-length') ?? '0');
     if (declared > MAX_BODY) return problem(413, 'query too large');
-    const body = new Uint8Array(await req.arrayBuffer());
-    if (body.length > MAX_BODY) return problem(413, 'query too large');
+    const body = await readCapped(req, MAX_BODY);
+    if (!body) return problem(413, 'query too large');
     if (body.length === 0) return problem(400, 'empty body');
     query = body;
     json = (req.headers.get('accept') ?? '').includes(DNS_JSON) && !(req.headers.get('accept') ?? '').includes(DNS_MESSAGE);
@@ -64,12 +65,58 @@ export async function handleDoh(req: Request, resolver: DohHandler, client: Clie
   const context = header ? (base64UrlDecode(header) ?? new Uint8Array([0])) : undefined;
   const reply = await resolver.handle(query, { client, transport: 'doh', ...(context ? { context } : {}) });
   if (!reply) return problem(400, 'not a DNS query');
-  // RFC 8484 §5.1: freshness no longer than the smallest TTL in the answer.
-  const headers: Record<string, string> = { 'cache-control': `max-age=${reply.minTtl}` };
+  const headers: Record<string, string> = { 'cache-control': `max-age=${freshness(reply)}` };
   if (json) {
     return new Response(JSON.stringify(toJson(reply.message)), { status: 200, headers: { ...headers, 'content-type': `${DNS_JSON}; charset=utf-8` } });
   }
   return new Response(reply.message.slice(), { status: 200, headers: { ...headers, 'content-type': DNS_MESSAGE } });
+}
+
+/**
+ * The body, read chunk by chunk and given up on (the stream cancelled) as soon as it passes
+ * `cap` bytes, so a client without Content-Length cannot make us hold more; null past the cap.
+ */
+async function readCapped(req: Request, cap: number): Promise<Uint8Array | null> {
+  if (!req.body) return new Uint8Array(0);
+  const reader = req.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.length;
+    if (size > cap) {
+      await reader.cancel().catch(() => undefined);
+      return null;
+    }
+    chunks.push(value);
+  }
+  const body = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    body.set(c, at);
+    at += c.length;
+  }
+  return body;
+}
+
+/**
+ * Seconds an HTTP cache may keep the answer (RFC 8484 §5.1): no longer than the smallest TTL
+ * in it (the resolver counts cached TTLs down); for an answer with no records in the Answer
+ * section, no longer than its SOA's MINIMUM either: a negative answer lives min(SOA TTL,
+ * MINIMUM) (RFC 2308 §5), and the SOA's TTL is already among the TTLs.
+ */
+function freshness(reply: Reply): number {
+  let seconds = reply.minTtl;
+  try {
+    const h = readHeader(reply.message);
+    if (h.ancount > 0) return seconds;
+    const soa = walkRecords(reply.message, h).records.find((r) => r.section === 1 && r.type === RRType.SOA);
+    if (soa && soa.rdlength >= 22) seconds = Math.min(seconds, u32(reply.message, soa.end - 4));
+  } catch {
+    // a message we cannot walk keeps the resolver's figure
+  }
+  return seconds;
 }
 
 function jsonQuery(name: string, type: string, doFlag: string | null, cd: string | null): Uint8Array | string {
@@ -125,12 +172,8 @@ function rdataText(msg: Uint8Array, type: number, off: number, len: number): str
   switch (type) {
     case RRType.A:
       return len === 4 ? [...rd].join('.') : generic(rd);
-    case RRType.AAAA: {
-      if (len !== 16) return generic(rd);
-      const groups: string[] = [];
-      for (let i = 0; i < 16; i += 2) groups.push(((rd[i]! << 8) | rd[i + 1]!).toString(16));
-      return groups.join(':').replace(/\b(?:0:){2,}/, ':');
-    }
+    case RRType.AAAA:
+      return len === 16 ? ipv6Text(rd) : generic(rd);
     case RRType.NS:
     case RRType.CNAME:
     case RRType.PTR:

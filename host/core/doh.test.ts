@@ -1,0 +1,120 @@
+import { describe, expect, it } from 'vitest';
+import { handleDoh, type DohHandler } from './doh.js';
+import { RRType } from './dns/rr-types.js';
+import { buildQuery, concat, encodeQuestion, put16, put32, textToName } from './dns/wire.js';
+import type { Reply } from './resolver.js';
+
+const query = buildQuery({ name: textToName('example.com.'), type: RRType.AAAA, class: 1 }, { rd: true });
+
+/** A record in wire form, its owner as a pointer to the question's name. */
+function record(type: number, ttl: number, rdata: number[]): Uint8Array {
+  const r = new Uint8Array(12 + rdata.length);
+  put16(r, 0, 0xc00c);
+  put16(r, 2, type);
+  put16(r, 4, 1);
+  put32(r, 6, ttl);
+  put16(r, 10, rdata.length);
+  r.set(rdata, 12);
+  return r;
+}
+
+/** An SOA RDATA: root-label MNAME and RNAME, then serial, refresh, retry, expire, minimum. */
+const soa = (minimum: number) => {
+  const b = new Uint8Array(22);
+  for (const [i, v] of [1, 1800, 900, 604800, minimum].entries()) put32(b, 2 + 4 * i, v);
+  return [...b];
+};
+
+function response(rcode: number, answers: Uint8Array[], authority: Uint8Array[] = []): Uint8Array {
+  const h = new Uint8Array(12);
+  put16(h, 2, 0x8180 | rcode);
+  put16(h, 4, 1);
+  put16(h, 6, answers.length);
+  put16(h, 8, authority.length);
+  return concat([h, encodeQuestion({ name: textToName('example.com.'), type: RRType.AAAA, class: 1 }), ...answers, ...authority]);
+}
+
+/** A resolver that answers `message` with the resolver's own smallest-TTL figure. */
+function answering(message: Uint8Array, minTtl: number): DohHandler & { asked: number } {
+  const h = {
+    asked: 0,
+    async handle(): Promise<Reply> {
+      h.asked++;
+      return { message, rcode: message[3]! & 0xf, source: 'upstream', minTtl, questionEnd: 0, opt: null, udpLimit: 512 };
+    },
+  };
+  return h;
+}
+
+const post = (body: BodyInit, headers: Record<string, string> = {}) =>
+  new Request('http://doh.test/dns-query', { method: 'POST', headers: { 'content-type': 'application/dns-message', ...headers }, body, duplex: 'half' } as RequestInit);
+
+describe('DoH POST bodies', () => {
+  it('stops reading a body without Content-Length as soon as it passes 64 KiB, with 413', async () => {
+    const chunk = new Uint8Array(16 * 1024);
+    let pulled = 0;
+    let cancelled = false;
+    const endless = new ReadableStream<Uint8Array>({
+      pull(c) {
+        pulled += chunk.length;
+        // A 1 MiB body, were it read to the end.
+        if (pulled > 1024 * 1024) c.close();
+        else c.enqueue(chunk.slice());
+      },
+      cancel() {
+        cancelled = true;
+      },
+    });
+    const resolver = answering(response(0, []), 0);
+    const r = await handleDoh(post(endless), resolver, null);
+    expect(r.status).toBe(413);
+    expect(resolver.asked).toBe(0);
+    expect(cancelled).toBe(true);
+    // The cap is 65535 bytes: the fifth 16 KiB chunk passes it, and a chunk or two may be queued.
+    expect(pulled).toBeLessThanOrEqual(8 * chunk.length);
+  });
+
+  it('takes a body of exactly the cap, refuses one byte more, and refuses a declared oversize length unread', async () => {
+    const resolver = answering(response(0, []), 0);
+    const at = new Uint8Array(65535);
+    at.set(query);
+    expect((await handleDoh(post(at), resolver, null)).status).toBe(200);
+    expect((await handleDoh(post(new Uint8Array(65536)), resolver, null)).status).toBe(413);
+    expect((await handleDoh(post(query.slice(), { 'content-length': '70000' }), resolver, null)).status).toBe(413);
+    expect((await handleDoh(post(new Uint8Array(0)), resolver, null)).status).toBe(400);
+  });
+});
+
+describe('DoH Cache-Control (RFC 8484 §5.1)', () => {
+  const maxAge = async (message: Uint8Array, minTtl: number, accept = 'application/dns-message') => {
+    const r = await handleDoh(new Request(`http://doh.test/dns-query?name=example.com&type=AAAA`, { headers: { accept } }), answering(message, minTtl), null);
+    return r.headers.get('cache-control');
+  };
+
+  it('is the smallest TTL of a positive answer, in both forms', async () => {
+    const msg = response(0, [record(RRType.AAAA, 300, new Array(16).fill(1))]);
+    expect(await maxAge(msg, 300)).toBe('max-age=300');
+    expect(await maxAge(msg, 300, 'application/dns-json')).toBe('max-age=300');
+  });
+
+  it('is min(SOA TTL, SOA MINIMUM) for NXDOMAIN and NODATA (RFC 2308 §5)', async () => {
+    // The resolver's smallest TTL is the SOA's own (300); its MINIMUM (60) is lower.
+    expect(await maxAge(response(3, [], [record(RRType.SOA, 300, soa(60))]), 300)).toBe('max-age=60');
+    expect(await maxAge(response(0, [], [record(RRType.SOA, 300, soa(60))]), 300)).toBe('max-age=60');
+    expect(await maxAge(response(3, [], [record(RRType.SOA, 30, soa(60))]), 30)).toBe('max-age=30');
+    // Without an SOA a negative answer is not to be cached at all.
+    expect(await maxAge(response(3, []), 0)).toBe('max-age=0');
+  });
+});
+
+describe('DoH JSON form', () => {
+  it('writes AAAA data in RFC 5952 text form', async () => {
+    const r = await handleDoh(
+      new Request('http://doh.test/dns-query?name=example.com&type=AAAA'),
+      answering(response(0, [record(RRType.AAAA, 60, [...new Array(15).fill(0), 1]), record(RRType.AAAA, 60, [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0])]), 60),
+      null,
+    );
+    const body = (await r.json()) as { Answer: Array<{ data: string }> };
+    expect(body.Answer.map((a) => a.data)).toEqual(['::1', '2001:db8:0:1::']);
+  });
+});
