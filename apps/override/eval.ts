@@ -1,13 +1,15 @@
 // Evaluating a rule set for one request. Precedence (docs/rules.md): the rules of a phase are
 // considered in file order; tag actions take effect at once, so a later rule can match a tag an
 // earlier one set; the first matching forward-to wins; ttl-caps combine to the smallest; the
-// first matching rule that responds ends the evaluation.
+// first matching rule that responds ends the evaluation. On a cache hit the post-resolve rules
+// run before the post-cache ones: the cache holds the upstream's answer, not what a rule made of
+// it for one request, so a rewrite applies to every answer for the name, fresh or cached.
 
-import { Request, Verdict } from "../../assembly/sdk";
+import { Phase, Request, Verdict } from "../../assembly/sdk";
 import { Span } from "../../assembly/context";
 import { ResponseWriter, SECTION_ANSWER, CLASS_IN, messageRcode } from "../../assembly/message";
 import { lower } from "../../assembly/name";
-import { Cidr, Rule, RuleSet, hashName } from "./rules";
+import { Cidr, PhaseIndex, Rule, RuleSet, hashName } from "./rules";
 
 const MAX_LABELS = 128;
 const labelOffsets = new StaticArray<i32>(MAX_LABELS + 1);
@@ -124,12 +126,24 @@ const candidates = new Array<i32>();
 const ev = new Evaluation();
 
 export function evaluate(set: RuleSet, req: Request): Verdict {
-  const p = set.phases[req.phase];
-  if (p.count == 0) return Verdict.CONTINUE;
-  const qname = req.ctx.qname();
-  candidates.length = 0;
   ev.tags.length = 0;
   ev.routed = false;
+  const tagSpans = req.ctx.tags;
+  for (let i = 0; i < tagSpans.length; i++) {
+    const s: Span = unchecked(tagSpans[i]);
+    ev.tags.push(String.UTF8.decodeUnsafe(s.ptr, <usize>s.len));
+  }
+  const qname = req.ctx.qname();
+  if (req.phase == Phase.POST_CACHE) {
+    const v = evaluatePhase(set, set.phases[Phase.POST_RESOLVE], req, qname);
+    if (v != Verdict.CONTINUE) return v;
+  }
+  return evaluatePhase(set, set.phases[req.phase], req, qname);
+}
+
+function evaluatePhase(set: RuleSet, p: PhaseIndex, req: Request, qname: Uint8Array): Verdict {
+  if (p.count == 0) return Verdict.CONTINUE;
+  candidates.length = 0;
   if (p.byName.size > 0) {
     const h = hashName(qname, 0);
     if (p.byName.has(h)) addAll(candidates, p.byName.get(h));
@@ -145,12 +159,11 @@ export function evaluate(set: RuleSet, req: Request): Verdict {
       o += l + 1;
     }
   }
-  const tagSpans = req.ctx.tags;
-  for (let i = 0; i < tagSpans.length; i++) {
-    const s: Span = unchecked(tagSpans[i]);
-    const t = String.UTF8.decodeUnsafe(s.ptr, <usize>s.len);
-    ev.tags.push(t);
-    if (p.byTag.size > 0 && p.byTag.has(t)) addAll(candidates, p.byTag.get(t));
+  if (p.byTag.size > 0) {
+    for (let i = 0; i < ev.tags.length; i++) {
+      const t = unchecked(ev.tags[i]);
+      if (p.byTag.has(t)) addAll(candidates, p.byTag.get(t));
+    }
   }
   addAll(candidates, p.always);
   candidates.sort((a: i32, b: i32): i32 => a - b);

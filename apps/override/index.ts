@@ -2,7 +2,7 @@
 // on_load(DATA), is parsed and validated here (errors carry line and column), indexed by phase,
 // name and tag, and swapped in with one assignment; a rule set with any error changes nothing.
 
-import { Config, LoadKind, Request, Verdict, loadError, request, takeInput, count } from "../../assembly/sdk";
+import { Config, LoadKind, Phase, Request, Verdict, loadError, request, takeInput, count } from "../../assembly/sdk";
 import { RuleSet, parseRules } from "./rules";
 import { evaluate } from "./eval";
 
@@ -31,12 +31,16 @@ export function on_load(kind: i32, len: i32): i32 {
   return 0;
 }
 
-/** Only the phases that have rules: the host skips calls into the others. */
+/**
+ * Only the phases that have rules: the host skips calls into the others. Post-resolve rules
+ * also act on cache hits (eval.ts), so they need the post-cache call too.
+ */
 export function phases_wanted(): i32 {
   const set = rules;
   if (set == null) return 0;
   let bits = 0;
   for (let p = 0; p < set.phases.length; p++) if (set.phases[p].count > 0) bits |= 1 << p;
+  if (bits & (1 << Phase.POST_RESOLVE)) bits |= 1 << Phase.POST_CACHE;
   return bits;
 }
 

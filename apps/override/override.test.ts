@@ -133,6 +133,21 @@ phase = resolve qname-suffix com forward-to default ttl-cap 60
     expect(ctx.ttlCap).toBe(60);
   });
 
+  it('post-resolve rules act on cache hits too, before the post-cache rules', () => {
+    const h = app(`phase = post-resolve qname-suffix test set-tag resolved ttl-cap 30
+phase = post-resolve qname rewrite.test rcode NXDOMAIN respond REFUSED
+phase = post-cache tag resolved set-tag then_cached
+`);
+    const nx = new Uint8Array([0, 1, 0x81, 0x83, 0, 1, 0, 0, 0, 0, 0, 0, 7, ...enc('rewrite'), 4, ...enc('test'), 0, 0, 1, 0, 1]);
+    const hit = h.query('a.test', { phase: 'post-cache' });
+    expect(hit.tags).toEqual(['resolved', 'then_cached']);
+    expect(hit.ctx.ttlCap).toBe(30);
+    expect(h.query('rewrite.test', { phase: 'post-cache', message: nx }).response?.rcode).toBe(5);
+    expect(h.query('rewrite.test', { phase: 'post-resolve', message: nx }).response?.rcode).toBe(5);
+    // Post-cache rules stay out of post-resolve.
+    expect(h.query('a.test', { phase: 'post-resolve' }).tags).toEqual(['resolved']);
+  });
+
   it('the first rule that responds ends evaluation, after its own other actions', () => {
     const h = app(`phase = pre-cache qname-suffix test set-tag first respond NXDOMAIN
 phase = pre-cache qname-suffix test set-tag never
@@ -174,10 +189,22 @@ describe('validation', () => {
 
   it('refuses an empty rule set and keeps the running one after any refusal', () => {
     const h = app('phase = pre-cache qname-suffix test set-tag running\n');
-    for (const bad of ['', '# only a comment\n', 'phase = pre-cache bogus\n', '\u0000\u0001binary garbage\n']) {
+    for (const bad of ['', ' \n\t\n', 'phase = pre-cache bogus\n', '\u0000\u0001binary garbage\n']) {
       expect(h.load(enc(bad)).ok).toBe(false);
     }
+    expect(errors('')).toEqual([expect.stringMatching(/^1:1: the rule set is empty \(a set with no rules is a file of comments/)]);
     expect(h.query('a.test', { phase: 'pre-cache' }).tags).toEqual(['running']);
+  });
+
+  it('takes a file of only comments as a set with no rules', () => {
+    const h = app('phase = pre-cache qname-suffix test set-tag running\n');
+    expect(h.load(enc('# no rules for now\n\n')).ok).toBe(true);
+    expect(h.query('a.test', { phase: 'pre-cache' }).tags).toEqual([]);
+  });
+
+  it('refuses ttl-cap 0, which would cap nothing', () => {
+    expect(errors('phase = post-resolve qname-suffix com ttl-cap 0\n')).toEqual(['1:47: ttl-cap takes seconds, 1 to 604800']);
+    expect(errors('phase = post-resolve qname-suffix com ttl-cap 604801\n')[0]).toMatch(/ttl-cap takes seconds, 1 to 604800/);
   });
 
   it('refuses a 10 MB rule set before the app sees it', () => {

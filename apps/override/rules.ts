@@ -444,7 +444,8 @@ export function parseRules(text: string, groups: Array<string>, apps: Array<stri
           if (d < 0x30 || d > 0x39) ok = false;
           else v = v * 10 + <u64>(d - 0x30);
         }
-        if (!ok || v > 604800) c.fail(val.col, "ttl-cap takes seconds, 0 to 604800");
+        // 0 would cap nothing (a cap of 0 means none everywhere): refused rather than ignored.
+        if (!ok || v < 1 || v > 604800) c.fail(val.col, "ttl-cap takes seconds, 1 to 604800");
         else rule.ttlCap = <u32>v;
       } else {
         c.fail(col, "unknown matcher or action \"" + word + "\"");
@@ -476,8 +477,10 @@ export function parseRules(text: string, groups: Array<string>, apps: Array<stri
     seen.set(canonical, lineNo);
     set.rules.push(rule);
   }
-  if (result.errors.length == 0 && set.rules.length == 0) {
-    result.errors.push("1:1: the rule set has no rules (to run without rules, clear the rule set instead of loading an empty one)");
+  // A set of only comments is a deliberate "no rules"; one with nothing at all is more likely a
+  // truncated write or an empty request body, so it is refused.
+  if (result.errors.length == 0 && set.rules.length == 0 && text.trim().length == 0) {
+    result.errors.push("1:1: the rule set is empty (a set with no rules is a file of comments, e.g. \"# no rules\"; or clear the rules with DELETE /rules)");
   }
   if (result.errors.length == 0) {
     set.index();
