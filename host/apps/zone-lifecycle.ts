@@ -13,6 +13,7 @@ import type { Gauge, MetricsSink, Counter } from '../core/metrics.js';
 import type { SourceResult, Validators, ZoneSource } from '../core/zone-source.js';
 import {
   compileImage,
+  dnssecAcceptable,
   imageRecords,
   loadZone,
   verifyZone,
@@ -24,6 +25,7 @@ import {
   type DnssecPolicy,
   type TrustAnchor,
   type ZonemdPolicy,
+  zonemdAcceptable,
 } from '../core/zone/index.js';
 import { AppDataManager } from './app-data.js';
 import type { WasmAppChain } from './app-chain.js';
@@ -222,10 +224,10 @@ export class ZoneLifecycle {
         // could say anything. Check its records again and compile it ourselves.
         zone = zoneFromRecords(imageRecords(img));
       } else {
-        if (!acceptable(img.zonemd, this.opts.zonemd, ['verified', 'unsupported', 'absent'])) {
+        if (!zonemdAcceptable(img.zonemd, this.opts.zonemd)) {
           throw new Error(`image ZONEMD ${img.zonemd} (policy ${this.opts.zonemd})`);
         }
-        if (!acceptable(img.dnssec, this.opts.dnssec, ['verified', 'unsigned', 'no-anchor'])) {
+        if (!dnssecAcceptable(img.dnssec, this.opts.dnssec)) {
           throw new Error(`image DNSSEC ${img.dnssec} (policy ${this.opts.dnssec})`);
         }
         image = res.bytes;
@@ -440,11 +442,5 @@ export class ZoneLifecycle {
 
 function isImage(b: Uint8Array): boolean {
   return b.length >= 4 && b[0] === 0x45 && b[1] === 0x5a && b[2] === 0x49 && b[3] === 0x4d;
-}
-
-function acceptable(status: string, policy: string, relaxed: string[]): boolean {
-  if (policy === 'ignore') return true;
-  if (policy === 'require') return status === 'verified';
-  return relaxed.includes(status);
 }
 

@@ -5,10 +5,14 @@ import { nameToText } from '../../host/core/dns/wire.js';
 import {
   buildZone,
   checkZone,
+  compileImage,
+  dsDigest,
   formatRecord,
   formatRecords,
   parsePresentation,
+  keyTag,
   parsePresentationAll,
+  readImage,
   RecordTable,
   SignaturePrefetch,
   verifyDnssec,
@@ -310,5 +314,112 @@ describe('NSEC3 chain (RFC 5155), against zones signed by ldns-signzone', () => 
     expect(r.status).toBe('bogus');
     expect(r.failures.some((f) => /no NSEC3 for this name/.test(f))).toBe(true);
     expect(r.failures.some((f) => /NSEC3: next hash is/.test(f))).toBe(true);
+  });
+});
+
+describe('algorithms and digest types we do not implement (RFC 4035 §5.2, RFC 6840 §5.2)', () => {
+  let base: Signed;
+  beforeAll(async () => {
+    base = await signed(13);
+  });
+
+  /** The zone as if signed with `alg` (ED448, a private number…): keys and signatures relabelled, tags recomputed. */
+  function relabel(records: ZoneRecord[], alg: number): ZoneRecord[] {
+    const tags = new Map<number, number>();
+    const out = records.map((r) => {
+      if (r.type !== RRType.DNSKEY) return r;
+      const rdata = r.rdata.slice();
+      rdata[3] = alg;
+      tags.set(keyTag(r.rdata), keyTag(rdata));
+      return { ...r, rdata };
+    });
+    return out.map((r) => {
+      if (r.type !== RRType.RRSIG) return r;
+      const rdata = r.rdata.slice();
+      const tag = tags.get((rdata[16]! << 8) | rdata[17]!)!;
+      rdata[2] = alg;
+      rdata[16] = tag >> 8;
+      rdata[17] = tag & 0xff;
+      return { ...r, rdata };
+    });
+  }
+
+  async function dsOf(records: ZoneRecord[], digestType: number): Promise<Uint8Array> {
+    const ksk = records.find((r) => r.type === RRType.DNSKEY && (r.rdata[1]! & 1) === 1)!;
+    const digest = (await dsDigest(ksk.owner, ksk.rdata, digestType === 3 ? 2 : digestType))!;
+    return Uint8Array.of(...[keyTag(ksk.rdata) >> 8, keyTag(ksk.rdata) & 0xff, ksk.rdata[3]!, digestType], ...digest);
+  }
+
+  async function report(records: ZoneRecord[], anchor: TrustAnchor | null, dnssec?: 'require', now = T0 * 1000) {
+    return (await checkZone(formatRecords(records), { trustAnchor: anchor, now, ...(dnssec ? { dnssec } : {}) })).report;
+  }
+
+  it('reports a zone signed only with ED448 (16) insecure: usable by default, refused by require', async () => {
+    const ed448 = relabel(base.records, 16);
+    const anchor: TrustAnchor = { owner: base.anchor.owner, ds: [await dsOf(ed448, 2)], dnskey: [] };
+    const r = await report(ed448, anchor);
+    expect(r.dnssec.status).toBe('insecure');
+    expect(r.dnssec.keyset).toBe('insecure');
+    expect(r.dnssec.reason).toMatch(/no trust-anchor record uses an algorithm and digest type this verifier supports \(DS \d+ algorithm 16 digest type 2\)/);
+    expect(r.dnssec.failures).toEqual([]);
+    expect(r.dnssec.nsec).toBe('unsupported');
+    expect(r.dnssec.keys.every((k) => k.algorithm === 16 && !k.supported)).toBe(true);
+    expect(r.usable).toBe(true);
+    // the copy still stops when its signatures say they do
+    expect(r.earliestRrsigExpiration).toBe(EXPIRATION * 1000);
+    const strict = await report(ed448, anchor, 'require');
+    expect(strict.usable).toBe(false);
+    expect(strict.reasons[0]).toMatch(/^DNSSEC insecure \(policy require\)/);
+  });
+
+  it('reports a zone keyed only with a private algorithm insecure when no anchor is given', async () => {
+    const r = await report(relabel(base.records, 253), null);
+    expect(r.dnssec.status).toBe('insecure');
+    expect(r.dnssec.reason).toMatch(/only DNSSEC algorithms this verifier does not support \(253\)/);
+    expect(r.usable).toBe(true);
+  });
+
+  it('reports a DS anchor with only unsupported digest types insecure, and uses a supported one beside it', async () => {
+    const gost: TrustAnchor = { owner: base.anchor.owner, ds: [await dsOf(base.records, 3)], dnskey: [] };
+    const r = await verify(base.records, gost);
+    expect(r.status).toBe('insecure');
+    expect(r.reason).toMatch(/algorithm 13 digest type 3/);
+    const both: TrustAnchor = { ...gost, ds: [...gost.ds, ...base.anchor.ds] };
+    expect((await verify(base.records, both)).status).toBe('verified');
+  });
+
+  it('refuses an insecure copy whose signatures have run out', async () => {
+    const old = await signed(13, { inception: T0 - 10 * 86400, expiration: T0 - 86400 });
+    const r = await report(relabel(old.records, 16), null);
+    expect(r.dnssec.status).toBe('insecure');
+    expect(r.earliestRrsigExpiration).toBe((T0 - 86400) * 1000);
+    expect(r.usable).toBe(false);
+    expect(r.reasons).toEqual([`the copy expired at ${new Date((T0 - 86400) * 1000).toISOString()}`]);
+  });
+
+  it('stays bogus where a supported path exists: an RRset signed only with an unsupported algorithm, or a failing signature', async () => {
+    const records = base.records.map((r) => {
+      if (!isSig(r, RRType.MX, 'example.')) return r;
+      const rdata = r.rdata.slice();
+      rdata[2] = 16;
+      return { ...r, rdata };
+    });
+    const r = await verify(records, base.anchor);
+    expect(r.status).toBe('bogus');
+    expect(r.failures).toEqual(['example. MX: algorithm 16 is not supported']);
+    // an anchor naming ED448 and ECDSA: the ECDSA key is the path, and a changed record is bogus
+    const mixed: TrustAnchor = { ...base.anchor, ds: [...base.anchor.ds, await dsOf(relabel(base.records, 16), 2)] };
+    const changed = base.records.map((x) => (x.type === RRType.A && nameToText(x.owner) === 'ns1.example.' ? { ...x, rdata: Uint8Array.of(192, 0, 2, 99) } : x));
+    expect((await verify(changed, mixed)).status).toBe('bogus');
+  });
+
+  it('records insecure in the zone image header', async () => {
+    const ed448 = relabel(base.records, 16);
+    const { zone, report: r } = await checkZone(formatRecords(ed448), { now: T0 * 1000 });
+    const img = await readImage(await compileImage(zone, r));
+    expect(img.dnssec).toBe('insecure');
+    expect(img.keyset).toBe('insecure');
+    expect(img.earliestRrsigExpiration).toBe(EXPIRATION * 1000);
+    expect(img.version).toEqual({ major: 1, minor: 1 });
   });
 });

@@ -33,9 +33,9 @@ import {
   type Zone,
 } from './zone.js';
 
-export type DnssecStatus = 'verified' | 'expired' | 'bogus' | 'unsigned' | 'no-anchor';
+export type DnssecStatus = 'verified' | 'expired' | 'bogus' | 'unsigned' | 'no-anchor' | 'insecure';
 export type DnssecPolicy = 'require' | 'verify-if-present' | 'ignore';
-export type KeysetStatus = 'verified' | 'expired' | 'bogus' | 'no-anchor' | 'unsigned';
+export type KeysetStatus = 'verified' | 'expired' | 'bogus' | 'no-anchor' | 'unsigned' | 'insecure';
 
 export interface KeySummary {
   tag: number;
@@ -96,7 +96,7 @@ const MAX_FAILURES = 20;
 export function dnssecAcceptable(status: DnssecStatus, policy: DnssecPolicy): boolean {
   if (policy === 'ignore') return true;
   if (policy === 'require') return status === 'verified';
-  return status === 'verified' || status === 'unsigned' || status === 'no-anchor';
+  return status === 'verified' || status === 'unsigned' || status === 'no-anchor' || status === 'insecure';
 }
 
 type Outcome = 'valid' | 'expired' | 'not-yet-valid' | 'bad-signature' | 'no-key' | 'unsupported' | 'malformed';
@@ -198,7 +198,12 @@ export async function verifyDnssec(zone: Zone, options: DnssecOptions = {}): Pro
     byTag.set(id, list);
   });
 
-
+  const noPath = unsupportedOnly(zone, options.anchor ?? null, keys);
+  if (noPath) {
+    options.onDispatched?.();
+    base.keys = keys.map((k, i) => ({ tag: k.tag, algorithm: k.algorithm, flags: k.flags, anchored: false, supported: imported[i] != null }));
+    return insecureResult(zone, base, noPath, nowSec);
+  }
 
   // one check per RRSIG over authoritative data
   const checks: SigCheck[] = [];
@@ -402,6 +407,80 @@ export async function verifyDnssec(zone: Zone, options: DnssecOptions = {}): Pro
   }
   if (!anchor) return result('no-anchor', 'signatures are consistent with the zone’s own DNSKEYs, but no trust anchor was given');
   return result('verified');
+}
+
+/**
+ * RFC 4035 §5.2 and RFC 6840 §5.2: when no trust-anchor record (without an anchor: no zone key)
+ * names an algorithm and DS digest type we implement, there is no authentication path to
+ * follow and a validator treats the zone as insecure, not bogus. Refusing such a zone would be
+ * failing on something new, the lesson of 2023. Returns why, or null when a path exists.
+ */
+function unsupportedOnly(zone: Zone, anchor: TrustAnchor | null, keys: DnskeyInfo[]): string | null {
+  const supported = (alg: number): boolean => SUPPORTED_ALGORITHMS.includes(alg);
+  if (anchor) {
+    // an anchor for another name is a mistake to report, not a reason to go insecure
+    if (anchor.owner.length !== zone.origin.length || !anchor.owner.every((c, i) => c === zone.origin[i])) return null;
+    const ds = anchor.ds.filter((d) => d.length >= 5);
+    const usable =
+      ds.some((d) => supported(d[2]!) && dsDigestSupported(d[3]!)) || anchor.dnskey.some((k) => k.length >= 4 && supported(k[3]!));
+    if (usable) return null;
+    const what = ds
+      .map((d) => `DS ${(d[0]! << 8) | d[1]!} algorithm ${d[2]} digest type ${d[3]}`)
+      .concat(anchor.dnskey.map((k) => `DNSKEY algorithm ${k[3]}`));
+    return `no trust-anchor record uses an algorithm and digest type this verifier supports (${what.join(', ')}); the signatures were not checked`;
+  }
+  const zoneKeys = keys.filter((k) => k.protocol === 3 && k.zoneKey);
+  if (zoneKeys.length === 0 || zoneKeys.some((k) => supported(k.algorithm))) return null;
+  const algs = [...new Set(zoneKeys.map((k) => k.algorithm))].sort((a, b) => a - b);
+  return `the zone's keys use only DNSSEC algorithms this verifier does not support (${algs.join(', ')}); the signatures were not checked`;
+}
+
+/**
+ * An insecure zone is used as unsigned data, but a validator downstream that does implement
+ * the algorithm will check the signatures we serve: the copy still expires when they claim to
+ * (per RRset the latest expiration, then the earliest of those; unverified).
+ */
+function insecureResult(
+  zone: Zone,
+  base: Omit<DnssecResult, 'status' | 'keyset' | 'reason'>,
+  reason: string,
+  nowSec: number,
+): DnssecResult {
+  const { names, sets, table } = zone;
+  const b = table.bytes;
+  let rrsets = 0;
+  let earliest: number | null = null;
+  let denial: DnssecResult['denial'] = 'none';
+  for (let s = 0; s < sets.count; s++) {
+    if (sets.type[s] === RRType.NSEC) denial = 'nsec';
+    else if (denial === 'none' && (sets.type[s] === RRType.NSEC3 || sets.type[s] === RRType.NSEC3PARAM)) denial = 'nsec3';
+  }
+  for (let k = 0; k < names.count; k++) {
+    for (let s = names.setFirst[k]!; s < names.setFirst[k]! + names.setCount[k]!; s++) {
+      if ((sets.flags[s]! & SET_AUTH) === 0) continue;
+      rrsets++;
+      let latest = -Infinity;
+      for (let q = sets.sigFirst[s]!; q < sets.sigFirst[s]! + sets.sigCount[s]!; q++) {
+        const r = zone.sigs[q]!;
+        if (table.rdLen[r]! < 20) continue;
+        const o = table.rdOff[r]!;
+        const t = absoluteTime(((b[o + 8]! << 24) | (b[o + 9]! << 16) | (b[o + 10]! << 8) | b[o + 11]!) >>> 0, nowSec);
+        if (t > latest) latest = t;
+      }
+      if (latest > -Infinity && (earliest === null || latest * 1000 < earliest)) earliest = latest * 1000;
+    }
+  }
+  return {
+    ...base,
+    status: 'insecure',
+    keyset: 'insecure',
+    reason,
+    rrsets,
+    earliestExpiration: earliest,
+    denial,
+    // like the signatures, the chain is not checked: nothing a validator could rely on
+    nsec: denial === 'none' ? 'none' : 'unsupported',
+  };
 }
 
 function keyTagOf(zone: Zone, r: number): number {

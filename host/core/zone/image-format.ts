@@ -9,7 +9,7 @@ import type { ZonemdStatus } from './zonemd.js';
 
 export const IMAGE_MAGIC = 0x4d495a45; // "EZIM" read as a little-endian u32
 export const IMAGE_VERSION_MAJOR = 1;
-export const IMAGE_VERSION_MINOR = 0;
+export const IMAGE_VERSION_MINOR = 1; // 1.1: DNSSEC status 5, insecure
 export const HEADER_SIZE = 256;
 
 /** Header field offsets. */
@@ -61,5 +61,5 @@ export const SET_ORPHAN_SIGS = 32;
 export const NO_NAME = 0xffffffff;
 
 export const ZONEMD_CODES: readonly ZonemdStatus[] = ['absent', 'verified', 'mismatch', 'unsupported', 'serial-mismatch'];
-export const DNSSEC_CODES: readonly DnssecStatus[] = ['unsigned', 'verified', 'expired', 'bogus', 'no-anchor'];
-export const KEYSET_CODES: readonly KeysetStatus[] = ['unsigned', 'verified', 'expired', 'bogus', 'no-anchor'];
+export const DNSSEC_CODES: readonly DnssecStatus[] = ['unsigned', 'verified', 'expired', 'bogus', 'no-anchor', 'insecure'];
+export const KEYSET_CODES: readonly KeysetStatus[] = ['unsigned', 'verified', 'expired', 'bogus', 'no-anchor', 'insecure'];

@@ -107,7 +107,7 @@ function describe(report: ZoneReport): string {
   const d = report.dnssec;
   lines.push(
     `DNSSEC    ${d.status}: DNSKEY RRset ${d.keyset}; ${d.valid}/${d.signatures} signatures valid; ` +
-      `${d.rrsets} signed RRsets; ${d.denial === 'nsec3' ? 'NSEC3' : 'NSEC'} chain ${d.nsec}`,
+      `${d.rrsets} signed RRsets; ${d.denial === 'nsec3' ? 'NSEC3' : 'NSEC'} chain ${d.nsec === 'unsupported' ? 'not checked' : d.nsec}`,
   );
   if (d.status !== 'verified' && d.reason) lines.push(`          ${d.reason}`);
   for (const f of d.failures.slice(0, 10)) lines.push(`          - ${f}`);
