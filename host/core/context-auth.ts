@@ -5,6 +5,9 @@
  * check is stripped by the receiver and counted; it never reaches an app (DESIGN.md: "an
  * unauthenticated context from outside is stripped and counted").
  *
+ * The deadline is the sender's clock plus its request budget, and the receiver judges it by its
+ * own clock, so node clocks must be synchronised (NTP) to well within CLOCK_SKEW_MS.
+ *
  * The MAC field (type 0x7f) is the last field: key-id length (u8), key id, 32-byte MAC over
  * every byte of the context before the field.
  */
@@ -23,15 +26,25 @@ export interface SiteKeys {
 const MAC_LEN = 32;
 const enc = new TextEncoder();
 
+/**
+ * How far apart two nodes' clocks may be. NTP keeps servers within milliseconds; a second leaves
+ * room for a node that is still stepping its clock, and lengthens the replay window only by that.
+ */
+export const CLOCK_SKEW_MS = 1000;
+
 export class ContextAuth {
   private readonly keys = new Map<string, Promise<CryptoKey>>();
   readonly signingKey: string;
+  /** Farthest in the future a deadline may lie; bounds how long a captured context replays. */
+  readonly windowMs: number;
 
-  constructor(
-    site: SiteKeys,
-    /** Farthest in the future a deadline may lie; bounds how long a captured context replays. */
-    private readonly maxWindowMs = 30_000,
-  ) {
+  /**
+   * `requestTimeoutMs` is the site's request budget (`server.request_timeout_ms`): a sender sets
+   * the deadline that far ahead of its clock, so a shorter window would refuse every context it
+   * sends (the tags lost again, as in the incident), and a longer one only helps a replay.
+   */
+  constructor(site: SiteKeys, requestTimeoutMs: number) {
+    this.windowMs = requestTimeoutMs + CLOCK_SKEW_MS;
     for (const [id, secret] of Object.entries(site.keys)) {
       this.keys.set(id, crypto.subtle.importKey('raw', enc.encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']));
     }
@@ -79,9 +92,10 @@ export class ContextAuth {
     if (!key) return { ok: false, reason: 'unknown-key' };
     const good = await crypto.subtle.verify('HMAC', await key, value.slice(1 + idLen), bytes.slice(0, at));
     if (!good) return { ok: false, reason: 'bad-mac' };
-    // The deadline is inside the MAC: past it, or implausibly far ahead, the context is stale.
+    // The deadline is inside the MAC: past it, or further ahead than any sender sets it, the
+    // context is stale. No skew allowance on the past side: there the ingress has given up.
     const d = decoded.ctx.deadline;
-    if (d < now || d > now + this.maxWindowMs) return { ok: false, reason: 'expired' };
+    if (d < now || d > now + this.windowMs) return { ok: false, reason: 'expired' };
     return { ok: true, ctx: decoded.ctx };
   }
 }

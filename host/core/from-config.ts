@@ -69,7 +69,7 @@ export function peersFromConfig(c: Config, w: Wiring, o: { sendContext?: boolean
   const keys = c.site.keys;
   const others = Object.keys(c.site.peers).filter((id) => id !== c.node_id);
   if (others.length === 0) return null;
-  const auth = new ContextAuth({ keys, signing: c.site.signing_key ?? Object.keys(keys)[0]! });
+  const auth = new ContextAuth({ keys, signing: c.site.signing_key ?? Object.keys(keys)[0]! }, c.server.request_timeout_ms);
   return new Peers(
     c.node_id,
     c.site.peers,

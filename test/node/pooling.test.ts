@@ -99,7 +99,7 @@ async function craftedContext(name: string, qtype: number, key: [string, string]
   const ctx = newContext({ qname: textToName(name), qtype, qclass: 1, client: { address: '192.0.2.1', port: 1 }, transport: 'udp', flags: 0, ingress: 'x', deadline, udpSize: 0 });
   ctx.tags.add('rec_disable_static');
   ctx.hops = 1;
-  const signed = await new ContextAuth({ keys: { [key[0]]: key[1] }, signing: key[0] }).sign(encodeContext(ctx));
+  const signed = await new ContextAuth({ keys: { [key[0]]: key[1] }, signing: key[0] }, 3000).sign(encodeContext(ctx));
   return Buffer.from(signed).toString('hex');
 }
 

@@ -169,7 +169,7 @@ describe.skipIf(!needTools('nsd', 'dig'))('the Worker serves DoH from the core (
     const name = JUNK[1]!;
     const ctx = newContext({ qname: textToName(name), qtype: 1, qclass: 1, client: null, transport: 'doh', flags: 0, ingress: 'x', deadline: Date.now() + 3000, udpSize: 0 });
     ctx.tags.add('rec_disable_static');
-    const signed = await new ContextAuth({ keys: { k1: K1 }, signing: 'k1' }).sign(encodeContext(ctx));
+    const signed = await new ContextAuth({ keys: { k1: K1 }, signing: 'k1' }, 3000).sign(encodeContext(ctx));
     const before = metricOf(await metrics(), 'edge_context_rejected_total', 'reason=not-peer');
     const r = await fetchW(getUrl('', name), { headers: { 'edge-context': base64UrlEncode(signed), 'cf-connecting-ip': '203.0.113.9' } });
     // Had the tag been taken, static_zone would have stood aside and the upstream said 192.0.2.2.
