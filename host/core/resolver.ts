@@ -5,11 +5,13 @@
  *                                   -> cache miss -> [resolve] -> upstream -> cache store
  *                                                 -> [post-resolve] -> respond
  *
- * Upstream answers are cached before post-resolve apps see them; serve-stale (RFC 8767) kicks in
+ * Upstream answers are cached as they arrive (so a refresh that outlives its request still
+ * fills the cache), as the upstream sent them: what a post-resolve app makes of an answer is for
+ * its request. A post-resolve TTL cap still bounds the entry. Serve-stale (RFC 8767) kicks in
  * when the upstreams fail or are slower than the client response timer.
  */
 
-import { AnswerCache, cacheKey, type CacheHit } from './cache.js';
+import { AnswerCache, cacheKey, type CacheHit, type FlushScope } from './cache.js';
 import type { AppChain, PhaseOutcome } from './chain.js';
 import { CtxFlag, newContext, type ClientAddress, type RequestContext, type TransportName } from './context.js';
 import { DEFAULT_CONTEXT_OPTION, type RejectReason } from './context-auth.js';
@@ -96,6 +98,9 @@ interface Metrics {
   received: Counter;
   rejected: Counter;
   local: Counter;
+  refused: Counter;
+  flushes: Counter;
+  flushed: Counter;
 }
 
 /** Bound metric handles per label value, made on first use (label sets here are small and fixed). */
@@ -154,6 +159,9 @@ export class Resolver {
       received: metrics.counter('edge_peer_received_total', 'Queries received from peers with a valid context, by ingress node', ['ingress']),
       rejected: metrics.counter('edge_context_rejected_total', 'Contexts stripped before any app saw them, by reason', ['reason']),
       local: metrics.counter('edge_peer_local_fallback_total', 'Queries resolved locally because their owner was down or did not answer', ['peer']),
+      flushes: metrics.counter('edge_cache_flushes_total', 'Cache flushes, by reason (rules, admin, config)', ['reason']),
+      flushed: metrics.counter('edge_cache_flushed_entries_total', 'Entries removed by cache flushes, by reason', ['reason']),
+      refused: metrics.counter('edge_peer_forward_refused_total', 'Peer forwards the host refused (no hops left, or the query is to be resolved here); resolved locally', ['reason']),
     };
     this.queriesBy = new BoundSet((transport) => this.m.queries.bind({ transport }));
     this.responsesBy = new BoundSet((k) => {
@@ -169,6 +177,16 @@ export class Resolver {
     return this.upstreams;
   }
 
+  /** Removes cached answers (all of them for null); answers asked for before it are not stored. */
+  flush(scope: FlushScope | null, reason: 'rules' | 'admin' | 'config'): number {
+    const n = this.cache.flush(scope);
+    this.m.flushes.inc({ reason });
+    this.m.flushed.inc({ reason }, n);
+    this.m.cacheEntries.set({}, this.cache.stats.entries);
+    if (n > 0) this.logger.log('info', 'cache flushed', { reason, entries: n });
+    return n;
+  }
+
   /**
    * Checks a context that came with a query: from a peer, authentic, fresh, for this question.
    * Returns it ready to use (the hop already counted by the sender), or null after counting why
@@ -180,8 +198,7 @@ export class Resolver {
       this.logger.log('debug', 'context stripped', { reason, client: info.client?.address });
       return null;
     };
-    if (!this.peers) return reject('not-peer');
-    if (!info.fromPeer && (!info.client || !this.peers.isPeerAddress(info.client.address))) return reject('not-peer');
+    if (!this.peers || !this.fromPeer(info)) return reject('not-peer');
     const v = await this.peers.auth.verify(bytes, now);
     if (!v.ok) return reject(v.reason);
     const ctx = v.ctx;
@@ -193,6 +210,10 @@ export class Resolver {
     ctx.deadline = Math.min(ctx.deadline, now + this.opts.requestTimeoutMs);
     this.m.received.inc({ ingress: ctx.ingress || 'unknown' });
     return ctx;
+  }
+
+  private fromPeer(info: ClientInfo): boolean {
+    return !!this.peers && (!!info.fromPeer || (!!info.client && this.peers.isPeerAddress(info.client.address)));
   }
 
   /**
@@ -251,6 +272,10 @@ export class Resolver {
         deadline: started + this.opts.requestTimeoutMs,
         udpSize: parsed.edns?.udpSize ?? 0,
       });
+    // A peer's query whose context was refused has been forwarded once already: it is resolved
+    // here. Counting its hops from 0 again could send it round a loop between nodes that
+    // disagree on the keys, the members or max_hops.
+    if (carried && !restored && this.fromPeer(info)) ctx.flags |= CtxFlag.local;
     let reply = await this.run(query, parsed, ctx);
     if (reply && restored && reply.opt) reply = this.markForPeer(reply, optionCode);
     if (reply) {
@@ -340,15 +365,24 @@ export class Resolver {
     this.cacheMiss.inc();
 
     let outcome = chain.runsIn(PHASE.resolve) ? chain.run(PHASE.resolve, ctx, query) : CONTINUE;
-    if (outcome.kind === 'forward' && outcome.target.startsWith(PEER_PREFIX)) {
+    if (isPeerForward(outcome)) {
       const peer = outcome.target.slice(PEER_PREFIX.length);
-      const body = await this.viaPeer(peer, key, p, ctx);
-      if (body) return this.post(PHASE.postResolve, query, p, ctx, { body, source: 'peer' }, chain);
-      // The owner is down or did not answer in time: resolve here, the chain again from the top
-      // of the phase, now with forwarding to peers off for this request.
-      this.m.local.inc({ peer });
+      // The hop budget is the host's to keep, whatever an app asks: no loop depends on every
+      // app (and every node's view of the site) getting it right.
+      const refused = ctx.flags & CtxFlag.local ? 'local' : ctx.hops >= this.opts.maxHops ? 'hops' : null;
+      if (refused) this.m.refused.inc({ reason: refused });
+      const body = refused ? null : await this.viaPeer(peer, key, p, ctx);
+      if (body) {
+        const reply = this.post(PHASE.postResolve, query, p, ctx, { body, source: 'peer' }, chain);
+        if (ctx.ttlCap > 0) this.cache.cap(key, ctx.ttlCap);
+        return reply;
+      }
+      // Resolve here: the chain again from the top of the phase, now with forwarding to peers
+      // off for this request (the owner is down, did not answer in time, or may not be asked).
+      if (!refused) this.m.local.inc({ peer });
       ctx.flags |= CtxFlag.local;
       outcome = chain.run(PHASE.resolve, ctx, query);
+      if (isPeerForward(outcome)) outcome = CONTINUE;
     }
     if (outcome.kind === 'respond' || outcome.kind === 'rcode' || outcome.kind === 'drop') {
       return this.fromOutcome(query, p, ctx, outcome, chain);
@@ -356,7 +390,10 @@ export class Resolver {
     const target = outcome.kind === 'forward' ? outcome.target : pre.kind === 'forward' ? pre.target : '';
     const group = target || ctx.route || this.opts.defaultRoute;
     const body = await this.resolveUpstream(key, group, p, ctx);
-    return this.post(PHASE.postResolve, query, p, ctx, body, chain);
+    const reply = this.post(PHASE.postResolve, query, p, ctx, body, chain);
+    // A post-resolve TTL cap bounds the entry too, not only this answer.
+    if (body.source === 'upstream' && ctx.ttlCap > 0) this.cache.cap(key, ctx.ttlCap);
+    return reply;
   }
 
   /** An app answered or refused: the message goes through post-resolve like any answer. */
@@ -518,11 +555,12 @@ export class Resolver {
     let job = this.inflight.get(flightKey);
     if (job) this.m.coalesced.inc();
     else {
+      const askedAt = this.cache.generation;
       job = peers.forward(peer, p.question!, ctx, ctx.deadline).then(({ body, cacheable }) => {
         // Only what the owner had from its cache or the upstream fills this node's cache: an
         // answer a rule or an app made for this request's context (a local-root NXDOMAIN, a
         // client-specific rewrite, a stale answer) is not everyone's answer.
-        if (cacheable) this.cache.store(key, body, ctx.ttlCap);
+        if (cacheable) this.cache.store(key, body, ctx.ttlCap, askedAt);
         return body;
       });
       this.inflight.set(flightKey, job);
@@ -545,6 +583,7 @@ export class Resolver {
       this.m.coalesced.inc();
       return running;
     }
+    const askedAt = this.cache.generation;
     const job = (async () => {
       if (!this.upstreams.has(group)) throw new UpstreamError(`route names upstream group "${group}", which is not configured`);
       const ans = await this.upstreams.query(
@@ -553,7 +592,7 @@ export class Resolver {
         { do: (ctx.flags & CtxFlag.do) !== 0, cd: (ctx.flags & CtxFlag.cd) !== 0 },
         ctx.deadline,
       );
-      this.cache.store(key, ans.body, ctx.ttlCap);
+      this.cache.store(key, ans.body, ctx.ttlCap, askedAt);
       this.m.cacheEntries.set({}, this.cache.stats.entries);
       return ans.body;
     })();
@@ -568,6 +607,10 @@ export class Resolver {
 
 const CONTINUE: PhaseOutcome = { kind: 'continue' };
 const PEER_PREFIX = 'peer:';
+
+function isPeerForward(o: PhaseOutcome): o is Extract<PhaseOutcome, { kind: 'forward' }> {
+  return o.kind === 'forward' && o.target.startsWith(PEER_PREFIX);
+}
 
 /** The query with one EDNS option removed (the rest of the message byte for byte). */
 function withoutOption(query: Uint8Array, p: ParsedQuery, code: number): Uint8Array {
