@@ -7,13 +7,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { createSocket } from 'node:dgram';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { startNsd, type Nsd } from '../helpers/nsd.js';
 import { dig, kdig, run } from '../helpers/dig.js';
 import { needTools } from '../helpers/tools.js';
 import { startEdge, root, type TestNode } from '../helpers/edge.js';
-import { freePort, sleep } from '../helpers/net.js';
+import { freePort, sleep, waitFor } from '../helpers/net.js';
 import { buildQuery, textToName, put16 } from '../../host/core/dns/wire.js';
 
 const zone = readFileSync(join(root, 'test/fixtures/example.test.zone'), 'utf8');
@@ -189,6 +189,75 @@ try_timeout_ms = 500
     const r = await dig(edge.dns, ['ALIAS.Example.TEST', 'A']);
     expect(r.answers.map((a) => a.type)).toEqual(['CNAME', 'A']);
     expect(r.raw).toContain(';ALIAS.Example.TEST.');
+  });
+});
+
+describe.skipIf(!haveTools)('TCP connections: idle timeout, query limit, half-close', () => {
+  let nsd: Nsd;
+  let edge: TestNode;
+  const IDLE = 300;
+  // Idle timeout, the server's close grace (1 s), and room for a loaded machine.
+  const CLOSED_BY = IDLE + 1000 + 1500;
+
+  beforeAll(async () => {
+    nsd = await startNsd({ 'example.test.': zone });
+    edge = await startEdge(`tcp_idle_timeout_ms = ${IDLE}
+tcp_max_connections = 4
+tcp_max_queries_per_connection = 3
+[upstreams]
+default = ["${nsd.address}"]
+[apps.forward.config.routes]
+"." = "default"
+`);
+  });
+
+  afterAll(async () => {
+    await edge?.stop();
+    await nsd?.stop();
+  });
+
+  it('closes a silent connection and one stuck on a partial frame, even when the client never closes its side', async () => {
+    const silent = await openTcp(edge.dns.port);
+    const partial = await openTcp(edge.dns.port);
+    partial.sock.write(Buffer.from([0, 40, 1, 2, 3, 4, 5]));
+    await waitFor(async () => (await metrics(edge))('edge_tcp_connections') === 2, 2000);
+    const opened = Date.now();
+    const ends = await Promise.all([silent.ended, partial.ended]);
+    for (const t of ends) expect(t - opened).toBeLessThan(IDLE + 1500);
+    // Ended is not enough: the server must let go of the sockets, or they keep their slots.
+    await waitFor(async () => (await metrics(edge))('edge_tcp_connections') === 0, CLOSED_BY);
+    silent.sock.destroy();
+    partial.sock.destroy();
+  });
+
+  it('does not let tcp_max_connections idle clients lock everyone else out', async () => {
+    const idle = await Promise.all([0, 1, 2, 3].map(() => openTcp(edge.dns.port)));
+    await waitFor(async () => (await metrics(edge))('edge_tcp_connections') === 4, 2000);
+    // Every slot is taken: a fifth client is shut out (so this test can fail).
+    await expect(tcpExchange(edge.dns.port, ['www.example.test.'], 1000)).rejects.toThrow();
+    await sleep(CLOSED_BY);
+    const replies = await tcpExchange(edge.dns.port, ['www.example.test.']);
+    expect(replies.size).toBe(1);
+    for (const c of idle) c.sock.destroy();
+  });
+
+  it('answers the queries taken before the per-connection limit, then closes', async () => {
+    const m0 = await metrics(edge);
+    const c = await openTcp(edge.dns.port);
+    c.sock.write(Buffer.concat(['host30', 'host31', 'host32', 'host33', 'host34'].map((n, i) => frame(`${n}.example.test.`, 200 + i))));
+    await c.ended;
+    expect([...c.replies.keys()].sort()).toEqual([200, 201, 202]);
+    for (const r of c.replies.values()) expect(rcodeOf(r)).toBe(0);
+    const m1 = await metrics(edge);
+    expect(m1('edge_dropped_queries_total', { reason: 'query-limit' })).toBe(m0('edge_dropped_queries_total', { reason: 'query-limit' }) + 1);
+    c.sock.destroy();
+  });
+
+  it('answers a client that half-closes right after its queries', async () => {
+    const c = await openTcp(edge.dns.port);
+    c.sock.end(Buffer.concat([frame('host35.example.test.', 300), frame('host36.example.test.', 301)]));
+    await c.ended;
+    expect([...c.replies.keys()].sort()).toEqual([300, 301]);
   });
 });
 
@@ -370,7 +439,40 @@ function udpExchange(port: number, msg: Uint8Array): Promise<Uint8Array> {
   });
 }
 
-function tcpExchange(port: number, names: string[]): Promise<Map<number, Uint8Array>> {
+function frame(name: string, id: number): Buffer {
+  const q = buildQuery({ name: textToName(name), type: 1, class: 1 }, { id });
+  const f = Buffer.alloc(2 + q.length);
+  f.writeUInt16BE(q.length, 0);
+  f.set(q, 2);
+  return f;
+}
+
+/**
+ * A TCP client that never closes its side on its own (half-open allowed), as a careless or
+ * hostile client behaves; `ended` resolves (with the time) when the server's FIN arrives.
+ */
+function openTcp(port: number): Promise<{ sock: Socket; replies: Map<number, Uint8Array>; ended: Promise<number> }> {
+  return new Promise((resolve, reject) => {
+    const replies = new Map<number, Uint8Array>();
+    const sock = connect({ port, host: '127.0.0.1', allowHalfOpen: true }, () => resolve({ sock, replies, ended }));
+    const ended = new Promise<number>((r) => {
+      sock.on('end', () => r(Date.now()));
+      sock.on('close', () => r(Date.now()));
+    });
+    let buf = Buffer.alloc(0);
+    sock.on('data', (d) => {
+      buf = Buffer.concat([buf, d]);
+      while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
+        const m = new Uint8Array(buf.subarray(2, 2 + buf.readUInt16BE(0)));
+        replies.set((m[0]! << 8) | m[1]!, m);
+        buf = buf.subarray(2 + buf.readUInt16BE(0));
+      }
+    });
+    sock.on('error', reject);
+  });
+}
+
+function tcpExchange(port: number, names: string[], timeoutMs = 5000): Promise<Map<number, Uint8Array>> {
   return new Promise((resolve, reject) => {
     const replies = new Map<number, Uint8Array>();
     const s = connect(port, '127.0.0.1', () => {
@@ -396,6 +498,10 @@ function tcpExchange(port: number, names: string[]): Promise<Map<number, Uint8Ar
       }
     });
     s.on('error', reject);
-    setTimeout(() => reject(new Error('TCP exchange timed out')), 5000);
+    s.on('close', () => reject(new Error('TCP connection closed before every answer came')));
+    setTimeout(() => {
+      s.destroy();
+      reject(new Error('TCP exchange timed out'));
+    }, timeoutMs);
   });
 }

@@ -241,11 +241,12 @@ export class EdgeNode {
     const c = this.config;
     const dropped = this.metrics.counter('edge_dropped_queries_total', 'Queries dropped without an answer', ['transport', 'reason']);
     const truncated = this.metrics.counter('edge_truncated_responses_total', 'UDP answers sent truncated (TC)');
+    const tcpOpen = this.metrics.gauge('edge_tcp_connections', 'Open DNS-over-TCP connections, by listener (each listener takes at most tcp_max_connections)', ['listener']);
     const get = () => this.resolver;
     try {
       for (const l of c.server.listen) {
         const { host, port } = splitHostPort(l);
-        const bound = await this.bindPair(host, port, get, dropped, truncated);
+        const bound = await this.bindPair(host, port, get, dropped, truncated, tcpOpen);
         this.listening.dns.push(bound);
       }
       const certificate = c.server.tls_cert && c.server.tls_key ? { cert: c.server.tls_cert, key: c.server.tls_key } : ('self-signed' as const);
@@ -279,7 +280,14 @@ export class EdgeNode {
   }
 
   /** UDP and TCP on the same port; with port 0, the first port free for both. */
-  private async bindPair(host: string, port: number, get: () => Resolver, dropped: ReturnType<PromMetrics['counter']>, truncated: ReturnType<PromMetrics['counter']>) {
+  private async bindPair(
+    host: string,
+    port: number,
+    get: () => Resolver,
+    dropped: ReturnType<PromMetrics['counter']>,
+    truncated: ReturnType<PromMetrics['counter']>,
+    tcpOpen: ReturnType<PromMetrics['gauge']>,
+  ) {
     const c = this.config;
     for (let attempt = 0; ; attempt++) {
       const udp = new UdpServer(get, { host, port, maxInflight: 10_000 }, this.logger, dropped, truncated);
@@ -295,6 +303,7 @@ export class EdgeNode {
         },
         this.logger,
         dropped,
+        tcpOpen,
       );
       try {
         await tcp.listen();

@@ -2,11 +2,15 @@
  * DNS over TCP (RFC 7766): 2-byte length framing, several queries per connection answered as
  * they complete (possibly out of order, §6.2.1.1), an idle timeout that does not fire while
  * queries are in progress, and caps on connections and queries per connection.
+ *
+ * A connection we close is ended (FIN, after the answers already written) and then destroyed a
+ * moment later: a client that never closes its side would otherwise keep its slot, and
+ * `tcp_max_connections` such clients would shut everyone else out.
  */
 
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from '../../core/log.js';
-import type { Counter } from '../../core/metrics.js';
+import type { Counter, Gauge } from '../../core/metrics.js';
 import type { Resolver } from '../../core/resolver.js';
 
 export interface TcpServerOptions {
@@ -20,17 +24,21 @@ export interface TcpServerOptions {
 const HEADER_LEN = 12;
 /** Queries one connection may have in progress before we stop reading from it. */
 const MAX_PIPELINED = 100;
+/** How long a connection we ended may take to flush our answers and close its side. */
+const CLOSE_GRACE_MS = 1000;
 
 export class TcpServer {
   private server!: Server;
   private readonly conns = new Set<Socket>();
   private inflight = 0;
+  private label = '';
 
   constructor(
     private readonly resolver: () => Resolver,
     private readonly opts: TcpServerOptions,
     private readonly logger: Logger,
     private readonly dropped: Counter,
+    private readonly open: Gauge,
   ) {}
 
   get pending(): number {
@@ -39,13 +47,15 @@ export class TcpServer {
 
   listen(): Promise<{ address: string; port: number }> {
     return new Promise((resolve, reject) => {
-      const server = createServer((sock) => this.onConnection(sock));
+      const server = createServer({ allowHalfOpen: true }, (sock) => this.onConnection(sock));
       this.server = server;
       server.maxConnections = this.opts.maxConnections;
       server.once('error', reject);
       server.listen(this.opts.port, this.opts.host, () => {
         server.off('error', reject);
         const a = server.address() as { address: string; port: number };
+        this.label = a.address.includes(':') ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
+        this.open.set({ listener: this.label }, 0);
         resolve({ address: a.address, port: a.port });
       });
     });
@@ -53,15 +63,26 @@ export class TcpServer {
 
   private onConnection(sock: Socket): void {
     this.conns.add(sock);
+    this.open.set({ listener: this.label }, this.conns.size);
     sock.setNoDelay(true);
     let buf: Buffer = Buffer.alloc(0);
     let pendingHere = 0;
     let served = 0;
+    /** No more queries are read; the connection closes once the answers in progress are out. */
+    let draining = false;
     let idle: ReturnType<typeof setTimeout> | undefined;
+    let kill: ReturnType<typeof setTimeout> | undefined;
     const client = { address: sock.remoteAddress ?? '', port: sock.remotePort ?? 0 };
+    const shut = () => {
+      draining = true;
+      clearTimeout(idle);
+      if (kill || sock.destroyed) return;
+      sock.end();
+      kill = setTimeout(() => sock.destroy(), CLOSE_GRACE_MS);
+    };
     const armIdle = () => {
       clearTimeout(idle);
-      if (pendingHere === 0) idle = setTimeout(() => sock.end(), this.opts.idleTimeoutMs);
+      if (pendingHere === 0) idle = setTimeout(shut, this.opts.idleTimeoutMs);
     };
     armIdle();
     // Backpressure: a client that sends faster than it reads, or pipelines more than we take at
@@ -69,7 +90,7 @@ export class TcpServer {
     let writeBlocked = false;
     const flow = () => {
       if (sock.destroyed) return;
-      if (writeBlocked || pendingHere >= MAX_PIPELINED) sock.pause();
+      if (draining || writeBlocked || pendingHere >= MAX_PIPELINED) sock.pause();
       else sock.resume();
     };
     sock.on('drain', () => {
@@ -77,6 +98,7 @@ export class TcpServer {
       flow();
     });
     sock.on('data', (chunk) => {
+      if (draining) return;
       buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
       while (buf.length >= 2) {
         const len = buf.readUInt16BE(0);
@@ -90,9 +112,11 @@ export class TcpServer {
         const query = new Uint8Array(buf.subarray(2, 2 + len));
         buf = buf.subarray(2 + len);
         if (++served > this.opts.maxQueriesPerConnection) {
+          // The queries already taken are answered first; the rest of the buffer is not read.
           this.dropped.inc({ transport: 'tcp', reason: 'query-limit' });
-          sock.end();
-          return;
+          draining = true;
+          if (pendingHere === 0) shut();
+          break;
         }
         pendingHere++;
         this.inflight++;
@@ -110,16 +134,25 @@ export class TcpServer {
           .finally(() => {
             pendingHere--;
             this.inflight--;
-            if (!sock.destroyed) armIdle();
+            if (draining && pendingHere === 0) shut();
+            else if (!sock.destroyed && !draining) armIdle();
             flow();
           });
       }
       flow();
     });
+    // A client that half-closes after its queries still gets their answers (the server allows
+    // half-open sockets for this); then we close too.
+    sock.on('end', () => {
+      draining = true;
+      if (pendingHere === 0) shut();
+    });
     sock.on('error', () => sock.destroy());
     sock.on('close', () => {
       clearTimeout(idle);
+      clearTimeout(kill);
       this.conns.delete(sock);
+      this.open.set({ listener: this.label }, this.conns.size);
     });
   }
 
