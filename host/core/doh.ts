@@ -14,6 +14,12 @@ import type { Reply } from './resolver.js';
 export const DNS_MESSAGE = 'application/dns-message';
 export const DNS_JSON = 'application/dns-json';
 const MAX_BODY = 65535;
+/**
+ * Past MAX_BODY a body is read on, unkept, up to this many bytes in all, so a client still
+ * writing a modestly oversize body reads its 413 rather than a reset connection; past this the
+ * stream is cancelled.
+ */
+const MAX_DRAIN = 1024 * 1024;
 
 export interface DohHandler {
   handle(query: Uint8Array, info: { client: ClientAddress | null; transport: 'doh'; context?: Uint8Array }): Promise<Reply | null>;
@@ -50,8 +56,8 @@ export async function handleDoh(req: Request, resolver: DohHandler, client: Clie
     const type = (req.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
     if (type !== DNS_MESSAGE) return problem(415, `content type must be ${DNS_MESSAGE}`);
     const declared = Number(req.headers.get('content-length') ?? '0');
-    if (declared > MAX_BODY) return problem(413, 'query too large');
-    const body = await readCapped(req, MAX_BODY);
+    if (declared > MAX_DRAIN) return problem(413, 'query too large');
+    const body = await readCapped(req, MAX_BODY, MAX_DRAIN);
     if (!body) return problem(413, 'query too large');
     if (body.length === 0) return problem(400, 'empty body');
     query = body;
@@ -73,10 +79,11 @@ export async function handleDoh(req: Request, resolver: DohHandler, client: Clie
 }
 
 /**
- * The body, read chunk by chunk and given up on (the stream cancelled) as soon as it passes
- * `cap` bytes, so a client without Content-Length cannot make us hold more; null past the cap.
+ * The body, read chunk by chunk so that a client without Content-Length cannot make us hold
+ * more than `cap` bytes: past it nothing more is kept, and the stream is cancelled once `drain`
+ * bytes have come. Null past the cap.
  */
-async function readCapped(req: Request, cap: number): Promise<Uint8Array | null> {
+async function readCapped(req: Request, cap: number, drain: number): Promise<Uint8Array | null> {
   if (!req.body) return new Uint8Array(0);
   const reader = req.body.getReader();
   const chunks: Uint8Array[] = [];
@@ -85,12 +92,13 @@ async function readCapped(req: Request, cap: number): Promise<Uint8Array | null>
     const { done, value } = await reader.read();
     if (done) break;
     size += value.length;
-    if (size > cap) {
+    if (size > drain) {
       await reader.cancel().catch(() => undefined);
       return null;
     }
-    chunks.push(value);
+    if (size <= cap) chunks.push(value);
   }
+  if (size > cap) return null;
   const body = new Uint8Array(size);
   let at = 0;
   for (const c of chunks) {

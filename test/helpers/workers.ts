@@ -36,13 +36,18 @@ export interface Outbound {
   handler(req: Request): Promise<Response>;
 }
 
-/** Routes the Worker's outbound fetches: `upstream.test` to a DoH listener on loopback. */
-export function outbound(dohPort: () => number): Outbound {
+/**
+ * Routes the Worker's outbound fetches: `upstream.test` to a DoH listener on loopback, the hosts
+ * in `more` to handlers in this process.
+ */
+export function outbound(dohPort: () => number, more: Record<string, (req: Request) => Promise<Response>> = {}): Outbound {
   const refused: string[] = [];
   return {
     refused,
     async handler(req: Request) {
       const url = new URL(req.url);
+      const own = more[url.hostname];
+      if (own) return own(req);
       if (url.hostname !== UPSTREAM_HOST) {
         refused.push(req.url);
         return new Response('outbound fetch refused by the test', { status: 502 });

@@ -18,15 +18,17 @@ import { needTools } from '../helpers/tools.js';
 import { waitFor } from '../helpers/net.js';
 import { body as asBody, kvOf, metricOf, outbound, startMiniflare, unmeteredBundle, workerFromToml, workerOf, type Outbound } from '../helpers/workers.js';
 import { sha256Hex } from '../../host/apps/app-data.js';
-import { K1, JUNK, answerOf, getUrl, query, startUpstream, zoneImage, type Upstream } from './support.js';
+import { K1, JUNK, NEGATIVE_HOST, answerOf, getUrl, negativeUpstream, query, startUpstream, zoneImage, type Upstream } from './support.js';
 
 const BASE = 'http://edge.test';
 const TOKEN = 'a-long-admin-token-for-tests';
 const CONFIG = `node_id = "ingress"
 [upstreams]
 default = ["http://upstream.test/dns-query"]
+negative = ["http://negative.test/dns-query"]
 [apps.forward.config.routes]
 "." = "default"
+"negative.example.com." = "negative"
 [site]
 peer_timeout_ms = 5000
 [zone]
@@ -37,7 +39,8 @@ verify_images = false
 level = "warn"
 `;
 
-describe.skipIf(!needTools('nsd', 'dig'))('the Worker serves DoH from the core (workerd)', () => {
+// NSD is the upstream's authoritative; nothing here runs dig.
+describe.skipIf(!needTools('nsd'))('the Worker serves DoH from the core (workerd)', () => {
   let up: Upstream;
   let mf: Miniflare;
   let out: Outbound;
@@ -58,9 +61,15 @@ describe.skipIf(!needTools('nsd', 'dig'))('the Worker serves DoH from the core (
     return answerOf(new Uint8Array(await r.arrayBuffer()));
   };
 
+  const maxAge = (r: Response) => {
+    const m = /^max-age=(\d+)$/.exec(r.headers.get('cache-control') ?? '');
+    expect(m, `cache-control: ${r.headers.get('cache-control')}`).not.toBeNull();
+    return Number(m![1]);
+  };
+
   beforeAll(async () => {
     up = await startUpstream();
-    out = outbound(() => up.dohPort);
+    out = outbound(() => up.dohPort, { [NEGATIVE_HOST]: negativeUpstream });
     const vars = { EDGE_CONFIG: CONFIG, EDGE_SHARDS: '2', EDGE_SITE_KEYS: `k1=${K1}`, EDGE_REFRESH_SECONDS: '1' };
     mf = startMiniflare([
       workerFromToml('edge', { vars, out }),
@@ -86,8 +95,9 @@ describe.skipIf(!needTools('nsd', 'dig'))('the Worker serves DoH from the core (
     const r = await fetchW(getUrl('', 'n1.example.com'));
     expect(r.status).toBe(200);
     expect(r.headers.get('content-type')).toBe('application/dns-message');
-    expect(r.headers.get('cache-control')).toMatch(/^max-age=(\d+)$/);
-    expect(Number(/max-age=(\d+)/.exec(r.headers.get('cache-control')!)![1])).toBeLessThanOrEqual(120);
+    // The A record's TTL is 120 (support.ts); the answer is fresh from the upstream.
+    expect(maxAge(r)).toBeGreaterThanOrEqual(119);
+    expect(maxAge(r)).toBeLessThanOrEqual(120);
     const a = answerOf(new Uint8Array(await r.arrayBuffer()));
     expect(a.Status).toBe(0);
     expect(a.Answer?.[0]?.data).toBe('198.51.100.2');
@@ -102,9 +112,65 @@ describe.skipIf(!needTools('nsd', 'dig'))('the Worker serves DoH from the core (
     expect(answerOf(new Uint8Array(await r.arrayBuffer())).Answer?.[0]?.data).toBe('198.51.100.3');
     const j = await fetchW('/dns-query?name=n3.example.com&type=A');
     expect(j.headers.get('content-type')).toMatch(/^application\/dns-json/);
+    expect(maxAge(j)).toBeGreaterThanOrEqual(119);
+    expect(maxAge(j)).toBeLessThanOrEqual(120);
     const body = (await j.json()) as { Status: number; Answer: Array<{ data: string; type: number }> };
     expect(body.Status).toBe(0);
     expect(body.Answer[0]).toMatchObject({ type: 1, data: '198.51.100.4' });
+  });
+
+  it('counts the TTL down in max-age on a cache hit, and gives NXDOMAIN the SOA-based value (RFC 8484 §5.1, RFC 2308 §5)', async () => {
+    const first = await fetchW(getUrl('', 'n9.example.com'));
+    await first.arrayBuffer();
+    expect(maxAge(first)).toBeGreaterThanOrEqual(119);
+    // Cached TTLs count down in whole seconds.
+    await new Promise((r) => setTimeout(r, 2100));
+    const hit = await fetchW(getUrl('', 'n9.example.com'));
+    const hitTtl = answerOf(new Uint8Array(await hit.arrayBuffer())).Answer![0]!.TTL;
+    expect(maxAge(hit)).toBeLessThanOrEqual(118);
+    expect(maxAge(hit)).toBeGreaterThanOrEqual(100);
+    expect(maxAge(hit)).toBe(hitTtl);
+    const json = await fetchW('/dns-query?name=n9.example.com&type=A');
+    expect(((await json.json()) as { Answer: Array<{ TTL: number }> }).Answer[0]!.TTL).toBe(maxAge(json));
+    expect(maxAge(json)).toBeLessThanOrEqual(118);
+
+    // An NXDOMAIN whose SOA says TTL 300, MINIMUM 60 lives min(300, 60).
+    const nx = await fetchW(getUrl('', 'absent.negative.example.com'));
+    const a = answerOf(new Uint8Array(await nx.arrayBuffer()));
+    expect(a.Status).toBe(3);
+    expect(a.Authority?.[0]).toMatchObject({ type: 6, TTL: 300 });
+    expect(maxAge(nx)).toBe(60);
+    const nxJson = await fetchW('/dns-query?name=absent.negative.example.com&type=A');
+    expect(((await nxJson.json()) as { Status: number }).Status).toBe(3);
+    expect(maxAge(nxJson)).toBeGreaterThanOrEqual(55);
+    expect(maxAge(nxJson)).toBeLessThanOrEqual(60);
+    // NSD lowers the SOA's TTL to its MINIMUM itself (RFC 2308 §3): example.com's is 60.
+    const nsd = await fetchW(getUrl('', 'absent.example.com'));
+    expect(answerOf(new Uint8Array(await nsd.arrayBuffer())).Authority?.[0]).toMatchObject({ type: 6, TTL: 60 });
+    expect(maxAge(nsd)).toBe(60);
+  });
+
+  it('instantiates the Wasm apps once per isolate, not per request', async () => {
+    const snapshot = async () => {
+      const out: Record<string, { instances: number; queries: number }> = {};
+      for (const where of ['', 'shard-0', 'shard-1']) {
+        const m = await metrics(where || undefined);
+        out[where || 'ingress'] = { instances: metricOf(m, 'edge_app_instantiations_total'), queries: metricOf(m, 'edge_queries_total') };
+      }
+      return out;
+    };
+    const before = await snapshot();
+    // Every app of the chain has an instance in each node that has served a query.
+    expect(before.ingress!.instances).toBe(3);
+    const N = 30;
+    // Misses that reach a shard and its upstream, hits in the ingress cache, a junk TLD answered by static_zone.
+    for (let i = 0; i < N; i++) await get(i % 3 === 2 ? JUNK[20 + (i % 5)]! : `n${20 + (i % 10)}.example.com`);
+    const after = await snapshot();
+    // The same nodes answered (their counters went on rather than starting again) ...
+    expect(after.ingress!.queries - before.ingress!.queries).toBe(N);
+    expect(after['shard-0']!.queries + after['shard-1']!.queries).toBeGreaterThan(before['shard-0']!.queries + before['shard-1']!.queries);
+    // ... without instantiating any app again.
+    for (const node of Object.keys(before)) expect(after[node]!.instances, node).toBe(before[node]!.instances);
   });
 
   it('refuses bad requests: 400 (no or bad dns parameter, empty body), 405, 415, 413 (oversize), 404', async () => {
@@ -129,10 +195,16 @@ describe.skipIf(!needTools('nsd', 'dig'))('the Worker serves DoH from the core (
   });
 
   it('serves a junk TLD from the zone image in KV (static_zone in the shard), and reports the serial', async () => {
-    const a = await get(JUNK[0]!);
+    const r = await fetchW(getUrl('', JUNK[0]!));
+    const a = answerOf(new Uint8Array(await r.arrayBuffer()));
     // The upstream's fake root has an A record for it; NXDOMAIN can only come from the local root.
     expect(a.Status).toBe(3);
     expect(a.Authority?.map((r) => r.type)).toContain(6);
+    // The SOA in generic form: its last 4 bytes are MINIMUM. max-age is min(SOA TTL, MINIMUM).
+    const soa = a.Authority!.find((r) => r.type === 6)!;
+    const minimum = parseInt(soa.data.replace(/\s/g, '').slice(-8), 16);
+    expect(maxAge(r)).toBe(Math.min(soa.TTL, minimum));
+    expect(maxAge(r)).toBeGreaterThan(0);
     expect(await allShards('edge_app_events_total', 'app=static_zone', 'event=answered')).toBeGreaterThanOrEqual(1);
     const zones = await Promise.all(['shard-0', 'shard-1'].map(async (s) => (await status(s)).zone));
     expect(zones.some((z) => z?.serial === 2026082201 && z?.serving === true)).toBe(true);

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startNsd, type Nsd } from '../helpers/nsd.js';
 import { root, startEdge, type TestNode } from '../helpers/edge.js';
-import { buildQuery, base64UrlEncode, textToName } from '../../host/core/dns/wire.js';
+import { buildErrorResponse, buildQuery, base64UrlEncode, concat, parseQuery, put16, put32, textToName } from '../../host/core/dns/wire.js';
 import { compileImage, loadZone, parseTrustAnchor, verifyZone } from '../../host/core/zone/index.js';
 import { toJson } from '../../host/core/doh.js';
 
@@ -72,6 +72,29 @@ export function zoneImage(): Promise<Uint8Array> {
     return compileImage(zone, report);
   })();
   return image;
+}
+
+/** Where the tests' NXDOMAIN with a long-lived SOA comes from (see `negativeUpstream`). */
+export const NEGATIVE_HOST = 'negative.test';
+
+/**
+ * A DoH upstream that answers every query NXDOMAIN with an SOA of TTL 300 and MINIMUM 60, as an
+ * authoritative that does not lower the SOA's TTL (RFC 2308 §3 asks it to) would: NSD does lower
+ * it, so only this shows which of the two a DoH max-age follows.
+ */
+export async function negativeUpstream(req: Request): Promise<Response> {
+  const q = new Uint8Array(await req.arrayBuffer());
+  const p = parseQuery(q);
+  const head = buildErrorResponse(q, 3, p);
+  put16(head, 8, 1);
+  const soa = new Uint8Array(12 + 22);
+  put16(soa, 0, 0xc00c);
+  put16(soa, 2, 6);
+  put16(soa, 4, 1);
+  put32(soa, 6, 300);
+  put16(soa, 10, 22);
+  for (const [i, v] of [1, 1800, 900, 604800, 60].entries()) put32(soa, 14 + 4 * i, v);
+  return new Response(concat([head, soa]).slice(), { headers: { 'content-type': 'application/dns-message' } });
 }
 
 export function query(name: string, type = 1, o: { do?: boolean } = {}): Uint8Array {
