@@ -38,6 +38,16 @@ describe('config', () => {
     expect(() => parseConfig('[upstreams]\ndefault = ["https://dns.example.net/dns-query", "[2001:db8::53]:53", "192.0.2.53"]\n')).not.toThrow();
   });
 
+  it('wants a DoH peer by its IP address, since a context is believed only from a peer address', () => {
+    const site = (url: string) => `[upstreams]\ndefault = ["127.0.0.1:53"]\n[site]\npeers = { b = "${url}" }\nkeys = { k1 = "site-key-one-0123456789abcdef" }\n`;
+    expect(problems(site('https://edge-b.example.net/dns-query'))).toEqual([
+      'test.toml: site.peers.b: "https://edge-b.example.net/dns-query" names the host "edge-b.example.net"; give the peer\'s IP address (http://192.0.2.10:8053/dns-query, https://[2001:db8::10]/dns-query): contexts are accepted only from a peer\'s address',
+    ]);
+    for (const ok of ['http://127.0.0.1:8053/dns-query', 'https://[2001:db8::10]/dns-query', 'https://shard-0.shard.invalid/shard']) {
+      expect(() => parseConfig(site(ok)), ok).not.toThrow();
+    }
+  });
+
   it('reports TOML syntax errors with line and column', () => {
     expect(problems('[server]\nlisten = [\n')[0]).toMatch(/^test\.toml:\d+:\d+: /);
   });

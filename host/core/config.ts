@@ -6,6 +6,7 @@
 
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { z } from 'zod';
+import { parseIPv4, parseIPv6 } from './context.js';
 import { formatIssues } from './schema-errors.js';
 import { parseServer, UpstreamError } from './upstream.js';
 
@@ -209,6 +210,17 @@ export function validateConfig(raw: unknown, source = 'config'): Config {
   const others = Object.keys(cfg.site.peers).filter((id) => id !== cfg.node_id);
   const keyIds = Object.keys(cfg.site.keys);
   if (others.length > 0 && keyIds.length === 0) problems.push(`${source}: site.keys: peers are configured, so a site key is required`);
+  for (const [id, addr] of Object.entries(cfg.site.peers)) {
+    const spec = parseServer(addr);
+    if (spec.kind !== 'doh') continue;
+    // A context is trusted only from a peer's address, so a peer named by a host could send
+    // queries but never be believed. Names under .invalid never resolve (RFC 6761 §6.4): the
+    // Workers adapter names its shards so and vouches for them itself (a binding, no address).
+    const host = new URL(spec.url).hostname.replace(/^\[|\]$/g, '');
+    if (!parseIPv4(host) && !parseIPv6(host) && !host.endsWith('.invalid')) {
+      problems.push(`${source}: site.peers.${id}: "${addr}" names the host "${host}"; give the peer's IP address (http://192.0.2.10:8053/dns-query, https://[2001:db8::10]/dns-query): contexts are accepted only from a peer's address`);
+    }
+  }
   if (cfg.site.signing_key !== undefined && !keyIds.includes(cfg.site.signing_key)) {
     problems.push(`${source}: site.signing_key: "${cfg.site.signing_key}" is not in site.keys`);
   }

@@ -61,7 +61,8 @@ export class Peers {
     for (const [id, addr] of Object.entries(peers)) {
       const spec = parseServer(addr);
       this.peers.set(id, { id, spec, failures: 0, down: false, nextProbeAt: 0 });
-      // The sender check compares addresses: a DoH peer counts by its URL's host, which must then be an address.
+      // The sender check compares addresses: a DoH peer counts by its URL's host, an address (config
+      // refuses a name), except a Workers shard, which the adapter vouches for (ClientInfo.fromPeer).
       const host = spec.kind === 'dns' ? spec.host : new URL(spec.url).hostname.replace(/^\[|\]$/g, '');
       if (parseIPv4(host) || parseIPv6(host)) this.addresses.add(normalizeIp(host));
     }
