@@ -6,13 +6,17 @@
 
 import { nameToText } from '../dns/wire.js';
 import { typeToName } from '../dns/rr-types.js';
+import { formatApl } from './apl-codec.js';
 import { encodeBase32Hex, encodeBase64, encodeHex } from './base-encodings.js';
+import { formatAmtrelay, formatIpseckey } from './gateway-codec.js';
+import { formatHip } from './hip-codec.js';
 import { formatLoc } from './loc-codec.js';
 import { wireNameLength } from './name-codec.js';
 import * as S from './rdata-schema.js';
 import { checkRdata } from './rdata-wire.js';
 import { checkSvcParams, formatSvcParams } from './svcb-params.js';
 import { formatIpv4, formatIpv6, formatSigTime } from './text-scalars.js';
+import { formatWks } from './wks-codec.js';
 
 const u16 = (b: Uint8Array, o: number): number => (b[o]! << 8) | b[o + 1]!;
 const u32 = (b: Uint8Array, o: number): number =>
@@ -179,6 +183,28 @@ function formatLayout(layout: readonly number[], b: Uint8Array): string {
       }
       case S.F_LOC:
         words.push(formatLoc(b, p, end));
+        p = end;
+        break;
+      case S.F_WKS:
+        words.push(formatWks(b, p, end));
+        p = end;
+        break;
+      case S.F_APL: {
+        const text = formatApl(b, p, end);
+        if (text) words.push(text);
+        p = end;
+        break;
+      }
+      case S.F_IPSECKEY:
+        words.push(formatIpseckey(b, p, end));
+        p = end;
+        break;
+      case S.F_AMTRELAY:
+        words.push(formatAmtrelay(b, p, end));
+        p = end;
+        break;
+      case S.F_HIP:
+        words.push(formatHip(b, p, end));
         p = end;
         break;
       default:

@@ -4,8 +4,11 @@
  */
 
 import { typeToName } from '../dns/rr-types.js';
+import { parseApl } from './apl-codec.js';
 import { decodeBase32Hex, decodeBase64Ranges, decodeHexRanges } from './base-encodings.js';
 import { FieldError } from './errors.js';
+import { parseAmtrelay, parseIpseckey } from './gateway-codec.js';
+import { parseHip } from './hip-codec.js';
 import { parseLoc } from './loc-codec.js';
 import { parseNameInto } from './name-codec.js';
 import { checkRdata } from './rdata-wire.js';
@@ -15,6 +18,7 @@ import { parseSvcParams } from './svcb-params.js';
 import { parseIpv4, parseIpv6, parseSigTime, parseTtl, parseUint } from './text-scalars.js';
 import { TOKEN_QUOTED, tokenForMessage, tokenText, type Tokens } from './tokens.js';
 import { typeFromBytes } from './type-lookup.js';
+import { parseWks } from './wks-codec.js';
 
 const FIELD_NAMES: Record<number, string> = {
   [S.F_NAME]: 'domain name', [S.F_NAME_LC]: 'domain name', [S.F_NAME_LC_CMP]: 'domain name',
@@ -24,7 +28,9 @@ const FIELD_NAMES: Record<number, string> = {
   [S.F_STRS]: 'character string', [S.F_REST_STR]: 'string', [S.F_B64]: 'base64 data', [S.F_HEX]: 'hex data',
   [S.F_SALT]: 'salt (hex or -)', [S.F_B32]: 'base32hex hash', [S.F_BITMAP]: 'type list', [S.F_EUI48]: 'EUI-48',
   [S.F_EUI64]: 'EUI-64', [S.F_NODE64]: '64-bit identifier', [S.F_CAA_TAG]: 'CAA tag', [S.F_SVCPARAMS]: 'SvcParams',
-  [S.F_LOC]: 'location', [S.F_CERT_TYPE]: 'certificate type',
+  [S.F_LOC]: 'location', [S.F_CERT_TYPE]: 'certificate type', [S.F_WKS]: 'protocol',
+  [S.F_APL]: 'address prefix', [S.F_IPSECKEY]: 'gateway type', [S.F_AMTRELAY]: 'discovery-optional bit',
+  [S.F_HIP]: 'HIT',
 };
 
 /** True for the unquoted word `\#` that opens RFC 3597 generic RDATA. */
@@ -165,7 +171,7 @@ function parseField(
   origin: Uint8Array | null,
 ): number {
   if (i >= t.count) {
-    if (f === S.F_BITMAP || f === S.F_SVCPARAMS) return i;
+    if (f === S.F_BITMAP || f === S.F_SVCPARAMS || f === S.F_APL) return i;
     throw new FieldError(t.count - 1, `${typeToName(type)} RDATA is missing a ${FIELD_NAMES[f] ?? 'field'}`, 'truncated');
   }
   const b = t.buf;
@@ -303,6 +309,16 @@ function parseField(
       return parseSvcParams(t, i, w);
     case S.F_LOC:
       return parseLoc(t, i, w);
+    case S.F_WKS:
+      return parseWks(t, i, w);
+    case S.F_APL:
+      return parseApl(t, i, w);
+    case S.F_IPSECKEY:
+      return parseIpseckey(t, i, w, origin);
+    case S.F_AMTRELAY:
+      return parseAmtrelay(t, i, w, origin);
+    case S.F_HIP:
+      return parseHip(t, i, w, origin);
     default:
       throw new FieldError(i, `internal: unknown field kind ${f}`);
   }

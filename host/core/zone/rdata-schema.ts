@@ -48,6 +48,16 @@ export const F_CAA_TAG = 24;
 export const F_SVCPARAMS = 25;
 export const F_LOC = 26;
 export const F_CERT_TYPE = 27;
+/** WKS protocol and port bitmap, to the end (wks-codec.ts). */
+export const F_WKS = 28;
+/** APL items, to the end; none is an empty list (apl-codec.ts). */
+export const F_APL = 29;
+/** IPSECKEY after the precedence: gateway type, algorithm, gateway, key (gateway-codec.ts). */
+export const F_IPSECKEY = 30;
+/** AMTRELAY after the precedence: D bit, relay type, relay (gateway-codec.ts). */
+export const F_AMTRELAY = 31;
+/** The whole HIP RDATA (hip-codec.ts). */
+export const F_HIP = 32;
 
 export type Layout = readonly number[];
 
@@ -68,6 +78,7 @@ export const LAYOUTS = new Map<number, Layout>([
   [RRType.MB, ONE_NAME],
   [RRType.MG, ONE_NAME],
   [RRType.MR, ONE_NAME],
+  [RRType.WKS, [F_A, F_WKS]],
   [RRType.PTR, ONE_NAME],
   [RRType.HINFO, [F_STR, F_STR]],
   [RRType.MINFO, [F_NAME_LC_CMP, F_NAME_LC_CMP]],
@@ -88,8 +99,10 @@ export const LAYOUTS = new Map<number, Layout>([
   [RRType.KX, [F_U16, F_NAME_LC]],
   [RRType.CERT, [F_CERT_TYPE, F_U16, F_ALG, F_B64]],
   [RRType.DNAME, [F_NAME_LC]],
+  [RRType.APL, [F_APL]],
   [RRType.DS, DS],
   [RRType.SSHFP, [F_U8, F_U8, F_HEX]],
+  [RRType.IPSECKEY, [F_U8, F_IPSECKEY]],
   [RRType.RRSIG, RRSIG_L],
   [RRType.NSEC, [F_NAME, F_BITMAP]],
   [RRType.DNSKEY, DNSKEY],
@@ -98,6 +111,7 @@ export const LAYOUTS = new Map<number, Layout>([
   [RRType.NSEC3PARAM, [F_U8, F_U8, F_U16, F_SALT]],
   [RRType.TLSA, [F_U8, F_U8, F_U8, F_HEX]],
   [RRType.SMIMEA, [F_U8, F_U8, F_U8, F_HEX]],
+  [RRType.HIP, [F_HIP]],
   [RRType.CDS, DS],
   [RRType.CDNSKEY, DNSKEY],
   [RRType.OPENPGPKEY, [F_B64]],
@@ -115,6 +129,7 @@ export const LAYOUTS = new Map<number, Layout>([
   [RRType.EUI64, [F_EUI64]],
   [RRType.URI, [F_U16, F_U16, F_REST_STR]],
   [RRType.CAA, [F_U8, F_CAA_TAG, F_REST_STR]],
+  [RRType.AMTRELAY, [F_U8, F_AMTRELAY]],
   [RRType.RESINFO, TEXT],
   [RRType.WALLET, TEXT],
   [RRType.TA, DS],

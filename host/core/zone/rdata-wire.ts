@@ -4,9 +4,13 @@
  * names RFC 3597 §4 allows senders to compress. Unknown types are opaque and always pass.
  */
 
+import { aplEnd } from './apl-codec.js';
+import { amtrelayEnd, ipseckeyEnd } from './gateway-codec.js';
+import { hipEnd } from './hip-codec.js';
 import { isLowerName, lowerNameInPlace, wireNameLength } from './name-codec.js';
 import * as S from './rdata-schema.js';
 import { checkSvcParams } from './svcb-params.js';
+import { wksEnd } from './wks-codec.js';
 
 /** Offset past field `f` at `p`, or -1 when it does not fit or is malformed. */
 function fieldEnd(f: number, b: Uint8Array, p: number, end: number): number {
@@ -74,6 +78,16 @@ function fieldEnd(f: number, b: Uint8Array, p: number, end: number): number {
     case S.F_LOC:
       if (p < end && b[p] !== 0) return end; // other versions are opaque to us
       return end - p === 16 ? end : -1;
+    case S.F_WKS:
+      return wksEnd(p, end);
+    case S.F_APL:
+      return aplEnd(b, p, end);
+    case S.F_IPSECKEY:
+      return ipseckeyEnd(b, p, end);
+    case S.F_AMTRELAY:
+      return amtrelayEnd(b, p, end);
+    case S.F_HIP:
+      return hipEnd(b, p, end);
     default:
       return -1;
   }

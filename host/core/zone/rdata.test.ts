@@ -147,6 +147,91 @@ describe('RDATA in presentation format', () => {
   });
 });
 
+// Encodings checked against ldns-read-zone 1.8.3 (`-U SOA` prints them in \# form); AMTRELAY,
+// which ldns does not know, against the RFC 8777 §4 layout.
+const IPSEC_KEY = 'AQNRU3mG7TVTO2BkR47usntb102uFJtugbo6BSGvgqt4AQ==';
+const IPSEC_KEY_HEX = '010351537986ed35533b6064478eeeb27b5bd74dae149b6e81ba3a0521af82ab7801';
+const HIP_KEY =
+  'AwEAAbdxyhNuSutc5EMzxTs9LBPCIkOFH8cIvM4p9+LrV4e19WzK00+CI6zBCQTdtWsuxKbWIy87UOoJTwkUs7lBu+Upr1gsNrut79ryra+bSRGQb1slImA8YVJyuIDsj7kwzG7jnERNqnWxZ48AWkskmdHaVDP4BcelrTI3rMXdXF5D';
+const WIRE_CASES: Array<[string, string, string?]> = [
+  ['w WKS 192.0.2.1 TCP ftp smtp 80 domain', 'c0000201060000044000000400000080', '192.0.2.1 6 21 25 53 80'],
+  ['w WKS 192.0.2.1 17 53', 'c00002011100000000000004', '192.0.2.1 17 53'],
+  ['w WKS 192.0.2.1 udp', 'c000020111'],
+  ['apl APL 1:192.168.32.0/21 !1:192.168.38.0/28 2:ff00::/8 1:0.0.0.0/0', '00011503c0a82000011c83c0a82600020801ff00010000'],
+  ['apl APL', ''],
+  [`i IPSECKEY 10 1 2 192.0.2.38 ${IPSEC_KEY}`, '0a0102c0000226' + IPSEC_KEY_HEX],
+  [`i IPSECKEY 10 0 2 . ${IPSEC_KEY}`, '0a0002' + IPSEC_KEY_HEX],
+  [`i IPSECKEY 10 3 2 mygateway.Example.com. ${IPSEC_KEY}`, '0a0302096d7967617465776179074578616d706c6503636f6d00' + IPSEC_KEY_HEX],
+  [`i IPSECKEY 10 2 2 2001:0DB8:0:8002::2000:1 ${IPSEC_KEY}`, '0a020220010db8000080020000000020000001' + IPSEC_KEY_HEX],
+  ['i IPSECKEY 10 1 0 192.0.2.3', '0a0100c0000203'],
+  ['i IPSECKEY 10 3 0 gw', '0a0300026777076578616d706c6500', '10 3 0 gw.example.'],
+  [
+    `h HIP 2 200100107B1A74DF365639CC39F1D578 ${HIP_KEY} rvs1.Example.com. rvs2.example.com.`,
+    '10020084200100107b1a74df365639cc39f1d57803010001b771ca136e4aeb5ce44333c53b3d2c13c22243851fc708bcce29f7e2eb5787b5f56ccad34f8223acc10904ddb56b2ec4a6d6232f3b50ea094f0914b3b941bbe529af582c36bbadefdaf2adaf9b4911906f5b2522603c615272b880ec8fb930cc6ee39c444daa75b1678f005a4b2499d1da5433f805c7a5ad3237acc5dd5c5e430472767331074578616d706c6503636f6d000472767332076578616d706c6503636f6d00',
+  ],
+  ['h HIP 2 2001 AQID', '020200032001010203'],
+  ['a AMTRELAY 10 0 1 203.0.113.15', '0a01cb00710f'],
+  ['a AMTRELAY 10 0 2 2001:db8::15', '0a0220010db8000000000000000000000015'],
+  ['a AMTRELAY 128 1 3 amtrelays.Example.com.', '808309616d7472656c617973074578616d706c6503636f6d00'],
+  ['a AMTRELAY 128 1 0 .', '8080'],
+  ['a AMTRELAY 0 0 0', '0000', '0 0 0 .'],
+];
+
+describe('WKS, APL, IPSECKEY, HIP and AMTRELAY', () => {
+  for (const [line, wire, text] of WIRE_CASES) {
+    it(line.slice(0, 60), async () => {
+      const { rec, text: out } = await roundTrip(line);
+      expect(hex(rec.rdata)).toBe(wire);
+      if (text) expect(out.split('\t')[4]).toBe(text);
+    });
+  }
+
+  it('keeps RDATA that text cannot spell in \\# form, so signatures over it still verify', async () => {
+    // a later RFC's gateway / relay type, an APL family without text form, WKS and HIP edge cases
+    for (const line of [
+      'i IPSECKEY \\# 6 0A0402AABBCC',
+      'a AMTRELAY \\# 4 0A05AABB',
+      'apl APL \\# 6 000308020A0B',
+      'w WKS \\# 7 C000020106 4000',
+      'h HIP \\# 5 0002000100',
+    ]) {
+      const { text } = await roundTrip(line);
+      expect(text, line).toMatch(/\t\\# /);
+    }
+  });
+
+  it('refuses malformed RDATA in text and in generic form', async () => {
+    for (const [line, re] of [
+      ['w WKS 192.0.2.1 icmp 7', /WKS: unknown protocol "icmp"/],
+      ['w WKS 192.0.2.1 tcp nosuchservice', /WKS: unknown service "nosuchservice"/],
+      ['w WKS 192.0.2.1 tcp 65536', /unknown service "65536"/],
+      ['apl APL 3:192.0.2.0/24', /address family must be 1 \(IPv4\) or 2 \(IPv6\)/],
+      ['apl APL 1:192.0.2.0/33', /prefix length must be 0..32/],
+      ['apl APL 1:192.0.2.0', /no prefix length/],
+      ['apl APL 2:192.0.2.0/8', /bad IPv6 address/],
+      ['apl APL \\# 5 0001180201', /not valid APL RDATA/], // afdlength 2 but one octet
+      ['apl APL \\# 6 000118020100', /not valid APL RDATA/], // trailing zero octet
+      ['i IPSECKEY 10 1 2 2001:db8::1 AQID', /IPSECKEY: expected an IPv4 address for type 1/],
+      ['i IPSECKEY 10 0 2 gw AQID', /type 0 has no address, write "\."/],
+      ['i IPSECKEY 10 4 2 x AQID', /gateway type 4 has no text form/],
+      ['i IPSECKEY 10 1 2 192.0.2.1 !!', /bad base64/],
+      ['i IPSECKEY 10 1', /IPSECKEY RDATA is missing a field/],
+      ['i IPSECKEY \\# 4 0A010203', /not valid IPSECKEY RDATA/],
+      ['a AMTRELAY 10 2 1 192.0.2.1', /expected a number \(0..1\)/],
+      ['a AMTRELAY 10 0 1 192.0.2.1 extra', /unexpected "extra"/],
+      ['a AMTRELAY 10 0 1', /missing the relay/],
+      ['a AMTRELAY \\# 3 0A0100', /not valid AMTRELAY RDATA/],
+      ['h HIP 2 XYZ AQID', /HIP: bad hex in the HIT/],
+      ['h HIP 2 2001', /HIP RDATA needs an algorithm, a HIT and a public key/],
+      ['h HIP \\# 6 020200052001', /not valid HIP RDATA/],
+    ] as Array<[string, RegExp]>) {
+      const err = await one(line).catch((e) => e);
+      expect(err, line).toBeInstanceOf(ZoneError);
+      expect(err.message, line).toMatch(re);
+    }
+  });
+});
+
 describe('RFC 3597 generic forms', () => {
   it('reads \\# for any type, known or not, and TYPEnnn / CLASSnnn', async () => {
     const a = await one('a TYPE1 \\# 4 C0000201');
