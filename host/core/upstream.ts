@@ -1,7 +1,8 @@
 /**
  * Upstream groups and the I/O policy around them: per-try timeout, UDP with a retry over TCP
  * when the answer is truncated, the next server on failure, and health (a server is down after
- * N consecutive failures and gets one probe query per interval until it answers again).
+ * N consecutive failures and gets one probe query per interval until it answers again; the
+ * probe runs beside the client's query, so no client waits on a server that may still be dead).
  * The bytes move through an UpstreamTransport that each adapter supplies (Node: dgram/net;
  * Workers: fetch to DoH servers).
  */
@@ -55,7 +56,7 @@ function dns(host: string, port: string | undefined, raw: string): ServerSpec {
 export interface HealthPolicy {
   /** Consecutive failures after which a server is considered down. */
   failures: number;
-  /** While down, one query per interval is let through as a probe. */
+  /** While down, a server gets one probe query per interval (a copy of a client's query to its group). */
   probeIntervalMs: number;
 }
 
@@ -91,6 +92,7 @@ interface UpstreamMetrics {
   queries: Counter;
   failures: Counter;
   tcpRetries: Counter;
+  probes: Counter;
   up: Gauge;
   latency: Histogram;
 }
@@ -112,6 +114,7 @@ export class UpstreamGroup {
 export class Upstreams {
   private readonly groups = new Map<string, UpstreamGroup>();
   private readonly m: UpstreamMetrics;
+  private readonly probing = new Set<Promise<void>>();
 
   constructor(
     groups: Record<string, ServerSpec[]>,
@@ -126,6 +129,7 @@ export class Upstreams {
       queries: metrics.counter('edge_upstream_queries_total', 'Queries sent upstream, by server and result', ['group', 'server', 'result']),
       failures: metrics.counter('edge_upstream_failures_total', 'Failed upstream tries, by reason', ['group', 'server', 'reason']),
       tcpRetries: metrics.counter('edge_upstream_tcp_retries_total', 'Truncated UDP answers retried over TCP', ['group', 'server']),
+      probes: metrics.counter('edge_upstream_probes_total', 'Probe queries to servers that are down, by result', ['group', 'server', 'result']),
       up: metrics.gauge('edge_upstream_up', '1 when the server is considered healthy', ['group', 'server']),
       latency: metrics.histogram('edge_upstream_latency_seconds', 'Upstream round-trip time', ['group', 'server']),
     };
@@ -148,14 +152,49 @@ export class Upstreams {
     return out;
   }
 
-  /** Servers in the order to try: healthy ones first, then due probes; all of them if all are down. */
-  private order(g: UpstreamGroup): ServerState[] {
-    const now = this.now();
+  /**
+   * Servers to try, in order: the healthy ones, or all of them when every one is down (the
+   * client's query is then the probe). Each down server whose probe is due gets one now, in
+   * the background, with a copy of this query.
+   */
+  private order(g: UpstreamGroup, q: Question, flags: { do: boolean; cd: boolean }): ServerState[] {
     const healthy = g.servers.filter((s) => !s.down);
-    const probes = g.servers.filter((s) => s.down && now >= s.nextProbeAt);
-    for (const p of probes) p.nextProbeAt = now + this.opts.health.probeIntervalMs;
-    const order = [...probes.slice(0, 1), ...healthy];
-    return order.length > 0 ? order : [...g.servers];
+    if (healthy.length === 0) return [...g.servers];
+    const now = this.now();
+    for (const s of g.servers) if (s.down && now >= s.nextProbeAt) this.probe(g, s, q, flags, now);
+    return healthy;
+  }
+
+  private probe(g: UpstreamGroup, s: ServerState, q: Question, flags: { do: boolean; cd: boolean }, now: number): void {
+    s.nextProbeAt = now + this.opts.health.probeIntervalMs;
+    const labels = { group: g.name, server: s.spec.label };
+    const run = this.tryServer(g, s, q, flags, this.opts.tryTimeoutMs).then(
+      (body) => {
+        const rcode = readHeader(body).rcode;
+        if (refuses(rcode)) {
+          this.m.probes.inc({ ...labels, result: 'refused' });
+          this.failed(g, s, `rcode-${rcode}`);
+          return;
+        }
+        this.m.probes.inc({ ...labels, result: 'ok' });
+        this.succeeded(g, s);
+      },
+      (e: unknown) => {
+        const reason = failureReason(e);
+        this.m.probes.inc({ ...labels, result: reason });
+        if (!isLocalError(e)) this.failed(g, s, reason);
+      },
+    );
+    this.probing.add(run);
+    void run.finally(() => this.probing.delete(run));
+  }
+
+  /**
+   * Settles when the probes in progress have. A runtime that stops a request's work once it is
+   * answered (Workers) waits on this, so a probe a request started still brings its server back.
+   */
+  probesDone(): Promise<void> {
+    return Promise.all(this.probing).then(() => undefined);
   }
 
   private succeeded(g: UpstreamGroup, s: ServerState): void {
@@ -186,7 +225,7 @@ export class Upstreams {
     if (!g) throw new UpstreamError(`no upstream group "${groupName}"`);
     let lastAnswer: UpstreamAnswer | null = null;
     let lastError = 'no servers';
-    for (const s of this.order(g)) {
+    for (const s of this.order(g, q, flags)) {
       const left = deadline - this.now();
       if (left <= 0) {
         lastError = 'deadline passed';
@@ -198,7 +237,7 @@ export class Upstreams {
         const body = await this.tryServer(g, s, q, flags, timeout);
         const rcode = readHeader(body).rcode;
         this.m.latency.observe({ group: g.name, server: s.spec.label }, (this.now() - started) / 1000);
-        if (rcode === Rcode.REFUSED || rcode === Rcode.NOTIMP || rcode === Rcode.FORMERR) {
+        if (refuses(rcode)) {
           // The server is up but will not serve us: counts against its health.
           this.failed(g, s, `rcode-${rcode}`);
           this.m.queries.inc({ group: g.name, server: s.spec.label, result: 'refused' });
@@ -215,11 +254,11 @@ export class Upstreams {
         this.m.queries.inc({ group: g.name, server: s.spec.label, result: 'ok' });
         return { body, server: s.spec.label, rcode };
       } catch (e) {
-        const reason = e instanceof UpstreamTimeout ? 'timeout' : e instanceof WireError ? 'malformed' : 'error';
+        const reason = failureReason(e);
         lastError = `${s.spec.label}: ${(e as Error).message}`;
         this.m.queries.inc({ group: g.name, server: s.spec.label, result: reason });
         // Out of sockets or buffers here says nothing about the server: do not mark it down.
-        if (!LOCAL_ERRORS.has((e as { code?: string }).code ?? '')) this.failed(g, s, reason);
+        if (!isLocalError(e)) this.failed(g, s, reason);
       }
     }
     if (lastAnswer) return lastAnswer;
@@ -254,6 +293,19 @@ export class Upstreams {
 
 /** Errors of this host, not of the server asked. */
 const LOCAL_ERRORS = new Set(['EMFILE', 'ENFILE', 'ENOBUFS', 'ENOMEM', 'EADDRNOTAVAIL', 'EADDRINUSE']);
+
+function isLocalError(e: unknown): boolean {
+  return LOCAL_ERRORS.has((e as { code?: string }).code ?? '');
+}
+
+function failureReason(e: unknown): string {
+  return e instanceof UpstreamTimeout ? 'timeout' : e instanceof WireError ? 'malformed' : 'error';
+}
+
+/** Rcodes by which a server says it will not serve us (rather than that the name failed). */
+function refuses(rcode: number): boolean {
+  return rcode === Rcode.REFUSED || rcode === Rcode.NOTIMP || rcode === Rcode.FORMERR;
+}
 
 export class UpstreamTimeout extends Error {
   override readonly name = 'UpstreamTimeout';

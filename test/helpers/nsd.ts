@@ -23,10 +23,11 @@ export interface Nsd {
   log(): string;
 }
 
-export async function startNsd(zones: Record<string, string>, opts: { host?: string } = {}): Promise<Nsd> {
+/** `port` starts it on a given port (a restart after `kill`); by default a free one. */
+export async function startNsd(zones: Record<string, string>, opts: { host?: string; port?: number } = {}): Promise<Nsd> {
   const host = opts.host ?? '127.0.0.1';
   const dir = mkdtempSync(join(tmpdir(), 'edge-nsd-'));
-  const port = await freePort(host);
+  const port = opts.port ?? (await freePort(host));
   const zoneConf = Object.keys(zones)
     .map((name, i) => {
       writeFileSync(join(dir, `zone${i}.zone`), zones[name]!);

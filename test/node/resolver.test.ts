@@ -326,6 +326,65 @@ client_response_timer_ms = 1800
   });
 });
 
+describe.skipIf(!haveTools)('upstream health: every down server is probed back', () => {
+  const zones = { 'example.test.': zone };
+  let a: Nsd;
+  let b: Nsd;
+  let c: Nsd;
+  let edge: TestNode;
+  const PROBE = 500;
+  let n = 0;
+  /** A query for a name never asked before, so it goes upstream (and may start the probes due). */
+  const ask = async () => expect((await dig(edge.dns, [`probe${n++}.example.test`, 'A'])).status).toBe('NXDOMAIN');
+  const up = async (s: Nsd) => (await metrics(edge))('edge_upstream_up', { server: s.address });
+
+  beforeAll(async () => {
+    [a, b, c] = await Promise.all([startNsd(zones), startNsd(zones), startNsd(zones)]);
+    edge = await startEdge(`
+[upstreams]
+default = ["${a.address}", "${b.address}", "${c.address}"]
+[upstream]
+try_timeout_ms = 300
+health_failures = 1
+probe_interval_ms = ${PROBE}
+[apps.forward.config.routes]
+"." = "default"
+`);
+  });
+
+  afterAll(async () => {
+    await edge?.stop();
+    await Promise.all([a?.stop(), b?.stop(), c?.stop()]);
+  });
+
+  it('probes each down server in the background until it answers, while clients go to the healthy one', async () => {
+    a.kill();
+    b.kill();
+    await ask();
+    expect([await up(a), await up(b), await up(c)]).toEqual([0, 0, 1]);
+    // The second server comes back while the first stays dead: it must not wait on the first.
+    // Queries come less often than the probe interval, so both probes are due at each one.
+    b = await startNsd(zones, { port: b.port });
+    const quietThenAsk = async (s: Nsd) => {
+      await sleep(PROBE + 100);
+      await ask();
+      await sleep(50);
+      return (await up(s)) === 1;
+    };
+    await waitFor(() => quietThenAsk(b), 5000);
+    expect(await up(a)).toBe(0);
+    a = await startNsd(zones, { port: a.port });
+    await waitFor(() => quietThenAsk(a), 5000);
+    const m = await metrics(edge);
+    expect(m('edge_upstream_probes_total', { server: a.address, result: 'timeout' })).toBeGreaterThan(0);
+    expect(m('edge_upstream_probes_total', { server: a.address, result: 'ok' })).toBe(1);
+    expect(m('edge_upstream_probes_total', { server: b.address, result: 'ok' })).toBe(1);
+    // No client query waited on a dead server: the only client tries it got were the first ones.
+    expect(m('edge_upstream_queries_total', { server: a.address, result: 'timeout' })).toBe(1);
+    expect(m('edge_upstream_queries_total', { server: b.address, result: 'timeout' })).toBe(1);
+  });
+});
+
 describe.skipIf(!haveTools || !needTools('openssl', 'curl'))('DNS over HTTPS', () => {
   let nsd: Nsd;
   let edge: TestNode;

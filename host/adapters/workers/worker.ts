@@ -47,8 +47,9 @@ export async function fetchHandler(req: Request, env: Env, ctx: ExecutionContext
   if (url.pathname === path) {
     const answer = handleDoh(req, n.currentResolver, clientOf(req), path);
     // Other requests may be waiting on this one's upstream or shard query (the resolver joins
-    // concurrent misses for one name): keep it running even if its own client goes away.
-    ctx.waitUntil(answer.catch(() => undefined));
+    // concurrent misses for one name): keep it running even if its own client goes away. An
+    // upstream probe it started runs beside it and may end later: keep that running too.
+    ctx.waitUntil(answer.catch(() => undefined).then(() => n.currentResolver.currentUpstreams.probesDone()));
     return answer;
   }
   if (url.pathname === '/health') return text('ok', 200);
