@@ -122,3 +122,61 @@ describe('answer cache', () => {
     expect(cacheKey(q, false, true)).not.toBe(cacheKey(q, false, false));
   });
 });
+
+describe('flushing', () => {
+  const a = response(0, [rr('www.example.test.', 1, 300, [192, 0, 2, 1])]);
+  const key = (name: string, type = 1) => cacheKey({ name: textToName(name), type, class: 1 }, false, false);
+
+  it('removes an exact name (every type), a zone and what is under it on label boundaries, or everything', () => {
+    const c = new AnswerCache(defaultCacheOptions, () => 0);
+    const names = ['www.example.test.', 'example.test.', 'a.b.example.test.', 'notexample.test.', 'other.', 'x.com.'];
+    const fill = () => {
+      for (const n of names) c.store(key(n), a);
+      c.store(key('www.example.test.', 28), a);
+    };
+    fill();
+    expect(c.flush({ names: [textToName('WWW.example.test.')], suffixes: [] })).toBe(2);
+    expect(c.get(key('example.test.'))).not.toBeNull();
+    fill();
+    expect(c.flush({ names: [], suffixes: [textToName('Example.test.'), textToName('com.')] })).toBe(5);
+    expect(c.get(key('notexample.test.'))).not.toBeNull();
+    expect(c.get(key('other.'))).not.toBeNull();
+    fill();
+    expect(c.flush({ names: [], suffixes: [textToName('.')] })).toBe(7);
+    fill();
+    expect(c.flush(null)).toBe(7);
+    expect(c.stats).toEqual({ entries: 0, bytes: 0 });
+  });
+
+  it('finds the owner of a key whose labels hold "|"', () => {
+    const c = new AnswerCache(defaultCacheOptions, () => 0);
+    const odd = new Uint8Array([3, 0x61, 0x7c, 0x62, 4, ...new TextEncoder().encode('test'), 0]);
+    const k = cacheKey({ name: odd, type: 1, class: 1 }, false, false);
+    c.store(k, a);
+    expect(c.flush({ names: [], suffixes: [textToName('test.')] })).toBe(1);
+  });
+
+  it('does not store an answer asked for before a flush', () => {
+    const c = new AnswerCache(defaultCacheOptions, () => 0);
+    const askedAt = c.generation;
+    c.flush({ names: [textToName('unrelated.')], suffixes: [] });
+    expect(c.store(key('www.example.test.'), a, 0, askedAt)).toBe(false);
+    expect(c.store(key('www.example.test.'), a, 0, c.generation)).toBe(true);
+  });
+
+  it('cap lowers a fresh entry to the cap from when it was stored, never raises it, leaves a stale one alone', () => {
+    let now = 0;
+    const c = new AnswerCache(defaultCacheOptions, () => now);
+    c.store(key('www.example.test.'), a, 0);
+    now = 2_000;
+    c.cap(key('www.example.test.'), 10);
+    expect(ttls(c.get(key('www.example.test.'))!.body)).toEqual([8]);
+    c.cap(key('www.example.test.'), 100);
+    expect(ttls(c.get(key('www.example.test.'))!.body)).toEqual([8]);
+    now = 10_500;
+    expect(c.get(key('www.example.test.'))).toBeNull();
+    expect(c.get(key('www.example.test.'), true)!.stale).toBe(true);
+    c.cap(key('www.example.test.'), 1);
+    expect(c.get(key('www.example.test.'), true)!.stale).toBe(true);
+  });
+});

@@ -61,15 +61,31 @@ export interface CacheHit {
   minTtl: number;
 }
 
-/** Cache key: lower-cased owner, type, class, and the DO and CD bits that change the answer. */
-export function cacheKey(q: Question, dnssecOk: boolean, checkingDisabled: boolean): string {
+/** A wire name as the cache keys spell it: one character per byte, ASCII letters lower-cased. */
+function nameKey(n: Uint8Array): string {
   let s = '';
-  const n = q.name;
   for (let i = 0; i < n.length; i++) {
     const c = n[i]!;
     s += String.fromCharCode(c >= 0x41 && c <= 0x5a ? c + 0x20 : c);
   }
-  return `${s}|${q.type}|${q.class}|${dnssecOk ? 1 : 0}${checkingDisabled ? 1 : 0}`;
+  return s;
+}
+
+/** Cache key: lower-cased owner, type, class, and the DO and CD bits that change the answer. */
+export function cacheKey(q: Question, dnssecOk: boolean, checkingDisabled: boolean): string {
+  return `${nameKey(q.name)}|${q.type}|${q.class}|${dnssecOk ? 1 : 0}${checkingDisabled ? 1 : 0}`;
+}
+
+/** The owner part of a key (a label may hold "|", so it is found from the end). */
+function keyOwner(key: string): string {
+  return key.slice(0, key.lastIndexOf('|', key.lastIndexOf('|', key.lastIndexOf('|') - 1) - 1));
+}
+
+/** What a flush removes: entries for these owners (any type), and for these zones and every name under them. */
+export interface FlushScope {
+  names: Uint8Array[];
+  /** The root zone here means every entry. */
+  suffixes: Uint8Array[];
 }
 
 /** What kind of answer a response is and how long it may be cached, or null when never. */
@@ -105,6 +121,11 @@ export class AnswerCache {
   private readonly map = new Map<string, Entry>();
   private bytes = 0;
   evictions = 0;
+  /**
+   * Counts flushes. An answer asked for before a flush may come from what the flush was for (an
+   * old route, an old rule), so `store` drops it when the generation moved in between.
+   */
+  generation = 0;
 
   constructor(
     readonly opts: CacheOptions = defaultCacheOptions,
@@ -116,10 +137,12 @@ export class AnswerCache {
   }
 
   /**
-   * Stores a response (without OPT, any ID). Returns false when it is not cacheable. `ttlCap`
+   * Stores a response (without OPT, any ID). Returns false when it is not cacheable, or when
+   * `askedAt` (the generation when it was asked for) is older than the last flush. `ttlCap`
    * (seconds, 0 for none) lowers the entry's lifetime, as a `ttl-cap` rule asks.
    */
-  store(key: string, body: Uint8Array, ttlCap = 0): boolean {
+  store(key: string, body: Uint8Array, ttlCap = 0, askedAt = this.generation): boolean {
+    if (askedAt !== this.generation) return false;
     const c = classify(body, this.opts);
     if (!c) return false;
     const old = this.map.get(key);
@@ -210,6 +233,42 @@ export class AnswerCache {
     return { body, kind: e.kind, stale, minTtl };
   }
 
+  /**
+   * Lowers a fresh entry's lifetime to at most `ttlCap` seconds from when it was stored (a
+   * `ttl-cap` known only after the entry was stored). A stale entry keeps its serve-stale window.
+   */
+  cap(key: string, ttlCap: number): void {
+    const e = this.map.get(key);
+    if (!e || ttlCap <= 0 || this.now() >= e.expiresAt) return;
+    const until = e.storedAt + ttlCap * 1000;
+    if (until >= e.expiresAt) return;
+    e.expiresAt = until;
+    for (let i = 0; i < e.ttls.length; i++) e.ttls[i] = Math.min(e.ttls[i]!, ttlCap);
+  }
+
+  /**
+   * Removes the entries in `scope`, or every entry for null, and starts a new generation.
+   * Returns how many went. One pass over the entries, whatever the size of the scope.
+   */
+  flush(scope: FlushScope | null): number {
+    this.generation++;
+    if (!scope) {
+      const n = this.map.size;
+      this.clear();
+      return n;
+    }
+    const names = new Set(scope.names.map(nameKey));
+    const zones = new Set(scope.suffixes.map(nameKey));
+    let n = 0;
+    for (const key of [...this.map.keys()]) {
+      if (inScope(keyOwner(key), names, zones)) {
+        this.delete(key);
+        n++;
+      }
+    }
+    return n;
+  }
+
   /** True when a stale entry exists and a recent refresh failed (RFC 8767 failure recheck). */
   inStaleRefresh(key: string): boolean {
     const e = this.map.get(key);
@@ -225,4 +284,17 @@ export class AnswerCache {
     this.map.clear();
     this.bytes = 0;
   }
+}
+
+/** True when owner `s` (a key's owner) is one of `names`, or is or is under one of `zones`. */
+function inScope(s: string, names: Set<string>, zones: Set<string>): boolean {
+  if (names.has(s)) return true;
+  if (zones.size === 0) return false;
+  for (let o = 0; o < s.length; ) {
+    if (zones.has(s.slice(o))) return true;
+    const l = s.charCodeAt(o);
+    if (l === 0) break;
+    o += l + 1;
+  }
+  return false;
 }

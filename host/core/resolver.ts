@@ -5,11 +5,13 @@
  *                                   -> cache miss -> [resolve] -> upstream -> cache store
  *                                                 -> [post-resolve] -> respond
  *
- * Upstream answers are cached before post-resolve apps see them; serve-stale (RFC 8767) kicks in
+ * Upstream answers are cached as they arrive (so a refresh that outlives its request still
+ * fills the cache), as the upstream sent them: what a post-resolve app makes of an answer is for
+ * its request. A post-resolve TTL cap still bounds the entry. Serve-stale (RFC 8767) kicks in
  * when the upstreams fail or are slower than the client response timer.
  */
 
-import { AnswerCache, cacheKey, type CacheHit } from './cache.js';
+import { AnswerCache, cacheKey, type CacheHit, type FlushScope } from './cache.js';
 import type { AppChain, PhaseOutcome } from './chain.js';
 import { CtxFlag, newContext, type ClientAddress, type RequestContext, type TransportName } from './context.js';
 import { DEFAULT_CONTEXT_OPTION, type RejectReason } from './context-auth.js';
@@ -97,6 +99,8 @@ interface Metrics {
   rejected: Counter;
   local: Counter;
   refused: Counter;
+  flushes: Counter;
+  flushed: Counter;
 }
 
 /** Bound metric handles per label value, made on first use (label sets here are small and fixed). */
@@ -155,6 +159,8 @@ export class Resolver {
       received: metrics.counter('edge_peer_received_total', 'Queries received from peers with a valid context, by ingress node', ['ingress']),
       rejected: metrics.counter('edge_context_rejected_total', 'Contexts stripped before any app saw them, by reason', ['reason']),
       local: metrics.counter('edge_peer_local_fallback_total', 'Queries resolved locally because their owner was down or did not answer', ['peer']),
+      flushes: metrics.counter('edge_cache_flushes_total', 'Cache flushes, by reason (rules, admin, config)', ['reason']),
+      flushed: metrics.counter('edge_cache_flushed_entries_total', 'Entries removed by cache flushes, by reason', ['reason']),
       refused: metrics.counter('edge_peer_forward_refused_total', 'Peer forwards the host refused (no hops left, or the query is to be resolved here); resolved locally', ['reason']),
     };
     this.queriesBy = new BoundSet((transport) => this.m.queries.bind({ transport }));
@@ -169,6 +175,16 @@ export class Resolver {
 
   get currentUpstreams(): Upstreams {
     return this.upstreams;
+  }
+
+  /** Removes cached answers (all of them for null); answers asked for before it are not stored. */
+  flush(scope: FlushScope | null, reason: 'rules' | 'admin' | 'config'): number {
+    const n = this.cache.flush(scope);
+    this.m.flushes.inc({ reason });
+    this.m.flushed.inc({ reason }, n);
+    this.m.cacheEntries.set({}, this.cache.stats.entries);
+    if (n > 0) this.logger.log('info', 'cache flushed', { reason, entries: n });
+    return n;
   }
 
   /**
@@ -356,7 +372,11 @@ export class Resolver {
       const refused = ctx.flags & CtxFlag.local ? 'local' : ctx.hops >= this.opts.maxHops ? 'hops' : null;
       if (refused) this.m.refused.inc({ reason: refused });
       const body = refused ? null : await this.viaPeer(peer, key, p, ctx);
-      if (body) return this.post(PHASE.postResolve, query, p, ctx, { body, source: 'peer' }, chain);
+      if (body) {
+        const reply = this.post(PHASE.postResolve, query, p, ctx, { body, source: 'peer' }, chain);
+        if (ctx.ttlCap > 0) this.cache.cap(key, ctx.ttlCap);
+        return reply;
+      }
       // Resolve here: the chain again from the top of the phase, now with forwarding to peers
       // off for this request (the owner is down, did not answer in time, or may not be asked).
       if (!refused) this.m.local.inc({ peer });
@@ -370,7 +390,10 @@ export class Resolver {
     const target = outcome.kind === 'forward' ? outcome.target : pre.kind === 'forward' ? pre.target : '';
     const group = target || ctx.route || this.opts.defaultRoute;
     const body = await this.resolveUpstream(key, group, p, ctx);
-    return this.post(PHASE.postResolve, query, p, ctx, body, chain);
+    const reply = this.post(PHASE.postResolve, query, p, ctx, body, chain);
+    // A post-resolve TTL cap bounds the entry too, not only this answer.
+    if (body.source === 'upstream' && ctx.ttlCap > 0) this.cache.cap(key, ctx.ttlCap);
+    return reply;
   }
 
   /** An app answered or refused: the message goes through post-resolve like any answer. */
@@ -532,11 +555,12 @@ export class Resolver {
     let job = this.inflight.get(flightKey);
     if (job) this.m.coalesced.inc();
     else {
+      const askedAt = this.cache.generation;
       job = peers.forward(peer, p.question!, ctx, ctx.deadline).then(({ body, cacheable }) => {
         // Only what the owner had from its cache or the upstream fills this node's cache: an
         // answer a rule or an app made for this request's context (a local-root NXDOMAIN, a
         // client-specific rewrite, a stale answer) is not everyone's answer.
-        if (cacheable) this.cache.store(key, body, ctx.ttlCap);
+        if (cacheable) this.cache.store(key, body, ctx.ttlCap, askedAt);
         return body;
       });
       this.inflight.set(flightKey, job);
@@ -559,6 +583,7 @@ export class Resolver {
       this.m.coalesced.inc();
       return running;
     }
+    const askedAt = this.cache.generation;
     const job = (async () => {
       if (!this.upstreams.has(group)) throw new UpstreamError(`route names upstream group "${group}", which is not configured`);
       const ans = await this.upstreams.query(
@@ -567,7 +592,7 @@ export class Resolver {
         { do: (ctx.flags & CtxFlag.do) !== 0, cd: (ctx.flags & CtxFlag.cd) !== 0 },
         ctx.deadline,
       );
-      this.cache.store(key, ans.body, ctx.ttlCap);
+      this.cache.store(key, ans.body, ctx.ttlCap, askedAt);
       this.m.cacheEntries.set({}, this.cache.stats.entries);
       return ans.body;
     })();
