@@ -145,6 +145,28 @@ describe('RDATA in presentation format', () => {
       await expect(one(`example.com. ${bad}`), bad).rejects.toThrow(ZoneError);
     }
   });
+
+  it('checks the mandatory list (RFC 9460 §8, appendix D.3) in text and in wire form', async () => {
+    for (const [bad, re] of [
+      ['SVCB 1 foo.example.com. mandatory=key123', /mandatory: key123 is mandatory but absent/],
+      ['HTTPS 1 . alpn=h2 mandatory=alpn,port', /mandatory: port is mandatory but absent/],
+      ['SVCB 1 foo.example.com. mandatory=mandatory', /mandatory must not list itself/],
+      ['SVCB 1 foo.example.com. mandatory=key123,key123 key123=abc', /duplicate key in mandatory/],
+      ['SVCB 1 . mandatory=port,port port=53', /duplicate key in mandatory/],
+      // the same, arriving as wire RDATA
+      ['SVCB \\# 9 000100 000000020000', /mandatory lists itself/],
+      ['SVCB \\# 9 000100 000000020003', /port is mandatory but absent/],
+      ['SVCB \\# 17 000100 0000000400030003 000300020035', /not in strictly increasing order/],
+      ['HTTPS \\# 24 000100 0000000400030001 00010003026832 000300020035', /not in strictly increasing order/],
+    ] as Array<[string, RegExp]>) {
+      const err = await one(`example.com. ${bad}`).catch((e) => e);
+      expect(err, bad).toBeInstanceOf(ZoneError);
+      expect(err.message, bad).toMatch(re);
+    }
+    // listed in any order in text, sorted on the wire
+    const ok = await one('example.com. HTTPS 1 . port=443 alpn=h2 mandatory=port,alpn');
+    expect(hex(ok.rdata)).toBe('000100' + '0000000400010003' + '00010003026832' + '0003000201bb');
+  });
 });
 
 // Encodings checked against ldns-read-zone 1.8.3 (`-U SOA` prints them in \# form); AMTRELAY,

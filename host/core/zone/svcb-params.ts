@@ -104,6 +104,8 @@ function encodeValue(key: number, b: Uint8Array, s: number, e: number, present: 
       const keys = list().map((item) => {
         const k = keyFromName(ascii(item));
         if (k === undefined) throw new Error(`unknown key "${ascii(item)}" in mandatory list`);
+        // RFC 9460 §8
+        if (k === KEY_MANDATORY) throw new Error('mandatory must not list itself');
         return k;
       });
       keys.sort((x, y) => x - y);
@@ -207,6 +209,13 @@ export function parseSvcParams(t: Tokens, first: number, w: RdataWriter): number
       throw new FieldError(params[k]!.token, `SvcParam ${keyToName(params[k]!.key)} appears twice`);
     }
   }
+  const mandatory = params.find((p) => p.key === KEY_MANDATORY);
+  for (let q = 0; mandatory && q < mandatory.value.length; q += 2) {
+    const key = (mandatory.value[q]! << 8) | mandatory.value[q + 1]!;
+    if (!params.some((p) => p.key === key)) {
+      throw new FieldError(mandatory.token, `SvcParam mandatory: ${keyToName(key)} is mandatory but absent`);
+    }
+  }
   for (const p of params) {
     try {
       w.u16(p.key);
@@ -223,6 +232,7 @@ export function parseSvcParams(t: Tokens, first: number, w: RdataWriter): number
 export function checkSvcParams(b: Uint8Array, s: number, e: number): string | null {
   let p = s;
   let last = -1;
+  let mandatory = -1;
   while (p < e) {
     if (p + 4 > e) return 'truncated SvcParam';
     const key = (b[p]! << 8) | b[p + 1]!;
@@ -235,7 +245,8 @@ export function checkSvcParams(b: Uint8Array, s: number, e: number): string | nu
     if (key === KEY_PORT && len !== 2) return 'port value is not 2 octets';
     if (key === KEY_IPV4HINT && (len === 0 || len % 4 !== 0)) return 'bad ipv4hint length';
     if (key === KEY_IPV6HINT && (len === 0 || len % 16 !== 0)) return 'bad ipv6hint length';
-    if ((key === KEY_MANDATORY && (len === 0 || len % 2 !== 0))) return 'bad mandatory length';
+    if (key === KEY_MANDATORY && (len === 0 || len % 2 !== 0)) return 'bad mandatory length';
+    if (key === KEY_MANDATORY) mandatory = p;
     if ((key === KEY_NO_DEFAULT_ALPN || key === KEY_OHTTP) && len !== 0) return `${keyToName(key)} carries a value`;
     if (key === KEY_ALPN) {
       let q = p;
@@ -247,6 +258,22 @@ export function checkSvcParams(b: Uint8Array, s: number, e: number): string | nu
       }
     }
     p += len;
+  }
+  return mandatory < 0 ? null : checkMandatory(b, s, e, mandatory);
+}
+
+/** RFC 9460 §8: the mandatory list at `m` is strictly increasing, omits itself and names only keys present. */
+function checkMandatory(b: Uint8Array, s: number, e: number, m: number): string | null {
+  const end = m + ((b[m - 2]! << 8) | b[m - 1]!);
+  let prev = -1;
+  for (let q = m; q < end; q += 2) {
+    const key = (b[q]! << 8) | b[q + 1]!;
+    if (key === KEY_MANDATORY) return 'mandatory lists itself';
+    if (key <= prev) return 'mandatory keys not in strictly increasing order';
+    prev = key;
+    let found = false;
+    for (let p = s; p < e && !found; p += 4 + ((b[p + 2]! << 8) | b[p + 3]!)) found = ((b[p]! << 8) | b[p + 1]!) === key;
+    if (!found) return `${keyToName(key)} is mandatory but absent`;
   }
   return null;
 }
