@@ -238,3 +238,19 @@ describe('index', () => {
     expect(h.query('unrelated.org', { phase: 'pre-cache' }).verdict).toBe('continue');
   });
 });
+
+describe('refused rule sets', () => {
+  it('leave no garbage behind: a run of refused 10,000-rule sets, then a good one loads', () => {
+    const rules: string[] = [];
+    for (let i = 0; i < 10_000; i++) rules.push(`phase = pre-cache qname-suffix zone${i}.example set-tag t${i}`);
+    const good = rules.join('\n') + '\n';
+    const h = app(good);
+    for (let i = 0; i < 8; i++) {
+      const r = h.load(enc(good + 'phase = nowhere set-tag x\n'));
+      // refused by the parser, not by a trap at the memory cap
+      expect(!r.ok && r.error).toMatch(/^10001:9: unknown phase "nowhere"/);
+    }
+    expect(h.load(enc(good)).ok).toBe(true);
+    expect(h.query('a.zone42.example', { phase: 'pre-cache' }).tags).toEqual(['t42']);
+  });
+});

@@ -412,9 +412,11 @@ export class AppInstance {
     }
     try {
       const r = this.rawLoad(kind, data);
+      // a refused load leaves its garbage too: without a collection, a few refused 10,000-rule
+      // sets in a row filled the memory cap and the next good set trapped
+      this.collect();
       if (r.ok) {
         this.loads.set(kind, data.slice());
-        this.collect();
         this.refreshWanted();
       }
       return r;
