@@ -82,6 +82,33 @@ describe('wire-format input', () => {
     }
   });
 
+  it('keeps its read buffer near one chunk plus one record on a long stream', async () => {
+    // ~7.5 MB of 280-octet TXT records, in chunks that split records
+    const txt = Uint8Array.from([255, ...new Uint8Array(255).fill(0x61)]);
+    const records: ZoneRecord[] = [];
+    for (let i = 0; i < 28_000; i++) {
+      const label = new TextEncoder().encode(`r${i}`);
+      records.push({ owner: Uint8Array.of(label.length, ...label, 7, ...new TextEncoder().encode('example'), 0), type: 16, class: 1, ttl: 60, rdata: txt });
+    }
+    const wire = encodeWireRecords(records);
+    expect(wire.length).toBeGreaterThan(7_500_000);
+    let largest = 0;
+    const t = new (class extends RecordTable {
+      override setOwner(src: Uint8Array, s: number, n: number): void {
+        largest = Math.max(largest, src.length); // the reader's own buffer, where owners are read from
+        super.setOwner(src, s, n);
+      }
+    })();
+    expect(await parseWireRecords(split(wire, 65_537), t, { file: 'w' })).toBe(records.length);
+    expect(largest).toBeGreaterThan(0);
+    expect(largest).toBeLessThanOrEqual(256 * 1024);
+    // one record larger than the buffer still arrives whole, in small chunks
+    const big: ZoneRecord = { owner: Uint8Array.of(0), type: 16, class: 1, ttl: 60, rdata: new Uint8Array(65_280).fill(3) };
+    for (let i = 0; i < big.rdata.length; i += 256) big.rdata[i] = 255;
+    const got = await wireRecords(split(encodeWireRecords([big, records[0]!]), 100));
+    expect(got.map((r) => r.rdata.length)).toEqual([65_280, txt.length]);
+  });
+
   it('refuses truncated, malformed and mixed-class input', async () => {
     const wire = encodeWireRecords(await parsePresentationAll(TEXT));
     await expect(wireRecords(wire.subarray(0, wire.length - 2))).rejects.toThrow(/ends inside a record/);

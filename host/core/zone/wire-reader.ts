@@ -20,18 +20,29 @@ export interface WireParseOptions {
 const DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
 const DEFAULT_MAX_RECORDS = 1_000_000;
 
-/** Bytes that arrive in chunks, consumed from the front. */
+/**
+ * Bytes that arrive in chunks, consumed from the front. What is unread is at most one record
+ * or message plus a chunk, so the buffer stays near that size however long the stream is:
+ * unread bytes move to the front when the chunk then fits, and only otherwise does it grow
+ * (to a power of two, so a record arriving in many small chunks is not copied once per chunk).
+ */
 class Pending {
   buf: Uint8Array = new Uint8Array(0);
   start = 0;
   end = 0;
   push(chunk: Uint8Array): void {
     const live = this.end - this.start;
+    const need = live + chunk.length;
     if (this.end + chunk.length > this.buf.length) {
-      const size = Math.max(live + chunk.length, this.buf.length * 2, 65536);
-      const b = new Uint8Array(size);
-      b.set(this.buf.subarray(this.start, this.end));
-      this.buf = b;
+      if (need <= this.buf.length) {
+        this.buf.copyWithin(0, this.start, this.end);
+      } else {
+        let size = 65536;
+        while (size < need) size *= 2;
+        const b = new Uint8Array(size);
+        b.set(this.buf.subarray(this.start, this.end));
+        this.buf = b;
+      }
       this.start = 0;
       this.end = live;
     }
