@@ -10,6 +10,7 @@ import { createSocket } from 'node:dgram';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { startNsd, type Nsd } from '../helpers/nsd.js';
+import { startSlowUpstream, type SlowUpstream } from '../helpers/slow-upstream.js';
 import { dig, kdig, run } from '../helpers/dig.js';
 import { needTools } from '../helpers/tools.js';
 import { startEdge, root, type TestNode } from '../helpers/edge.js';
@@ -323,6 +324,60 @@ client_response_timer_ms = 1800
     expect(m('edge_stale_answers_total', { reason: 'recheck' })).toBe(1);
     // Something never cached gets SERVFAIL, not a hang.
     expect((await dig(edge.dns, ['host999.example.test', 'A'])).status).toBe('SERVFAIL');
+  });
+});
+
+describe.skipIf(!haveTools)('serve-stale: the client response timer (RFC 8767), at its default', () => {
+  let nsd: Nsd;
+  let slow: SlowUpstream;
+  let edge: TestNode;
+
+  beforeAll(async () => {
+    nsd = await startNsd({ 'example.test.': zone });
+    slow = await startSlowUpstream(nsd);
+    // client_response_timer_ms is left out: the default (1.8 s) is what is tested. The try
+    // timeout is above it, so a slow answer is waited for, not counted as a failure.
+    edge = await startEdge(`
+[upstreams]
+default = ["${slow.address}"]
+[upstream]
+try_timeout_ms = 2900
+[apps.forward.config.routes]
+"." = "default"
+`);
+  });
+
+  afterAll(async () => {
+    await edge?.stop();
+    await slow?.close();
+    await nsd?.stop();
+  });
+
+  it('answers from stale data after about 1.8 s when the upstream is slow, and the refresh still lands', async () => {
+    const fresh = await dig(edge.dns, ['short.example.test', 'A']);
+    expect(fresh.answers[0]!.ttl).toBeLessThanOrEqual(2);
+    await sleep(2500);
+    const before = await metrics(edge);
+    slow.delayMs = 2500;
+    const asked = Date.now();
+    const stale = await dig(edge.dns, ['short.example.test', 'A']);
+    const waited = Date.now() - asked;
+    expect(stale.answers[0]).toMatchObject({ data: '192.0.2.2', ttl: 30 });
+    expect(stale.raw).toMatch(/EDE: 3 \(Stale Answer\)/);
+    // Not before the timer, and before the request deadline (3 s); TTL 30 says it did not wait
+    // for the upstream's answer (2.5 s) either. `waited` includes starting dig.
+    expect(waited).toBeGreaterThanOrEqual(1700);
+    expect(waited).toBeLessThan(3000);
+    const after = await metrics(edge);
+    expect(after('edge_stale_answers_total', { reason: 'timer' })).toBe(before('edge_stale_answers_total', { reason: 'timer' }) + 1);
+    expect(after('edge_stale_answers_total', { reason: 'upstream-failure' })).toBe(before('edge_stale_answers_total', { reason: 'upstream-failure' }));
+    // The upstream query went on after the stale answer; its answer is in the cache now.
+    await sleep(2600 - waited);
+    const relayed = slow.queries;
+    const refreshed = await dig(edge.dns, ['short.example.test', 'A']);
+    expect(refreshed.answers[0]!.ttl).toBeLessThanOrEqual(2);
+    expect(refreshed.raw).not.toMatch(/Stale Answer/);
+    expect(slow.queries).toBe(relayed);
   });
 });
 
