@@ -2,7 +2,8 @@
  * Long-lived data pushed into one app (the override app's rule set, a block list): versioned by
  * content hash, validated by the app itself, swapped atomically inside it, and reported. A push
  * that the app refuses changes nothing and comes back with the app's errors, each prefixed with
- * the source name (`rules/site.rules:12:7: unknown action "sett-tag"`).
+ * the source name (`rules/site.rules:12:7: unknown action "sett-tag"`). While the app is out of
+ * the chain (switched off in the config) it runs no data, and that is what is reported.
  */
 
 import { LoadKind } from '../abi/verdict.js';
@@ -20,6 +21,9 @@ export interface DataState {
 
 export type ApplyResult = { ok: true; hash: string; changed: boolean } | { ok: false; errors: string[] };
 
+/** Called after the data an app runs changed (null: none), with the bytes before and after. */
+export type DataChange = (before: Uint8Array | null, after: Uint8Array | null) => void;
+
 export async function sha256Hex(data: Uint8Array): Promise<string> {
   const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', data.slice()));
   let s = '';
@@ -34,6 +38,10 @@ export class AppDataManager {
   private readonly refused: Counter;
   /** Serialises applies so two pushes cannot interleave their validate and swap. */
   private queue: Promise<unknown> = Promise.resolve();
+  /** Whether the app was in the chain at the last rebuild. */
+  private inChain = true;
+  /** Told of every change of what the app runs (the node flushes cached answers a rule change affects). */
+  onChange: DataChange | null = null;
 
   constructor(
     readonly app: string,
@@ -47,12 +55,21 @@ export class AppDataManager {
     this.refused = metrics.counter('edge_app_data_refused_total', 'Data pushes an app refused (the running data stayed)', ['app']);
   }
 
+  /** The data the app runs; null when none, or while the app is out of the chain. */
   get current(): DataState | null {
-    return this.state;
+    return this.chain().app(this.app) ? this.state : null;
   }
 
   get text(): string | null {
-    return this.bytes ? new TextDecoder().decode(this.bytes) : null;
+    return this.bytes && this.current ? new TextDecoder().decode(this.bytes) : null;
+  }
+
+  private changed(before: Uint8Array | null, after: Uint8Array | null): void {
+    try {
+      this.onChange?.(before, after);
+    } catch (e) {
+      this.logger.log('error', 'app data change handler failed', { app: this.app, error: (e as Error).message });
+    }
   }
 
   private withSource(source: string, error: string): string[] {
@@ -78,25 +95,52 @@ export class AppDataManager {
     return { ok: true, hash, changed: this.state?.hash !== hash };
   }
 
-  apply(data: Uint8Array, source: string): Promise<ApplyResult> {
-    const run = this.queue.then(() => this.applyNow(data, source));
+  /**
+   * Validates and swaps in `data`. With `save`, the data is validated first, then saved (a rule
+   * file written), then swapped in; a save that fails applies nothing, so what runs is what a
+   * reload or restart would load.
+   */
+  apply(data: Uint8Array, source: string, save?: (data: Uint8Array) => Promise<void>): Promise<ApplyResult> {
+    const run = this.queue.then(() => this.applyNow(data, source, save));
     this.queue = run.catch(() => undefined);
     return run;
   }
 
-  private async applyNow(data: Uint8Array, source: string): Promise<ApplyResult> {
+  private async applyNow(data: Uint8Array, source: string, save?: (data: Uint8Array) => Promise<void>): Promise<ApplyResult> {
     const early = this.check(data, source);
     if (early) return this.refuse(early);
     const hash = await sha256Hex(data);
     const inst = this.chain().app(this.app)!;
-    if (this.state?.hash === hash && inst.lastLoad(LoadKind.DATA)) return { ok: true, hash, changed: false };
+    if (this.state?.hash === hash && inst.lastLoad(LoadKind.DATA)) {
+      try {
+        await save?.(data);
+      } catch (e) {
+        return this.refuse([`${source}: runs already, but cannot be saved (${(e as Error).message})`]);
+      }
+      return { ok: true, hash, changed: false };
+    }
+    if (save) {
+      const v = inst.validate(data);
+      if (!v.ok) return this.refuse(this.withSource(source, v.error));
+      try {
+        await save(data);
+      } catch (e) {
+        return this.refuse([`${source}: not applied: cannot save it (${(e as Error).message})`]);
+      }
+    }
     const r = inst.load(LoadKind.DATA, data);
-    if (!r.ok) return this.refuse(this.withSource(source, r.error));
+    if (!r.ok) {
+      // Validated but refused on the real instance (a trap): the saved copy goes back too.
+      if (save && this.bytes) await save(this.bytes).catch(() => undefined);
+      return this.refuse(this.withSource(source, r.error));
+    }
+    const before = this.bytes;
     if (this.state) this.info.set({ app: this.app, hash: this.state.hash }, 0);
     this.state = { hash, source, appliedAt: this.now(), size: data.length };
     this.bytes = data.slice();
     this.info.set({ app: this.app, hash }, 1);
     this.logger.log('info', 'app data applied', { app: this.app, hash: hash.slice(0, 16), source, bytes: data.length });
+    this.changed(before, this.bytes);
     return { ok: true, hash, changed: true };
   }
 
@@ -113,10 +157,13 @@ export class AppDataManager {
   async adopt(data: Uint8Array, source: string): Promise<void> {
     const hash = await sha256Hex(data);
     if (this.state?.hash === hash && this.state.source === source) return;
+    const same = this.state?.hash === hash;
+    const before = this.bytes;
     if (this.state) this.info.set({ app: this.app, hash: this.state.hash }, 0);
     this.state = { hash, source, appliedAt: this.now(), size: data.length };
     this.bytes = data.slice();
     this.info.set({ app: this.app, hash }, 1);
+    if (!same) this.changed(before, this.bytes);
   }
 
   /** Removes the data: the app runs with none. */
@@ -125,18 +172,27 @@ export class AppDataManager {
     if (!inst) return { ok: false, errors: [`app ${this.app} is not in the chain`] };
     const r = inst.clearData();
     if (!r.ok) return { ok: false, errors: [r.error] };
+    const before = this.bytes;
     if (this.state) this.info.set({ app: this.app, hash: this.state.hash }, 0);
     this.state = null;
     this.bytes = null;
+    this.changed(before, null);
     return { ok: true, hash: '', changed: true };
   }
 
   /**
    * After the chain was rebuilt: if the app came back without data (it was switched off and on),
-   * give it the current data again.
+   * give it the current data again. An app switched off runs nothing, so its hash is reported
+   * as not running until it is back.
    */
   restore(): void {
     const inst = this.chain().app(this.app);
+    const was = this.inChain;
+    this.inChain = !!inst;
+    if (this.state && was !== this.inChain) {
+      this.info.set({ app: this.app, hash: this.state.hash }, this.inChain ? 1 : 0);
+      this.changed(this.inChain ? null : this.bytes, this.inChain ? this.bytes : null);
+    }
     if (!inst || !this.bytes || inst.lastLoad(LoadKind.DATA)) return;
     const r = inst.load(LoadKind.DATA, this.bytes);
     if (!r.ok) this.logger.log('error', 'app data did not reload into the new chain', { app: this.app, error: r.error });

@@ -1,7 +1,7 @@
 /**
- * The admin HTTP listener: Prometheus metrics, a JSON status, health, and authenticated writes
- * (config reload) with a bearer token. Extra routes (rules, zones) are registered by the parts
- * that own them.
+ * The admin HTTP listener: Prometheus metrics, a JSON status, health, authenticated writes
+ * (config reload) and authenticated reads of what an operator may keep private (the rule text)
+ * with a bearer token. Extra routes (rules, zones) are registered by the parts that own them.
  */
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -9,6 +9,12 @@ import { timingSafeEqual } from 'node:crypto';
 import type { Logger } from '../../core/log.js';
 
 export type AdminRoute = (req: IncomingMessage, body: string) => Promise<{ status: number; body: unknown; type?: string }>;
+
+/**
+ * Who may call a route: `open` anyone; `read` anyone while no token is configured, else only
+ * with it; `write` only with the token, and nobody while none is configured.
+ */
+export type AdminAccess = 'open' | 'read' | 'write';
 
 export interface AdminOptions {
   host: string;
@@ -20,16 +26,16 @@ const MAX_BODY = 16 * 1024 * 1024;
 
 export class AdminServer {
   private server!: Server;
-  private readonly routes = new Map<string, { write: boolean; fn: AdminRoute }>();
+  private readonly routes = new Map<string, { access: AdminAccess; fn: AdminRoute }>();
 
   constructor(
     private readonly opts: AdminOptions,
     private readonly logger: Logger,
   ) {}
 
-  /** Registers `METHOD /path`; write routes need the bearer token. */
-  route(method: string, path: string, fn: AdminRoute, write = method !== 'GET'): void {
-    this.routes.set(`${method} ${path}`, { write, fn });
+  /** Registers `METHOD /path`; by default a GET is open and anything else a write. */
+  route(method: string, path: string, fn: AdminRoute, access: AdminAccess = method === 'GET' ? 'open' : 'write'): void {
+    this.routes.set(`${method} ${path}`, { access, fn });
   }
 
   setToken(token: string | undefined): void {
@@ -70,10 +76,8 @@ export class AdminServer {
       if (allowed.length) return send(405, { error: `method ${req.method} not allowed`, allow: allowed });
       return send(404, { error: 'not found' });
     }
-    if (route.write) {
-      if (!this.opts.token) return send(403, { error: 'admin writes are disabled: set admin.token in the config' });
-      if (!this.authorized(req)) return send(401, { error: 'missing or wrong bearer token' });
-    }
+    if (route.access === 'write' && !this.opts.token) return send(403, { error: 'admin writes are disabled: set admin.token in the config' });
+    if (route.access !== 'open' && this.opts.token && !this.authorized(req)) return send(401, { error: 'missing or wrong bearer token' });
     try {
       const chunks: Buffer[] = [];
       let size = 0;

@@ -5,8 +5,8 @@
  */
 
 import { watch, type FSWatcher } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { basename, dirname, resolve } from 'node:path';
+import { open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { AppDataManager, ApplyResult } from '../../apps/app-data.js';
 import type { Logger } from '../../core/log.js';
 
@@ -54,5 +54,35 @@ export class DataFile {
     clearTimeout(this.timer);
     this.watcher?.close();
     this.watcher = null;
+  }
+}
+
+/**
+ * Replaces `path` with `data` so that a reader (the watch, a reload, a restart after a crash)
+ * sees the old file or the new one, never a part: a temporary file in the same folder, synced,
+ * then renamed over it.
+ */
+export async function writeFileAtomically(path: string, data: Uint8Array): Promise<void> {
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
+  const mode = await stat(path).then((s) => s.mode & 0o777, () => 0o644);
+  try {
+    const f = await open(tmp, 'w', mode);
+    try {
+      await f.writeFile(data);
+      await f.sync();
+    } finally {
+      await f.close();
+    }
+    await rename(tmp, path);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw e;
+  }
+  // The rename is durable once the folder is synced; not every platform lets a folder be opened.
+  try {
+    const d = await open(dirname(path), 'r');
+    await d.sync().finally(() => d.close());
+  } catch {
+    // best effort
   }
 }

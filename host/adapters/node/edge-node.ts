@@ -4,8 +4,9 @@
  * the running one in place).
  */
 
-import { readFile } from 'node:fs/promises';
+import { access, constants as fsConstants, readFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
+import { dirname } from 'node:path';
 import { buildChain, type AppCatalog } from '../../apps/load-apps.js';
 import type { WasmAppChain } from '../../apps/app-chain.js';
 import { AnswerCache } from '../../core/cache.js';
@@ -16,14 +17,16 @@ import type { Peers } from '../../core/peers.js';
 import type { Upstreams, UpstreamTransport } from '../../core/upstream.js';
 import { cacheOptions, peersFromConfig, resolverOptions, upstreamsFromConfig, zoneSettings } from '../../core/from-config.js';
 import { AdminServer } from './admin-server.js';
-import { AppDataManager } from '../../apps/app-data.js';
-import { DataFile } from './data-file.js';
+import { AppDataManager, type DataState } from '../../apps/app-data.js';
+import { ruleChangeFlush } from '../../apps/rule-scope.js';
+import { textToName, WireError } from '../../core/dns/wire.js';
+import { DataFile, writeFileAtomically } from './data-file.js';
 import { FileSource } from './zone-file-source.js';
 import { ZoneLifecycle } from '../../apps/zone-lifecycle.js';
 import { UrlSource } from '../../core/zone-source.js';
 import { parseTrustAnchor, type TrustAnchor } from '../../core/zone/index.js';
 import { nodeCatalog } from './catalog.js';
-import { catalogForConfig, configBaseDir, loadAppData, type LoadedData } from './app-files.js';
+import { catalogForConfig, configBaseDir, dataFiles, loadAppData, type LoadedData } from './app-files.js';
 import { DohServer } from './doh-server.js';
 import { PromMetrics } from './prom-metrics.js';
 import { TcpServer } from './tcp-server.js';
@@ -58,6 +61,10 @@ export interface Listening {
 const RULES_MAX_BYTES = 1024 * 1024;
 /** Other app data (block lists); each app's own max_load_bytes applies too. */
 const DATA_MAX_BYTES = 64 * 1024 * 1024;
+/** What `DELETE /rules` leaves in a configured rule file: a set with no rules, the same on every node. */
+const NO_RULES = new TextEncoder().encode('# No rules: cleared with DELETE /rules.\n');
+/** Config sections that decide where an answer comes from: a change flushes the cache. */
+const ROUTING_SECTIONS = ['upstreams', 'upstream', 'apps'] as const;
 
 function splitHostPort(s: string): { host: string; port: number } {
   const m = /^\[(.+)\]:(\d+)$/.exec(s) ?? /^(.+):(\d+)$/.exec(s);
@@ -101,9 +108,30 @@ export class EdgeNode {
     let m = this.data.get(app);
     if (!m) {
       m = new AppDataManager(app, () => this.chain, this.metrics, this.logger, app === 'override' ? RULES_MAX_BYTES : DATA_MAX_BYTES, this.opts.now);
+      if (app === 'override') m.onChange = (before, after) => this.flushForRules(before, after);
       this.data.set(app, m);
     }
     return m;
+  }
+
+  /**
+   * A rule set went in or out: cached answers that the changed rules could have shaped are
+   * flushed at once, so a reroute applies to the next query, not after max_ttl (docs/rules.md).
+   */
+  private flushForRules(before: Uint8Array | null, after: Uint8Array | null): void {
+    if (!this.resolver) return;
+    const text = (b: Uint8Array | null) => (b ? new TextDecoder().decode(b) : null);
+    const scope = ruleChangeFlush(text(before), text(after));
+    if (scope === 'all') this.resolver.flush(null, 'rules');
+    else if (scope.names.length || scope.suffixes.length) this.resolver.flush(scope, 'rules');
+  }
+
+  /**
+   * The rule file the config names (`[rules] file` or `[apps.override] data`), or null. With one,
+   * a pushed rule set is written to it, so a reload, a restart and the file watch all keep it.
+   */
+  private rulesFile(): string | null {
+    return dataFiles(this.config, configBaseDir(this.opts.configPath)).find((f) => f.app === 'override')?.path ?? null;
   }
 
   /** The override app's rule set (docs/rules.md). */
@@ -227,6 +255,10 @@ export class EdgeNode {
       const sameCache = JSON.stringify(cacheOptions(c)) === JSON.stringify(old.cache.opts);
       const cache = sameCache ? old.cache : new AnswerCache(cacheOptions(c), this.opts.now);
       this.resolver = new Resolver(chain, cache, upstreams, peers, this.metrics, this.logger, resolverOptions(c), this.opts.now);
+      // New upstreams, routes or apps: answers cached under the old ones may come from where
+      // the new config no longer sends anything (as unbound drops its cache on reload).
+      const routing = (x: Config) => JSON.stringify(ROUTING_SECTIONS.map((k) => x[k]));
+      if (sameCache && routing(c) !== routing(this.config)) this.resolver.flush(null, 'config');
     }
     this.chain = chain;
     for (const m of this.data.values()) m.restore();
@@ -322,16 +354,41 @@ export class EdgeNode {
     admin.route('GET', '/metrics', async () => ({ status: 200, body: await this.metrics.text(), type: 'text/plain; version=0.0.4' }));
     admin.route('GET', '/health', async () => ({ status: 200, body: 'ok\n', type: 'text/plain' }));
     admin.route('GET', '/status', async () => ({ status: 200, body: this.status() }));
-    admin.route('GET', '/rules', async () => ({ status: 200, body: { ...this.rules.current, text: this.rules.text } }));
+    admin.route('GET', '/rules', async () => ({ status: 200, body: { ...this.rulesStatus(), text: this.rules.text } }), 'read');
     admin.route('PUT', '/rules', async (req, body) => {
       const data = new TextEncoder().encode(body);
       const dryRun = new URL(req.url ?? '/', 'http://admin').searchParams.get('check') === '1';
-      const r = dryRun ? await this.rules.validate(data, 'pushed rules') : await this.rules.apply(data, 'pushed rules');
+      const file = this.rulesFile();
+      let r = dryRun ? await this.rules.validate(data, 'pushed rules') : await this.rules.apply(data, 'pushed rules', file ? (d) => writeFileAtomically(file, d) : undefined);
+      // A dry run answers for the save too, so `rules push` applies nowhere when one node could not keep the set.
+      if (dryRun && r.ok && file) {
+        r = await access(dirname(file), fsConstants.W_OK).then(
+          () => r,
+          (e: Error) => ({ ok: false, errors: [`pushed rules: cannot be saved to ${file} (${e.message})`] }),
+        );
+      }
       return r.ok ? { status: 200, body: { hash: r.hash, changed: r.changed, applied: !dryRun } } : { status: 422, body: { errors: r.errors, hash: this.rules.current?.hash ?? null } };
     });
     admin.route('DELETE', '/rules', async () => {
-      const r = await this.rules.clear();
-      return r.ok ? { status: 200, body: { hash: null } } : { status: 500, body: { errors: r.errors } };
+      const file = this.rulesFile();
+      // With a rule file the file stays the truth: it gets a set with no rules, not removed (a
+      // reload would then refuse the config for a missing file).
+      const r = file ? await this.rules.apply(NO_RULES, 'DELETE /rules', (d) => writeFileAtomically(file, d)) : await this.rules.clear();
+      return r.ok ? { status: 200, body: { hash: file ? r.hash : null } } : { status: 500, body: { errors: r.errors } };
+    });
+    admin.route('POST', '/cache/flush', async (req) => {
+      const name = new URL(req.url ?? '/', 'http://admin').searchParams.get('name');
+      let zone: Uint8Array | null = null;
+      if (name) {
+        try {
+          zone = textToName(name.endsWith('.') ? name : `${name}.`);
+        } catch (e) {
+          if (!(e instanceof WireError)) throw e;
+          return { status: 400, body: { error: `name: "${name}" is not a domain name (${e.message})` } };
+        }
+      }
+      const flushed = this.resolver.flush(zone ? { names: [], suffixes: [zone] } : null, 'admin');
+      return { status: 200, body: { flushed, name: name ?? null } };
     });
     admin.route('GET', '/zone', async () => ({ status: this.zone ? 200 : 404, body: this.zone?.status() ?? { error: 'no [zone] source configured' } }));
     admin.route('POST', '/zone/refresh', async () => {
@@ -354,10 +411,15 @@ export class EdgeNode {
       upstreams: this.resolver.currentUpstreams.health(),
       peers: this.resolver.peers?.health() ?? {},
       cache: this.resolver.cache.stats,
-      rules: this.rules.current ?? { hash: null },
+      rules: this.rulesStatus(),
       data: Object.fromEntries([...this.data].filter(([, m]) => m.current).map(([app, m]) => [app, m.current])),
       zone: this.zone?.status() ?? null,
     };
+  }
+
+  /** The rule set running, or no hash, saying why when the override app is switched off. */
+  private rulesStatus(): DataState | { hash: null; disabled?: true } {
+    return this.rules.current ?? (this.chain.app('override') ? { hash: null } : { hash: null, disabled: true });
   }
 
   /**
