@@ -5,7 +5,7 @@
  * Exit status: 0 created, 1 refused (name or folder), 2 usage error.
  */
 
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
 import { parseArgs } from 'node:util';
 import { phaseNames, type PhaseName } from '../../../abi/verdict.js';
@@ -236,6 +236,32 @@ function shown(p: string): string {
   return rel && !rel.startsWith('..') && rel.length < p.length ? rel : p;
 }
 
+/**
+ * Writes the files into a fresh folder beside `appDir`, then renames it to `appDir`: a failure
+ * midway (a full disk, a killed process) leaves no half app that would block the next try.
+ */
+function writeAll(appsDir: string, appDir: string, files: Array<[string, string, string]>): void {
+  const why = (e: unknown) => (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+  let tmp: string;
+  try {
+    mkdirSync(appsDir, { recursive: true });
+    tmp = mkdtempSync(join(appsDir, '.new-app-'));
+  } catch (e) {
+    throw new Refused(`cannot create a folder in ${shown(appsDir)}: ${why(e)}`);
+  }
+  try {
+    // The manifest last: the build and the host take any folder with an app.json for an app.
+    const ordered = [...files.filter(([f]) => f !== 'app.json'), ...files.filter(([f]) => f === 'app.json')];
+    for (const [file, text] of ordered) writeFileSync(join(tmp, file), text, { flag: 'wx' });
+    // rename(2) fails when the target is a folder with files in it: if another process made the
+    // app since the check, its work stays and ours is dropped.
+    renameSync(tmp, appDir);
+  } catch (e) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw new Refused(`cannot create ${shown(appDir)}: ${why(e)}; nothing was left behind`);
+  }
+}
+
 export async function newAppCommand(argv: string[], out: CommandOutput): Promise<number> {
   try {
     let parsed;
@@ -270,14 +296,6 @@ export async function newAppCommand(argv: string[], out: CommandOutput): Promise
     if (existsSync(appDir)) {
       throw new Refused(`${shown(appDir)} already exists; new-app never overwrites (choose another name, or remove the folder yourself)`);
     }
-    mkdirSync(appsDir, { recursive: true });
-    try {
-      // Not recursive: if another process made the folder since the check, this fails instead of
-      // writing into it.
-      mkdirSync(appDir);
-    } catch (e) {
-      throw new Refused(`cannot create ${shown(appDir)}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-    }
     const s: Scaffold = {
       name,
       description: description.trim(),
@@ -293,7 +311,7 @@ export async function newAppCommand(argv: string[], out: CommandOutput): Promise
       ['README.md', readme(s), 'what an operator reads: Name, Description, Config, Verdicts, Metrics, Examples'],
       [`${name}.test.ts`, testTs(s), 'its tests, on the app test harness'],
     ];
-    for (const [file, text] of files) writeFileSync(join(appDir, file), text, { flag: 'wx' });
+    writeAll(appsDir, appDir, files);
 
     const width = Math.max(...files.map(([f]) => f.length));
     const lines = [`created ${shown(appDir)}${sep}`, ...files.map(([f, , what]) => `  ${f.padEnd(width)}  ${what}`), '', 'next (docs/writing-apps.md):'];
