@@ -10,6 +10,7 @@ import {
   LOOKALIKE_NEXT,
   ROOT_2023110400,
   ROOT_2023120800,
+  ROOT_2026082200,
   ROOT_2026082201,
 } from './support/fixtures.js';
 
@@ -36,6 +37,26 @@ describe('real root zones (archive copies: RRSIGs stripped except apex SOA and D
     const { report } = await checkZone(fixtureStream(ROOT_2023120800), { now: Date.UTC(2023, 11, 9) });
     expect(report.serial).toBe(2023120800);
     expect(report.zonemd.status).toBe('mismatch');
+  });
+
+  it('2026082200 parses completely; its SHA-384 ZONEMD mismatches (RRSIGs stripped); the apex DNSKEY RRset verifies', async () => {
+    const { zone, report } = await checkZone(fixtureStream(ROOT_2026082200), {
+      file: ROOT_2026082200,
+      trustAnchor: await anchor('root-anchors.ds'),
+      now: AUG_23_2026,
+    });
+    expect(report.serial).toBe(2026082200);
+    expect(report.records).toBe(22094); // every RR in the file, as ldns-read-zone counts them
+    expect(nameToText(nameAt(zone, 0))).toBe('.');
+    expect(report.types.ZONEMD).toBe(1);
+    expect(report.zonemd.records).toEqual([expect.objectContaining({ serial: 2026082200, scheme: 1, algorithm: 1 })]);
+    expect(report.zonemd.status).toBe('mismatch');
+    expect(report.dnssec.keyset).toBe('verified');
+    expect(report.dnssec.keys.find((k) => k.tag === 20326)).toMatchObject({ anchored: true, supported: true });
+    // only the apex SOA and DNSKEY keep their RRSIGs in the archive: the rest cannot verify
+    expect(report.dnssec.status).toBe('bogus');
+    expect(report.usable).toBe(false);
+    expect(report.reasons.join(' ')).toMatch(/ZONEMD mismatch/);
   });
 
   it('2026082201: the apex DNSKEY RRset verifies against the real root anchors at 2026-08-23', async () => {

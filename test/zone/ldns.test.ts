@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { ZoneReport } from '../../host/core/zone/index.js';
 import { needTool } from '../helpers/tools.js';
 import { zone } from './support/cli.js';
 import { fixturePath, fixtureText, LOOKALIKE, LOOKALIKE_EXPIRED } from './support/fixtures.js';
@@ -87,6 +88,29 @@ const cases: Case[] = [
   })),
 ];
 
+/** The kinds of problem ldns-verify-zone reports, recognised by the wording of its messages. */
+function ldnsKinds(out: string): string[] {
+  const kinds = new Set<string>();
+  if (/Bogus DNSSEC signature/.test(out)) kinds.add('signature');
+  if (/has no signatures/.test(out)) kinds.add('unsigned');
+  if (/signature has expired/.test(out)) kinds.add('expired');
+  if (/there is no NSEC\(3\) for|points to the wrong next hashed owner name/.test(out)) kinds.add('denial');
+  if (/Could not validate zone digest/.test(out)) kinds.add('zonemd');
+  return [...kinds].sort();
+}
+
+/** The same kinds in our report (checked with --zonemd require, as ldns -Z does). */
+function ourKinds(report: ZoneReport): string[] {
+  const kinds = new Set<string>();
+  const d = report.dnssec;
+  if (d.failures.some((f) => / does not verify$/.test(f))) kinds.add('signature');
+  if (d.failures.some((f) => /: no RRSIG$/.test(f))) kinds.add('unsigned');
+  if (d.status === 'expired') kinds.add('expired');
+  if (d.nsec === 'broken') kinds.add('denial');
+  if (report.zonemd.status !== 'verified') kinds.add('zonemd');
+  return [...kinds].sort();
+}
+
 describe('agreement with ldns-verify-zone', () => {
   for (const c of cases) {
     it(c.name, async () => {
@@ -97,6 +121,9 @@ describe('agreement with ldns-verify-zone', () => {
       const report = JSON.parse(ours.stdout);
       expect({ ok: report.usable, why: report.reasons }).toEqual({ ok: theirs.ok, why: expect.anything() });
       if (theirs.ok) expect(theirs.out).toMatch(/Zone is verified and complete/);
+      // not only the verdict: the same kinds of reason, none for a zone both accept
+      expect(ourKinds(report), theirs.out).toEqual(ldnsKinds(theirs.out));
+      expect(ourKinds(report).length > 0).toBe(!theirs.ok);
     }, 60_000);
   }
 

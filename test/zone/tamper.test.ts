@@ -86,5 +86,18 @@ describe('tampered copies of the lookalike root', () => {
   it('with zonemd=ignore a digest-only change is accepted; with require an absent digest is not', async () => {
     const glue = replaceLine(text, (l) => l.startsWith('a.nic.aaa.\t') && l.includes('\tA\t'), (l) => l.replace(/\d+$/, '99'));
     expect((await checkZone(glue, { trustAnchor: ta, now: AUG_23_2026, zonemd: 'ignore' })).report.usable).toBe(true);
+    // ZONEMD and its RRSIG removed; the apex NSEC still lists ZONEMD, so DNSSEC is set aside here
+    // to look at the ZONEMD policy alone
+    const absent = text
+      .split('\n')
+      .filter((l) => !l.includes('\tZONEMD\t') && !l.includes('\tRRSIG\tZONEMD '))
+      .join('\n');
+    const lenient = (await checkZone(absent, { trustAnchor: ta, now: AUG_23_2026, dnssec: 'ignore' })).report;
+    expect(lenient.zonemd.status).toBe('absent');
+    expect(lenient.usable).toBe(true);
+    const strict = (await checkZone(absent, { trustAnchor: ta, now: AUG_23_2026, dnssec: 'ignore', zonemd: 'require' })).report;
+    expect(strict.zonemd.status).toBe('absent');
+    expect(strict.usable).toBe(false);
+    expect(strict.reasons).toEqual([expect.stringMatching(/^ZONEMD absent \(policy require\)/)]);
   });
 });

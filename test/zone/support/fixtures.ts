@@ -28,6 +28,7 @@ export const LOOKALIKE_NEXT = 'root-lookalike-2026082300.zone.gz';
 export const LOOKALIKE_EXPIRED = 'root-lookalike-expired-2026082201.zone.gz';
 export const ROOT_2023110400 = 'root-2023110400.zone.gz';
 export const ROOT_2023120800 = 'root-2023120800.zone.gz';
+export const ROOT_2026082200 = 'root-2026082200.zone.gz';
 export const ROOT_2026082201 = 'root-2026082201.zone.gz';
 
 /** Inside every lookalike signature window and the real 2026082201 one. */
