@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AnswerCache, cacheKey, defaultCacheOptions } from './cache.js';
+import { MemoryMetrics } from './metrics.js';
 import { HEADER_LEN, concat, put16, put32, textToName, u32, walkRecords, encodeQuestion, FLAG_QR } from './dns/wire.js';
 
 const q = { name: textToName('www.example.test.'), type: 1, class: 1 };
@@ -113,6 +114,60 @@ describe('answer cache', () => {
     expect(c.get('a')).not.toBeNull();
     expect(c.get('c')).not.toBeNull();
     expect(c.evictions).toBe(1);
+  });
+
+  it('evicts least recently used entries at the byte bound, whatever the entry count', () => {
+    const r = response(0, [rr('www.example.test.', 1, 300, [1, 2, 3, 4])]);
+    const one = new AnswerCache();
+    one.store('a', r);
+    const size = one.stats.bytes;
+    // Room for three entries (and a bit), far below the entry bound.
+    const c = new AnswerCache({ ...defaultCacheOptions, maxBytes: 3 * size + size / 2 });
+    c.store('a', r);
+    c.store('b', r);
+    c.store('c', r);
+    expect(c.stats).toEqual({ entries: 3, bytes: 3 * size });
+    c.get('a');
+    c.store('d', r);
+    expect(c.get('b')).toBeNull();
+    for (const k of ['a', 'c', 'd']) expect(c.get(k)).not.toBeNull();
+    expect(c.evictions).toBe(1);
+    // A larger answer makes room for itself by evicting as many entries as it takes.
+    const big = response(0, Array.from({ length: 3 }, (_, i) => rr('www.example.test.', 1, 300, [10, 0, 0, i])));
+    c.store('big', big);
+    expect(c.stats.bytes).toBeLessThanOrEqual(c.opts.maxBytes);
+    expect(c.get('big')).not.toBeNull();
+    expect(c.get('d')).not.toBeNull();
+    expect(c.evictions).toBe(3);
+  });
+
+  it('reports entries, bytes and evictions whatever changes them; a replaced cache stops reporting', () => {
+    let now = 0;
+    const m = new MemoryMetrics();
+    const r = response(0, [rr('www.example.test.', 1, 300, [1, 2, 3, 4])]);
+    const c = new AnswerCache({ ...defaultCacheOptions, maxEntries: 2 }, () => now);
+    c.reportTo(m);
+    const shown = () => ({ entries: m.value('edge_cache_entries'), bytes: m.value('edge_cache_bytes') });
+    c.store('a', r);
+    c.store('b', response(0, [rr('www.example.test.', 1, 10, [1, 2, 3, 4])]));
+    expect(shown()).toEqual(c.stats);
+    c.store('c', r);
+    expect(m.value('edge_cache_evictions_total')).toBe(1);
+    expect(shown()).toEqual(c.stats);
+    // Expired past the stale window: the lookup drops it, and the gauges follow.
+    now = (10 + defaultCacheOptions.maxStaleSec + 1) * 1000;
+    expect(c.get('b', true)).toBeNull();
+    expect(shown()).toEqual({ entries: 1, bytes: c.stats.bytes });
+    c.flush(null);
+    expect(shown()).toEqual({ entries: 0, bytes: 0 });
+    const next = new AnswerCache();
+    next.reportTo(m);
+    next.store('x', r);
+    c.store('y', r);
+    c.store('z', r);
+    c.store('w', r);
+    expect(shown()).toEqual(next.stats);
+    expect(m.value('edge_cache_evictions_total')).toBe(1);
   });
 
   it('keys on the lower-cased name and the DO and CD bits', () => {

@@ -9,6 +9,7 @@
 
 import { RRType, Rcode } from './dns/rr-types.js';
 import { put32, readHeader, u32, walkRecords, type Question } from './dns/wire.js';
+import type { BoundCounter, Gauge, MetricsSink } from './metrics.js';
 
 export interface CacheOptions {
   maxEntries: number;
@@ -117,10 +118,24 @@ export interface CacheStats {
   bytes: number;
 }
 
+interface CacheReport {
+  sink: MetricsSink;
+  entries: Gauge;
+  bytes: Gauge;
+  evictions: BoundCounter;
+}
+
+/**
+ * The cache each sink reports: the last one given to it. A reload that changes the cache options
+ * replaces the cache, and answers still arriving for the old one must not move the gauges.
+ */
+const reporting = new WeakMap<MetricsSink, AnswerCache>();
+
 export class AnswerCache {
   private readonly map = new Map<string, Entry>();
   private bytes = 0;
   evictions = 0;
+  private report: CacheReport | null = null;
   /**
    * Counts flushes. An answer asked for before a flush may come from what the flush was for (an
    * old route, an old rule), so `store` drops it when the generation moved in between.
@@ -182,7 +197,36 @@ export class AnswerCache {
     this.map.set(key, entry);
     this.bytes += copy.length + key.length * 2;
     this.evict();
+    this.publish();
     return true;
+  }
+
+  /**
+   * From now on keeps `edge_cache_entries`, `edge_cache_bytes` and `edge_cache_evictions_total`
+   * in `metrics` current, whatever changes the cache (an upstream or a peer answer, an expiry, a
+   * flush); the cache that reported there before stops.
+   */
+  reportTo(metrics: MetricsSink): void {
+    reporting.set(metrics, this);
+    this.report = {
+      sink: metrics,
+      entries: metrics.gauge('edge_cache_entries', 'Entries in the answer cache'),
+      bytes: metrics.gauge('edge_cache_bytes', 'Bytes held by the answer cache (answers and keys), bounded by cache.max_bytes'),
+      evictions: metrics.counter('edge_cache_evictions_total', 'Entries evicted to stay within cache.max_entries and cache.max_bytes').bind({}),
+    };
+    this.publish();
+  }
+
+  private reporter(): CacheReport | null {
+    const r = this.report;
+    return r && reporting.get(r.sink) === this ? r : null;
+  }
+
+  private publish(): void {
+    const r = this.reporter();
+    if (!r) return;
+    r.entries.set({}, this.map.size);
+    r.bytes.set({}, this.bytes);
   }
 
   private delete(key: string): void {
@@ -190,6 +234,7 @@ export class AnswerCache {
     if (!old) return;
     this.map.delete(key);
     this.bytes -= old.body.length + key.length * 2;
+    this.publish();
   }
 
   private evict(): void {
@@ -200,6 +245,7 @@ export class AnswerCache {
       if (first.done) break;
       this.delete(first.value);
       this.evictions++;
+      this.reporter()?.evictions.inc();
     }
   }
 
@@ -283,6 +329,7 @@ export class AnswerCache {
   clear(): void {
     this.map.clear();
     this.bytes = 0;
+    this.publish();
   }
 }
 

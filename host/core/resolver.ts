@@ -22,7 +22,7 @@ import {
   nameEquals, nameToText, parseQuery, put16, put32, readHeader, readName, stripOpt, u16, walkRecords, type EdnsOption, type ParsedQuery,
 } from './dns/wire.js';
 import type { Logger } from './log.js';
-import type { BoundCounter, BoundHistogram, Counter, Gauge, Histogram, MetricsSink } from './metrics.js';
+import type { BoundCounter, BoundHistogram, Counter, Histogram, MetricsSink } from './metrics.js';
 import { UpstreamError, type Upstreams } from './upstream.js';
 
 export const PHASE = { preCache: 0, postCache: 1, resolve: 2, postResolve: 3 } as const;
@@ -91,7 +91,6 @@ interface Metrics {
   responses: Counter;
   duration: Histogram;
   cacheLookups: Counter;
-  cacheEntries: Gauge;
   malformed: Counter;
   stale: Counter;
   coalesced: Counter;
@@ -152,7 +151,6 @@ export class Resolver {
       responses: metrics.counter('edge_responses_total', 'Responses sent, by rcode and source', ['rcode', 'source']),
       duration: metrics.histogram('edge_request_duration_seconds', 'Time to answer a query', ['source']),
       cacheLookups: metrics.counter('edge_cache_lookups_total', 'Cache lookups, by result', ['result']),
-      cacheEntries: metrics.gauge('edge_cache_entries', 'Entries in the answer cache'),
       malformed: metrics.counter('edge_malformed_queries_total', 'Queries that could not be parsed or were refused early', ['reason']),
       stale: metrics.counter('edge_stale_answers_total', 'Stale answers served (RFC 8767), by reason', ['reason']),
       coalesced: metrics.counter('edge_coalesced_queries_total', 'Cache misses that joined an upstream query already in flight'),
@@ -171,6 +169,8 @@ export class Resolver {
     this.durationBy = new BoundSet((source) => this.m.duration.bind({ source }));
     this.cacheHit = this.m.cacheLookups.bind({ result: 'hit' });
     this.cacheMiss = this.m.cacheLookups.bind({ result: 'miss' });
+    // The cache keeps its own size metrics, so every path that fills or empties it counts.
+    cache.reportTo(metrics);
   }
 
   get currentUpstreams(): Upstreams {
@@ -182,7 +182,6 @@ export class Resolver {
     const n = this.cache.flush(scope);
     this.m.flushes.inc({ reason });
     this.m.flushed.inc({ reason }, n);
-    this.m.cacheEntries.set({}, this.cache.stats.entries);
     if (n > 0) this.logger.log('info', 'cache flushed', { reason, entries: n });
     return n;
   }
@@ -593,7 +592,6 @@ export class Resolver {
         ctx.deadline,
       );
       this.cache.store(key, ans.body, ctx.ttlCap, askedAt);
-      this.m.cacheEntries.set({}, this.cache.stats.entries);
       return ans.body;
     })();
     this.inflight.set(flightKey, job);

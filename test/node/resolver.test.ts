@@ -85,6 +85,10 @@ try_timeout_ms = 500
     expect(second.answers[0]!.ttl).toBeLessThan(first.answers[0]!.ttl);
     expect(after('edge_upstream_queries_total')).toBe(before('edge_upstream_queries_total'));
     expect(after('edge_cache_lookups_total', { result: 'hit' })).toBe(before('edge_cache_lookups_total', { result: 'hit' }) + 1);
+    const { cache } = edge.node.status() as { cache: { entries: number; bytes: number } };
+    expect(cache.entries).toBeGreaterThan(0);
+    expect(after('edge_cache_entries')).toBe(cache.entries);
+    expect(after('edge_cache_bytes')).toBe(cache.bytes);
   });
 
   it('caches NXDOMAIN and NODATA answers (RFC 2308)', async () => {
