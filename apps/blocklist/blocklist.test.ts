@@ -32,12 +32,18 @@ function app(config: Record<string, unknown> = {}, list = LIST) {
 describe('blocklist under the harness', () => {
   it('blocks a listed name and every name below it with NXDOMAIN, the question copied', () => {
     const h = app();
-    for (const name of ['ads.example.com', 'x.ads.example.com', 'a.b.c.ads.example.com', 'spaced.example.org']) {
-      const r = h.query(name);
+    for (const [name, listed] of [
+      ['ads.example.com', 'ads.example.com.'],
+      ['x.ads.example.com', 'ads.example.com.'],
+      ['a.b.c.ads.example.com', 'ads.example.com.'],
+      ['spaced.example.org', 'spaced.example.org.'],
+    ]) {
+      const r = h.query(name!);
       expect(r.verdict, name).toBe('respond');
       expect(r.response?.rcode, name).toBe(3);
       expect(r.response?.answer, name).toEqual([]);
-      expect(r.response?.authority, name).toEqual([]);
+      // The SOA a downstream cache needs to keep the NXDOMAIN, owned by the listed name.
+      expect(r.response?.authority, name).toEqual([{ name: listed, type: 6, TTL: 60, data: expect.any(String) }]);
     }
     const q = h.query('x.ads.example.com', { qtype: 'AAAA' });
     const msg = q.message!;
@@ -52,6 +58,35 @@ describe('blocklist under the harness', () => {
     for (const name of ['xads.example.com', 'example.com', 'ads.example.com.evil.test', 'com', 'ads-example.com', 'racker.example.net']) {
       expect(h.query(name).verdict, name).toBe('continue');
     }
+  });
+
+  it('puts a synthetic SOA in negative answers: negative_ttl as its TTL and MINIMUM, none with 0 (RFC 2308)', () => {
+    const soa = (h: ReturnType<typeof app>, name: string, qtype = 'A') => {
+      const r = h.query(name, { qtype });
+      const rec = r.response!.authority[0];
+      if (!rec) return null;
+      // Generic form: MNAME (the listed name), RNAME nobody.invalid., then five 32-bit fields.
+      const hexes = rec.data.split(' ').slice(2).join('');
+      const tail = hexes.slice(-40).match(/.{8}/g)!.map((x) => parseInt(x, 16));
+      return { rcode: r.response!.rcode, owner: rec.name, ttl: rec.TTL, rname: hexes.slice(-40 - 32, -40), fields: tail };
+    };
+    expect(soa(app(), 'www.tracker.example.net')).toEqual({
+      rcode: 3,
+      owner: 'tracker.example.net.',
+      ttl: 60,
+      rname: Buffer.from('\x06nobody\x07invalid\x00', 'latin1').toString('hex'),
+      fields: [1, 3600, 1200, 604800, 60],
+    });
+    expect(soa(app({ negative_ttl: 300 }), 'ads.example.com')).toMatchObject({ rcode: 3, ttl: 300, fields: [1, 3600, 1200, 604800, 300] });
+    // 0: no SOA, the NXDOMAIN as before (downstream caches do not keep it).
+    const off = app({ negative_ttl: 0 }).query('ads.example.com');
+    expect(off.response).toMatchObject({ rcode: 3, answer: [], authority: [] });
+    // Address mode: NODATA carries the SOA too; an address answer does not.
+    const addr = app({ mode: 'address', address_v4: '0.0.0.0', negative_ttl: 120 });
+    expect(soa(addr, 'x.ads.example.com', 'MX')).toMatchObject({ rcode: 0, owner: 'ads.example.com.', ttl: 120 });
+    expect(soa(addr, 'x.ads.example.com', 'AAAA')).toMatchObject({ rcode: 0, ttl: 120 });
+    expect(addr.query('x.ads.example.com').response).toMatchObject({ rcode: 0, authority: [] });
+    expect(() => harnessFor('blocklist', { config: { negative_ttl: 86401 } })).toThrow(/negative_ttl/);
   });
 
   it('ignores case in the list and in the query', () => {
@@ -76,6 +111,7 @@ describe('blocklist under the harness', () => {
     expect(aaaa.message!.subarray(-16)).toEqual(new Uint8Array(16));
     const mx = h.query('ads.example.com', { qtype: 'MX' });
     expect(mx.response).toMatchObject({ rcode: 0, answer: [] });
+    expect(mx.response?.authority.map((r) => r.type)).toEqual([6]);
     // Only an A address: AAAA questions get NODATA.
     const v4only = app({ mode: 'address', address_v4: '192.0.2.7' });
     expect(v4only.query('ads.example.com').response?.answer[0]).toMatchObject({ data: '192.0.2.7', TTL: 60 });
@@ -178,6 +214,8 @@ fine IN A 192.0.2.70
     const blocked = await dig(edge.dns, ['ads.example.test', 'A']);
     expect(blocked.status).toBe('NXDOMAIN');
     expect(blocked.raw).toMatch(/QUESTION SECTION:\n;ads\.example\.test\.\s+IN\s+A/);
+    // With the SOA a downstream resolver may keep the NXDOMAIN for 60 s (RFC 2308).
+    expect(blocked.raw).toMatch(/AUTHORITY SECTION:\nads\.example\.test\.\s+60\s+IN\s+SOA\s+ads\.example\.test\. nobody\.invalid\. 1 3600 1200 604800 60/);
     expect((await dig(edge.dns, ['X.ADS.example.test', 'A'])).status).toBe('NXDOMAIN');
     expect((await dig(edge.dns, ['xads.example.test', 'A'])).answers[0]?.data).toBe('192.0.2.68');
     expect((await dig(edge.dns, ['www.example.test', 'A'])).answers[0]?.data).toBe('192.0.2.1');

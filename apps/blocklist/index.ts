@@ -19,9 +19,11 @@ import {
   takeInput,
   CLASS_IN,
   RCODE_NXDOMAIN,
+  SECTION_AUTHORITY,
   TYPE_A,
   TYPE_AAAA,
   TYPE_ANY,
+  TYPE_SOA,
 } from "../../assembly/sdk";
 import { lower } from "../../assembly/name";
 
@@ -92,18 +94,21 @@ class NameSet {
     return true;
   }
 
-  /** True when the wire name at `p` (lower case), or any name it is below, is in the set. */
-  coversName(p: usize, len: i32): bool {
+  /**
+   * Where in the wire name at `p` (lower case) the listed name it is, or is below, starts;
+   * -1 when it is not covered.
+   */
+  coveredAt(p: usize, len: i32): i32 {
     let o = 0;
     // Every suffix that starts on a label boundary, the name itself first; never the root.
     while (o < len - 1) {
       const l = <i32>load<u8>(p + <usize>o);
       if (l == 0) break;
       const n = len - o;
-      if (this.find(p + <usize>o, n, fnv1a(p + <usize>o, n)) >= 0) return true;
+      if (this.find(p + <usize>o, n, fnv1a(p + <usize>o, n)) >= 0) return o;
       o += l + 1;
     }
-    return false;
+    return -1;
   }
 }
 
@@ -231,6 +236,8 @@ class Settings {
   v4: Uint8Array | null = null;
   v6: Uint8Array | null = null;
   ttl: u32 = 60;
+  /** TTL and MINIMUM of the SOA put in negative answers; 0 sends none. */
+  negativeTtl: u32 = 60;
 }
 
 let settings = new Settings();
@@ -267,6 +274,10 @@ function loadConfig(data: Uint8Array): i32 {
       const t = seconds(value);
       if (t < 0 || t > 86400) return loadError("ttl: \"" + value + "\" is not a number of seconds from 0 to 86400");
       next.ttl = <u32>t;
+    } else if (key == "negative_ttl") {
+      const t = seconds(value);
+      if (t < 0 || t > 86400) return loadError("negative_ttl: \"" + value + "\" is not a number of seconds from 0 to 86400");
+      next.negativeTtl = <u32>t;
     } else {
       return loadError("unknown config key \"" + key + "\"");
     }
@@ -288,6 +299,30 @@ export function on_load(kind: i32, len: i32): i32 {
 // ---- Queries ----------------------------------------------------------------------------------
 
 const qnameBuf = new Uint8Array(256);
+/** RNAME of the synthetic SOA: nobody.invalid. (RFC 6761: .invalid names nothing real). */
+const NOBODY: u8[] = [6, 0x6e, 0x6f, 0x62, 0x6f, 0x64, 0x79, 7, 0x69, 0x6e, 0x76, 0x61, 0x6c, 0x69, 0x64, 0];
+
+/**
+ * Adds the SOA of a negative answer, owned by the listed name that matched (the apex of what
+ * does not exist), so downstream caches keep the answer for `ttl` (RFC 2308 §5: min(SOA TTL,
+ * MINIMUM)). Without it they may not cache it at all and ask again every time.
+ */
+function addSoa(w: ResponseWriter, owner: Uint8Array, ttl: u32): void {
+  const rdata = new Uint8Array(owner.length + NOBODY.length + 20);
+  rdata.set(owner);
+  for (let i = 0; i < NOBODY.length; i++) unchecked((rdata[owner.length + i] = NOBODY[i]));
+  // Serial, refresh, retry, expire: no zone is transferred from here; MINIMUM is the negative TTL.
+  const fields: u32[] = [1, 3600, 1200, 604800, ttl];
+  let o = owner.length + NOBODY.length;
+  for (let i = 0; i < 5; i++, o += 4) {
+    const v = fields[i];
+    rdata[o] = <u8>(v >>> 24);
+    rdata[o + 1] = <u8>(v >>> 16);
+    rdata[o + 2] = <u8>(v >>> 8);
+    rdata[o + 3] = <u8>v;
+  }
+  w.add(SECTION_AUTHORITY, owner, TYPE_SOA, CLASS_IN, ttl, rdata);
+}
 
 export function on_query(phase: i32, ctxLen: i32, msgLen: i32): i32 {
   const req: Request = request(phase, ctxLen, msgLen);
@@ -295,19 +330,29 @@ export function on_query(phase: i32, ctxLen: i32, msgLen: i32): i32 {
   const q = req.ctx.qname();
   const len = min(q.length, 256);
   for (let i = 0; i < len; i++) unchecked((qnameBuf[i] = lower(unchecked(q[i]))));
-  if (!names.coversName(qnameBuf.dataStart, len)) return Verdict.CONTINUE;
+  const at = names.coveredAt(qnameBuf.dataStart, len);
+  if (at < 0) return Verdict.CONTINUE;
   count("blocked");
   const s = settings;
-  if (!s.address) return req.respondRcode(RCODE_NXDOMAIN);
-  // Address mode: the configured address for A/AAAA, and NODATA (NOERROR, no records) for
-  // other types, so clients see the name exist only where it points.
   const w = new ResponseWriter(req.message, 512);
-  if (req.qclass == CLASS_IN) {
+  let answered = false;
+  if (!s.address) {
+    w.setRcode(RCODE_NXDOMAIN);
+  } else if (req.qclass == CLASS_IN) {
+    // Address mode: the configured address for A/AAAA, and NODATA (NOERROR, no records) for
+    // other types, so clients see the name exist only where it points.
     const t = req.qtype;
     const v4 = s.v4;
     const v6 = s.v6;
-    if (v4 != null && (t == TYPE_A || t == TYPE_ANY)) w.answer(TYPE_A, s.ttl, v4);
-    if (v6 != null && (t == TYPE_AAAA || t == TYPE_ANY)) w.answer(TYPE_AAAA, s.ttl, v6);
+    if (v4 != null && (t == TYPE_A || t == TYPE_ANY)) {
+      w.answer(TYPE_A, s.ttl, v4);
+      answered = true;
+    }
+    if (v6 != null && (t == TYPE_AAAA || t == TYPE_ANY)) {
+      w.answer(TYPE_AAAA, s.ttl, v6);
+      answered = true;
+    }
   }
+  if (!answered && s.negativeTtl > 0) addSoa(w, qnameBuf.slice(at, len), s.negativeTtl);
   return req.respond(w.finish());
 }
