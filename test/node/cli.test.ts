@@ -5,6 +5,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startNsd, type Nsd } from '../helpers/nsd.js';
+import { startSlowUpstream } from '../helpers/slow-upstream.js';
 import { dig, kdig, run } from '../helpers/dig.js';
 import { needTools } from '../helpers/tools.js';
 import { root, startCli } from '../helpers/edge.js';
@@ -43,6 +44,27 @@ describe.skipIf(!needTools('nsd', 'dig', 'kdig', 'curl'))('edge-resolver CLI', (
       expect(await node.stop('SIGTERM')).toBe(0);
     }
     expect(node.output()).toMatch(/shutting down/);
+  });
+
+  it('on SIGTERM answers the queries in progress (UDP and TCP), then exits 0', async () => {
+    const slow = await startSlowUpstream(nsd);
+    const node = await startCli(['--upstream', slow.address]);
+    try {
+      // Below the upstream try timeout (1.5 s) and the shutdown grace (3 s).
+      slow.delayMs = 1000;
+      const relayed = slow.queries;
+      const udp = dig(node.dns, ['host40.example.test', 'A']);
+      const tcp = kdig(node.dns, ['+tcp', 'host41.example.test', 'A']);
+      await waitFor(async () => slow.queries >= relayed + 2, 5000);
+      const exited = node.stop('SIGTERM');
+      expect((await udp).answers[0]?.data).toBe('198.51.100.41');
+      expect((await tcp).answers[0]?.data).toBe('198.51.100.42');
+      expect(await exited).toBe(0);
+      expect(node.output()).toMatch(/shutting down/);
+    } finally {
+      await node.stop('SIGKILL');
+      await slow.close();
+    }
   });
 
   it('keeps the running config when a reload brings a bad one (SIGHUP and POST /reload)', async () => {
