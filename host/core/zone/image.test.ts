@@ -126,7 +126,7 @@ describe('zone image', () => {
     await refuse(magic, /bad magic/);
     const version = image.slice();
     new DataView(version.buffer).setUint16(H.VERSION_MAJOR, 2, true);
-    await refuse(await reseal(version), /version 2\.0 is not supported/);
+    await refuse(await reseal(version), /version 2\.1 is not supported/);
     const section = image.slice();
     new DataView(section.buffer).setUint32(H.SECTIONS + 8 * 5 + 4, image.length, true);
     await refuse(await reseal(section), /section rdata .* out of bounds/);
