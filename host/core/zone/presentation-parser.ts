@@ -88,19 +88,34 @@ class Shared {
   ) {}
 }
 
-/** Class from a master-file word; NONE and ANY are update/query classes, not zone data. */
+/** lookupClass: a class, but not one zone data can have. */
+const NOT_ZONE_CLASS = -2;
+
+/**
+ * Class from a master-file word: its number, -1 when the word is no class, NOT_ZONE_CLASS for
+ * the reserved 0 and the query/update classes NONE and ANY, however they are written.
+ */
 function lookupClass(e: Entry, i: number): number {
   const b = e.buf;
   const s = e.start[i]!;
   const n = e.end[i]! - s;
   const c0 = b[s]! | 0x20;
   if (n === 2 && c0 === 0x69 && (b[s + 1]! | 0x20) === 0x6e) return RRClass.IN;
-  // only IN, CH, HS and CLASSnnn are zone classes; most words here are types, so bail early
-  if (n < 2 || n > 10 || (c0 !== 0x63 && c0 !== 0x68)) return -1;
+  // most words here are types, so bail early
+  if (n < 2 || n > 10 || (c0 !== 0x63 && c0 !== 0x68 && c0 !== 0x61 && c0 !== 0x6e)) return -1;
   const text = tokenText(e, i).toUpperCase();
-  if (text !== 'CH' && text !== 'HS' && !text.startsWith('CLASS')) return -1;
-  return classFromName(text) ?? -1;
+  if (text !== 'CH' && text !== 'HS' && text !== 'ANY' && text !== 'NONE' && !text.startsWith('CLASS')) return -1;
+  const cls = classFromName(text);
+  if (cls === undefined) return -1;
+  return cls === 0 || cls === RRClass.NONE || cls === RRClass.ANY ? NOT_ZONE_CLASS : cls;
 }
+
+/** True when token i is a known type mnemonic or TYPEnnn. */
+function isTypeWord(e: Entry, i: number): boolean {
+  return i < e.count && typeFromBytes(e.buf, e.start[i]!, e.end[i]!) !== undefined;
+}
+
+const isGenericClass = (e: Entry, i: number): boolean => /^CLASS\d/i.test(tokenText(e, i));
 
 class FileParser {
   private readonly lexer: Lexer;
@@ -264,6 +279,10 @@ class FileParser {
       }
       if (cls >= 0) break;
       const c = lookupClass(e, i);
+      // ANY is a type mnemonic too: a class only where a type follows
+      if (c === NOT_ZONE_CLASS && (isGenericClass(e, i) || isTypeWord(e, i + 1))) {
+        this.fail('syntax', `class ${tokenForMessage(e, i)} cannot appear in zone data (0 is reserved, NONE and ANY are query classes)`, e, i);
+      }
       if (c < 0) break;
       cls = c;
       i++;
@@ -271,6 +290,15 @@ class FileParser {
     if (i >= e.count) this.fail('truncated', 'record has no type (truncated line?)', e, e.count - 1);
     const type = typeFromBytes(b, e.start[i]!, e.end[i]!);
     if (type === undefined) {
+      // a word in the class's place: CLASSnnn out of range, or a word a type follows (a new
+      // type whose RDATA starts with a type name reads the same, so the message says both)
+      if (cls < 0 && isGenericClass(e, i)) {
+        this.fail('unknown-class', `unknown class "${tokenForMessage(e, i)}" (CLASSnnn goes up to 65535)`, e, i);
+      }
+      if (cls < 0 && isTypeWord(e, i + 1)) {
+        const word = tokenForMessage(e, i);
+        this.fail('unknown-class', `unknown class "${word}" (IN, CH, HS or CLASSnnn; if "${word}" is a type, write it TYPEnnn)`, e, i);
+      }
       const asClass = tokenText(e, i).toUpperCase();
       const hint = asClass === 'ANY' || asClass === 'NONE' ? ` (${asClass} is not a class for zone data)` : '';
       this.fail('unknown-type', `unknown RR type "${tokenForMessage(e, i)}"${hint}`, e, i);

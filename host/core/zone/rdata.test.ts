@@ -297,6 +297,27 @@ describe('RFC 3597 generic forms', () => {
     expect(inner.message).toBe('z.zone:3:24: unknown RR type "NOSUCHTYPE"');
   });
 
+  it('refuses the classes zone data cannot have, however written, and names an unknown class as one', async () => {
+    for (const line of ['a CLASS0 A 192.0.2.1', 'a CLASS254 A 192.0.2.1', 'a CLASS255 A 192.0.2.1', 'a ANY A 192.0.2.1', 'a 300 NONE A 192.0.2.1', 'a any TXT "x"']) {
+      const err = await one(line).catch((e) => e);
+      expect(err, line).toBeInstanceOf(ZoneError);
+      expect(err.message, line).toMatch(/^t\.zone:3:\d+: class \S+ cannot appear in zone data \(0 is reserved, NONE and ANY are query classes\)$/);
+    }
+    for (const [line, re] of [
+      ['a 300 XX A 192.0.2.1', /^t\.zone:3:7: unknown class "XX" \(IN, CH, HS or CLASSnnn; if "XX" is a type, write it TYPEnnn\)$/],
+      ['a CLASS65536 A 192.0.2.1', /^t\.zone:3:3: unknown class "CLASS65536" \(CLASSnnn goes up to 65535\)$/],
+    ] as Array<[string, RegExp]>) {
+      const err = await one(line).catch((e) => e);
+      expect(err.code, line).toBe('unknown-class');
+      expect(err.message, line).toMatch(re);
+    }
+    // the zone classes still load, and a word no type follows is still an unknown type
+    expect((await one('a CLASS1 A 192.0.2.1')).class).toBe(1);
+    expect((await one('a CH TXT "x"')).class).toBe(3);
+    expect((await one('a CLASS65535 TYPE1 \\# 4 C0000201')).class).toBe(65535);
+    expect((await one('a 300 XX 1 2').catch((e) => e)).code).toBe('unknown-type');
+  });
+
   it('refuses TYPE0, meta types and TYPE numbers above 65535', async () => {
     await expect(one('a TYPE0 \\# 0')).rejects.toThrow(/cannot appear in zone data/);
     await expect(one('a ANY \\# 0')).rejects.toThrow(/cannot appear in zone data/);

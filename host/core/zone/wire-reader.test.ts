@@ -123,6 +123,10 @@ describe('wire-format input', () => {
     const err = await wireRecords(mixed).catch((e) => e);
     expect(err).toBeInstanceOf(ZoneError);
     expect(err.message).toMatch(/class 3 differs/);
+    for (const cls of [0, 254, 255]) {
+      const q = encodeWireRecords([{ owner: Uint8Array.of(0), type: 1, class: cls, ttl: 1, rdata: Uint8Array.of(1, 2, 3, 4) }]);
+      await expect(wireRecords(q)).rejects.toThrow(`class ${cls} cannot appear in zone data`);
+    }
   });
 
   it('reads AXFR-style message sequences, decompressing names, dropping the closing SOA', async () => {

@@ -5,7 +5,7 @@
  * RDATA of a type we know is checked, so corruption is caught where it enters.
  */
 
-import { RRType, isMetaType, typeToName } from '../dns/rr-types.js';
+import { RRClass, RRType, isMetaType, typeToName } from '../dns/rr-types.js';
 import { ZoneError } from './errors.js';
 import { checkRdata, rdataFromMessage } from './rdata-wire.js';
 import type { RecordTable } from './record-table.js';
@@ -58,6 +58,11 @@ function checkType(type: number, where: string): void {
   if (type === 0 || isMetaType(type)) throw new ZoneError('wire', `${where}: type ${type} cannot appear in zone data`);
 }
 
+/** Class 0 is reserved, NONE (254) and ANY (255) are update and query classes. */
+function checkClass(cls: number, where: string): void {
+  if (cls === 0 || cls === RRClass.NONE || cls === RRClass.ANY) throw new ZoneError('wire', `${where}: class ${cls} cannot appear in zone data`);
+}
+
 /** Reads concatenated uncompressed RRs (owner, type, class, TTL, RDLENGTH, RDATA). */
 export async function parseWireRecords(input: ZoneInput, table: RecordTable, options: WireParseOptions = {}): Promise<number> {
   const file = options.file ?? 'input';
@@ -86,6 +91,7 @@ export async function parseWireRecords(input: ZoneInput, table: RecordTable, opt
       const ttl = ((b[h + 4]! << 24) | (b[h + 5]! << 16) | (b[h + 6]! << 8) | b[h + 7]!) >>> 0;
       const where = `${file}: record ${records + 1} at offset ${consumed}`;
       checkType(type, where);
+      checkClass(cls, where);
       if (table.cls < 0) table.cls = cls;
       else if (cls !== table.cls) throw new ZoneError('wire', `${where}: class ${cls} differs from the zone's class ${table.cls}`);
       const rd = b.subarray(h + 10, h + 10 + rdlen);
@@ -158,6 +164,7 @@ export async function parseAxfr(input: ZoneInput, table: RecordTable, options: W
         }
         if (records === 0 && type !== RRType.SOA) throw new ZoneError('wire', `${where}: a zone transfer starts with the SOA`);
         checkType(type, where);
+        checkClass(cls, where);
         const rd = rdataFromMessage(type, msg, rdOff, rdlen);
         if (!rd) throw new ZoneError('wire', `${where}: malformed ${typeToName(type)} RDATA`);
         const problem = checkRdata(type, rd);
