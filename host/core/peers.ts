@@ -1,9 +1,9 @@
 /**
  * The other nodes of a site, for cache pooling: who they are, whether they answer, and how a
  * query travels to the one that owns its cache slot — with the whole request context, signed,
- * in an EDNS(0) option (UDP/TCP) or an HTTP header (DoH). A peer that does not answer within
- * the bound (150 ms by default) is marked down and the query is resolved locally; it gets one
- * probe query per interval until it answers again.
+ * in an EDNS(0) option (UDP/TCP) or an HTTP header (DoH). A query the peer does not answer
+ * within the bound (150 ms by default) is resolved locally; after `downAfter` of those in a row
+ * the peer is marked down and gets one probe query per interval until it answers again.
  */
 
 import { CONTEXT_HEADER, type ContextAuth } from './context-auth.js';
