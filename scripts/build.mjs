@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Builds everything `npm start` and `npm test` need, with no manual step:
-//   1. every app in apps/<name>/ (AssemblyScript -> build/apps/<name>.wasm), skipped when
-//      the .wasm is newer than its sources and the SDK;
+//   1. every app in apps/<name>/ (AssemblyScript -> build/apps/<name>.wasm, with the SDK's ABI
+//      version in an edge_abi_version custom section), skipped when the .wasm is newer than its
+//      sources and the SDK;
 //   2. with --test-apps, the hostile test modules in test/abi/modules/ -> build/test-apps/;
 //   3. host/apps/registry.generated.ts from apps/chain.json and each app.json (the chain
 //      order lives in one flat file, as CoreDNS's plugin.cfg);
@@ -46,9 +47,62 @@ function newestMtime(paths) {
   return newest;
 }
 
+/**
+ * The ABI version of the SDK in assembly/, which every module built here carries in an
+ * `edge_abi_version` custom section (docs/abi/v1.md, *Versioning*), so a host can refuse a
+ * module built for another version without running it.
+ */
+const SDK_ABI_VERSION = (() => {
+  const m = /export const ABI_VERSION: i32 = (\d+);/.exec(readFileSync(join(root, 'assembly', 'sdk.ts'), 'utf8'));
+  if (!m) throw new Error('assembly/sdk.ts: no "export const ABI_VERSION: i32 = N;"');
+  return Number(m[1]);
+})();
+const ABI_SECTION = 'edge_abi_version';
+
+function leb(n) {
+  const out = [];
+  do {
+    let b = n & 0x7f;
+    n >>>= 7;
+    if (n) b |= 0x80;
+    out.push(b);
+  } while (n);
+  return out;
+}
+
+/** Appends the ABI marker section to the module at `path` unless it has one. */
+function markAbi(path) {
+  const wasm = readFileSync(path);
+  let p = 8;
+  const u32 = () => {
+    let r = 0, s = 0, b;
+    do {
+      b = wasm[p++];
+      r |= (b & 0x7f) << s;
+      s += 7;
+    } while (b & 0x80);
+    return r >>> 0;
+  };
+  while (p < wasm.length) {
+    const id = wasm[p++];
+    const end = u32() + p;
+    if (id === 0) {
+      const len = u32();
+      if (wasm.subarray(p, p + len).toString('utf8') === ABI_SECTION) return;
+    }
+    p = end;
+  }
+  const name = Buffer.from(ABI_SECTION);
+  const payload = [...leb(name.length), ...name, ...leb(SDK_ABI_VERSION)];
+  writeFileSync(path, Buffer.concat([wasm, Buffer.from([0, ...leb(payload.length), ...payload])]));
+}
+
 async function compile(entry, out, extraSources) {
   const srcTime = newestMtime([dirname(entry), join(root, 'assembly'), ...extraSources]);
-  if (!force && existsSync(out) && statSync(out).mtimeMs >= srcTime) return false;
+  if (!force && existsSync(out) && statSync(out).mtimeMs >= srcTime) {
+    markAbi(out);
+    return false;
+  }
   mkdirSync(dirname(out), { recursive: true });
   const stderr = [];
   const { error } = await asc.main([entry, '-o', out, ...ASC_FLAGS], {
@@ -59,6 +113,7 @@ async function compile(entry, out, extraSources) {
     process.stderr.write(stderr.join(''));
     throw new Error(`asc failed for ${entry}: ${error.message}`);
   }
+  markAbi(out);
   return true;
 }
 

@@ -12,6 +12,7 @@ import type { Logger, LogLevel } from '../core/log.js';
 import { MemoryMetrics, type MetricsSink, type Counter, type Gauge, type BoundCounter } from '../core/metrics.js';
 import type { AppManifest } from './manifest.js';
 import { FUEL_EXPORT } from '../abi/meter.js';
+import { ABI_SECTION, abiMarker } from '../abi/abi-marker.js';
 
 export class AppLoadError extends Error {
   override readonly name = 'AppLoadError';
@@ -82,12 +83,27 @@ const MAX_EVENT_NAMES = 64;
 const GC_EVERY_NEAR_CAP = 64;
 const GUEST_LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
 
-/** Checks a module against ABI v1 and its manifest before instantiating it; throws AppLoadError. */
+/**
+ * Checks a module against ABI v1 and its manifest before instantiating it, so a module built
+ * for another version is refused before any of its code (its start function) runs; throws
+ * AppLoadError. What only a running module can tell (`abi_version()`) is checked at instantiation.
+ */
 export function checkModule(src: AppSource): Set<Capability> {
   const name = src.manifest.name;
   if (src.manifest.abi_version !== ABI_VERSION) {
     throw new AppLoadError(
       `app ${name}: manifest says ABI version ${src.manifest.abi_version}; this host speaks ABI version ${ABI_VERSION}`,
+    );
+  }
+  let marked: number | null;
+  try {
+    marked = abiMarker(src.module);
+  } catch (e) {
+    throw new AppLoadError(`app ${name}: its ${ABI_SECTION} section is malformed: ${(e as Error).message}`);
+  }
+  if (marked !== null && marked !== ABI_VERSION) {
+    throw new AppLoadError(
+      `app ${name} was built for ABI version ${marked}; this host speaks ABI version ${ABI_VERSION} (refused before it ran: its ${ABI_SECTION} section says so)`,
     );
   }
   const exports = new Map(WebAssembly.Module.exports(src.module).map((e) => [e.name, e.kind]));
@@ -109,7 +125,11 @@ export function checkModule(src: AppSource): Set<Capability> {
     if (imp.module !== 'edge' || imp.kind !== 'function') {
       throw new AppLoadError(`app ${name}: imports ${what}, which ABI v1 does not provide`);
     }
-    if (!(imp.name in importCapability)) throw new AppLoadError(`app ${name}: imports ${what}, which ABI v1 does not define`);
+    if (!Object.hasOwn(importCapability, imp.name)) {
+      throw new AppLoadError(
+        `app ${name}: imports ${what}, which ABI version ${ABI_VERSION} does not define; this host speaks ABI version ${ABI_VERSION}, so the module was likely built for another ABI version (rebuild it with this edge-resolver's SDK)`,
+      );
+    }
     const cap = importCapability[imp.name];
     if (cap && !granted.has(cap)) {
       throw new AppLoadError(`app ${name}: imports ${what}, which needs capability "${cap}" not granted in its manifest`);

@@ -13,7 +13,13 @@ import { buildQuery, textToName } from '../../host/core/dns/wire.js';
 import { MemoryMetrics } from '../../host/core/metrics.js';
 import { silentLogger } from '../../host/core/log.js';
 import { Verdict } from '../../host/abi/verdict.js';
+import { ABI_SECTION } from '../../host/abi/abi-marker.js';
+import { meter } from '../../host/abi/meter.js';
+import { Reader, sections } from '../../host/abi/wasm-binary.js';
+import { root } from '../helpers/edge.js';
 import { testManifest, testModule } from '../helpers/apps.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 function ctxFor(name: string) {
   return newContext({
@@ -112,7 +118,70 @@ describe('traps', () => {
   });
 });
 
+/** A built test module with its ABI marker section replaced by `payloads` (none: no marker). */
+function remarked(file: string, ...payloads: number[][]): Uint8Array {
+  const wasm = new Uint8Array(readFileSync(join(root, 'build', 'test-apps', `${file}.wasm`)));
+  const parts: number[] = [...wasm.subarray(0, 8)];
+  for (const sec of sections(wasm)) {
+    if (sec.id === 0 && new Reader(wasm, sec.contentStart).name() === ABI_SECTION) continue;
+    parts.push(...wasm.subarray(sec.start, sec.end));
+  }
+  const name = [...new TextEncoder().encode(ABI_SECTION)];
+  for (const p of payloads) parts.push(0, 1 + name.length + p.length, name.length, ...name, ...p);
+  return new Uint8Array(parts);
+}
+
+function instanceOf(file: string, wasm: Uint8Array) {
+  const metrics = new MemoryMetrics();
+  const manifest = parseManifest(testManifest(file.replace(/-/g, '_')), 'test');
+  const app = new AppInstance({ manifest, module: new WebAssembly.Module(meter(wasm)), minPages: 1 }, silentLogger, appMetrics(metrics));
+  return { app, metrics };
+}
+
 describe('module checks', () => {
+  it('refuses a module importing a function ABI v1 does not define, naming the host\'s version, before its start code runs', () => {
+    let err: unknown;
+    try {
+      instance('abi-v2-import');
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(AppLoadError);
+    expect(String(err)).toMatch(
+      /app abi_v2_import: imports edge\.ctx_get, which ABI version 1 does not define; this host speaks ABI version 1, so the module was likely built for another ABI version/,
+    );
+    // Its start code traps: had it been instantiated, that is what the error would say.
+    expect(String(err)).not.toMatch(/unreachable/);
+  });
+
+  it('reads the edge_abi_version section before instantiating: another version is refused naming both, before any code runs', () => {
+    // Under its own marker (1, from the build) the module is instantiated, and its start code traps.
+    expect(() => instanceOf('start-trap', remarked('start-trap', [1]))).toThrow(/cannot instantiate: unreachable/);
+    // Marked 2, it is refused first, with both versions; the trapping start code never ran.
+    expect(() => instanceOf('start-trap', remarked('start-trap', [2]))).toThrow(
+      /^app start_trap was built for ABI version 2; this host speaks ABI version 1 \(refused before it ran: its edge_abi_version section says so\)$/,
+    );
+    // The marker names the versions even when the imports would be refused too.
+    expect(() => instanceOf('abi-v2-import', remarked('abi-v2-import', [2]))).toThrow(/was built for ABI version 2; this host speaks ABI version 1/);
+    // A multi-byte LEB128 version.
+    expect(() => instanceOf('start-trap', remarked('start-trap', [0x80, 0x01]))).toThrow(/built for ABI version 128;/);
+  });
+
+  it('refuses a malformed marker, and takes a module without one (checked by abi_version() then)', () => {
+    expect(() => instanceOf('tagger', remarked('tagger', [1], [1]))).toThrow(/app tagger: its edge_abi_version section is malformed: 2 edge_abi_version sections, not one/);
+    expect(() => instanceOf('tagger', remarked('tagger', [1, 0]))).toThrow(/malformed: .*bytes after the version/);
+    expect(() => instanceOf('tagger', remarked('tagger', [0x81]))).toThrow(/malformed: unexpected end/);
+    expect(() => instanceOf('tagger', remarked('tagger'))).not.toThrow();
+    expect(() => instanceOf('start-trap', remarked('start-trap'))).toThrow(/cannot instantiate: unreachable/);
+  });
+
+  it('marks every module the build makes with the SDK\'s ABI version', () => {
+    for (const file of ['apps/blocklist.wasm', 'apps/forward.wasm', 'apps/override.wasm', 'apps/static_zone.wasm', 'workers/forward.wasm', 'test-apps/tagger.wasm']) {
+      const m = new WebAssembly.Module(readFileSync(join(root, 'build', file)));
+      expect(WebAssembly.Module.customSections(m, ABI_SECTION).map((s) => [...new Uint8Array(s)]), file).toEqual([[1]]);
+    }
+  });
+
   it('refuses a module without the abi_version marker', () => {
     expect(() => instance('no-version')).toThrow(/no abi_version export/);
   });
