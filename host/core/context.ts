@@ -39,7 +39,7 @@ export const Field = {
   mac: 0x7f,
 } as const;
 
-/** Context flag bits. `local`: resolve here, do not forward to a peer (its owner is down). */
+/** Context flag bits. `local`: resolve here, do not forward to a peer (its owner is down or slow, or it came from a peer with a refused context). */
 export const CtxFlag = { do: 1, cd: 2, rd: 4, local: 8 } as const;
 
 export class ContextError extends Error {
