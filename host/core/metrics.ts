@@ -18,6 +18,8 @@ export interface Counter {
 
 export interface Gauge {
   set(labels: Labels, value: number): void;
+  /** Drops the series: what it measured is gone (not merely zero). */
+  remove(labels: Labels): void;
 }
 
 export interface BoundHistogram {
@@ -71,7 +73,7 @@ export class MemoryMetrics implements MetricsSink {
 
   gauge(name: string, help: string): Gauge {
     const s = this.get(name, 'gauge', help);
-    return { set: (labels, value) => s.values.set(key(labels), value) };
+    return { set: (labels, value) => s.values.set(key(labels), value), remove: (labels) => void s.values.delete(key(labels)) };
   }
 
   histogram(name: string, help: string): Histogram {

@@ -144,7 +144,10 @@ export class PromMetrics implements MetricsSink {
     return this.once(name, () => {
       const m = new CellMetric(name, help, 'gauge', labelNames);
       this.registry.registerMetric(m as unknown as client.Metric);
-      return { set: (labels: Labels, value: number) => void (m.cell(labels).value = value) };
+      return {
+        set: (labels: Labels, value: number) => void (m.cell(labels).value = value),
+        remove: (labels: Labels) => void m.cells.delete(cellKey(m.labelNames, labels)),
+      };
     });
   }
 
