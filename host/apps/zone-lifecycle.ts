@@ -2,37 +2,36 @@
  * The life of the zone copy static_zone serves: fetch, verify, compile, load, swap; and the
  * rules the October 2023 outage taught. A version is activated only after it is fully parsed and
  * verified; a failed version leaves the previous one serving; an older serial never replaces a
- * newer one and an equal serial is a no-op; a copy is never served past its expiry (earliest
- * signature expiration, SOA EXPIRE since the last successful refresh, the operator's maximum
- * age), after which queries are forwarded; and being stale is loud (metrics, /status, one log
- * line per transition).
+ * newer one (not after a reload, a new source or, with a serial store, a restart) and an equal
+ * serial is a no-op; a copy is never served past its expiry (earliest signature expiration, SOA
+ * EXPIRE since the last successful refresh, the operator's maximum age), after which queries are
+ * forwarded; and being stale is loud (metrics, /status, one log line per transition).
  */
 
 import type { Logger } from '../core/log.js';
 import type { Gauge, MetricsSink, Counter } from '../core/metrics.js';
 import type { SourceResult, Validators, ZoneSource } from '../core/zone-source.js';
+import { nameToText } from '../core/dns/wire.js';
 import {
   compileImage,
-  dnssecAcceptable,
   imageRecords,
   loadZone,
   verifyZone,
   zoneFromRecords,
   type Zone,
+  type ZoneImage,
   expiresAt,
   readImage,
   serialNewer,
   type DnssecPolicy,
   type TrustAnchor,
   type ZonemdPolicy,
-  zonemdAcceptable,
 } from '../core/zone/index.js';
 import { AppDataManager } from './app-data.js';
 import type { WasmAppChain } from './app-chain.js';
 
-export interface ZoneLifecycleOptions {
-  source: ZoneSource;
-  chain: () => WasmAppChain;
+/** What a config reload may change in a running lifecycle without losing the copy in service. */
+export interface ZoneSettings {
   trustAnchor: TrustAnchor | null;
   zonemd: ZonemdPolicy;
   dnssec: DnssecPolicy;
@@ -46,15 +45,44 @@ export interface ZoneLifecycleOptions {
   staleAgeSec: number;
   /** A copy this close to its expiry is stale. */
   staleBeforeExpirySec: number;
+  /** Where the serial in service is kept across restarts; without one a restart takes any serial. */
+  store?: SerialStore | null;
+}
+
+/** The version last in service. */
+export interface ServedSerial {
+  serial: number;
+  origin: string;
+}
+
+/**
+ * Keeps the serial last in service where a restarted node finds it, so that it refuses an older
+ * copy as a running one does. One that cannot be read or written is reported, never fatal.
+ */
+export interface SerialStore {
+  readonly description: string;
+  load(): Promise<ServedSerial | null>;
+  save(s: ServedSerial): Promise<void>;
+}
+
+/** setTimeout and clearTimeout, replaceable so that a test can drive the clock. */
+export interface Timers {
+  set(fn: () => void, ms: number): unknown;
+  clear(handle: unknown): void;
+}
+
+export interface ZoneLifecycleOptions extends ZoneSettings {
+  source: ZoneSource;
+  chain: () => WasmAppChain;
   metrics: MetricsSink;
   logger: Logger;
   now?: () => number;
   app?: string;
   /**
    * False where timers do not outlive a request (Workers): nothing is scheduled, and the adapter
-   * calls refreshIfDue() and tick() from its requests instead. Default true.
+   * calls refreshIfDue() and tick() from its requests instead. Default: the runtime's timers.
    */
-  timers?: boolean;
+  timers?: boolean | Timers;
 }
 
 export interface ZoneState {
@@ -62,7 +90,7 @@ export interface ZoneState {
   origin: string;
   /** When this copy was loaded, ms. */
   loadedAt: number;
-  /** When the source last confirmed this copy current (loaded it, or answered "unchanged"), ms. */
+  /** When a source last vouched for this copy being current (loaded it, or confirmed it), ms. */
   lastSuccess: number;
   earliestRrsigExpiration: number | null;
   soaExpire: number;
@@ -71,29 +99,68 @@ export interface ZoneState {
   expiresAt: number;
   zonemd: string;
   dnssec: string;
-  validators: Validators;
+  /**
+   * For a copy that came as a zone image: when the node that compiled it took it from its
+   * origin, ms. Getting the same image again says no more than that; null for zone text.
+   */
+  imageVerifiedAt: number | null;
 }
 
-export type RefreshOutcome = 'loaded' | 'unchanged' | 'same-serial' | 'failed';
+export type RefreshOutcome =
+  | 'loaded'
+  | 'unchanged'
+  | 'same-serial'
+  | 'failed'
+  /** static_zone is out of the chain: nothing was fetched, nothing failed. */
+  | 'disabled'
+  /** The source or the verification settings changed meanwhile; another attempt follows. */
+  | 'superseded';
 
 const MIN_RETRY_MS = 5_000;
 const TICK_MS = 10_000;
 
+class Superseded extends Error {}
+
+const runtimeTimers: Timers = {
+  set(fn, ms) {
+    const t = setTimeout(fn, ms);
+    // The timer alone must not keep a process alive.
+    (t as { unref?: () => void }).unref?.();
+    return t;
+  },
+  clear: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+};
+
 export class ZoneLifecycle {
+  private settings: ZoneSettings;
+  private source: ZoneSource;
   private state: ZoneState | null = null;
+  /** What the source said of the version it last gave (none after the source changed). */
+  private validators: Validators | null = null;
   /** The image of the copy in service, kept to serve it again if it comes back from expiry. */
   private image: Uint8Array | null = null;
+  /** The version last in service, here or before a restart: nothing older is taken (RFC 1982). */
+  private floor: ServedSerial | null = null;
+  private floorLoaded: Promise<void> = Promise.resolve();
   private expired = false;
   private stale = false;
   private failures = 0;
   private lastAttempt = 0;
   private lastResult: { outcome: RefreshOutcome; at: number; error?: string } | null = null;
   private nextRefreshAt = 0;
-  private timer: ReturnType<typeof setTimeout> | undefined;
+  private timer: unknown;
   private stopWatch: (() => void) | null = null;
   private running: Promise<RefreshOutcome> | null = null;
   private stopped = false;
-  private again = false;
+  /** Why one more attempt is owed once the running one ends (it may have begun before a change). */
+  private again: string | null = null;
+  /** Bumped when the source or the verification settings change: an older attempt activates nothing. */
+  private generation = 0;
+  /** The copy in service has yet to be checked against changed verification settings. */
+  private recheck = false;
+  /** An attempt was skipped while static_zone was out of the chain. */
+  private skipped = false;
+  private readonly timers: Timers | null;
   readonly data: AppDataManager;
   private readonly now: () => number;
   private readonly app: string;
@@ -107,11 +174,16 @@ export class ZoneLifecycle {
     refreshes: Counter;
     stale: Gauge;
     serving: Gauge;
+    disabled: Gauge;
   };
 
   constructor(private readonly opts: ZoneLifecycleOptions) {
+    this.settings = settingsOf(opts);
+    this.source = opts.source;
     this.now = opts.now ?? Date.now;
     this.app = opts.app ?? 'static_zone';
+    const timers = opts.timers ?? true;
+    this.timers = timers === false ? null : timers === true ? runtimeTimers : timers;
     this.data = new AppDataManager(this.app, opts.chain, opts.metrics, opts.logger, 256 * 1024 * 1024, this.now);
     const g = (name: string, help: string) => opts.metrics.gauge(name, help, ['app']);
     this.m = {
@@ -124,6 +196,7 @@ export class ZoneLifecycle {
       refreshes: opts.metrics.counter('edge_zone_refreshes_total', 'Refresh attempts by outcome', ['app', 'outcome']),
       stale: g('edge_zone_stale', '1 when the copy is older than the stale age or close to its expiry'),
       serving: g('edge_zone_serving', '1 while a copy is loaded and not expired'),
+      disabled: g('edge_zone_disabled', '1 while the app is switched off in the config (nothing is fetched or served)'),
     };
   }
 
@@ -131,61 +204,175 @@ export class ZoneLifecycle {
     return this.state;
   }
 
-  /** Starts refreshing (the first attempt right away) and watching the source. Never throws. */
+  /**
+   * Starts refreshing (the first attempt right away) and watching the source; resolves with the
+   * first attempt's outcome, which nothing has to wait for. Never throws.
+   */
   start(): Promise<RefreshOutcome> {
-    try {
-      this.stopWatch = this.opts.source.watch?.(() => void this.refresh('source changed')) ?? null;
-    } catch (e) {
-      // Without a watch the copy is still refreshed on schedule.
-      this.opts.logger.log('warn', 'cannot watch the zone source; refreshing on schedule only', { source: this.opts.source.description, error: (e as Error).message });
-    }
+    this.watchSource();
+    if (this.settings.store) this.floorLoaded = this.adoptStore(this.settings.store);
     return this.refresh('start');
   }
 
-  /** Stops refreshing; a refresh in progress is let finish but activates nothing. */
+  /**
+   * Stops refreshing; a refresh in progress is let finish but activates nothing. The zone's
+   * gauges go with it: a node without a zone source has no copy to report on.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
-    clearTimeout(this.timer);
+    this.timers?.clear(this.timer);
     this.stopWatch?.();
+    this.stopWatch = null;
     await this.running?.catch(() => undefined);
+    const app = { app: this.app };
+    for (const g of [this.m.serial, this.m.age, this.m.expiresIn, this.m.lastRefresh, this.m.lastSuccess, this.m.failures, this.m.stale, this.m.serving, this.m.disabled]) {
+      g.remove(app);
+    }
+  }
+
+  /**
+   * A reload's settings, applied to the running lifecycle: the copy stays in service. Changed
+   * verification settings (trust anchor, ZONEMD or DNSSEC policy, verify_images) check the copy
+   * in service again, and it goes if it fails them; the others apply at once to its expiry, its
+   * staleness and the schedule.
+   */
+  configure(next: ZoneSettings): void {
+    const before = this.settings;
+    this.settings = settingsOf(next);
+    const verification =
+      before.zonemd !== next.zonemd || before.dnssec !== next.dnssec || before.verifyImages !== next.verifyImages || !sameAnchor(before.trustAnchor, next.trustAnchor);
+    if ((before.store?.description ?? null) !== (next.store?.description ?? null) && next.store) {
+      const store = next.store;
+      this.floorLoaded = this.floorLoaded.then(() => this.adoptStore(store));
+    }
+    const s = this.state;
+    if (s) {
+      s.expiresAt = this.expiryOf(s);
+      void this.reinstate();
+    }
+    if (before.refreshSec !== next.refreshSec && this.failures === 0 && this.lastResult) {
+      this.nextRefreshAt = this.lastResult.at + this.refreshIntervalMs();
+    }
+    if (verification) {
+      this.generation++;
+      this.recheck = s !== null;
+      this.kick('settings changed');
+    }
+    this.tick();
+    if (!this.running) this.armTimer();
+  }
+
+  /**
+   * A reload named another source. The copy in service stays until the new source gives a newer
+   * verified version (or the copy expires); what the old source said of it no longer counts.
+   */
+  setSource(source: ZoneSource): void {
+    if (source.description === this.source.description) return;
+    this.stopWatch?.();
+    this.stopWatch = null;
+    const previous = this.source.description;
+    this.source = source;
+    this.validators = null;
+    this.generation++;
+    if (!this.stopped) this.watchSource();
+    this.opts.logger.log('info', 'zone source changed; the copy in service stays until the new source gives a verified version', {
+      app: this.app,
+      source: source.description,
+      previous,
+      serial: this.state?.serial,
+    });
+    this.kick('source changed');
+  }
+
+  private watchSource(): void {
+    try {
+      this.stopWatch = this.source.watch?.(() => this.kick('source changed')) ?? null;
+    } catch (e) {
+      // Without a watch the copy is still refreshed on schedule.
+      this.opts.logger.log('warn', 'cannot watch the zone source; refreshing on schedule only', { source: this.source.description, error: (e as Error).message });
+    }
+  }
+
+  /** Takes the newer of the store's serial and ours, and writes it back. */
+  private async adoptStore(store: SerialStore): Promise<void> {
+    try {
+      const saved = await store.load();
+      if (saved && (!this.floor || (saved.origin === this.floor.origin && serialNewer(saved.serial, this.floor.serial)))) this.floor = saved;
+    } catch (e) {
+      this.opts.logger.log('error', 'cannot read the serial last in service; a copy of any serial will be taken', { app: this.app, store: store.description, error: (e as Error).message });
+    }
+    if (this.floor && this.state) await this.remember(this.floor);
+  }
+
+  private async remember(served: ServedSerial): Promise<void> {
+    this.floor = served;
+    const store = this.settings.store;
+    if (!store) return;
+    try {
+      await store.save(served);
+    } catch (e) {
+      this.opts.logger.log('error', 'cannot save the serial in service; after a restart an older copy could be taken', { app: this.app, store: store.description, error: (e as Error).message });
+    }
   }
 
   /**
    * One refresh attempt; concurrent calls share the attempt in progress. A change signalled
-   * while one runs gets an attempt of its own afterwards, so it is not missed until the next
-   * scheduled refresh.
+   * while one runs gets an attempt of its own afterwards (kick), so it is not missed until the
+   * next scheduled refresh.
    */
   refresh(reason = 'scheduled'): Promise<RefreshOutcome> {
-    if (this.running) {
-      if (reason === 'source changed') this.again = true;
-      return this.running;
-    }
+    if (this.running) return this.running;
     this.running = this.attempt(reason).finally(() => {
       this.running = null;
-      if (this.again && !this.stopped) {
-        this.again = false;
-        void this.refresh('source changed');
-      } else this.schedule();
+      const again = this.again;
+      this.again = null;
+      if (again !== null && !this.stopped) void this.refresh(again);
+      else this.schedule();
     });
     return this.running;
   }
 
+  private kick(reason: string): void {
+    if (this.stopped) return;
+    if (this.running) this.again = reason;
+    else void this.refresh(reason);
+  }
+
+  private inChain(): boolean {
+    return !!this.opts.chain().app(this.app);
+  }
+
   private async attempt(reason: string): Promise<RefreshOutcome> {
-    const started = this.now();
-    this.lastAttempt = started;
+    await this.floorLoaded;
+    if (!this.inChain()) {
+      // Switched off in the config: there is nothing to load into, and nothing has failed.
+      this.skipped = true;
+      this.tick();
+      return 'disabled';
+    }
+    const generation = this.generation;
+    this.lastAttempt = this.now();
     let outcome: RefreshOutcome;
     try {
-      outcome = await this.fetchAndLoad();
+      if (this.recheck) {
+        this.recheck = false;
+        await this.recheckInService(generation);
+      }
+      outcome = await this.fetchAndLoad(generation);
       this.failures = 0;
       this.lastResult = { outcome, at: this.now() };
     } catch (e) {
+      if (e instanceof Superseded) {
+        this.tick();
+        return 'superseded';
+      }
       outcome = 'failed';
       this.failures++;
       const error = (e as Error).message;
       this.lastResult = { outcome, at: this.now(), error };
-      this.opts.logger.log('error', 'zone refresh failed; the copy in service stays', {
+      this.opts.logger.log('error', this.state ? 'zone refresh failed; the copy in service stays' : 'zone refresh failed; no copy in service, queries are forwarded', {
         app: this.app,
-        source: this.opts.source.description,
+        source: this.source.description,
         reason,
         failures: this.failures,
         serial: this.state?.serial,
@@ -197,39 +384,94 @@ export class ZoneLifecycle {
     return outcome;
   }
 
-  private async fetchAndLoad(): Promise<RefreshOutcome> {
-    const res: SourceResult = await this.opts.source.fetch(this.state?.validators ?? null);
+  private maxAgeMs(): number | undefined {
+    return this.settings.maxAgeSec > 0 ? this.settings.maxAgeSec * 1000 : undefined;
+  }
+
+  private async check(zone: Zone, now: number, lastRefresh: number) {
+    const maxAgeMs = this.maxAgeMs();
+    return verifyZone(zone, {
+      trustAnchor: this.settings.trustAnchor,
+      zonemd: this.settings.zonemd,
+      dnssec: this.settings.dnssec,
+      now,
+      lastRefresh,
+      ...(maxAgeMs !== undefined ? { maxAgeMs } : {}),
+    });
+  }
+
+  /** What the policies say of the results an image carries (verify_images = false), or null. */
+  private imageRefusal(img: ZoneImage): string | null {
+    if (!acceptable(img.zonemd, this.settings.zonemd, ['verified', 'unsupported', 'absent'])) return `image ZONEMD ${img.zonemd} (policy ${this.settings.zonemd})`;
+    if (!acceptable(img.dnssec, this.settings.dnssec, ['verified', 'unsigned', 'no-anchor'])) return `image DNSSEC ${img.dnssec} (policy ${this.settings.dnssec})`;
+    return null;
+  }
+
+  /** The verification settings changed: the copy in service must pass them too, or it goes. */
+  private async recheckInService(generation: number): Promise<void> {
+    const s = this.state;
+    const image = this.image;
+    if (!s || !image) return;
+    let refusal: string | null;
+    try {
+      const img = await readImage(image);
+      if (s.imageVerifiedAt !== null && !this.settings.verifyImages) refusal = this.imageRefusal(img);
+      else {
+        const report = await this.check(zoneFromRecords(imageRecords(img)), this.now(), s.lastSuccess);
+        refusal = report.usable ? null : report.reasons.join('; ');
+        if (report.usable) {
+          s.zonemd = report.zonemd.status;
+          s.dnssec = report.dnssec.status;
+        }
+      }
+    } catch (e) {
+      refusal = (e as Error).message;
+    }
+    if (this.stopped || generation !== this.generation) throw new Superseded();
+    if (refusal === null) return;
+    this.opts.logger.log('error', 'the copy in service fails the new [zone] settings: taken out of service, queries are forwarded', { app: this.app, serial: s.serial, error: refusal });
+    // The floor stays: a copy older than this one is still refused.
+    this.state = null;
+    this.image = null;
+    this.validators = null;
+    this.expired = false;
+    await this.data.clear();
+  }
+
+  private async fetchAndLoad(generation: number): Promise<RefreshOutcome> {
+    const source = this.source;
+    const res: SourceResult = await source.fetch(this.validators);
+    if (this.stopped || generation !== this.generation) throw new Superseded();
     const now = this.now();
     if (res.kind === 'unchanged') {
-      if (!this.state) throw new Error('the source reports no change but no copy is loaded');
+      const s = this.state;
+      if (!s) throw new Error('the source reports no change but no copy is loaded');
       // An HTTP 304 says the copy is current; a file nobody touched says nothing (the job that
       // updates it may have died), so it does not restart the SOA EXPIRE clock.
-      if (res.confirms) this.confirm(now);
+      if (res.confirms) await this.confirm(vouchedAt(now, s.imageVerifiedAt));
       return 'unchanged';
     }
-    const maxAgeMs = this.opts.maxAgeSec > 0 ? this.opts.maxAgeSec * 1000 : undefined;
+    const maxAgeMs = this.maxAgeMs();
     let image: Uint8Array | null = null;
-    let next: Omit<ZoneState, 'validators' | 'loadedAt' | 'lastSuccess' | 'expiresAt'> | null = null;
+    let next: Omit<ZoneState, 'loadedAt' | 'lastSuccess' | 'expiresAt' | 'imageVerifiedAt'> | null = null;
     // When the copy was last taken from its origin: now for a zone fetched as text, the compile
     // time for an image another node made (SOA EXPIRE counts from there, not from our fetch).
     let copyTime = now;
+    let fromImage = false;
     let zone: Zone | null = null;
     if (isImage(res.bytes)) {
       const img = await readImage(res.bytes);
-      const early = this.serialVerdict(img.serial, res.validators, now);
-      if (early) return early;
+      fromImage = true;
       copyTime = Math.min(now, img.verifiedAt);
-      if (this.opts.verifyImages) {
+      const early = await this.serialVerdict(img.serial, img.originText, res.validators, copyTime);
+      if (early) return early;
+      if (this.settings.verifyImages) {
         // An image says what the node that compiled it found; anyone who can alter it in transit
         // could say anything. Check its records again and compile it ourselves.
         zone = zoneFromRecords(imageRecords(img));
       } else {
-        if (!zonemdAcceptable(img.zonemd, this.opts.zonemd)) {
-          throw new Error(`image ZONEMD ${img.zonemd} (policy ${this.opts.zonemd})`);
-        }
-        if (!dnssecAcceptable(img.dnssec, this.opts.dnssec)) {
-          throw new Error(`image DNSSEC ${img.dnssec} (policy ${this.opts.dnssec})`);
-        }
+        const refusal = this.imageRefusal(img);
+        if (refusal) throw new Error(refusal);
         image = res.bytes;
         next = {
           serial: img.serial,
@@ -245,19 +487,12 @@ export class ZoneLifecycle {
     } else {
       // Parse first and look at the serial: an equal or older copy is settled without the cost
       // of verifying it.
-      zone = await loadZone(res.bytes, { file: this.opts.source.description });
-      const early = this.serialVerdict(zone.soa.serial, res.validators, now);
+      zone = await loadZone(res.bytes, { file: source.description });
+      const early = await this.serialVerdict(zone.soa.serial, nameToText(zone.origin), res.validators, now);
       if (early) return early;
     }
     if (zone) {
-      const report = await verifyZone(zone, {
-        trustAnchor: this.opts.trustAnchor,
-        zonemd: this.opts.zonemd,
-        dnssec: this.opts.dnssec,
-        now,
-        lastRefresh: copyTime,
-        ...(maxAgeMs !== undefined ? { maxAgeMs } : {}),
-      });
+      const report = await this.check(zone, now, copyTime);
       if (!report.usable) throw new Error(`serial ${report.serial} refused: ${report.reasons.join('; ')}`);
       image = await compileImage(zone, report);
       next = {
@@ -272,16 +507,17 @@ export class ZoneLifecycle {
       };
     }
     if (!image || !next) throw new Error('internal: no image was made');
-    const settled = this.serialVerdict(next.serial, res.validators, now);
+    const settled = await this.serialVerdict(next.serial, next.origin, res.validators, copyTime);
     if (settled) return settled;
     const expiry = expiresAt({ earliestRrsigExpiration: next.earliestRrsigExpiration, soaExpire: next.soaExpire }, copyTime, maxAgeMs);
     if (now >= expiry) throw new Error(`serial ${next.serial} is already expired (${new Date(expiry).toISOString()})`);
-    if (this.stopped) throw new Error('the zone source changed while this version was checked; not activated');
-    const r = await this.data.apply(image, this.opts.source.description);
+    if (this.stopped || generation !== this.generation) throw new Superseded();
+    const r = await this.data.apply(image, source.description);
     if (!r.ok) throw new Error(`static_zone refused serial ${next.serial}: ${r.errors.join('; ')}`);
     const previous = this.state?.serial;
     this.image = image;
-    this.state = { ...next, validators: res.validators, loadedAt: now, lastSuccess: copyTime, expiresAt: expiry };
+    this.validators = res.validators;
+    this.state = { ...next, loadedAt: now, lastSuccess: copyTime, expiresAt: expiry, imageVerifiedAt: fromImage ? copyTime : null };
     this.expired = false;
     this.opts.logger.log('info', 'zone copy activated', {
       app: this.app,
@@ -292,41 +528,63 @@ export class ZoneLifecycle {
       dnssec: next.dnssec,
       expires: new Date(expiry).toISOString(),
     });
+    await this.remember({ serial: next.serial, origin: next.origin });
     return 'loaded';
   }
 
   /**
-   * RFC 1982 against the copy in service: an equal serial confirms it ('same-serial'), an older
-   * one is refused (throws), a newer one goes on (null).
+   * RFC 1982 against the copy in service: an equal serial confirms it as of `vouched`
+   * ('same-serial'), an older one is refused (throws), a newer one goes on (null). With no copy
+   * in service, a serial older than the last one in service is refused all the same.
    */
-  private serialVerdict(serial: number, validators: Validators, now: number): RefreshOutcome | null {
+  private async serialVerdict(serial: number, origin: string, validators: Validators, vouched: number): Promise<RefreshOutcome | null> {
     const s = this.state;
-    if (!s || serialNewer(serial, s.serial)) return null;
-    if (serial === s.serial) {
-      s.validators = validators;
-      this.confirm(now);
-      return 'same-serial';
+    if (s && s.origin === origin) {
+      if (serialNewer(serial, s.serial)) return null;
+      if (serial === s.serial) {
+        this.validators = validators;
+        await this.confirm(vouched);
+        return 'same-serial';
+      }
+      throw new Error(`serial ${serial} is older than serial ${s.serial} in service`);
     }
-    throw new Error(`serial ${serial} is older than serial ${s.serial} in service`);
+    const f = this.floor;
+    if (f && f.origin === origin && serialNewer(f.serial, serial)) {
+      const where = this.settings.store ? ` (${this.settings.store.description})` : '';
+      throw new Error(`serial ${serial} is older than serial ${f.serial}, the last in service${where}`);
+    }
+    return null;
   }
 
-  /** The source confirmed the copy in service: SOA EXPIRE counts again from now. */
-  private confirm(now: number): void {
+  /**
+   * A source vouched for the copy in service as of `at`: SOA EXPIRE counts from there. Never
+   * backwards: an old image given again says nothing newer than what we knew.
+   */
+  private async confirm(at: number): Promise<void> {
     const s = this.state!;
-    s.lastSuccess = now;
-    const maxAgeMs = this.opts.maxAgeSec > 0 ? this.opts.maxAgeSec * 1000 : undefined;
-    s.expiresAt = expiresAt({ earliestRrsigExpiration: s.earliestRrsigExpiration, soaExpire: s.soaExpire }, now, maxAgeMs);
-    if (this.expired && now < s.expiresAt && this.image) {
-      // Confirmed current after it had expired (the source was unreachable for a while): its
-      // signatures are still valid, so it may be served again.
-      void this.data.apply(this.image, this.opts.source.description).then((r) => {
-        if (r.ok) this.expired = false;
-      });
-    }
+    s.lastSuccess = Math.max(s.lastSuccess, at);
+    s.expiresAt = this.expiryOf(s);
+    await this.reinstate();
+  }
+
+  private expiryOf(s: ZoneState): number {
+    return expiresAt({ earliestRrsigExpiration: s.earliestRrsigExpiration, soaExpire: s.soaExpire }, s.lastSuccess, this.maxAgeMs());
+  }
+
+  /**
+   * A copy taken out at its expiry whose expiry has moved (the source confirmed it after being
+   * unreachable, or max_age grew) is served again: its signatures are still valid.
+   */
+  private async reinstate(): Promise<void> {
+    const s = this.state;
+    const image = this.image;
+    if (!s || !this.expired || !image || this.now() >= s.expiresAt || !this.inChain()) return;
+    const r = await this.data.apply(image, this.source.description);
+    if (r.ok && this.image === image) this.expired = false;
   }
 
   private refreshIntervalMs(): number {
-    if (this.opts.refreshSec > 0) return this.opts.refreshSec * 1000;
+    if (this.settings.refreshSec > 0) return this.settings.refreshSec * 1000;
     return Math.max(60, this.state?.soaRefresh ?? 1800) * 1000;
   }
 
@@ -346,30 +604,36 @@ export class ZoneLifecycle {
 
   private schedule(): void {
     if (this.stopped) return;
-    clearTimeout(this.timer);
+    this.nextRefreshAt = this.now() + (this.failures > 0 ? this.retryDelayMs() : this.refreshIntervalMs());
+    this.armTimer();
+  }
+
+  /** One timer for whichever comes first: the next refresh, the copy's expiry, the next tick. */
+  private armTimer(): void {
+    if (this.stopped || !this.timers) return;
+    this.timers.clear(this.timer);
     const now = this.now();
-    this.nextRefreshAt = now + (this.failures > 0 ? this.retryDelayMs() : this.refreshIntervalMs());
-    if (this.opts.timers === false) return;
     let wait = Math.min(this.nextRefreshAt - now, TICK_MS);
     if (this.state && !this.expired) wait = Math.min(wait, Math.max(0, this.state.expiresAt - now));
-    this.timer = setTimeout(() => this.onTimer(), Math.max(10, wait));
-    (this.timer as { unref?: () => void }).unref?.();
+    this.timer = this.timers.set(() => this.onTimer(), Math.max(10, wait));
   }
 
   private onTimer(): void {
     this.tick();
     if (this.now() >= this.nextRefreshAt) void this.refresh('scheduled');
-    else this.schedule();
+    else this.armTimer();
   }
 
   /**
-   * Re-evaluates expiry and staleness against the clock and updates the metrics. Runs on a
-   * timer; tests with a moved clock call it directly.
+   * Re-evaluates expiry and staleness against the clock and updates the metrics. Runs on the
+   * lifecycle's timer and after every attempt; runtimes without timers call it from requests.
    */
   tick(): void {
     const now = this.now();
     const s = this.state;
     const app = { app: this.app };
+    const disabled = !this.inChain();
+    this.m.disabled.set(app, disabled ? 1 : 0);
     this.m.failures.set(app, this.failures);
     if (this.lastResult) {
       this.m.lastRefresh.set(app, Math.floor(this.lastResult.at / 1000));
@@ -391,7 +655,7 @@ export class ZoneLifecycle {
     }
     const ageSec = (now - s.lastSuccess) / 1000;
     const expiresInSec = (s.expiresAt - now) / 1000;
-    const stale = ageSec > this.opts.staleAgeSec || expiresInSec < this.opts.staleBeforeExpirySec;
+    const stale = ageSec > this.settings.staleAgeSec || expiresInSec < this.settings.staleBeforeExpirySec;
     if (stale !== this.stale) {
       this.stale = stale;
       this.opts.logger.log(stale ? 'warn' : 'info', stale ? 'zone copy is stale' : 'zone copy is fresh again', {
@@ -405,16 +669,19 @@ export class ZoneLifecycle {
     this.m.age.set(app, Math.round(ageSec));
     this.m.expiresIn.set(app, Math.round(expiresInSec));
     this.m.stale.set(app, stale ? 1 : 0);
-    this.m.serving.set(app, this.expired ? 0 : 1);
+    this.m.serving.set(app, this.expired || disabled ? 0 : 1);
   }
 
   status(): Record<string, unknown> {
     this.tick();
     const s = this.state;
     const now = this.now();
+    const disabled = !this.inChain();
     return {
-      source: this.opts.source.description,
-      serving: !!s && !this.expired,
+      source: this.source.description,
+      // serving | expired | no-copy (forwarding until a verified copy loads) | disabled (switched off in the config)
+      state: disabled ? 'disabled' : !s ? 'no-copy' : this.expired ? 'expired' : 'serving',
+      serving: !!s && !this.expired && !disabled,
       serial: s?.serial ?? null,
       origin: s?.origin ?? null,
       loaded_at: s ? new Date(s.loadedAt).toISOString() : null,
@@ -426,6 +693,8 @@ export class ZoneLifecycle {
       stale: this.stale,
       zonemd: s?.zonemd ?? null,
       dnssec: s?.dnssec ?? null,
+      serial_floor: this.floor?.serial ?? null,
+      state_file: this.settings.store?.description ?? null,
       consecutive_failures: this.failures,
       last_attempt: this.lastAttempt ? new Date(this.lastAttempt).toISOString() : null,
       last_result: this.lastResult ? { ...this.lastResult, at: new Date(this.lastResult.at).toISOString() } : null,
@@ -434,13 +703,49 @@ export class ZoneLifecycle {
     };
   }
 
-  /** The chain was rebuilt: give static_zone its copy again unless it is expired. */
+  /**
+   * The chain was rebuilt: give static_zone its copy again unless it is expired. When it comes
+   * back after being switched off, refresh at once rather than at the next scheduled time.
+   */
   restore(): void {
-    if (!this.expired) this.data.restore();
+    if (this.inChain()) {
+      if (this.expired) void this.data.clear();
+      else this.data.restore();
+      if (this.skipped) {
+        this.skipped = false;
+        this.kick('app enabled');
+      }
+    }
+    this.tick();
   }
+}
+
+function settingsOf(o: ZoneSettings): ZoneSettings {
+  const { trustAnchor, zonemd, dnssec, refreshSec, verifyImages, maxAgeSec, staleAgeSec, staleBeforeExpirySec, store } = o;
+  return { trustAnchor, zonemd, dnssec, refreshSec, verifyImages, maxAgeSec, staleAgeSec, staleBeforeExpirySec, store: store ?? null };
+}
+
+/** What a source's word is worth for a copy: now, or for an image no later than its compiler saw it. */
+function vouchedAt(now: number, imageVerifiedAt: number | null): number {
+  return imageVerifiedAt === null ? now : Math.min(now, imageVerifiedAt);
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+function sameAnchor(a: TrustAnchor | null, b: TrustAnchor | null): boolean {
+  if (!a || !b) return a === b;
+  const same = (x: Uint8Array[], y: Uint8Array[]) => x.length === y.length && x.every((r, i) => sameBytes(r, y[i]!));
+  return sameBytes(a.owner, b.owner) && same(a.ds, b.ds) && same(a.dnskey, b.dnskey);
 }
 
 function isImage(b: Uint8Array): boolean {
   return b.length >= 4 && b[0] === 0x45 && b[1] === 0x5a && b[2] === 0x49 && b[3] === 0x4d;
 }
 
+function acceptable(status: string, policy: string, relaxed: string[]): boolean {
+  if (policy === 'ignore') return true;
+  if (policy === 'require') return status === 'verified';
+  return relaxed.includes(status);
+}

@@ -159,6 +159,11 @@ export const configSchema = z.strictObject({
        * results it carries. Turn off only for sources authenticated end to end.
        */
       verify_images: z.boolean().default(true),
+      /**
+       * Node: a file keeping the serial last in service across restarts, so a restart refuses an
+       * older copy as a running node does. Without it a restart takes any serial.
+       */
+      state_file: z.string().min(1).optional(),
     })
     .prefault({}),
   rules: z
@@ -223,6 +228,10 @@ export function validateConfig(raw: unknown, source = 'config'): Config {
   }
   if (cfg.site.signing_key !== undefined && !keyIds.includes(cfg.site.signing_key)) {
     problems.push(`${source}: site.signing_key: "${cfg.site.signing_key}" is not in site.keys`);
+  }
+  if (cfg.zone.source && cfg.zone.dnssec === 'require' && cfg.zone.verify_images && !cfg.zone.trust_anchor) {
+    // Every version would be refused, and the node would retry for ever.
+    problems.push(`${source}: zone.trust_anchor: required to verify the zone under zone.dnssec = "require" (the default): give trust_anchor (serve: --trust-anchor FILE), or set zone.dnssec = "verify-if-present" or "ignore"`);
   }
   if ((cfg.server.tls_cert === undefined) !== (cfg.server.tls_key === undefined)) {
     problems.push(`${source}: server: tls_cert and tls_key go together`);

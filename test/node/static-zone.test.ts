@@ -10,14 +10,15 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { startNsd, type Nsd } from '../helpers/nsd.js';
 import { dig, kdig, run } from '../helpers/dig.js';
 import { needTools } from '../helpers/tools.js';
-import { root, startEdge, type TestNode } from '../helpers/edge.js';
-import { waitFor } from '../helpers/net.js';
+import { root, startCli, startEdge, type TestNode } from '../helpers/edge.js';
+import { freePort, sleep, waitFor } from '../helpers/net.js';
 import { compileImage, formatRecords, loadZone, parsePresentationAll, parseTrustAnchor, verifyZone, zoneFromRecords, zoneRecords } from '../../host/core/zone/index.js';
 import { nameToText } from '../../host/core/dns/wire.js';
 import { makeKey, signZone } from '../zone/support/zone-signer.js';
@@ -39,14 +40,21 @@ www.zuerich. IN A 192.0.2.97
 www.example.com. IN A 192.0.2.96
 `;
 
-async function metric(node: TestNode, name: string, match = ''): Promise<number> {
+/** One series of an app's (NaN when there is none): `name{app="static_zone",...match...}`. */
+async function metric(node: TestNode, name: string, match = '', app = 'static_zone'): Promise<number> {
   const text = await node.node.metrics.text();
-  const line = text.split('\n').find((l) => l.startsWith(name) && l.includes(match));
+  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && l.includes(`app="${app}"`) && l.includes(match));
   return line ? Number(line.split(' ').pop()) : NaN;
 }
 
 function zoneStatus(node: TestNode): Record<string, unknown> {
   return (node.node.status() as { zone: Record<string, unknown> }).zone;
+}
+
+/** The zone loads in the background after the node starts: wait for the first attempt to end. */
+async function firstRefresh(node: TestNode): Promise<Record<string, unknown>> {
+  await waitFor(async () => zoneStatus(node).last_result !== null, 20_000);
+  return zoneStatus(node);
 }
 
 /** delv's trust anchor file from the fixture's DS record. */
@@ -90,6 +98,7 @@ max_negative_ttl = 1
 `,
       { now: () => Date.now() + offset },
     );
+    await firstRefresh(edge);
   }, 60_000);
 
   afterAll(async () => {
@@ -148,7 +157,11 @@ max_negative_ttl = 1
     await waitFor(async () => (zoneStatus(edge).consecutive_failures as number) >= 1, 20_000);
     const status = zoneStatus(edge);
     expect(status).toMatchObject({ serving: true, serial: 2026082300 });
-    expect(JSON.stringify(status.last_result)).toMatch(/refused|bogus|mismatch/);
+    // Refused by the checks, not for any other reason (a parse error, a serial, a load): the
+    // changed DS breaks the zone digest and its signature, the new serial the SOA's.
+    const error = (status.last_result as { error: string }).error;
+    expect(error).toMatch(/^serial 2026082301 refused: ZONEMD mismatch \(policy verify-if-present\): the zone digest does not match/);
+    expect(error).toMatch(/; DNSSEC bogus \(policy require\): 3 verification failures; first: \. SOA: signature by key 10425 does not verify/);
     expect(await metric(edge, 'edge_zone_last_refresh_success')).toBe(0);
     expect(await metric(edge, 'edge_zone_refresh_failures_consecutive')).toBeGreaterThanOrEqual(1);
     expect((await dig(edge.dns, ['www.zuerich', 'A'])).status).toBe('NXDOMAIN');
@@ -162,7 +175,7 @@ max_negative_ttl = 1
     expect((await dig(edge.dns, ['wpad.corp', 'A'])).answers[0]?.data).toBe('192.0.2.95');
     expect((await dig(edge.dns, ['printer.local', 'A'])).status).toBe('NXDOMAIN');
     writeFileSync(rulesFile, 'phase = pre-cache qname-suffix corp disable-app static_zone\nphase = pre-cache qname-suffix local set-tag rec_disable_static\n');
-    await waitFor(async () => (await metric(edge, 'edge_app_events_total', 'event="rule_sets_loaded"')) >= 2, 5000);
+    await waitFor(async () => (await metric(edge, 'edge_app_events_total', 'event="rule_sets_loaded"', 'override')) >= 2, 5000);
     step();
     expect((await dig(edge.dns, ['printer.local', 'A'])).answers[0]?.data).toBe('192.0.2.99');
     expect(await metric(edge, 'edge_app_events_total', 'event="passed_tag"')).toBeGreaterThan(0);
@@ -228,7 +241,7 @@ max_negative_ttl = 0
 "." = "default"
 `);
     try {
-      expect(zoneStatus(edge)).toMatchObject({ serving: false, consecutive_failures: 1 });
+      expect(await firstRefresh(edge)).toMatchObject({ serving: false, state: 'no-copy', consecutive_failures: 1 });
       expect((await dig(edge.dns, ['printer.local', 'A'])).answers[0]?.data).toBe('192.0.2.99');
       copyFileSync(V1, source);
       await waitFor(async () => zoneStatus(edge).serving === true, 30_000);
@@ -255,7 +268,7 @@ trust_anchor = "${join(fixtures, 'trust-anchor.ds')}"
       { now: () => Date.now() + offset },
     );
     try {
-      const expires = zoneStatus(edge).expires_at;
+      const expires = (await firstRefresh(edge)).expires_at;
       offset = 86_400_000;
       expect(await edge.node.zone!.refresh('test')).toBe('unchanged');
       // The job that updates the file may have died: the age keeps growing, the expiry stays.
@@ -286,7 +299,7 @@ verify_images = ${verify}
 `;
     const checking = await startEdge(config(true));
     try {
-      expect(zoneStatus(checking)).toMatchObject({ serving: false, consecutive_failures: 1 });
+      expect(await firstRefresh(checking)).toMatchObject({ serving: false, consecutive_failures: 1 });
       expect(JSON.stringify(zoneStatus(checking).last_result)).toMatch(/DNSSEC bogus/);
     } finally {
       await checking.stop();
@@ -294,7 +307,7 @@ verify_images = ${verify}
     // Trusting images (for sources authenticated end to end) takes the forged results at face value.
     const trusting = await startEdge(config(false));
     try {
-      expect(zoneStatus(trusting)).toMatchObject({ serving: true, dnssec: 'verified' });
+      expect(await firstRefresh(trusting)).toMatchObject({ serving: true, dnssec: 'verified' });
     } finally {
       await trusting.stop();
     }
@@ -326,7 +339,7 @@ trust_anchor = "${anchor}"
 "." = "default"
 `);
     try {
-      expect(zoneStatus(edge)).toMatchObject({ serving: true, serial: 2026112301, dnssec: 'verified' });
+      expect(await firstRefresh(edge)).toMatchObject({ serving: true, serial: 2026112301, dnssec: 'verified' });
       const r = await dig(edge.dns, ['.', 'TYPE65280']);
       expect(r.status).toBe('NOERROR');
       expect(r.answers[0]).toMatchObject({ type: 'TYPE65280', data: '\\# 4 0A0B0C0D' });
@@ -334,5 +347,204 @@ trust_anchor = "${anchor}"
     } finally {
       await edge.stop();
     }
+  });
+});
+
+/** What startEdge puts before a test's TOML; a reload's text needs it too. */
+const SERVER = '[server]\nlisten = ["127.0.0.1:0"]\nrequest_timeout_ms = 3000\n';
+const ANCHOR = join(fixtures, 'trust-anchor.ds');
+
+describe.skipIf(!needTools('nsd', 'dig'))('static_zone across reloads, restarts and switches', () => {
+  let upstream: Nsd;
+  const dir = mkdtempSync(join(tmpdir(), 'edge-root3-'));
+  const config = (zone: string, extra = '') => `
+[upstreams]
+default = ["${upstream.address}"]
+${zone ? `[zone]\n${zone}\n` : ''}[cache]
+max_ttl = 0
+max_negative_ttl = 0
+[apps.forward.config.routes]
+"." = "default"
+${extra}`;
+  /** Asks for a junk TLD until stopped; the set of rcodes seen shows whether anything was forwarded. */
+  const keepAsking = (edge: TestNode) => {
+    let stop = false;
+    const seen = new Set<string>();
+    const done = (async () => {
+      while (!stop) seen.add((await dig(edge.dns, ['printer.local', 'A'])).status);
+    })();
+    return async () => {
+      stop = true;
+      await done;
+      return [...seen];
+    };
+  };
+
+  beforeAll(async () => {
+    upstream = await startNsd({ '.': upstreamRoot });
+  });
+  afterAll(async () => upstream?.stop());
+
+  it('applies a reload that changes [zone] settings to the copy in service: no gap, and still no older serial', async () => {
+    const source = join(dir, 'settings.zone.gz');
+    copyFileSync(V2, source);
+    let offset = 0;
+    const zone = (extra = '') => `source = "${source}"\ntrust_anchor = "${ANCHOR}"\n${extra}`;
+    const edge = await startEdge(config(zone()), { now: () => Date.now() + offset });
+    try {
+      expect(await firstRefresh(edge)).toMatchObject({ serving: true, serial: 2026082300, stale: false });
+      const loadedAt = zoneStatus(edge).loaded_at;
+      // An older copy at the source is refused.
+      copyFileSync(V1, source);
+      await waitFor(async () => JSON.stringify(zoneStatus(edge).last_result).includes('older'), 20_000);
+      offset = 120_000;
+      const asked = keepAsking(edge);
+      expect(await edge.node.reload(SERVER + config(zone('stale_age = 60')))).toEqual({ ok: true, errors: [] });
+      // At once: the same copy, loaded when it was, under the new stale age (two minutes old).
+      expect(zoneStatus(edge)).toMatchObject({ state: 'serving', serial: 2026082300, loaded_at: loadedAt, stale: true });
+      expect(await asked()).toEqual(['NXDOMAIN']);
+      // The older copy at the source is still refused.
+      expect(await edge.node.zone!.refresh('test')).toBe('failed');
+      expect(zoneStatus(edge).serial).toBe(2026082300);
+      expect((zoneStatus(edge).last_result as { error: string }).error).toBe('serial 2026082201 is older than serial 2026082300 in service');
+    } finally {
+      await edge.stop();
+    }
+  });
+
+  it('keeps the copy in service across a reload to a new source, until that source gives a verified version', async () => {
+    const first = join(dir, 'first.zone.gz');
+    const second = join(dir, 'second.zone.gz');
+    copyFileSync(V2, first);
+    copyFileSync(V1, second);
+    const zone = (source: string) => `source = "${source}"\ntrust_anchor = "${ANCHOR}"`;
+    const edge = await startEdge(config(zone(first)));
+    try {
+      expect(await firstRefresh(edge)).toMatchObject({ serving: true, serial: 2026082300 });
+      const asked = keepAsking(edge);
+      expect((await edge.node.reload(SERVER + config(zone(second)))).ok).toBe(true);
+      await waitFor(async () => JSON.stringify(zoneStatus(edge).last_result).includes('older'), 20_000);
+      expect(await asked()).toEqual(['NXDOMAIN']);
+      expect(zoneStatus(edge)).toMatchObject({ source: second, serving: true, serial: 2026082300 });
+      // The new source catches up: its copy confirms the one in service.
+      copyFileSync(V2, second);
+      await waitFor(async () => (zoneStatus(edge).last_result as { outcome: string }).outcome === 'same-serial', 20_000);
+      expect(zoneStatus(edge)).toMatchObject({ source: second, serving: true, serial: 2026082300, consecutive_failures: 0 });
+    } finally {
+      await edge.stop();
+    }
+  });
+
+  it('with a state_file, refuses after a restart a copy older than the one in service before it', async () => {
+    const source = join(dir, 'restart.zone.gz');
+    const state = join(dir, 'zone-state.json');
+    copyFileSync(V2, source);
+    const text = config(`source = "${source}"\ntrust_anchor = "${ANCHOR}"\nstate_file = "${state}"`);
+    const before = await startEdge(text);
+    try {
+      expect(await firstRefresh(before)).toMatchObject({ serving: true, serial: 2026082300, state_file: state });
+      expect(JSON.parse(readFileSync(state, 'utf8'))).toMatchObject({ serial: 2026082300, origin: '.' });
+    } finally {
+      await before.stop();
+    }
+    copyFileSync(V1, source);
+    const after = await startEdge(text);
+    try {
+      expect(await firstRefresh(after)).toMatchObject({ serving: false, state: 'no-copy', serial_floor: 2026082300 });
+      expect((zoneStatus(after).last_result as { error: string }).error).toBe(`serial 2026082201 is older than serial 2026082300, the last in service (${state})`);
+      expect((await dig(after.dns, ['printer.local', 'A'])).answers[0]?.data).toBe('192.0.2.99');
+    } finally {
+      await after.stop();
+    }
+  });
+
+  it('listens at once and forwards while the first copy is still on its way', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let requests = 0;
+    const server = createServer((_req, res) => {
+      requests++;
+      void held.then(() => res.writeHead(200).end(readFileSync(V1)));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/root.zone.gz`;
+    const starting = startEdge(config(`source = "${url}"\ntrust_anchor = "${ANCHOR}"`));
+    try {
+      // The URL source would wait up to 30 s for this server; the node must not.
+      const edge = await Promise.race([starting, sleep(10_000).then(() => Promise.reject(new Error('the node waited for the zone before listening')))]);
+      await waitFor(async () => requests === 1, 5000);
+      expect(zoneStatus(edge)).toMatchObject({ state: 'no-copy', serving: false, last_result: null });
+      expect((await dig(edge.dns, ['printer.local', 'A'])).answers[0]?.data).toBe('192.0.2.99');
+      release();
+      await waitFor(async () => zoneStatus(edge).serving === true, 20_000);
+      expect((await dig(edge.dns, ['printer.local', 'A'])).status).toBe('NXDOMAIN');
+    } finally {
+      release();
+      await (await starting).stop();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+
+  it('reports a static_zone switched off as disabled, not as failing; a removed source leaves no zone series', async () => {
+    const source = join(dir, 'disabled.zone.gz');
+    copyFileSync(V1, source);
+    const zone = `source = "${source}"\ntrust_anchor = "${ANCHOR}"`;
+    const edge = await startEdge(config(zone, '[apps.static_zone]\nenabled = false\n'));
+    try {
+      expect(await edge.node.zone!.refresh('test')).toBe('disabled');
+      expect(zoneStatus(edge)).toMatchObject({ state: 'disabled', serving: false, consecutive_failures: 0, last_result: null });
+      expect(await metric(edge, 'edge_zone_disabled')).toBe(1);
+      expect(await metric(edge, 'edge_zone_serving')).toBe(0);
+      expect(await metric(edge, 'edge_zone_refresh_failures_consecutive')).toBe(0);
+      expect(await metric(edge, 'edge_zone_refreshes_total', 'outcome="failed"')).toBeNaN();
+      expect((await dig(edge.dns, ['printer.local', 'A'])).answers[0]?.data).toBe('192.0.2.99');
+      // Switched on: the copy is fetched at once, not at the next scheduled refresh.
+      expect((await edge.node.reload(SERVER + config(zone))).ok).toBe(true);
+      await waitFor(async () => zoneStatus(edge).serving === true, 20_000);
+      expect(await metric(edge, 'edge_zone_disabled')).toBe(0);
+      expect(await metric(edge, 'edge_zone_serving')).toBe(1);
+      expect((await dig(edge.dns, ['printer.local', 'A'])).status).toBe('NXDOMAIN');
+      // No [zone] source: no copy, and no gauge saying otherwise.
+      expect((await edge.node.reload(SERVER + config(''))).ok).toBe(true);
+      expect(edge.node.status().zone).toBeNull();
+      for (const name of ['edge_zone_serving', 'edge_zone_serial', 'edge_zone_stale', 'edge_zone_expires_in_seconds', 'edge_zone_disabled']) {
+        expect(await metric(edge, name), name).toBeNaN();
+      }
+      expect((await dig(edge.dns, ['printer.local', 'A'])).answers[0]?.data).toBe('192.0.2.99');
+    } finally {
+      await edge.stop();
+    }
+  });
+});
+
+describe.skipIf(!needTools('nsd', 'dig', 'kdig'))('edge-resolver serve --root-zone (the real CLI, from dist/)', () => {
+  let upstream: Nsd;
+  const main = join(root, 'dist/host/adapters/node/main.js');
+  beforeAll(async () => {
+    upstream = await startNsd({ '.': upstreamRoot });
+  });
+  afterAll(async () => upstream?.stop());
+
+  it('serve --root-zone FILE --trust-anchor FILE answers a junk TLD with a signed NXDOMAIN and shows the copy on GET /zone', async () => {
+    const [doh, dohHttp, admin] = [await freePort(), await freePort(), await freePort()];
+    const node = await startCli(['--root-zone', V1, '--trust-anchor', ANCHOR, '--upstream', upstream.address, '--doh', `127.0.0.1:${doh}`, '--doh-http', `127.0.0.1:${dohHttp}`, '--admin', `127.0.0.1:${admin}`]);
+    try {
+      // The copy loads after the node listens; ask once it is in (a junk name asked before is
+      // forwarded, and its answer cached).
+      const zone = async () => (await (await fetch(`http://127.0.0.1:${admin}/zone`)).json()) as Record<string, unknown>;
+      await waitFor(async () => (await zone()).state === 'serving', 20_000);
+      expect(await zone()).toMatchObject({ serial: 2026082201, dnssec: 'verified', zonemd: 'verified' });
+      const r = await kdig(node.dns, ['+dnssec', 'printer.local', 'A']);
+      expect(r.status).toBe('NXDOMAIN');
+      expect(r.authority.map((a) => `${a.name} ${a.type}`)).toEqual(['. SOA', '. RRSIG', 'loans. NSEC', 'loans. RRSIG', '. NSEC', '. RRSIG']);
+    } finally {
+      expect(await node.stop()).toBe(0);
+    }
+  });
+
+  it('refuses --root-zone without --trust-anchor at start, with the reason, instead of retrying for ever', async () => {
+    const r = await run(process.execPath, [main, 'serve', '--root-zone', V1, '--listen', `127.0.0.1:${await freePort()}`]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('zone.trust_anchor: required to verify the zone under zone.dnssec = "require"');
   });
 });

@@ -22,6 +22,7 @@ import { ruleChangeFlush } from '../../apps/rule-scope.js';
 import { textToName, WireError } from '../../core/dns/wire.js';
 import { DataFile, writeFileAtomically } from './data-file.js';
 import { FileSource } from './zone-file-source.js';
+import { SerialFile } from './zone-serial-file.js';
 import { ZoneLifecycle } from '../../apps/zone-lifecycle.js';
 import { UrlSource } from '../../core/zone-source.js';
 import { parseTrustAnchor, type TrustAnchor } from '../../core/zone/index.js';
@@ -95,7 +96,6 @@ export class EdgeNode {
   private readonly dataWatches = new Map<string, DataFile>();
   /** The zone copy static_zone serves, when `[zone] source` is set. */
   zone: ZoneLifecycle | null = null;
-  private zoneConfig = '';
 
   private constructor(private readonly opts: EdgeNodeOptions) {
     this.logger = opts.logger ?? consoleLogger();
@@ -145,7 +145,8 @@ export class EdgeNode {
     // Data files (a rule file, a block list) load into the chain before it serves: a file that
     // does not load stops the start, as there is no previous version to fall back on.
     await node.adoptData(node.build(config, opts.configText ?? JSON.stringify(config)));
-    // A zone that does not load is not fatal: the resolver forwards and keeps retrying.
+    // The zone loads in the background (a URL may take its whole timeout, then verification):
+    // until a verified copy is in, static_zone passes and the resolver forwards everything.
     await node.syncZone(config, await EdgeNode.trustAnchor(config));
     await node.listen();
     return node;
@@ -208,32 +209,30 @@ export class EdgeNode {
   }
 
   /**
-   * Follows `[zone]`: starts the lifecycle, or restarts it when its settings changed. A restart
-   * first takes the old copy out of service, so no copy is ever served without a lifecycle
-   * watching its expiry.
+   * Follows `[zone]`. A reload changes the running lifecycle, never its copy: new settings apply
+   * to the copy in service (new verification settings check it again), and a new source leaves
+   * it serving until that source gives a newer verified version. Only a removed source takes the
+   * copy out of service. Nothing here waits for a zone to load.
    */
   private async syncZone(c: Config, anchor: TrustAnchor | null): Promise<void> {
-    const want = JSON.stringify(c.zone);
-    if (want === this.zoneConfig) return;
     const source = c.zone.source;
-    if (this.zone) {
+    if (!source) {
+      if (!this.zone) return;
       // Let a refresh in progress finish (it activates nothing now), then take the copy out.
       await this.zone.stop();
       await this.zone.data.clear();
       this.zone = null;
+      return;
     }
-    this.zoneConfig = want;
-    if (!source) return;
-    this.zone = new ZoneLifecycle({
-      source: /^https?:\/\//.test(source) ? new UrlSource(source) : new FileSource(source),
-      chain: () => this.chain,
-      trustAnchor: anchor,
-      ...zoneSettings(c),
-      metrics: this.metrics,
-      logger: this.logger,
-      now: this.opts.now,
-    });
-    await this.zone.start();
+    const settings = { trustAnchor: anchor, ...zoneSettings(c), store: c.zone.state_file ? new SerialFile(c.zone.state_file) : null };
+    const from = /^https?:\/\//.test(source) ? new UrlSource(source) : new FileSource(source);
+    if (this.zone) {
+      this.zone.setSource(from);
+      this.zone.configure(settings);
+      return;
+    }
+    this.zone = new ZoneLifecycle({ source: from, chain: () => this.chain, ...settings, metrics: this.metrics, logger: this.logger, now: this.opts.now });
+    void this.zone.start();
   }
 
   private peers(c: Config): Peers | null {
