@@ -108,3 +108,20 @@ export function ruleChangeFlush(before: string | null, after: string | null): Ru
   }
   return scope;
 }
+
+/** Anything that can drop cached answers (the Resolver). */
+export interface Flushable {
+  flush(scope: FlushScope | null, reason: 'rules'): number;
+}
+
+/**
+ * Flushes what a rule-set change can have made wrong (and, by starting a new cache generation,
+ * keeps answers still in flight under the old rules out of the cache); both adapters call it
+ * when the override app's data changes.
+ */
+export function flushForRuleChange(target: Flushable, before: Uint8Array | null, after: Uint8Array | null): void {
+  const text = (b: Uint8Array | null) => (b ? new TextDecoder().decode(b) : null);
+  const scope = ruleChangeFlush(text(before), text(after));
+  if (scope === 'all') target.flush(null, 'rules');
+  else if (scope.names.length || scope.suffixes.length) target.flush(scope, 'rules');
+}

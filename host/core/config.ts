@@ -131,6 +131,12 @@ export const configSchema = z.strictObject({
       /** Unanswered queries in a row after which a peer is down (one slow answer is not an outage). */
       peer_down_after: z.number().int().min(1).max(100).default(3),
       peer_probe_interval_ms: z.number().int().min(100).max(600_000).default(5000),
+      /**
+       * After this node flushes its cache (a rule change, a reload, an admin flush), answers
+       * from peers are passed on but not stored for this long, ms: a peer that has not yet taken
+       * the same change would otherwise refill the flushed entries with what the change removed.
+       */
+      settle_ms: z.number().int().min(0).max(600_000).default(5000),
       /** Peer hops a query may take (1: the owner never forwards again). */
       max_hops: z.number().int().min(1).max(4).default(1),
       /** EDNS option code carrying the context (local-use range, RFC 6891 §9). */

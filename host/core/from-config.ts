@@ -35,6 +35,7 @@ export function resolverOptions(c: Config): ResolverOptions {
     udpSize: c.server.udp_payload,
     defaultRoute: c.upstream.default_group,
     maxHops: c.site.max_hops,
+    settleMs: c.site.settle_ms,
   };
 }
 
@@ -100,4 +101,17 @@ export function zoneSettings(c: Config) {
     staleBeforeExpirySec: c.zone.stale_before_expiry,
     verifyImages: c.zone.verify_images,
   };
+}
+
+/** Config sections that decide where an answer comes from. */
+const ROUTING_SECTIONS = ['upstreams', 'upstream', 'apps'] as const;
+
+/**
+ * Whether a new config can send a query somewhere other than the old one did: new upstreams,
+ * routes or apps. Answers cached under the old config are then flushed (as unbound drops its
+ * cache on reload).
+ */
+export function routingChanged(before: Config, after: Config): boolean {
+  const routing = (x: Config) => JSON.stringify(ROUTING_SECTIONS.map((k) => x[k]));
+  return routing(before) !== routing(after);
 }

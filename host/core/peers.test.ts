@@ -10,10 +10,10 @@ import type { AppChain, PhaseOutcome } from './chain.js';
 import { ContextAuth } from './context-auth.js';
 import { CtxFlag, encodeContext, newContext } from './context.js';
 import { Rcode } from './dns/rr-types.js';
-import { buildErrorResponse, buildQuery, parseQuery, textToName } from './dns/wire.js';
+import { appendOpt, buildErrorResponse, buildQuery, concat, encodeOpt, parseQuery, put16, put32, textToName } from './dns/wire.js';
 import { silentLogger } from './log.js';
 import { MemoryMetrics } from './metrics.js';
-import { Peers, defaultPeerOptions } from './peers.js';
+import { ANSWER_CACHEABLE, Peers, defaultPeerOptions, rulesVersion } from './peers.js';
 import { PHASE, Resolver, defaultResolverOptions } from './resolver.js';
 import { Upstreams, defaultUpstreamOptions, parseServer, type UpstreamTransport } from './upstream.js';
 
@@ -31,7 +31,23 @@ const likeForward: AppChain = {
   run: (_phase, ctx) => (ctx.flags & CtxFlag.local || ctx.hops >= 1 ? { kind: 'continue' } : forwardTo('peer:b')),
 };
 
-function site(chain: AppChain) {
+/** An answer from owner b as its resolver marks it for a peer: one A record, cacheable, with b's rule-set version (none: an old-style one-byte mark). */
+function ownerAnswer(query: Uint8Array, version: Uint8Array | null): Uint8Array {
+  const p = parseQuery(query);
+  const head = buildErrorResponse(query, Rcode.NOERROR, p);
+  put16(head, 6, 1);
+  const rr = new Uint8Array(16);
+  put16(rr, 0, 0xc00c);
+  put16(rr, 2, 1);
+  put16(rr, 4, 1);
+  put32(rr, 6, 300);
+  put16(rr, 10, 4);
+  rr.set([192, 0, 2, 80], 12);
+  const mark = version ? concat([new Uint8Array([ANSWER_CACHEABLE]), version]) : new Uint8Array([ANSWER_CACHEABLE]);
+  return appendOpt(concat([head, rr]), encodeOpt(1232, 0, [{ code: 65001, data: mark }]));
+}
+
+function site(chain: AppChain, o: { ownerVersion?: () => Uint8Array | null } = {}) {
   let clock = 1_790_000_000_000;
   const now = () => clock;
   const metrics = new MemoryMetrics();
@@ -41,6 +57,7 @@ function site(chain: AppChain) {
     udp: (host, _port, msg) => {
       sent.push(host === B ? 'b' : host === UPSTREAM ? 'upstream' : host);
       if (host === B && !bAnswers) return new Promise<Uint8Array>(() => undefined);
+      if (host === B && o.ownerVersion) return Promise.resolve(ownerAnswer(msg, o.ownerVersion()));
       return Promise.resolve(buildErrorResponse(msg, Rcode.NXDOMAIN, parseQuery(msg)));
     },
     tcp: () => Promise.reject(new Error('no TCP here')),
@@ -66,8 +83,17 @@ function site(chain: AppChain) {
     ctx.hops = hops;
     return new ContextAuth({ keys: { k1: secret }, signing: 'k1' }, 4000).sign(encodeContext(ctx));
   };
+  /** Asks `name` from a client; where it went (nowhere: answered from the cache). */
+  const askName = async (name: string) => {
+    const q = buildQuery({ name: textToName(name), type: 1, class: 1 }, { id: 7, udpSize: 1232 });
+    const before = sent.length;
+    await resolver.handle(q, { client: { address: '192.0.2.1', port: 40000 }, transport: 'udp' });
+    return sent.slice(before);
+  };
   return {
     ask,
+    askName,
+    resolver,
     context,
     metrics,
     advance: (ms: number) => (clock += ms),
@@ -124,5 +150,34 @@ describe('peer forwarding in the host', () => {
     expect((await s.ask('192.0.2.1')).went).toEqual(['b']);
     expect(s.metrics.value('edge_peer_forwarded_total', { peer: 'b', result: 'timeout' })).toBe(3);
     expect(s.metrics.value('edge_peer_local_fallback_total', { peer: 'b' })).toBe(5);
+  });
+
+  it("keeps an owner's answer only when the owner ran this node's rule set (a push half way through the site)", async () => {
+    const mine = rulesVersion('cffc7817dd20d13dcc90848818fabd4e602b81e90ae89cae6958ed8a5b6e2ca6');
+    let theirs: Uint8Array | null = rulesVersion(null);
+    const s = site(likeForward, { ownerVersion: () => theirs });
+    s.resolver.rulesVersion = () => mine;
+    // b still runs no rules: its answer is passed on, not kept, so the next query asks again
+    expect(await s.askName('one.example.')).toEqual(['b']);
+    expect(await s.askName('one.example.')).toEqual(['b']);
+    expect(s.metrics.value('edge_peer_answers_not_cached_total', { reason: 'rules' })).toBe(2);
+    // an owner whose mark carries no version (an older node) is not kept either
+    theirs = null;
+    expect(await s.askName('two.example.')).toEqual(['b']);
+    expect(await s.askName('two.example.')).toEqual(['b']);
+    // b has taken the push: its answers fill this node's cache again
+    theirs = mine;
+    expect(await s.askName('three.example.')).toEqual(['b']);
+    expect(await s.askName('three.example.')).toEqual([]);
+  });
+
+  it("does not store owners' answers for settle_ms after a flush, so a peer not yet flushed cannot refill it", async () => {
+    const s = site(likeForward, { ownerVersion: () => rulesVersion(null) });
+    s.resolver.flush(null, 'admin');
+    expect(await s.askName('four.example.')).toEqual(['b']);
+    expect(await s.askName('four.example.')).toEqual(['b']);
+    s.advance(defaultResolverOptions.settleMs);
+    expect(await s.askName('five.example.')).toEqual(['b']);
+    expect(await s.askName('five.example.')).toEqual([]);
   });
 });

@@ -121,11 +121,10 @@ export class Peers {
 
   /**
    * Sends `q` to peer `id` with the context (hop count incremented) and returns the answer
-   * without its OPT record, and whether the owner marked it cacheable (an answer from its cache
-   * or upstream; not one a rule or app made for this request's context). Throws PeerError when
-   * the peer does not answer in time.
+   * without its OPT record, with the owner's mark (see PeerAnswer). Throws PeerError when the
+   * peer does not answer in time.
    */
-  async forward(id: string, q: Question, ctx: RequestContext, deadline: number): Promise<{ body: Uint8Array; cacheable: boolean }> {
+  async forward(id: string, q: Question, ctx: RequestContext, deadline: number): Promise<PeerAnswer> {
     const p = this.peers.get(id);
     if (!p) throw new PeerError(`no peer "${id}"`);
     const timeout = Math.max(1, Math.min(this.opts.timeoutMs, deadline - this.now()));
@@ -164,7 +163,7 @@ export class Peers {
       p.nextProbeAt = 0;
       this.m.forwarded.inc({ peer: p.id, result: 'ok' });
       this.m.latency.observe({ peer: p.id }, (this.now() - started) / 1000);
-      return { body: stripOpt(reply), cacheable: cacheableMark(reply, this.opts.optionCode) };
+      return { body: stripOpt(reply), ...ownerMark(reply, this.opts.optionCode) };
     } catch (e) {
       const result = e instanceof UpstreamTimeout ? 'timeout' : 'error';
       this.failed(p, result, (e as Error).message);
@@ -177,15 +176,35 @@ function normalizeIp(a: string): string {
   return a.replace(/^::ffff:/, '').toLowerCase();
 }
 
-/** The owner's mark on an answer to a peer (an option with the context's code, one byte). */
+/**
+ * The owner's mark on an answer to a peer: an EDNS option with the context's code, one flag byte
+ * then the first RULES_VERSION_BYTES bytes of the owner's rule-set hash (zeros for none).
+ */
 export const ANSWER_CACHEABLE = 1;
+export const RULES_VERSION_BYTES = 8;
 
-function cacheableMark(reply: Uint8Array, code: number): boolean {
+export interface PeerAnswer {
+  body: Uint8Array;
+  /** From the owner's cache or upstream, not made by a rule or an app for this request's context. */
+  cacheable: boolean;
+  /** The owner's rule-set version when it answered; null when the mark carries none. */
+  rulesVersion: Uint8Array | null;
+}
+
+/** A rule-set hash (hex, or null for no rules) as the version the peer mark carries. */
+export function rulesVersion(hash: string | null | undefined): Uint8Array {
+  const v = new Uint8Array(RULES_VERSION_BYTES);
+  if (hash) for (let i = 0; i < RULES_VERSION_BYTES; i++) v[i] = parseInt(hash.slice(2 * i, 2 * i + 2), 16) || 0;
+  return v;
+}
+
+function ownerMark(reply: Uint8Array, code: number): Omit<PeerAnswer, 'body'> {
   try {
-    const opt = parseQuery(reply).edns;
-    const mark = opt?.options.find((o) => o.code === code);
-    return mark?.data.length === 1 && mark.data[0] === ANSWER_CACHEABLE;
+    const mark = parseQuery(reply).edns?.options.find((o) => o.code === code);
+    if (!mark || mark.data.length < 1) return { cacheable: false, rulesVersion: null };
+    const version = mark.data.length === 1 + RULES_VERSION_BYTES ? mark.data.slice(1) : null;
+    return { cacheable: mark.data[0] === ANSWER_CACHEABLE, rulesVersion: version };
   } catch {
-    return false;
+    return { cacheable: false, rulesVersion: null };
   }
 }

@@ -15,7 +15,7 @@ import { AnswerCache, cacheKey, type CacheHit, type FlushScope } from './cache.j
 import type { AppChain, PhaseOutcome } from './chain.js';
 import { CtxFlag, newContext, type ClientAddress, type RequestContext, type TransportName } from './context.js';
 import { DEFAULT_CONTEXT_OPTION, type RejectReason } from './context-auth.js';
-import { ANSWER_CACHEABLE, type Peers } from './peers.js';
+import { ANSWER_CACHEABLE, RULES_VERSION_BYTES, rulesVersion, type Peers } from './peers.js';
 import { Opcode, Rcode, RRType, rcodeToName } from './dns/rr-types.js';
 import {
   EDNS_FLAG_DO, FLAG_AD, FLAG_CD, FLAG_QR, FLAG_RA, FLAG_RD, HEADER_LEN, WireError, appendOpt, buildErrorResponse, concat, encodeOpt,
@@ -41,6 +41,8 @@ export interface ResolverOptions {
   defaultRoute: string;
   /** Peer hops a query may take; a context that claims more is refused. */
   maxHops: number;
+  /** After a flush, peer answers are not stored for this long (ms; config site.settle_ms). */
+  settleMs: number;
 }
 
 export const defaultResolverOptions: ResolverOptions = {
@@ -51,6 +53,7 @@ export const defaultResolverOptions: ResolverOptions = {
   udpSize: 1232,
   defaultRoute: 'default',
   maxHops: 1,
+  settleMs: 5000,
 };
 
 export interface ClientInfo {
@@ -97,6 +100,7 @@ interface Metrics {
   received: Counter;
   rejected: Counter;
   local: Counter;
+  peerNotStored: Counter;
   refused: Counter;
   flushes: Counter;
   flushed: Counter;
@@ -127,6 +131,13 @@ interface Body {
 export class Resolver {
   private readonly chain: AppChain;
   private readonly inflight = new Map<string, Promise<Uint8Array>>();
+  /** Peer answers are stored again from this time (ms); see flush(). */
+  private peerFillAfter = 0;
+  /**
+   * The version of the rule set this node runs (the adapter sets it: the override app's data
+   * hash). A peer's answer is cached here only when the owner ran the same one.
+   */
+  rulesVersion: () => Uint8Array = () => rulesVersion(null);
   private readonly m: Metrics;
   private readonly queriesBy: BoundSet<BoundCounter>;
   private readonly responsesBy: BoundSet<BoundCounter>;
@@ -157,6 +168,7 @@ export class Resolver {
       received: metrics.counter('edge_peer_received_total', 'Queries received from peers with a valid context, by ingress node', ['ingress']),
       rejected: metrics.counter('edge_context_rejected_total', 'Contexts stripped before any app saw them, by reason', ['reason']),
       local: metrics.counter('edge_peer_local_fallback_total', 'Queries resolved locally because their owner was down or did not answer', ['peer']),
+      peerNotStored: metrics.counter('edge_peer_answers_not_cached_total', 'Cacheable peer answers not stored because the owner ran another rule set', ['reason']),
       flushes: metrics.counter('edge_cache_flushes_total', 'Cache flushes, by reason (rules, admin, config)', ['reason']),
       flushed: metrics.counter('edge_cache_flushed_entries_total', 'Entries removed by cache flushes, by reason', ['reason']),
       refused: metrics.counter('edge_peer_forward_refused_total', 'Peer forwards the host refused (no hops left, or the query is to be resolved here); resolved locally', ['reason']),
@@ -180,6 +192,10 @@ export class Resolver {
   /** Removes cached answers (all of them for null); answers asked for before it are not stored. */
   flush(scope: FlushScope | null, reason: 'rules' | 'admin' | 'config'): number {
     const n = this.cache.flush(scope);
+    // The other nodes take the same change a little later (a push reaches them one by one, a
+    // Worker's isolates read KV on their own clock): until they have, an owner may still answer
+    // as before, and that answer must not refill what was just flushed.
+    this.peerFillAfter = this.now() + this.opts.settleMs;
     this.m.flushes.inc({ reason });
     this.m.flushed.inc({ reason }, n);
     if (n > 0) this.logger.log('info', 'cache flushed', { reason, entries: n });
@@ -286,18 +302,21 @@ export class Resolver {
 
   /**
    * Tells the node that forwarded a query whether it may cache the answer: yes for what came
-   * from this node's cache or its upstream, no for what a rule or an app made for this request.
+   * from this node's cache or its upstream, no for what a rule or an app made for this request;
+   * and which rule set this node ran, so a node that runs another one (a push half way through
+   * the site) does not keep it.
    */
   private markForPeer(reply: Reply, optionCode: number): Reply {
     const cacheable = reply.source === 'cache' || reply.source === 'upstream';
     const opt = reply.opt!;
-    const mark = new Uint8Array(opt.length + 5);
+    const len = 1 + RULES_VERSION_BYTES;
+    const mark = new Uint8Array(opt.length + 4 + len);
     mark.set(opt, 0);
-    const rdlen = u16(opt, 9) + 5;
-    put16(mark, 9, rdlen);
+    put16(mark, 9, u16(opt, 9) + 4 + len);
     put16(mark, opt.length, optionCode);
-    put16(mark, opt.length + 2, 1);
+    put16(mark, opt.length + 2, len);
     mark[opt.length + 4] = cacheable ? ANSWER_CACHEABLE : 0;
+    mark.set(this.rulesVersion(), opt.length + 5);
     const body = reply.message.subarray(0, reply.message.length - opt.length);
     return { ...reply, message: concat([body, mark]), opt: mark };
   }
@@ -555,11 +574,15 @@ export class Resolver {
     if (job) this.m.coalesced.inc();
     else {
       const askedAt = this.cache.generation;
-      job = peers.forward(peer, p.question!, ctx, ctx.deadline).then(({ body, cacheable }) => {
+      job = peers.forward(peer, p.question!, ctx, ctx.deadline).then(({ body, cacheable, rulesVersion: theirs }) => {
         // Only what the owner had from its cache or the upstream fills this node's cache: an
         // answer a rule or an app made for this request's context (a local-root NXDOMAIN, a
-        // client-specific rewrite, a stale answer) is not everyone's answer.
-        if (cacheable) this.cache.store(key, body, ctx.ttlCap, askedAt);
+        // client-specific rewrite, a stale answer) is not everyone's answer. And only when the
+        // owner ran this node's rule set: mid-push, its answer is what the new rules replace.
+        const mine = this.rulesVersion();
+        const sameRules = theirs !== null && theirs.every((b, i) => b === mine[i]);
+        if (cacheable && sameRules && this.now() >= this.peerFillAfter) this.cache.store(key, body, ctx.ttlCap, askedAt);
+        else if (cacheable && !sameRules) this.m.peerNotStored.inc({ reason: 'rules' });
         return body;
       });
       this.inflight.set(flightKey, job);

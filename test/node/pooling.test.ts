@@ -94,6 +94,9 @@ keys = { ${Object.entries(keys).map(([k, v]) => `${k} = "${v}"`).join(', ')} }
 ${o.signing ? `signing_key = "${o.signing}"` : ''}
 peer_timeout_ms = ${PEER_TIMEOUT_MS}
 peer_probe_interval_ms = ${PROBE_INTERVAL_MS}
+# These tests change one node's rules at a time on purpose; the settle window after a flush is
+# tested in host/core/peers.test.ts.
+settle_ms = 0
 [zone]
 source = "${join(fixtures, 'root-lookalike-2026082201.zone.gz')}"
 trust_anchor = "${join(fixtures, 'trust-anchor.ds')}"
@@ -228,6 +231,31 @@ describe.skipIf(!needTools('nsd', 'dig'))('cache pooling across three nodes', ()
       expect((await ask()).answers[0]?.data, name).toMatch(/^198\.51\.100\./);
       expect(await forwarded(), `${name} asked again`).toBe(before + 1);
       expect(await hits()).toBe(hitsBefore + 1);
+    }
+  });
+
+  it("(f) a rule push half way through the site: the ingress keeps no answer from an owner still on the old rule set", async () => {
+    const name = ['n5', 'n6', 'n7', 'n8', 'n9', 'n0'].map((n) => `${n}.example.com`).find((n) => ownerOf('a', members, n) !== 'a')!;
+    const owner = nodes[ownerOf('a', members, name)]!;
+    const forwarded = () => metric(nodes.a!, 'edge_peer_forwarded_total', 'result="ok"');
+    const notKept = () => metric(nodes.a!, 'edge_peer_answers_not_cached_total', 'reason="rules"');
+    const rule = new TextEncoder().encode('phase = resolve qname-suffix example.com ttl-cap 60\n');
+    try {
+      // The push has reached the ingress only (which flushes example.com): the owner still runs
+      // no rules, so its answer is passed on and asked for again next time.
+      expect((await nodes.a!.node.rules.apply(rule, 'test')).ok).toBe(true);
+      const [f0, k0] = [await forwarded(), await notKept()];
+      for (let i = 0; i < 2; i++) expect((await dig(nodes.a!.dns, [name, 'A'])).answers[0]?.data).toMatch(/^198\.51\.100\./);
+      expect(await forwarded()).toBe(f0 + 2);
+      expect(await notKept()).toBe(k0 + 2);
+      // Now the owner has it too: one more forward, then the ingress answers from its cache.
+      expect((await owner.node.rules.apply(rule, 'test')).ok).toBe(true);
+      for (let i = 0; i < 2; i++) expect((await dig(nodes.a!.dns, [name, 'A'])).answers[0]?.data).toMatch(/^198\.51\.100\./);
+      expect(await forwarded()).toBe(f0 + 3);
+      expect(await notKept()).toBe(k0 + 2);
+    } finally {
+      await nodes.a!.node.rules.clear();
+      await owner.node.rules.clear();
     }
   });
 

@@ -234,6 +234,20 @@ describe.skipIf(!needTools('nsd'))('the Worker serves DoH from the core (workerd
     await waitFor(async () => (await status()).rules.hash === null, 15_000, 200);
   });
 
+  it('flushes the cached answers a rule set written to KV reroutes, at the ingress and in the shard', async () => {
+    const kv = await kvOf(mf, 'edge');
+    // cached for its TTL (120 s) at the ingress and in the shard that owns it
+    expect((await get('n30.example.com')).Answer?.[0]?.data).toBe('198.51.100.31');
+    expect((await get('n30.example.com')).Answer?.[0]?.data).toBe('198.51.100.31');
+    // the expired-signatures fix: this zone's queries go to another upstream group, which
+    // here answers NXDOMAIN, so an answer still served from the cache would show
+    await kv.put('rules', 'phase = resolve qname-suffix n30.example.com forward-to negative\n');
+    await waitFor(async () => (await get('n30.example.com')).Status === 3, 15_000, 200);
+    expect(metricOf(await metrics(), 'edge_cache_flushes_total', 'reason=rules')).toBeGreaterThan(0);
+    await kv.delete('rules');
+    await waitFor(async () => (await status()).rules.hash === null, 15_000, 200);
+  });
+
   it('strips a context header sent by a client, even one signed with the site key, and counts it', async () => {
     const { ContextAuth } = await import('../../host/core/context-auth.js');
     const { encodeContext, newContext } = await import('../../host/core/context.js');

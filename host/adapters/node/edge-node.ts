@@ -13,12 +13,12 @@ import { AnswerCache } from '../../core/cache.js';
 import { ConfigError, parseConfig, type Config } from '../../core/config.js';
 import { consoleLogger, type Logger } from '../../core/log.js';
 import { Resolver } from '../../core/resolver.js';
-import type { Peers } from '../../core/peers.js';
+import { rulesVersion, type Peers } from '../../core/peers.js';
 import type { Upstreams, UpstreamTransport } from '../../core/upstream.js';
-import { cacheOptions, peersFromConfig, resolverOptions, upstreamsFromConfig, zoneSettings } from '../../core/from-config.js';
+import { cacheOptions, peersFromConfig, resolverOptions, routingChanged, upstreamsFromConfig, zoneSettings } from '../../core/from-config.js';
 import { AdminServer } from './admin-server.js';
 import { AppDataManager, type DataState } from '../../apps/app-data.js';
-import { ruleChangeFlush } from '../../apps/rule-scope.js';
+import { flushForRuleChange } from '../../apps/rule-scope.js';
 import { textToName, WireError } from '../../core/dns/wire.js';
 import { DataFile, writeFileAtomically } from './data-file.js';
 import { FileSource } from './zone-file-source.js';
@@ -64,8 +64,6 @@ const RULES_MAX_BYTES = 1024 * 1024;
 const DATA_MAX_BYTES = 64 * 1024 * 1024;
 /** What `DELETE /rules` leaves in a configured rule file: a set with no rules, the same on every node. */
 const NO_RULES = new TextEncoder().encode('# No rules: cleared with DELETE /rules.\n');
-/** Config sections that decide where an answer comes from: a change flushes the cache. */
-const ROUTING_SECTIONS = ['upstreams', 'upstream', 'apps'] as const;
 
 function splitHostPort(s: string): { host: string; port: number } {
   const m = /^\[(.+)\]:(\d+)$/.exec(s) ?? /^(.+):(\d+)$/.exec(s);
@@ -119,11 +117,7 @@ export class EdgeNode {
    * flushed at once, so a reroute applies to the next query, not after max_ttl (docs/rules.md).
    */
   private flushForRules(before: Uint8Array | null, after: Uint8Array | null): void {
-    if (!this.resolver) return;
-    const text = (b: Uint8Array | null) => (b ? new TextDecoder().decode(b) : null);
-    const scope = ruleChangeFlush(text(before), text(after));
-    if (scope === 'all') this.resolver.flush(null, 'rules');
-    else if (scope.names.length || scope.suffixes.length) this.resolver.flush(scope, 'rules');
+    if (this.resolver) flushForRuleChange(this.resolver, before, after);
   }
 
   /**
@@ -254,11 +248,9 @@ export class EdgeNode {
       const sameCache = JSON.stringify(cacheOptions(c)) === JSON.stringify(old.cache.opts);
       const cache = sameCache ? old.cache : new AnswerCache(cacheOptions(c), this.opts.now);
       this.resolver = new Resolver(chain, cache, upstreams, peers, this.metrics, this.logger, resolverOptions(c), this.opts.now);
-      // New upstreams, routes or apps: answers cached under the old ones may come from where
-      // the new config no longer sends anything (as unbound drops its cache on reload).
-      const routing = (x: Config) => JSON.stringify(ROUTING_SECTIONS.map((k) => x[k]));
-      if (sameCache && routing(c) !== routing(this.config)) this.resolver.flush(null, 'config');
+      if (sameCache && routingChanged(this.config, c)) this.resolver.flush(null, 'config');
     }
+    this.resolver.rulesVersion = () => rulesVersion(this.rules.current?.hash);
     this.chain = chain;
     for (const m of this.data.values()) m.restore();
     this.zone?.restore();

@@ -13,7 +13,9 @@ import { buildChain, type AppCatalog } from '../../apps/load-apps.js';
 import { ZoneLifecycle } from '../../apps/zone-lifecycle.js';
 import { AnswerCache } from '../../core/cache.js';
 import { ConfigError, type Config } from '../../core/config.js';
-import { cacheOptions, peersFromConfig, resolverOptions, upstreamsFromConfig, zoneSettings } from '../../core/from-config.js';
+import { cacheOptions, peersFromConfig, resolverOptions, routingChanged, upstreamsFromConfig, zoneSettings } from '../../core/from-config.js';
+import { flushForRuleChange } from '../../apps/rule-scope.js';
+import { rulesVersion } from '../../core/peers.js';
 import { formatLine, type LogFields, type Logger, type LogLevel } from '../../core/log.js';
 import { MemoryMetrics } from '../../core/metrics.js';
 import { Resolver } from '../../core/resolver.js';
@@ -138,6 +140,8 @@ export class WorkerNode {
     let m = this.data.get(app);
     if (!m) {
       m = new AppDataManager(app, () => this.chain, this.metrics, this.logger, app === 'override' ? RULES_MAX_BYTES : DATA_MAX_BYTES);
+      // as on Node: a rule change flushes the cached answers it can affect (docs/rules.md)
+      if (app === 'override') m.onChange = (before, after) => this.resolver && flushForRuleChange(this.resolver, before, after);
       this.data.set(app, m);
     }
     return m;
@@ -162,8 +166,13 @@ export class WorkerNode {
     const upstreams = upstreamsFromConfig(c, wiring);
     const peers = wc.shards.length && this.env.SHARDS ? peersFromConfig(c, { ...wiring, transport: shardTransport(this.env.SHARDS) }) : null;
     const old = this.resolver;
-    const cache = old && JSON.stringify(cacheOptions(c)) === JSON.stringify(old.cache.opts) ? old.cache : new AnswerCache(cacheOptions(c));
-    this.resolver = new Resolver(chain, cache, upstreams, peers, this.metrics, this.logger, resolverOptions(c));
+    const sameCache = old !== undefined && JSON.stringify(cacheOptions(c)) === JSON.stringify(old.cache.opts);
+    const cache = sameCache ? old.cache : new AnswerCache(cacheOptions(c));
+    // Each isolate and shard reads KV on its own clock, up to one refresh interval apart.
+    const options = { ...resolverOptions(c), settleMs: Math.max(c.site.settle_ms, 2 * this.refreshEvery) };
+    this.resolver = new Resolver(chain, cache, upstreams, peers, this.metrics, this.logger, options);
+    this.resolver.rulesVersion = () => rulesVersion(this.dataOf('override').current?.hash);
+    if (sameCache && this.config && routingChanged(this.config, c)) this.resolver.flush(null, 'config');
     this.chain = chain;
     for (const m of this.data.values()) m.restore();
     this.zone?.restore();
