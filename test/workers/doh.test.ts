@@ -282,6 +282,20 @@ describe.skipIf(!needTools('nsd'))('the Worker serves DoH from the core (workerd
     expect((await status()).node_id).toBe('ingress');
   });
 
+  it('keeps the zone copy in service through a config change to [zone] (it is not loaded again)', async () => {
+    const kv = await kvOf(mf, 'edge');
+    const shard = await status('shard-0');
+    expect(shard.zone).toMatchObject({ serving: true, serial: 2026082201 });
+    await kv.put('config', CONFIG.replace('[zone]', '[zone]\nstale_age = 3600'));
+    await waitFor(async () => (await status('shard-0')).config.source === 'kv:config', 15_000, 200);
+    // the same copy, still serving: no gap, no second load
+    expect((await status('shard-0')).zone).toMatchObject({ serving: true, serial: 2026082201, loaded_at: shard.zone.loaded_at });
+    expect((await get(`${JUNK[0]}`)).Status).toBe(3);
+    await kv.delete('config');
+    await waitFor(async () => (await status('shard-0')).config.source === 'EDGE_CONFIG', 15_000, 200);
+    expect((await status('shard-0')).zone).toMatchObject({ serving: true, loaded_at: shard.zone.loaded_at });
+  });
+
   it('keeps /status and /metrics behind the admin token when one is set', async () => {
     expect((await fetchW('/status', undefined, 'locked')).status).toBe(401);
     expect((await fetchW('/metrics', undefined, 'locked')).status).toBe(401);

@@ -80,7 +80,6 @@ export class WorkerNode {
   private readonly data = new Map<string, AppDataManager>();
   private readonly dataErrors = new Map<string, string[]>();
   zone: ZoneLifecycle | null = null;
-  private zoneConfig = '';
   private readonly refreshEvery: number;
   private nextCheck = 0;
   private checking: Promise<void> | null = null;
@@ -245,30 +244,28 @@ export class WorkerNode {
   }
 
   private async syncZone(c: Config, anchor: TrustAnchor | null): Promise<void> {
-    const want = JSON.stringify([c.zone, this.servesZone()]);
-    if (want === this.zoneConfig) return;
-    if (this.zone) {
+    // As on Node: a reload changes the running lifecycle, never its copy (new settings apply to
+    // the copy in service, a new source must give a verified version before it replaces it);
+    // only a removed source, or a node that no longer serves the zone, takes the copy out.
+    const source = c.zone.source && this.servesZone() ? this.zoneSource(c.zone.source) : null;
+    if (!source) {
+      if (!this.zone) return;
       // Let a refresh in progress finish (it activates nothing now), then take the copy out.
       await this.zone.stop();
       await this.zone.data.clear();
       this.zone = null;
+      return;
     }
-    this.zoneConfig = want;
-    const source = c.zone.source && this.servesZone() ? this.zoneSource(c.zone.source) : null;
-    if (!source) return;
-    const settings = zoneSettings(c);
-    this.zone = new ZoneLifecycle({
-      source,
-      chain: () => this.chain,
-      trustAnchor: anchor,
-      ...settings,
-      // `refresh = 0` takes SOA REFRESH on Node, where a file watch sees a new copy at once; KV
-      // cannot be watched, so here it means the KV check interval.
-      refreshSec: settings.refreshSec || Math.max(1, Math.round(this.refreshEvery / 1000)),
-      metrics: this.metrics,
-      logger: this.logger,
-      timers: false,
-    });
+    const base = zoneSettings(c);
+    // `refresh = 0` takes SOA REFRESH on Node, where a file watch sees a new copy at once; KV
+    // cannot be watched, so here it means the KV check interval.
+    const settings = { ...base, trustAnchor: anchor, refreshSec: base.refreshSec || Math.max(1, Math.round(this.refreshEvery / 1000)) };
+    if (this.zone) {
+      this.zone.setSource(source);
+      this.zone.configure(settings);
+      return;
+    }
+    this.zone = new ZoneLifecycle({ source, chain: () => this.chain, ...settings, metrics: this.metrics, logger: this.logger, timers: false });
     await this.zone.start();
   }
 
