@@ -254,3 +254,33 @@ describe('refused rule sets', () => {
     expect(h.query('a.zone42.example', { phase: 'pre-cache' }).tags).toEqual(['t42']);
   });
 });
+
+describe('garbage collection under load', () => {
+  it('does not walk 10,000 rules every 64 queries once the memory is past half its cap', async () => {
+    const { newContext } = await import('../../host/core/context.js');
+    const { buildQuery, textToName } = await import('../../host/core/dns/wire.js');
+    const rules: string[] = [];
+    for (let i = 0; i < 10_000; i++) rules.push(`phase = pre-cache qname-suffix zone${i}.example set-tag t${i}`, `phase = pre-cache tag t${i} ttl-cap 60`);
+    const h = app(rules.join('\n') + '\n');
+    const inputs = Array.from({ length: 100 }, (_, i) => {
+      const qname = textToName(`host${i}.example.test.`);
+      const ctx = newContext({ qname, qtype: 1, qclass: 1, client: { address: '192.0.2.10', port: 40000 }, transport: 'udp', flags: 0, ingress: 't', deadline: Date.now() + 4000, udpSize: 1232 });
+      return { ctx: encodeContext(ctx), msg: buildQuery({ name: qname, type: 1, class: 1 }, { id: 1, udpSize: 1232 }) };
+    });
+    const collections = () => h.metrics.value('edge_app_collections_total', { app: 'override' });
+    // Enough calls for the garbage to push the memory past half its cap (the allocator doubles it).
+    const cap = 2048 * 65536;
+    let calls = 0;
+    while (h.app.memoryBytes() * 2 < cap && calls < 5_000_000) {
+      const x = inputs[calls++ % 100]!;
+      h.app.call(0, x.ctx, x.msg);
+    }
+    expect(h.app.memoryBytes() * 2).toBeGreaterThanOrEqual(cap);
+    const before = collections();
+    let failed = 0;
+    for (let i = 0; i < 300_000; i++) if (h.app.call(0, inputs[i % 100]!.ctx, inputs[i % 100]!.msg).kind !== 'ok') failed++;
+    expect(failed).toBe(0);
+    // A collection per 64 calls would be 4,687 of them.
+    expect(collections() - before).toBeLessThan(20);
+  }, 60_000);
+});

@@ -64,6 +64,7 @@ export interface AppMetrics {
   breakerOpen: Gauge;
   events: Counter;
   loads: Counter;
+  collections: Counter;
 }
 
 export function appMetrics(sink: MetricsSink): AppMetrics {
@@ -75,6 +76,7 @@ export function appMetrics(sink: MetricsSink): AppMetrics {
     breakerOpen: sink.gauge('edge_app_breaker_open', '1 while an app is kept out of the chain by its circuit breaker', ['app']),
     events: sink.counter('edge_app_events_total', 'Counters apps report through the metrics capability', ['app', 'event']),
     loads: sink.counter('edge_app_loads_total', 'Data and config loads into apps, by result', ['app', 'kind', 'result']),
+    collections: sink.counter('edge_app_collections_total', 'Garbage collections the host ran in an app (each walks its whole heap)', ['app']),
   };
 }
 
@@ -163,6 +165,12 @@ export class AppInstance {
   /** Memory size right after the last collection; growth past it triggers the next one. */
   private sizeAfterGc = 0;
   private callsSinceGc = 0;
+  /** Calls after a collection until garbage made the memory grow, last time it did (0: not seen). */
+  private fillCalls = 0;
+  /** The interval near the cap while no fill has been seen; see gcDue(). */
+  private probeCalls = GC_EVERY_NEAR_CAP;
+  /** Half the calls after which the garbage once ran the memory out (kept across instances). */
+  private probeCeiling = Number.MAX_SAFE_INTEGER;
   /** Phases from the manifest, as bits. */
   private readonly manifestPhases: number;
   /** The phases the app wants calls in right now (`phases_wanted`), within the manifest's. */
@@ -226,6 +234,9 @@ export class AppInstance {
     this.memory = memory;
     this.heap = new Uint8Array(memory.buffer);
     this.sizeAfterGc = 0;
+    this.callsSinceGc = 0;
+    this.fillCalls = 0;
+    this.probeCalls = GC_EVERY_NEAR_CAP;
     const imports = buildImports(
       {
         appName: this.name,
@@ -320,6 +331,8 @@ export class AppInstance {
         : ((e as Error)?.message ?? String(e));
     this.exports = null; // never call a trapped instance again
     this.metrics.traps.inc({ app: this.name, reason });
+    // the garbage outran the collections: never wait that long again
+    if (reason === 'out-of-memory') this.probeCeiling = Math.max(GC_EVERY_NEAR_CAP, this.callsSinceGc >> 1);
     this.logger.log('warn', 'app trapped', { app: this.name, reason, error: message });
     const t = this.now();
     this.trapTimes = this.trapTimes.filter((x) => t - x < this.breaker.windowMs);
@@ -376,17 +389,32 @@ export class AppInstance {
   /**
    * A full collection walks every live object (10,000 rules are a lot of them), so collecting
    * on a fixed call count costs more the more data an app holds. Collect when garbage made the
-   * memory grow; and once the memory is past half its cap, where the allocator can no longer
-   * grow it to make room, every 64 calls, so garbage never fills a capped memory.
+   * memory grow, and note how many calls that took: it is how long the garbage of this app's
+   * calls takes to fill the free memory. Once the memory is past half its cap, where the
+   * allocator can no longer double it to make room, collect after half that many calls, so
+   * garbage never fills a capped memory. Until a fill has been seen (a load can take the memory
+   * past half its cap by itself), the interval starts at 64 calls and doubles at each
+   * collection, up to half the calls an out-of-memory trap once came after. (A fixed 64, as
+   * before, meant a full walk of 10,000 rules every 64 queries once the allocator's doubling
+   * had taken the memory past half its cap: calls became 300 times slower.)
    */
   private gcDue(): boolean {
+    this.callsSinceGc++;
     const size = this.bytes().length;
-    if (size > this.sizeAfterGc) return true;
-    return ++this.callsSinceGc >= GC_EVERY_NEAR_CAP && size * 2 >= this.manifest.memory.max_pages * 65536;
+    if (size > this.sizeAfterGc) {
+      this.fillCalls = this.callsSinceGc;
+      return true;
+    }
+    if (size * 2 < this.manifest.memory.max_pages * 65536) return false;
+    const every = this.fillCalls > 0 ? Math.max(GC_EVERY_NEAR_CAP, this.fillCalls >> 1) : this.probeCalls;
+    if (this.callsSinceGc < every) return false;
+    if (this.fillCalls === 0) this.probeCalls = Math.min(this.probeCalls * 2, this.probeCeiling);
+    return true;
   }
 
   private collect(): void {
     this.callsSinceGc = 0;
+    this.metrics.collections.inc({ app: this.name });
     try {
       // A collection walks the whole heap: give it the load budget, not what a query left.
       this.refuel(this.manifest.fuel.load);
