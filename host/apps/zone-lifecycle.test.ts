@@ -193,6 +193,18 @@ describe('ZoneLifecycle', () => {
     expect(lc.current).toMatchObject({ lastSuccess: now, expiresAt: now + 7 * DAY });
   });
 
+  it('judges an image it does not verify again (verify_images = false) by the same policy as zone text: insecure passes verify-if-present', async () => {
+    // What an image of a zone signed only with an algorithm this verifier lacks carries.
+    const zone = await loadZone(V1);
+    const report = await verifyZone(zone, { trustAnchor: anchor, now: T0 });
+    const image = await compileImage(zone, { ...report, dnssec: { ...report.dnssec, status: 'insecure' } });
+    const relaxed = lifecycle(new TestSource(() => data(image), () => T0), { now: () => T0, verifyImages: false, dnssec: 'verify-if-present' });
+    expect(await relaxed.lc.start()).toBe('loaded');
+    const strict = lifecycle(new TestSource(() => data(image), () => T0), { now: () => T0, verifyImages: false, dnssec: 'require' });
+    expect(await strict.lc.start()).not.toBe('loaded');
+    expect(strict.app.held).toBeNull();
+  });
+
   it('retries with backoff after failures: 5 s, doubling, at most SOA RETRY (900 s without a copy)', async () => {
     const clock = new ManualClock(T0);
     const source = new TestSource(() => new Error('unreachable'), clock.now);

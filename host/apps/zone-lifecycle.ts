@@ -14,9 +14,11 @@ import type { SourceResult, Validators, ZoneSource } from '../core/zone-source.j
 import { nameToText } from '../core/dns/wire.js';
 import {
   compileImage,
+  dnssecAcceptable,
   imageRecords,
   loadZone,
   verifyZone,
+  zonemdAcceptable,
   zoneFromRecords,
   type Zone,
   type ZoneImage,
@@ -402,8 +404,10 @@ export class ZoneLifecycle {
 
   /** What the policies say of the results an image carries (verify_images = false), or null. */
   private imageRefusal(img: ZoneImage): string | null {
-    if (!acceptable(img.zonemd, this.settings.zonemd, ['verified', 'unsupported', 'absent'])) return `image ZONEMD ${img.zonemd} (policy ${this.settings.zonemd})`;
-    if (!acceptable(img.dnssec, this.settings.dnssec, ['verified', 'unsigned', 'no-anchor'])) return `image DNSSEC ${img.dnssec} (policy ${this.settings.dnssec})`;
+    // the core's policy functions, the ones a text zone is judged by (an insecure image passes
+    // verify-if-present as an insecure text zone does)
+    if (!zonemdAcceptable(img.zonemd, this.settings.zonemd)) return `image ZONEMD ${img.zonemd} (policy ${this.settings.zonemd})`;
+    if (!dnssecAcceptable(img.dnssec, this.settings.dnssec)) return `image DNSSEC ${img.dnssec} (policy ${this.settings.dnssec})`;
     return null;
   }
 
@@ -742,10 +746,4 @@ function sameAnchor(a: TrustAnchor | null, b: TrustAnchor | null): boolean {
 
 function isImage(b: Uint8Array): boolean {
   return b.length >= 4 && b[0] === 0x45 && b[1] === 0x5a && b[2] === 0x49 && b[3] === 0x4d;
-}
-
-function acceptable(status: string, policy: string, relaxed: string[]): boolean {
-  if (policy === 'ignore') return true;
-  if (policy === 'require') return status === 'verified';
-  return relaxed.includes(status);
 }
