@@ -110,7 +110,9 @@ export class AppDataManager {
     const early = this.check(data, source);
     if (early) return this.refuse(early);
     const hash = await sha256Hex(data);
-    const inst = this.chain().app(this.app)!;
+    // looked up after the await: a reload meanwhile may have taken the app out of the chain
+    const inst = this.chain().app(this.app);
+    if (!inst) return this.refuse([`${source}: app ${this.app} is not in the chain`]);
     if (this.state?.hash === hash && inst.lastLoad(LoadKind.DATA)) {
       try {
         await save?.(data);

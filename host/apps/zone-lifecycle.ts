@@ -250,7 +250,7 @@ export class ZoneLifecycle {
     const s = this.state;
     if (s) {
       s.expiresAt = this.expiryOf(s);
-      void this.reinstate();
+      this.background(this.reinstate(), 'reinstate');
     }
     if (before.refreshSec !== next.refreshSec && this.failures === 0 && this.lastResult) {
       this.nextRefreshAt = this.lastResult.at + this.refreshIntervalMs();
@@ -328,7 +328,7 @@ export class ZoneLifecycle {
       this.running = null;
       const again = this.again;
       this.again = null;
-      if (again !== null && !this.stopped) void this.refresh(again);
+      if (again !== null && !this.stopped) this.background(this.refresh(again), 'refresh');
       else this.schedule();
     });
     return this.running;
@@ -337,7 +337,7 @@ export class ZoneLifecycle {
   private kick(reason: string): void {
     if (this.stopped) return;
     if (this.running) this.again = reason;
-    else void this.refresh(reason);
+    else this.background(this.refresh(reason), 'refresh');
   }
 
   private inChain(): boolean {
@@ -579,6 +579,11 @@ export class ZoneLifecycle {
    * A copy taken out at its expiry whose expiry has moved (the source confirmed it after being
    * unreachable, or max_age grew) is served again: its signatures are still valid.
    */
+  /** Work started from a timer or a setting: a failure is logged, never an unhandled rejection that ends the process. */
+  private background(work: Promise<unknown>, what: string): void {
+    work.catch((e: Error) => this.opts.logger.log('error', 'zone lifecycle step failed', { app: this.app, step: what, error: e?.message ?? String(e) }));
+  }
+
   private async reinstate(): Promise<void> {
     const s = this.state;
     const image = this.image;
@@ -624,7 +629,7 @@ export class ZoneLifecycle {
 
   private onTimer(): void {
     this.tick();
-    if (this.now() >= this.nextRefreshAt) void this.refresh('scheduled');
+    if (this.now() >= this.nextRefreshAt) this.background(this.refresh('scheduled'), 'refresh');
     else this.armTimer();
   }
 
@@ -649,7 +654,7 @@ export class ZoneLifecycle {
     }
     if (!this.expired && now >= s.expiresAt) {
       this.expired = true;
-      void this.data.clear();
+      this.background(this.data.clear(), 'clear');
       this.opts.logger.log('error', 'zone copy expired: no longer served, queries are forwarded', {
         app: this.app,
         serial: s.serial,
@@ -713,7 +718,7 @@ export class ZoneLifecycle {
    */
   restore(): void {
     if (this.inChain()) {
-      if (this.expired) void this.data.clear();
+      if (this.expired) this.background(this.data.clear(), 'clear');
       else this.data.restore();
       if (this.skipped) {
         this.skipped = false;

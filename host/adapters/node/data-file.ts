@@ -42,9 +42,12 @@ export class DataFile {
       if (file !== null && file !== name) return;
       clearTimeout(this.timer);
       this.timer = setTimeout(() => {
-        void this.load().then((r) => {
-          if (!r.ok) this.logger.log('error', 'changed file refused; keeping the running data', { app: this.manager.app, file: this.path, errors: r.errors.join('; ') });
-        });
+        this.load().then(
+          (r) => {
+            if (!r.ok) this.logger.log('error', 'changed file refused; keeping the running data', { app: this.manager.app, file: this.path, errors: r.errors.join('; ') });
+          },
+          (e: Error) => this.logger.log('error', 'changed file could not be loaded; keeping the running data', { app: this.manager.app, file: this.path, error: e.message }),
+        );
       }, DEBOUNCE_MS);
     });
     this.watcher.on('error', (e) => this.logger.log('error', 'file watch failed', { file: this.path, error: e.message }));

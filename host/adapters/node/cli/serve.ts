@@ -75,6 +75,9 @@ export async function serve(argv: string[]): Promise<number> {
   const config = overrides(base);
   const logger = consoleLogger(config.log.level);
   const node = await EdgeNode.start(config, { configPath: path, configText: text, logger, overrides });
+  // A rejection nothing awaited is a bug in background work (a watch, a timer), not a reason to
+  // stop answering: Node's default would end the process. Log it loudly and keep serving.
+  process.on('unhandledRejection', (e) => logger.log('error', 'unhandled rejection in background work (a bug; please report it)', { error: (e as Error)?.stack ?? String(e) }));
   process.on('SIGHUP', () => void node.reload());
   let stopping = false;
   const stop = (sig: string) => {
