@@ -21,4 +21,15 @@ describe('AppDataManager', () => {
     expect(r).toEqual({ ok: false, errors: ['pushed rules: app override is not in the chain'] });
     expect(looks).toBe(2);
   });
+
+  it('puts a saved rule file back to "no rules" when the set it saved is refused by the running app', async () => {
+    // Validated in a scratch instance, then refused by the real one (it trapped).
+    const inst = { load: () => ({ ok: false, error: 'trapped' }), validate: () => ({ ok: true }), lastLoad: () => undefined, clearData: () => ({ ok: true }) };
+    const chain = { app: () => inst } as unknown as WasmAppChain;
+    const m = new AppDataManager('override', () => chain, new MemoryMetrics(), silentLogger, 1 << 20);
+    const saved: Array<string | null> = [];
+    const r = await m.apply(new TextEncoder().encode('phase = pre-cache set-tag x\n'), 'pushed rules', async (d) => void saved.push(d && new TextDecoder().decode(d)));
+    expect(r.ok).toBe(false);
+    expect(saved).toEqual(['phase = pre-cache set-tag x\n', null]);
+  });
 });

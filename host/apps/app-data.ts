@@ -31,6 +31,9 @@ export async function sha256Hex(data: Uint8Array): Promise<string> {
   return s;
 }
 
+/** Keeps data where a restart finds it (a rule file); null: what runs is no data at all. */
+export type SaveData = (data: Uint8Array | null) => Promise<void>;
+
 export class AppDataManager {
   private state: DataState | null = null;
   private bytes: Uint8Array | null = null;
@@ -100,13 +103,13 @@ export class AppDataManager {
    * file written), then swapped in; a save that fails applies nothing, so what runs is what a
    * reload or restart would load.
    */
-  apply(data: Uint8Array, source: string, save?: (data: Uint8Array) => Promise<void>): Promise<ApplyResult> {
+  apply(data: Uint8Array, source: string, save?: SaveData): Promise<ApplyResult> {
     const run = this.queue.then(() => this.applyNow(data, source, save));
     this.queue = run.catch(() => undefined);
     return run;
   }
 
-  private async applyNow(data: Uint8Array, source: string, save?: (data: Uint8Array) => Promise<void>): Promise<ApplyResult> {
+  private async applyNow(data: Uint8Array, source: string, save?: SaveData): Promise<ApplyResult> {
     const early = this.check(data, source);
     if (early) return this.refuse(early);
     const hash = await sha256Hex(data);
@@ -132,8 +135,9 @@ export class AppDataManager {
     }
     const r = inst.load(LoadKind.DATA, data);
     if (!r.ok) {
-      // Validated but refused on the real instance (a trap): the saved copy goes back too.
-      if (save && this.bytes) await save(this.bytes).catch(() => undefined);
+      // Validated but refused on the real instance (a trap): the saved copy goes back too, to
+      // what runs, or to "nothing" when nothing did, so a restart does not stop on it.
+      if (save) await save(this.bytes).catch(() => undefined);
       return this.refuse(this.withSource(source, r.error));
     }
     const before = this.bytes;

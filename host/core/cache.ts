@@ -141,6 +141,12 @@ export class AnswerCache {
    * old route, an old rule), so `store` drops it when the generation moved in between.
    */
   generation = 0;
+  /**
+   * Until this time (ms) answers from peers are not stored (the Resolver sets it at a flush; see
+   * site.settle_ms). Kept here, with the entries, so a reload that builds a new Resolver over
+   * this cache keeps it.
+   */
+  settleUntil = 0;
 
   constructor(
     readonly opts: CacheOptions = defaultCacheOptions,

@@ -131,8 +131,6 @@ interface Body {
 export class Resolver {
   private readonly chain: AppChain;
   private readonly inflight = new Map<string, Promise<Uint8Array>>();
-  /** Peer answers are stored again from this time (ms); see flush(). */
-  private peerFillAfter = 0;
   /**
    * The version of the rule set this node runs (the adapter sets it: the override app's data
    * hash). A peer's answer is cached here only when the owner ran the same one.
@@ -195,7 +193,7 @@ export class Resolver {
     // The other nodes take the same change a little later (a push reaches them one by one, a
     // Worker's isolates read KV on their own clock): until they have, an owner may still answer
     // as before, and that answer must not refill what was just flushed.
-    this.peerFillAfter = this.now() + this.opts.settleMs;
+    this.cache.settleUntil = this.now() + this.opts.settleMs;
     this.m.flushes.inc({ reason });
     this.m.flushed.inc({ reason }, n);
     if (n > 0) this.logger.log('info', 'cache flushed', { reason, entries: n });
@@ -581,7 +579,7 @@ export class Resolver {
         // owner ran this node's rule set: mid-push, its answer is what the new rules replace.
         const mine = this.rulesVersion();
         const sameRules = theirs !== null && theirs.every((b, i) => b === mine[i]);
-        if (cacheable && sameRules && this.now() >= this.peerFillAfter) this.cache.store(key, body, ctx.ttlCap, askedAt);
+        if (cacheable && sameRules && this.now() >= this.cache.settleUntil) this.cache.store(key, body, ctx.ttlCap, askedAt);
         else if (cacheable && !sameRules) this.m.peerNotStored.inc({ reason: 'rules' });
         return body;
       });

@@ -65,8 +65,11 @@ export class DataFile {
  * sees the old file or the new one, never a part: a temporary file in the same folder, synced,
  * then renamed over it.
  */
+let writes = 0;
+
 export async function writeFileAtomically(path: string, data: Uint8Array): Promise<void> {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
+  // A name of its own per write: two writes of one file at once must not share a temporary.
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${++writes}.tmp`);
   const mode = await stat(path).then((s) => s.mode & 0o777, () => 0o644);
   try {
     const f = await open(tmp, 'w', mode);

@@ -248,7 +248,8 @@ export class EdgeNode {
       const sameCache = JSON.stringify(cacheOptions(c)) === JSON.stringify(old.cache.opts);
       const cache = sameCache ? old.cache : new AnswerCache(cacheOptions(c), this.opts.now);
       this.resolver = new Resolver(chain, cache, upstreams, peers, this.metrics, this.logger, resolverOptions(c), this.opts.now);
-      if (sameCache && routingChanged(this.config, c)) this.resolver.flush(null, 'config');
+      // a new cache (new cache settings) starts empty, and peers must not fill it from the old config either
+      if (!sameCache || routingChanged(this.config, c)) this.resolver.flush(null, 'config');
     }
     this.resolver.rulesVersion = () => rulesVersion(this.rules.current?.hash);
     this.chain = chain;
@@ -350,7 +351,7 @@ export class EdgeNode {
       const data = new TextEncoder().encode(body);
       const dryRun = new URL(req.url ?? '/', 'http://admin').searchParams.get('check') === '1';
       const file = this.rulesFile();
-      let r = dryRun ? await this.rules.validate(data, 'pushed rules') : await this.rules.apply(data, 'pushed rules', file ? (d) => writeFileAtomically(file, d) : undefined);
+      let r = dryRun ? await this.rules.validate(data, 'pushed rules') : await this.rules.apply(data, 'pushed rules', file ? (d) => writeFileAtomically(file, d ?? NO_RULES) : undefined);
       // A dry run answers for the save too, so `rules push` applies nowhere when one node could not keep the set.
       if (dryRun && r.ok && file) {
         r = await access(dirname(file), fsConstants.W_OK).then(
@@ -364,7 +365,7 @@ export class EdgeNode {
       const file = this.rulesFile();
       // With a rule file the file stays the truth: it gets a set with no rules, not removed (a
       // reload would then refuse the config for a missing file).
-      const r = file ? await this.rules.apply(NO_RULES, 'DELETE /rules', (d) => writeFileAtomically(file, d)) : await this.rules.clear();
+      const r = file ? await this.rules.apply(NO_RULES, 'DELETE /rules', (d) => writeFileAtomically(file, d ?? NO_RULES)) : await this.rules.clear();
       return r.ok ? { status: 200, body: { hash: file ? r.hash : null } } : { status: 500, body: { errors: r.errors } };
     });
     admin.route('POST', '/cache/flush', async (req) => {

@@ -1,12 +1,14 @@
 /**
  * `[zone] state_file`: the serial last in service, kept across restarts so that a restarted node
- * refuses an older copy as a running one does (RFC 1982). JSON, written to a temporary name and
- * renamed, so a crash never leaves half a file.
+ * refuses an older copy as a running one does (RFC 1982). JSON, written as the rule file is
+ * (writeFileAtomically: synced, then renamed), so a crash never leaves half a file; saves run
+ * one after another, so the last one asked for is the one that stays.
  */
 
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { SerialStore, ServedSerial } from '../../apps/zone-lifecycle.js';
+import { writeFileAtomically } from './data-file.js';
 
 export class SerialFile implements SerialStore {
   readonly description: string;
@@ -38,9 +40,12 @@ export class SerialFile implements SerialStore {
     return { serial: v.serial, origin: v.origin };
   }
 
-  async save(s: ServedSerial): Promise<void> {
-    const tmp = `${this.path}.${process.pid}.tmp`;
-    await writeFile(tmp, JSON.stringify({ serial: s.serial, origin: s.origin, saved_at: new Date().toISOString() }) + '\n');
-    await rename(tmp, this.path);
+  private saving: Promise<unknown> = Promise.resolve();
+
+  save(s: ServedSerial): Promise<void> {
+    const text = JSON.stringify({ serial: s.serial, origin: s.origin, saved_at: new Date().toISOString() }) + '\n';
+    const run = this.saving.then(() => writeFileAtomically(this.path, new TextEncoder().encode(text)));
+    this.saving = run.catch(() => undefined);
+    return run;
   }
 }

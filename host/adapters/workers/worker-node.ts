@@ -171,7 +171,7 @@ export class WorkerNode {
     const options = { ...resolverOptions(c), settleMs: Math.max(c.site.settle_ms, 2 * this.refreshEvery) };
     this.resolver = new Resolver(chain, cache, upstreams, peers, this.metrics, this.logger, options);
     this.resolver.rulesVersion = () => rulesVersion(this.dataOf('override').current?.hash);
-    if (sameCache && this.config && routingChanged(this.config, c)) this.resolver.flush(null, 'config');
+    if (old !== undefined && (!sameCache || routingChanged(this.config, c))) this.resolver.flush(null, 'config');
     this.chain = chain;
     for (const m of this.data.values()) m.restore();
     this.zone?.restore();
