@@ -158,6 +158,8 @@ function memoryMinPages(wasm) {
 function discoverApps(appsDir = join(root, 'apps'), label = 'apps') {
   const apps = [];
   for (const name of readdirSync(appsDir).sort()) {
+    // dot folders are not apps (new-app writes into .new-app-* before it renames)
+    if (name.startsWith('.')) continue;
     const manifestPath = join(appsDir, name, 'app.json');
     if (!existsSync(manifestPath)) continue;
     const manifest = JSON.parse(readFileSync(manifestPath, 'utf8'));

@@ -353,6 +353,7 @@ export function on_query(phase: i32, ctxLen: i32, msgLen: i32): i32 {
       answered = true;
     }
   }
-  if (!answered && s.negativeTtl > 0) addSoa(w, qnameBuf.slice(at, len), s.negativeTtl);
+  // an IN SOA says nothing to a query of another class (CH, HS)
+  if (!answered && s.negativeTtl > 0 && req.qclass == CLASS_IN) addSoa(w, qnameBuf.slice(at, len), s.negativeTtl);
   return req.respond(w.finish());
 }

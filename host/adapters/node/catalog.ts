@@ -49,6 +49,8 @@ export function withAppDirs(base: AppCatalog, dirs: readonly string[]): AppCatal
       continue;
     }
     for (const name of folders) {
+      // dot folders are not apps (new-app writes into .new-app-* before it renames)
+      if (name.startsWith('.')) continue;
       const manifestPath = join(dir, name, 'app.json');
       if (!existsSync(manifestPath)) continue;
       const wasmPath = join(dir, name, `${name}.wasm`);

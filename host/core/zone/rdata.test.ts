@@ -226,6 +226,9 @@ describe('WKS, APL, IPSECKEY, HIP and AMTRELAY', () => {
     for (const [line, re] of [
       ['w WKS 192.0.2.1 icmp 7', /WKS: unknown protocol "icmp"/],
       ['w WKS 192.0.2.1 tcp nosuchservice', /WKS: unknown service "nosuchservice"/],
+      // names an object has of its own, not in the tables: errors, not protocol or port 0
+      ['w WKS 192.0.2.1 constructor 25', /WKS: unknown protocol "constructor"/],
+      ['w WKS 192.0.2.1 tcp __proto__', /WKS: unknown service "__proto__"/],
       ['w WKS 192.0.2.1 tcp 65536', /unknown service "65536"/],
       ['apl APL 3:192.0.2.0/24', /address family must be 1 \(IPv4\) or 2 \(IPv6\)/],
       ['apl APL 1:192.0.2.0/33', /prefix length must be 0..32/],

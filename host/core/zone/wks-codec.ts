@@ -22,20 +22,25 @@ export const WKS_SERVICES: Readonly<Record<string, number>> = {
   ldaps: 636, imaps: 993, pop3s: 995,
 };
 
+/** A name's number, or -1: own keys only ("constructor" is not a protocol). */
+function lookup(table: Readonly<Record<string, number>>, name: string): number {
+  return Object.hasOwn(table, name) ? table[name]! : -1;
+}
+
 /** 65,536 ports, one bit each. */
 const MAX_BITMAP = 8192;
 
 /** Protocol and services from token `first` to the end; returns t.count. */
 export function parseWks(t: Tokens, first: number, w: RdataWriter): number {
   let proto = parseUint(t.buf, t.start[first]!, t.end[first]!, 0xff);
-  if (proto < 0) proto = PROTOCOLS[tokenText(t, first).toLowerCase()] ?? -1;
+  if (proto < 0) proto = lookup(PROTOCOLS, tokenText(t, first).toLowerCase());
   if (proto < 0) throw new FieldError(first, `WKS: unknown protocol "${tokenForMessage(t, first)}" (tcp, udp or a number)`);
   w.u8(proto);
   const bits = new Uint8Array(MAX_BITMAP);
   let length = 0;
   for (let i = first + 1; i < t.count; i++) {
     let port = parseUint(t.buf, t.start[i]!, t.end[i]!, 0xffff);
-    if (port < 0) port = WKS_SERVICES[tokenText(t, i).toLowerCase()] ?? -1;
+    if (port < 0) port = lookup(WKS_SERVICES, tokenText(t, i).toLowerCase());
     if (port < 0) throw new FieldError(i, `WKS: unknown service "${tokenForMessage(t, i)}" (a port number, or a name such as smtp or domain)`);
     bits[port >>> 3]! |= 0x80 >>> (port & 7);
     if ((port >>> 3) + 1 > length) length = (port >>> 3) + 1;

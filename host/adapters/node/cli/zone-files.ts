@@ -21,13 +21,21 @@ export async function* fileChunks(path: string): AsyncGenerator<Uint8Array> {
     yield* createReadStream(path, { highWaterMark: CHUNK });
     return;
   }
-  const inflated = createReadStream(path, { highWaterMark: CHUNK }).pipe(createGunzip({ chunkSize: CHUNK }));
+  const file = createReadStream(path, { highWaterMark: CHUNK });
+  const inflated = createGunzip({ chunkSize: CHUNK });
+  // pipe() does not pass a read error on: without this the reader would wait for ever
+  file.on('error', (e) => inflated.destroy(e));
+  file.pipe(inflated);
   try {
     yield* inflated;
   } catch (err) {
-    throw new ZoneError('truncated', `${basename(path)}: gzip data is truncated or corrupt (${(err as Error).message})`);
+    const e = err as NodeJS.ErrnoException;
+    if (e.syscall) throw err; // the file, not its contents: reported as a read error
+    throw new ZoneError('truncated', `${basename(path)}: gzip data is truncated or corrupt (${e.message})`);
   } finally {
+    // stopping early (a limit, a syntax error) closes the file too
     inflated.destroy();
+    file.destroy();
   }
 }
 
