@@ -240,7 +240,6 @@ export class AnswerCache {
     if (!old) return;
     this.map.delete(key);
     this.bytes -= old.body.length + key.length * 2;
-    this.publish();
   }
 
   private evict(): void {
@@ -267,6 +266,7 @@ export class AnswerCache {
     if (stale) {
       if (now >= e.expiresAt + this.opts.maxStaleSec * 1000 || e.kind === 'failure') {
         this.delete(key);
+        this.publish();
         return null;
       }
       if (!allowStale) return null;
@@ -318,6 +318,7 @@ export class AnswerCache {
         n++;
       }
     }
+    this.publish();
     return n;
   }
 

@@ -193,10 +193,19 @@ export interface PeerAnswer {
 
 /** A rule-set hash (hex, or null for no rules) as the version the peer mark carries. */
 export function rulesVersion(hash: string | null | undefined): Uint8Array {
+  // asked on every peer query and answer; the rule set changes rarely, so the last one is kept
+  // (callers only read the bytes)
+  const h = hash ?? null;
+  if (h === lastHash) return lastVersion;
   const v = new Uint8Array(RULES_VERSION_BYTES);
-  if (hash) for (let i = 0; i < RULES_VERSION_BYTES; i++) v[i] = parseInt(hash.slice(2 * i, 2 * i + 2), 16) || 0;
+  if (h) for (let i = 0; i < RULES_VERSION_BYTES; i++) v[i] = parseInt(h.slice(2 * i, 2 * i + 2), 16) || 0;
+  lastHash = h;
+  lastVersion = v;
   return v;
 }
+
+let lastHash: string | null = null;
+let lastVersion = new Uint8Array(RULES_VERSION_BYTES);
 
 function ownerMark(reply: Uint8Array, code: number): Omit<PeerAnswer, 'body'> {
   try {
