@@ -45,6 +45,14 @@ describe('context encoding', () => {
     expect(decodeContext(encodeContext(ctx)).ctx).toEqual(ctx);
   });
 
+  it('spells a decoded IPv6 client as RFC 5952 does, an IPv4-mapped one with its dotted tail', () => {
+    const back = (address: string) =>
+      decodeContext(encodeContext(newContext({ qname: textToName('.'), qtype: 1, qclass: 1, client: { address, port: 1 }, transport: 'udp', flags: 0, ingress: '', deadline: 0, udpSize: 0 }))).ctx.client?.address;
+    expect(back('2001:db8:0:0:1:0:0:1')).toBe('2001:db8::1:0:0:1');
+    // as a dual-stack socket reports it, so a peer's mapped address still matches its IPv4 form
+    expect(back('::ffff:192.0.2.1')).toBe('::ffff:192.0.2.1');
+  });
+
   it('encodes into a reused buffer exactly as into a fresh one', () => {
     const buf = new Uint8Array(MAX_CONTEXT_BYTES).fill(0xee);
     const a = sample();

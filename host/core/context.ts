@@ -10,6 +10,8 @@
  * older one ignores.
  */
 
+import { ipv6Text } from './dns/ipv6-text.js';
+
 export const CONTEXT_MAGIC = 0xec;
 export const CONTEXT_VERSION = 1;
 export const MAX_CONTEXT_BYTES = 4096;
@@ -398,9 +400,7 @@ function decodeAddress(v: Uint8Array): ClientAddress {
     return { address: `${v[1]}.${v[2]}.${v[3]}.${v[4]}`, port: (v[5]! << 8) | v[6]! };
   }
   if (v[0] === 6 && v.length === 19) {
-    const groups: string[] = [];
-    for (let i = 0; i < 8; i++) groups.push(((v[1 + 2 * i]! << 8) | v[2 + 2 * i]!).toString(16));
-    return { address: compressIPv6(groups), port: (v[17]! << 8) | v[18]! };
+    return { address: ipv6Text(v, 1), port: (v[17]! << 8) | v[18]! };
   }
   throw new ContextError('malformed client address');
 }
@@ -446,26 +446,6 @@ export function parseIPv6(s: string): number[] | null {
   for (const g of groups) bytes.push(g >>> 8, g & 0xff);
   if (tail.length) bytes.splice(12, 4, ...tail);
   return bytes;
-}
-
-function compressIPv6(groups: string[]): string {
-  let best = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== '0') {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === '0') j++;
-    if (j - i > bestLen) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  if (best < 0) return groups.join(':');
-  return groups.slice(0, best).join(':') + '::' + groups.slice(best + bestLen).join(':');
 }
 
 export function bytesToHex(b: Uint8Array): string {

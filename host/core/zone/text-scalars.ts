@@ -200,26 +200,5 @@ export function formatIpv4(b: Uint8Array, o: number): string {
   return `${b[o]}.${b[o + 1]}.${b[o + 2]}.${b[o + 3]}`;
 }
 
-/** RFC 5952 form: lower case, longest run of two or more zero groups as `::`. */
-export function formatIpv6(b: Uint8Array, o: number): string {
-  const g: number[] = [];
-  for (let k = 0; k < 8; k++) g.push((b[o + 2 * k]! << 8) | b[o + 2 * k + 1]!);
-  let best = -1;
-  let bestLen = 1;
-  for (let k = 0; k < 8; ) {
-    if (g[k] !== 0) {
-      k++;
-      continue;
-    }
-    let j = k;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - k > bestLen) {
-      best = k;
-      bestLen = j - k;
-    }
-    k = j;
-  }
-  const hex = (a: number, z: number): string => g.slice(a, z).map((v) => v.toString(16)).join(':');
-  if (best < 0) return hex(0, 8);
-  return `${hex(0, best)}::${hex(best + bestLen, 8)}`;
-}
+/** RFC 5952 text (one spelling for every host component: `host/core/dns/ipv6-text.ts`). */
+export { ipv6Text as formatIpv6 } from '../dns/ipv6-text.js';
