@@ -70,27 +70,35 @@ function leb(n) {
   return out;
 }
 
+/** A reader of a module's unsigned LEB128 numbers, from just after its 8-byte header. */
+function wasmReader(wasm) {
+  const r = {
+    p: 8,
+    u32() {
+      let v = 0, s = 0, b;
+      do {
+        b = wasm[r.p++];
+        v |= (b & 0x7f) << s;
+        s += 7;
+      } while (b & 0x80);
+      return v >>> 0;
+    },
+  };
+  return r;
+}
+
 /** Appends the ABI marker section to the module at `path` unless it has one. */
 function markAbi(path) {
   const wasm = readFileSync(path);
-  let p = 8;
-  const u32 = () => {
-    let r = 0, s = 0, b;
-    do {
-      b = wasm[p++];
-      r |= (b & 0x7f) << s;
-      s += 7;
-    } while (b & 0x80);
-    return r >>> 0;
-  };
-  while (p < wasm.length) {
-    const id = wasm[p++];
-    const end = u32() + p;
+  const r = wasmReader(wasm);
+  while (r.p < wasm.length) {
+    const id = wasm[r.p++];
+    const end = r.u32() + r.p;
     if (id === 0) {
-      const len = u32();
-      if (wasm.subarray(p, p + len).toString('utf8') === ABI_SECTION) return;
+      const len = r.u32();
+      if (wasm.subarray(r.p, r.p + len).toString('utf8') === ABI_SECTION) return;
     }
-    p = end;
+    r.p = end;
   }
   const name = Buffer.from(ABI_SECTION);
   const payload = [...leb(name.length), ...name, ...leb(SDK_ABI_VERSION)];
@@ -119,38 +127,38 @@ async function compile(entry, out, extraSources) {
 
 /** Initial pages of the imported env.memory, read from the binary's import section. */
 function memoryMinPages(wasm) {
-  let p = 8;
-  const u32 = () => {
-    let r = 0, s = 0, b;
-    do {
-      b = wasm[p++];
-      r |= (b & 0x7f) << s;
-      s += 7;
-    } while (b & 0x80);
-    return r >>> 0;
+  const r = wasmReader(wasm);
+  const str = () => {
+    const len = r.u32();
+    const text = new TextDecoder().decode(wasm.subarray(r.p, r.p + len));
+    r.p += len;
+    return text;
   };
-  while (p < wasm.length) {
-    const id = wasm[p++];
-    const size = u32();
-    const end = p + size;
+  while (r.p < wasm.length) {
+    const id = wasm[r.p++];
+    const end = r.u32() + r.p;
     if (id === 2) {
-      const n = u32();
+      const n = r.u32();
       for (let i = 0; i < n; i++) {
-        const mod = new TextDecoder().decode(wasm.subarray(p + 1, p + 1 + wasm[p])); p += 1 + wasm[p];
-        const nameLen = u32(); const name = new TextDecoder().decode(wasm.subarray(p, p + nameLen)); p += nameLen;
-        const kind = wasm[p++];
-        if (kind === 0) u32();
+        const mod = str();
+        const name = str();
+        const kind = wasm[r.p++];
+        if (kind === 0) r.u32();
         else if (kind === 2) {
-          const flags = wasm[p++];
-          const min = u32();
-          if (flags & 1) u32();
+          const flags = wasm[r.p++];
+          const min = r.u32();
+          if (flags & 1) r.u32();
           if (mod === 'env' && name === 'memory') return min;
-        } else if (kind === 1) { p++; const f = wasm[p++]; u32(); if (f & 1) u32(); }
-        else if (kind === 3) p += 2;
+        } else if (kind === 1) {
+          r.p++;
+          const f = wasm[r.p++];
+          r.u32();
+          if (f & 1) r.u32();
+        } else if (kind === 3) r.p += 2;
       }
       return 1;
     }
-    p = end;
+    r.p = end;
   }
   return 1;
 }
