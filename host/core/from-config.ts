@@ -4,13 +4,14 @@
  * from here, so a key means the same thing wherever the config runs.
  */
 
-import type { CacheOptions } from './cache.js';
+import { AnswerCache, type CacheOptions } from './cache.js';
+import type { AppChain } from './chain.js';
 import type { Config } from './config.js';
 import { ContextAuth } from './context-auth.js';
 import type { Logger } from './log.js';
 import type { MetricsSink } from './metrics.js';
-import { Peers } from './peers.js';
-import type { ResolverOptions } from './resolver.js';
+import { Peers, rulesVersion } from './peers.js';
+import { Resolver, type ResolverOptions } from './resolver.js';
 import { parseServer, Upstreams, type UpstreamTransport } from './upstream.js';
 
 export function cacheOptions(c: Config): CacheOptions {
@@ -114,4 +115,33 @@ const ROUTING_SECTIONS = ['upstreams', 'upstream', 'apps'] as const;
 export function routingChanged(before: Config, after: Config): boolean {
   const routing = (x: Config) => JSON.stringify(ROUTING_SECTIONS.map((k) => x[k]));
   return routing(before) !== routing(after);
+}
+
+export interface ResolverParts {
+  chain: AppChain;
+  upstreams: Upstreams;
+  peers: Peers | null;
+  metrics: MetricsSink;
+  logger: Logger;
+  /** The hash of the rule set the node runs (null: none), for the mark on answers to peers. */
+  rulesHash: () => string | null | undefined;
+  /** What the runtime changes in resolverOptions(c). */
+  options?: Partial<ResolverOptions>;
+  now?: () => number;
+}
+
+/**
+ * The Resolver for config `c` after `previous` (null at start), the same way in both adapters:
+ * the previous cache is kept when the cache settings are the same, and flushed when the new
+ * config can send queries elsewhere; a new cache counts as a flush too, so peers do not fill it
+ * from the old config either.
+ */
+export function nextResolver(c: Config, previous: { resolver: Resolver; config: Config } | null, parts: ResolverParts): Resolver {
+  const sameCache = previous !== null && JSON.stringify(cacheOptions(c)) === JSON.stringify(previous.resolver.cache.opts);
+  const cache = sameCache ? previous.resolver.cache : new AnswerCache(cacheOptions(c), parts.now);
+  const options = { ...resolverOptions(c), ...parts.options };
+  const resolver = new Resolver(parts.chain, cache, parts.upstreams, parts.peers, parts.metrics, parts.logger, options, parts.now);
+  resolver.rulesVersion = () => rulesVersion(parts.rulesHash());
+  if (previous && (!sameCache || routingChanged(previous.config, c))) resolver.flush(null, 'config');
+  return resolver;
 }

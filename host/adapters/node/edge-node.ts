@@ -9,13 +9,12 @@ import { createHash } from 'node:crypto';
 import { dirname } from 'node:path';
 import { buildChain, type AppCatalog } from '../../apps/load-apps.js';
 import type { WasmAppChain } from '../../apps/app-chain.js';
-import { AnswerCache } from '../../core/cache.js';
 import { ConfigError, parseConfig, type Config } from '../../core/config.js';
 import { consoleLogger, type Logger } from '../../core/log.js';
 import { Resolver } from '../../core/resolver.js';
-import { rulesVersion, type Peers } from '../../core/peers.js';
+import type { Peers } from '../../core/peers.js';
 import type { Upstreams, UpstreamTransport } from '../../core/upstream.js';
-import { cacheOptions, peersFromConfig, resolverOptions, routingChanged, upstreamsFromConfig, zoneSettings } from '../../core/from-config.js';
+import { nextResolver, peersFromConfig, upstreamsFromConfig, zoneSettings } from '../../core/from-config.js';
 import { AdminServer } from './admin-server.js';
 import { AppDataManager, type DataState } from '../../apps/app-data.js';
 import { flushForRuleChange } from '../../apps/rule-scope.js';
@@ -241,17 +240,9 @@ export class EdgeNode {
     const loaded = loadAppData(chain, c, baseDir);
     const upstreams = this.upstreams(c);
     const peers = this.peers(c);
-    if (!this.resolver) {
-      this.resolver = new Resolver(chain, new AnswerCache(cacheOptions(c), this.opts.now), upstreams, peers, this.metrics, this.logger, resolverOptions(c), this.opts.now);
-    } else {
-      const old = this.resolver;
-      const sameCache = JSON.stringify(cacheOptions(c)) === JSON.stringify(old.cache.opts);
-      const cache = sameCache ? old.cache : new AnswerCache(cacheOptions(c), this.opts.now);
-      this.resolver = new Resolver(chain, cache, upstreams, peers, this.metrics, this.logger, resolverOptions(c), this.opts.now);
-      // a new cache (new cache settings) starts empty, and peers must not fill it from the old config either
-      if (!sameCache || routingChanged(this.config, c)) this.resolver.flush(null, 'config');
-    }
-    this.resolver.rulesVersion = () => rulesVersion(this.rules.current?.hash);
+    const previous = this.resolver ? { resolver: this.resolver, config: this.config } : null;
+    const parts = { chain, upstreams, peers, metrics: this.metrics, logger: this.logger, rulesHash: () => this.rules.current?.hash, now: this.opts.now };
+    this.resolver = nextResolver(c, previous, parts);
     this.chain = chain;
     for (const m of this.data.values()) m.restore();
     this.zone?.restore();
