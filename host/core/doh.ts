@@ -8,7 +8,7 @@ import type { ClientAddress } from './context.js';
 import { CONTEXT_HEADER } from './context-auth.js';
 import { RRType, typeFromName } from './dns/rr-types.js';
 import { ipv6Text } from './dns/ipv6-text.js';
-import { base64UrlDecode, buildQuery, hex, nameToText, readName, textToName, u16, u32, walkRecords, readHeader, WireError } from './dns/wire.js';
+import { base64UrlDecode, buildQuery, concat, hex, nameToText, readName, textToName, u16, u32, walkRecords, readHeader, WireError } from './dns/wire.js';
 import type { Reply } from './resolver.js';
 
 export const DNS_MESSAGE = 'application/dns-message';
@@ -98,14 +98,7 @@ async function readCapped(req: Request, cap: number, drain: number): Promise<Uin
     }
     if (size <= cap) chunks.push(value);
   }
-  if (size > cap) return null;
-  const body = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    body.set(c, at);
-    at += c.length;
-  }
-  return body;
+  return size > cap ? null : concat(chunks);
 }
 
 /**
