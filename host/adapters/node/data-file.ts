@@ -60,13 +60,13 @@ export class DataFile {
   }
 }
 
+let writes = 0;
+
 /**
  * Replaces `path` with `data` so that a reader (the watch, a reload, a restart after a crash)
  * sees the old file or the new one, never a part: a temporary file in the same folder, synced,
- * then renamed over it.
+ * then renamed over it. Rule files, the zone state file and `zone compile` images alike.
  */
-let writes = 0;
-
 export async function writeFileAtomically(path: string, data: Uint8Array): Promise<void> {
   // A name of its own per write: two writes of one file at once must not share a temporary.
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${++writes}.tmp`);

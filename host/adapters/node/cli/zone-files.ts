@@ -4,7 +4,7 @@
  */
 
 import { createReadStream } from 'node:fs';
-import { open, readFile, realpath, rename, writeFile } from 'node:fs/promises';
+import { open, readFile, realpath } from 'node:fs/promises';
 import { basename, dirname, relative, resolve, sep } from 'node:path';
 import { createGunzip } from 'node:zlib';
 import { ZoneError, type IncludeResolver } from '../../../core/zone/index.js';
@@ -52,13 +52,6 @@ async function isGzip(path: string): Promise<boolean> {
 
 export async function readWhole(path: string): Promise<Uint8Array> {
   return new Uint8Array(await readFile(path));
-}
-
-/** Writes via a temporary file and a rename, so a reader never sees half an image. */
-export async function writeAtomically(path: string, bytes: Uint8Array): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}`;
-  await writeFile(tmp, bytes);
-  await rename(tmp, path);
 }
 
 /**

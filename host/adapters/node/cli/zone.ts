@@ -22,7 +22,8 @@ import {
   type ZoneReport,
 } from '../../../core/zone/index.js';
 import { createWorkerVerifier, type ClosableVerifier } from './zone-crypto.js';
-import { fileChunks, includeResolverFor, readWhole, writeAtomically } from './zone-files.js';
+import { writeFileAtomically } from '../data-file.js';
+import { fileChunks, includeResolverFor, readWhole } from './zone-files.js';
 
 export interface CommandOutput {
   stdout: (s: string) => void;
@@ -184,7 +185,7 @@ async function run(
       return 1;
     }
     const image = await compileImage(zone, report);
-    await writeAtomically(values.output!, image);
+    await writeFileAtomically(values.output!, image);
     const summary = `wrote ${values.output} (${image.length} bytes): ${report.origin} serial ${report.serial}, ZONEMD ${report.zonemd.status}, DNSSEC ${report.dnssec.status}, expires ${report.expires}${report.usable ? '' : ' [NOT USABLE, --force]'}`;
     if (values.json) out.stdout(JSON.stringify({ ...report, image: { path: values.output, bytes: image.length } }, null, 2) + '\n');
     else out.stdout(summary + '\n');
