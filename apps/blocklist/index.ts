@@ -312,15 +312,12 @@ function addSoa(w: ResponseWriter, owner: Uint8Array, ttl: u32): void {
   rdata.set(owner);
   for (let i = 0; i < NOBODY.length; i++) unchecked((rdata[owner.length + i] = NOBODY[i]));
   // Serial, refresh, retry, expire: no zone is transferred from here; MINIMUM is the negative TTL.
-  const fields: u32[] = [1, 3600, 1200, 604800, ttl];
-  let o = owner.length + NOBODY.length;
-  for (let i = 0; i < 5; i++, o += 4) {
-    const v = fields[i];
-    rdata[o] = <u8>(v >>> 24);
-    rdata[o + 1] = <u8>(v >>> 16);
-    rdata[o + 2] = <u8>(v >>> 8);
-    rdata[o + 3] = <u8>v;
-  }
+  const at = rdata.dataStart + <usize>(owner.length + NOBODY.length);
+  store<u32>(at, bswap<u32>(1));
+  store<u32>(at + 4, bswap<u32>(3600));
+  store<u32>(at + 8, bswap<u32>(1200));
+  store<u32>(at + 12, bswap<u32>(604800));
+  store<u32>(at + 16, bswap<u32>(ttl));
   w.add(SECTION_AUTHORITY, owner, TYPE_SOA, CLASS_IN, ttl, rdata);
 }
 
