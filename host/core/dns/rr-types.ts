@@ -66,6 +66,11 @@ export function isMetaType(type: number): boolean {
   return type === RRType.OPT || (type >= 128 && type <= 255);
 }
 
+/** False for the classes zone data cannot have: 0 (reserved), NONE and ANY (update and query classes). */
+export function isDataClass(cls: number): boolean {
+  return cls !== 0 && cls !== RRClass.NONE && cls !== RRClass.ANY;
+}
+
 export const Rcode = {
   NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5, YXDOMAIN: 6,
   YXRRSET: 7, NXRRSET: 8, NOTAUTH: 9, NOTZONE: 10, BADVERS: 16,

@@ -6,7 +6,7 @@
  */
 
 import { RRType, typeToName } from '../dns/rr-types.js';
-import { nameToText } from '../dns/wire.js';
+import { nameToText, u32 } from '../dns/wire.js';
 import {
   dsDigest,
   dsDigestSupported,
@@ -464,7 +464,7 @@ function insecureResult(
         const r = zone.sigs[q]!;
         if (table.rdLen[r]! < 20) continue;
         const o = table.rdOff[r]!;
-        const t = absoluteTime(((b[o + 8]! << 24) | (b[o + 9]! << 16) | (b[o + 10]! << 8) | b[o + 11]!) >>> 0, nowSec);
+        const t = absoluteTime(u32(b, o + 8), nowSec);
         if (t > latest) latest = t;
       }
       if (latest > -Infinity && (earliest === null || latest * 1000 < earliest)) earliest = latest * 1000;
@@ -514,8 +514,8 @@ function prepare(
   if (signerLen < 0) return fail('malformed', 'RRSIG signer name is malformed');
   const alg = b[o + 2]!;
   const labels = b[o + 3]!;
-  const expiration = absoluteTime(((b[o + 8]! << 24) | (b[o + 9]! << 16) | (b[o + 10]! << 8) | b[o + 11]!) >>> 0, nowSec);
-  const inception = absoluteTime(((b[o + 12]! << 24) | (b[o + 13]! << 16) | (b[o + 14]! << 8) | b[o + 15]!) >>> 0, nowSec);
+  const expiration = absoluteTime(u32(b, o + 8), nowSec);
+  const inception = absoluteTime(u32(b, o + 12), nowSec);
   const tag = (b[o + 16]! << 8) | b[o + 17]!;
   check.expiration = expiration;
   check.inception = inception;

@@ -5,7 +5,7 @@
  * read. Every refusal names `file:line:column`.
  */
 
-import { RRClass, RRType, classFromName, isMetaType } from '../dns/rr-types.js';
+import { RRClass, RRType, classFromName, isDataClass, isMetaType } from '../dns/rr-types.js';
 import { FieldError, ZoneError, type SourcePosition } from './errors.js';
 import { Lexer, type Entry } from './presentation-lexer.js';
 import { nameFromText, parseNameInto } from './name-codec.js';
@@ -107,7 +107,7 @@ function lookupClass(e: Entry, i: number): number {
   if (text !== 'CH' && text !== 'HS' && text !== 'ANY' && text !== 'NONE' && !text.startsWith('CLASS')) return -1;
   const cls = classFromName(text);
   if (cls === undefined) return -1;
-  return cls === 0 || cls === RRClass.NONE || cls === RRClass.ANY ? NOT_ZONE_CLASS : cls;
+  return isDataClass(cls) ? cls : NOT_ZONE_CLASS;
 }
 
 /** True when token i is a known type mnemonic or TYPEnnn. */

@@ -5,7 +5,7 @@
  * RDATA of a type we know is checked, so corruption is caught where it enters.
  */
 
-import { RRClass, RRType, isMetaType, typeToName } from '../dns/rr-types.js';
+import { RRType, isDataClass, isMetaType, typeToName } from '../dns/rr-types.js';
 import { ZoneError } from './errors.js';
 import { checkRdata, rdataFromMessage } from './rdata-wire.js';
 import type { RecordTable } from './record-table.js';
@@ -60,7 +60,7 @@ function checkType(type: number, where: string): void {
 
 /** Class 0 is reserved, NONE (254) and ANY (255) are update and query classes. */
 function checkClass(cls: number, where: string): void {
-  if (cls === 0 || cls === RRClass.NONE || cls === RRClass.ANY) throw new ZoneError('wire', `${where}: class ${cls} cannot appear in zone data`);
+  if (!isDataClass(cls)) throw new ZoneError('wire', `${where}: class ${cls} cannot appear in zone data`);
 }
 
 /** Reads concatenated uncompressed RRs (owner, type, class, TTL, RDLENGTH, RDATA). */
