@@ -8,7 +8,7 @@ import { parse as parseToml, TomlError } from 'smol-toml';
 import { z } from 'zod';
 import { parseIPv4, parseIPv6 } from './context.js';
 import { formatIssues } from './schema-errors.js';
-import { parseServer, UpstreamError } from './upstream.js';
+import { parseServer, serverHost, UpstreamError } from './upstream.js';
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -227,7 +227,7 @@ export function validateConfig(raw: unknown, source = 'config'): Config {
     // A context is trusted only from a peer's address, so a peer named by a host could send
     // queries but never be believed. Names under .invalid never resolve (RFC 6761 §6.4): the
     // Workers adapter names its shards so and vouches for them itself (a binding, no address).
-    const host = new URL(spec.url).hostname.replace(/^\[|\]$/g, '');
+    const host = serverHost(spec);
     if (!parseIPv4(host) && !parseIPv6(host) && !host.endsWith('.invalid')) {
       problems.push(`${source}: site.peers.${id}: "${addr}" names the host "${host}"; give the peer's IP address (http://192.0.2.10:8053/dns-query, https://[2001:db8::10]/dns-query): contexts are accepted only from a peer's address`);
     }

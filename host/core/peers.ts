@@ -11,7 +11,7 @@ import { encodeContext, parseIPv4, parseIPv6, type RequestContext } from './cont
 import { FLAG_TC, base64UrlEncode, buildQuery, parseQuery, readHeader, stripOpt, type EdnsOption, type Question } from './dns/wire.js';
 import type { Logger } from './log.js';
 import type { Counter, Gauge, Histogram, MetricsSink } from './metrics.js';
-import { UpstreamTimeout, matches, parseServer, withTimeout, type ServerSpec, type UpstreamTransport } from './upstream.js';
+import { UpstreamTimeout, matches, parseServer, serverHost, withTimeout, type ServerSpec, type UpstreamTransport } from './upstream.js';
 
 export interface PeerOptions {
   /** Longest a query waits on a peer, ms. */
@@ -63,7 +63,7 @@ export class Peers {
       this.peers.set(id, { id, spec, failures: 0, down: false, nextProbeAt: 0 });
       // The sender check compares addresses: a DoH peer counts by its URL's host, an address (config
       // refuses a name), except a Workers shard, which the adapter vouches for (ClientInfo.fromPeer).
-      const host = spec.kind === 'dns' ? spec.host : new URL(spec.url).hostname.replace(/^\[|\]$/g, '');
+      const host = serverHost(spec);
       if (parseIPv4(host) || parseIPv6(host)) this.addresses.add(normalizeIp(host));
     }
     this.m = {

@@ -30,6 +30,11 @@ export class UpstreamError extends Error {
   override readonly name = 'UpstreamError';
 }
 
+/** The host a server is reached at: a DNS server's address, a DoH URL's host (IPv6 without brackets). */
+export function serverHost(spec: ServerSpec): string {
+  return spec.kind === 'dns' ? spec.host : new URL(spec.url).hostname.replace(/^\[|\]$/g, '');
+}
+
 /** Parses `HOST:PORT`, `[V6]:PORT`, a bare host (port 53) or an https:// DoH URL. */
 export function parseServer(s: string): ServerSpec {
   if (/^https?:\/\//.test(s)) {
