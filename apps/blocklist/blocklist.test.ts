@@ -87,6 +87,8 @@ describe('blocklist under the harness', () => {
     expect(soa(addr, 'x.ads.example.com', 'AAAA')).toMatchObject({ rcode: 0, ttl: 120 });
     expect(addr.query('x.ads.example.com').response).toMatchObject({ rcode: 0, authority: [] });
     expect(() => harnessFor('blocklist', { config: { negative_ttl: 86401 } })).toThrow(/negative_ttl/);
+    // An IN SOA says nothing to a CH query: NXDOMAIN alone.
+    expect(app().query('ads.example.com', { qclass: 3 }).response).toMatchObject({ rcode: 3, authority: [] });
   });
 
   it('ignores case in the list and in the query', () => {

@@ -22,6 +22,8 @@ export interface HarnessQuery {
   /** Defaults to the first phase in the app's manifest. */
   phase?: PhaseName;
   qtype?: string;
+  /** The query class (default 1, IN). */
+  qclass?: number;
   tags?: string[];
   /** DNSSEC OK: the client asked for signatures. */
   do?: boolean;
@@ -103,11 +105,12 @@ export class AppHarness {
     const type = typeFromName(q.qtype ?? 'A');
     if (type === undefined) throw new Error(`unknown type ${q.qtype}`);
     const name = textToName(qname.endsWith('.') ? qname : `${qname}.`);
-    const query = buildQuery({ name, type, class: 1 }, { id: 4711, udpSize: 1232, do: q.do });
+    const qclass = q.qclass ?? 1;
+    const query = buildQuery({ name, type, class: qclass }, { id: 4711, udpSize: 1232, do: q.do });
     const ctx = newContext({
       qname: name,
       qtype: type,
-      qclass: 1,
+      qclass,
       client: { address: q.client ?? '192.0.2.10', port: 40000 },
       transport: q.transport ?? 'udp',
       flags: (q.do ? 1 : 0) | 4,
