@@ -7,6 +7,7 @@
  */
 
 import { LoadKind } from '../abi/verdict.js';
+import { hex } from '../core/dns/bytes.js';
 import type { Logger } from '../core/log.js';
 import type { Gauge, MetricsSink, Counter } from '../core/metrics.js';
 import type { WasmAppChain } from './app-chain.js';
@@ -25,10 +26,7 @@ export type ApplyResult = { ok: true; hash: string; changed: boolean } | { ok: f
 export type DataChange = (before: Uint8Array | null, after: Uint8Array | null) => void;
 
 export async function sha256Hex(data: Uint8Array): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', data.slice()));
-  let s = '';
-  for (const b of digest) s += b.toString(16).padStart(2, '0');
-  return s;
+  return hex(new Uint8Array(await crypto.subtle.digest('SHA-256', data.slice())));
 }
 
 /** Keeps data where a restart finds it (a rule file); null: what runs is no data at all. */

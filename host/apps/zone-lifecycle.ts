@@ -11,7 +11,9 @@
 import type { Logger } from '../core/log.js';
 import type { Gauge, MetricsSink, Counter } from '../core/metrics.js';
 import type { SourceResult, Validators, ZoneSource } from '../core/zone-source.js';
+import { sameBytes } from '../core/dns/bytes.js';
 import { nameToText } from '../core/dns/wire.js';
+import { IMAGE_MAGIC } from '../core/zone/image-format.js';
 import {
   compileImage,
   dnssecAcceptable,
@@ -739,10 +741,6 @@ function vouchedAt(now: number, imageVerifiedAt: number | null): number {
   return imageVerifiedAt === null ? now : Math.min(now, imageVerifiedAt);
 }
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
-}
-
 function sameAnchor(a: TrustAnchor | null, b: TrustAnchor | null): boolean {
   if (!a || !b) return a === b;
   const same = (x: Uint8Array[], y: Uint8Array[]) => x.length === y.length && x.every((r, i) => sameBytes(r, y[i]!));
@@ -750,5 +748,5 @@ function sameAnchor(a: TrustAnchor | null, b: TrustAnchor | null): boolean {
 }
 
 function isImage(b: Uint8Array): boolean {
-  return b.length >= 4 && b[0] === 0x45 && b[1] === 0x5a && b[2] === 0x49 && b[3] === 0x4d;
+  return b.length >= 4 && new DataView(b.buffer, b.byteOffset, 4).getUint32(0, true) === IMAGE_MAGIC;
 }

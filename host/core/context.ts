@@ -10,6 +10,7 @@
  * older one ignores.
  */
 
+import { hex, hexDigit } from './dns/bytes.js';
 import { ipv6Text } from './dns/ipv6-text.js';
 
 export const CONTEXT_MAGIC = 0xec;
@@ -129,10 +130,9 @@ export function encodeAddress(c: ClientAddress): Uint8Array {
 }
 
 function hexNibble(c: number): number {
-  if (c >= 48 && c <= 57) return c - 48;
-  if (c >= 97 && c <= 102) return c - 87;
-  if (c >= 65 && c <= 70) return c - 55;
-  throw new ContextError('request id is not hex');
+  const v = hexDigit(c);
+  if (v < 0) throw new ContextError('request id is not hex');
+  return v;
 }
 
 /** A sized output buffer with a write position (no closures on the hot path). */
@@ -287,7 +287,7 @@ export function decodeContext(bytes: Uint8Array, opts: DecodeOptions = {}): { ct
     switch (type) {
       case Field.requestId:
         need(8);
-        ctx.requestId = bytesToHex(v);
+        ctx.requestId = hex(v);
         break;
       case Field.question: {
         if (len < 5) throw new ContextError('question field too short');
@@ -448,19 +448,6 @@ export function parseIPv6(s: string): number[] | null {
   return bytes;
 }
 
-export function bytesToHex(b: Uint8Array): string {
-  let s = '';
-  for (let i = 0; i < b.length; i++) s += b[i]!.toString(16).padStart(2, '0');
-  return s;
-}
-
-export function hexToBytes(s: string): Uint8Array {
-  if (!/^([0-9a-f]{2})*$/i.test(s)) throw new ContextError(`"${s}" is not hex`);
-  const out = new Uint8Array(s.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(s.slice(2 * i, 2 * i + 2), 16);
-  return out;
-}
-
 // Request ids join log lines across nodes; they need to be unique, not unpredictable, so a
 // random per-process prefix and a counter do (a CSPRNG call per query showed up at 9% of CPU).
 // The prefix is drawn on first use: Workers refuse random values at module load.
@@ -468,7 +455,7 @@ let idPrefix = '';
 let idCounter = 0;
 
 export function newRequestId(): string {
-  if (!idPrefix) idPrefix = bytesToHex(crypto.getRandomValues(new Uint8Array(3)));
+  if (!idPrefix) idPrefix = hex(crypto.getRandomValues(new Uint8Array(3)));
   idCounter = (idCounter + 1) % 0x10000000000;
   return idPrefix + idCounter.toString(16).padStart(10, '0');
 }

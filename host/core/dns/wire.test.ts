@@ -3,6 +3,7 @@ import {
   buildQuery, nameToText, parseQuery, readName, stripOpt, textToName, truncateResponse, walkRecords, WireError,
   appendOpt, encodeOpt, FLAG_TC, u16,
 } from './wire.js';
+import { countLabels, lowerName, nameEquals, nameFromText, wireNameLength } from './name.js';
 import { RRType, typeFromName, typeToName, classFromName } from './rr-types.js';
 
 describe('names', () => {
@@ -21,6 +22,29 @@ describe('names', () => {
     expect(() => textToName(('a'.repeat(63) + '.').repeat(4))).toThrow(/255/);
     expect(() => textToName('a..b.')).toThrow(/empty label/);
     expect(() => textToName('a\\999.')).toThrow(/above 255/);
+  });
+  it('names the text in its errors and refuses characters no octet can hold', () => {
+    expect(() => textToName('a..b.')).toThrow('empty label in name: "a..b."');
+    expect(() => textToName('www')).toThrow(/relative name/);
+    expect(() => textToName('@')).toThrow(/"@"/);
+    expect(() => textToName('\u0100.')).toThrow(WireError);
+    // one character is one octet, so a name the text shows as \DDD comes back the same
+    expect(textToName('\u00e9.')).toEqual(new Uint8Array([1, 0xe9, 0]));
+  });
+  it('reads UTF-8 origins for the zone parser and measures uncompressed names', () => {
+    expect(nameFromText('\u00e9.')).toEqual(new Uint8Array([2, 0xc3, 0xa9, 0]));
+    expect(() => nameFromText('example')).toThrow(/absolute/);
+    const n = textToName('www.Example.');
+    expect(wireNameLength(n, 0, n.length)).toBe(n.length);
+    expect(wireNameLength(n, 0, n.length - 1)).toBe(-1); // a stream would wait for the rest
+    expect(wireNameLength(new Uint8Array([0xc0, 12]), 0, 2)).toBe(-2); // a pointer: malformed
+    expect(wireNameLength(new Uint8Array([64, ...new Array(65).fill(97)]), 0, 66)).toBe(-2);
+    expect(countLabels(n)).toBe(2);
+    expect(nameToText(lowerName(n))).toBe('www.example.');
+    const lower = textToName('a.b.');
+    expect(lowerName(lower)).toBe(lower); // nothing to lower: no copy
+    expect(nameEquals(n, textToName('WWW.example.'))).toBe(true);
+    expect(nameEquals(n, textToName('www.example.org.'))).toBe(false);
   });
   it('follows compression pointers and refuses loops', () => {
     // header(12) + "\x03com\x00" at 12, then "\x03www" + ptr to 12 at 17

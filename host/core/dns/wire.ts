@@ -4,18 +4,27 @@
  * here, so an RR type nobody has heard of passes through untouched.
  */
 
+import { concat } from './bytes.js';
+import { readName, skipName } from './name.js';
 import { RRType } from './rr-types.js';
+import { WireError } from './wire-error.js';
 
-export class WireError extends Error {
-  override readonly name = 'WireError';
-  constructor(message: string, readonly offset = -1) {
-    super(offset >= 0 ? `${message} at offset ${offset}` : message);
-  }
-}
+// Names and byte primitives have their own files; most callers reach them through this one.
+export { WireError } from './wire-error.js';
+export { base64UrlDecode, base64UrlEncode, concat, hex } from './bytes.js';
+export {
+  MAX_LABEL_LEN,
+  MAX_NAME_LEN,
+  countLabels,
+  lowerName,
+  nameEquals,
+  nameToText,
+  readName,
+  skipName,
+  textToName,
+} from './name.js';
 
 export const HEADER_LEN = 12;
-export const MAX_NAME_LEN = 255;
-export const MAX_LABEL_LEN = 63;
 
 // Header flag bits (second 16-bit word).
 export const FLAG_QR = 0x8000;
@@ -65,191 +74,6 @@ export function readHeader(msg: Uint8Array): Header {
     nscount: u16(msg, 8),
     arcount: u16(msg, 10),
   };
-}
-
-/**
- * Reads a possibly compressed name starting at `off`. Returns the uncompressed wire form and the
- * offset just past the name in the message. Pointers must point backwards (so loops cannot
- * happen) and the result is capped at 255 octets.
- */
-const nameScratch = new Uint8Array(MAX_NAME_LEN);
-
-export function readName(msg: Uint8Array, off: number): { name: Uint8Array; end: number } {
-  const out = nameScratch;
-  let len = 0;
-  let pos = off;
-  let end = -1;
-  let limit = off; // a pointer must land strictly before the last place we jumped from
-  for (;;) {
-    if (pos >= msg.length) throw new WireError('name runs past the end of the message', pos);
-    const b = msg[pos]!;
-    if ((b & 0xc0) === 0xc0) {
-      if (pos + 1 >= msg.length) throw new WireError('truncated compression pointer', pos);
-      const target = ((b & 0x3f) << 8) | msg[pos + 1]!;
-      if (end < 0) end = pos + 2;
-      if (target >= limit) throw new WireError('compression pointer does not point backwards', pos);
-      limit = target;
-      pos = target;
-      continue;
-    }
-    if ((b & 0xc0) !== 0) throw new WireError(`unsupported label type 0x${b.toString(16)}`, pos);
-    if (len + b + 1 > MAX_NAME_LEN) throw new WireError('name longer than 255 octets', pos);
-    if (pos + 1 + b > msg.length) throw new WireError('label runs past the end of the message', pos);
-    // Byte by byte: a subarray per label costs more than the copy for names this short.
-    for (let i = 0; i <= b; i++) out[len + i] = msg[pos + i]!;
-    len += b + 1;
-    pos += b + 1;
-    if (b === 0) break;
-  }
-  return { name: out.slice(0, len), end: end < 0 ? pos : end };
-}
-
-/** Offset just past a (possibly compressed) name, without copying it. */
-export function skipName(msg: Uint8Array, off: number): number {
-  let pos = off;
-  let total = 0;
-  for (;;) {
-    if (pos >= msg.length) throw new WireError('name runs past the end of the message', pos);
-    const b = msg[pos]!;
-    if ((b & 0xc0) === 0xc0) {
-      if (pos + 1 >= msg.length) throw new WireError('truncated compression pointer', pos);
-      return pos + 2;
-    }
-    if ((b & 0xc0) !== 0) throw new WireError(`unsupported label type 0x${b.toString(16)}`, pos);
-    total += b + 1;
-    if (total > MAX_NAME_LEN) throw new WireError('name longer than 255 octets', pos);
-    pos += b + 1;
-    if (b === 0) return pos;
-  }
-}
-
-/** Lower-cases ASCII letters of a wire-form name in a copy (RFC 4034 §6.2 canonical form). */
-export function lowerName(name: Uint8Array): Uint8Array {
-  const out = new Uint8Array(name.length);
-  let i = 0;
-  while (i < name.length) {
-    const l = name[i]!;
-    out[i] = l;
-    for (let j = 1; j <= l; j++) {
-      const c = name[i + j]!;
-      out[i + j] = c >= 0x41 && c <= 0x5a ? c + 0x20 : c;
-    }
-    i += l + 1;
-    if (l === 0) break;
-  }
-  return out;
-}
-
-function isPlain(c: number): boolean {
-  return (
-    (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c === 0x2d || c === 0x5f ||
-    c === 0x2a || c === 0x2f
-  );
-}
-
-/** Presentation form of a wire-form name, fully qualified, with RFC 1035 §5.1 escapes. */
-export function nameToText(name: Uint8Array): string {
-  if (name.length <= 1) return '.';
-  let s = '';
-  let i = 0;
-  while (i < name.length) {
-    const l = name[i]!;
-    if (l === 0) break;
-    for (let j = 1; j <= l; j++) {
-      const c = name[i + j]!;
-      if (isPlain(c)) s += String.fromCharCode(c);
-      else if (c > 0x20 && c < 0x7f) s += '\\' + String.fromCharCode(c);
-      else s += '\\' + c.toString().padStart(3, '0');
-    }
-    s += '.';
-    i += l + 1;
-  }
-  return s;
-}
-
-/**
- * Wire form of a presentation-format name. Relative names are made absolute against `origin`
- * (itself in wire form); `@` is the origin. Throws WireError on bad escapes or lengths.
- */
-export function textToName(text: string, origin?: Uint8Array): Uint8Array {
-  if (text === '@') {
-    if (!origin) throw new WireError('"@" used without an origin');
-    return origin;
-  }
-  if (text === '.') return new Uint8Array([0]);
-  const labels: number[][] = [];
-  let cur: number[] = [];
-  let absolute = false;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text.charCodeAt(i);
-    if (ch === 0x5c /* \ */) {
-      const next = text.charCodeAt(i + 1);
-      if (Number.isNaN(next)) throw new WireError(`dangling escape in name "${text}"`);
-      if (next >= 0x30 && next <= 0x39) {
-        const digits = text.slice(i + 1, i + 4);
-        if (!/^\d{3}$/.test(digits)) throw new WireError(`bad \\DDD escape in name "${text}"`);
-        const v = Number(digits);
-        if (v > 255) throw new WireError(`\\${digits} is above 255 in name "${text}"`);
-        cur.push(v);
-        i += 3;
-      } else {
-        cur.push(next);
-        i += 1;
-      }
-      continue;
-    }
-    if (ch === 0x2e /* . */) {
-      if (cur.length === 0) throw new WireError(`empty label in name "${text}"`);
-      labels.push(cur);
-      cur = [];
-      if (i === text.length - 1) absolute = true;
-      continue;
-    }
-    if (ch > 0xff) throw new WireError(`non-ASCII character in name "${text}"`);
-    cur.push(ch);
-  }
-  if (cur.length > 0) labels.push(cur);
-  let size = 1;
-  for (const l of labels) {
-    if (l.length > MAX_LABEL_LEN) throw new WireError(`label longer than 63 octets in name "${text}"`);
-    size += l.length + 1;
-  }
-  const suffix = absolute ? new Uint8Array([0]) : origin;
-  if (!suffix) throw new WireError(`relative name "${text}" without an origin`);
-  size += suffix.length - 1;
-  if (size > MAX_NAME_LEN) throw new WireError(`name "${text}" is longer than 255 octets`);
-  const out = new Uint8Array(size);
-  let o = 0;
-  for (const l of labels) {
-    out[o++] = l.length;
-    out.set(l, o);
-    o += l.length;
-  }
-  out.set(suffix, o);
-  return out;
-}
-
-export function nameEquals(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) {
-    let x = a[i]!;
-    let y = b[i]!;
-    if (x >= 0x41 && x <= 0x5a) x += 0x20;
-    if (y >= 0x41 && y <= 0x5a) y += 0x20;
-    if (x !== y) return false;
-  }
-  return true;
-}
-
-/** Number of labels (the root has 0). */
-export function labelCount(name: Uint8Array): number {
-  let n = 0;
-  let i = 0;
-  while (i < name.length && name[i] !== 0) {
-    n++;
-    i += name[i]! + 1;
-  }
-  return n;
 }
 
 export interface Question {
@@ -409,18 +233,6 @@ export function encodeOpt(udpSize: number, flags: number, options: EdnsOption[] 
   return out;
 }
 
-export function concat(parts: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
-
 export interface QueryOptions {
   id?: number;
   rd?: boolean;
@@ -510,29 +322,4 @@ export function truncateResponse(msg: Uint8Array, questionEnd: number, opt?: Uin
   put16(out, 8, 0);
   put16(out, 10, opt ? 1 : 0);
   return out;
-}
-
-export function base64UrlDecode(s: string): Uint8Array | null {
-  if (!/^[A-Za-z0-9_-]*$/.test(s)) return null;
-  const b64 = s.replace(/-/g, '+').replace(/_/g, '/') + '==='.slice((s.length + 3) % 4);
-  try {
-    const bin = atob(b64);
-    const out = new Uint8Array(bin.length);
-    for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-    return out;
-  } catch {
-    return null;
-  }
-}
-
-export function base64UrlEncode(b: Uint8Array): string {
-  let bin = '';
-  for (let i = 0; i < b.length; i++) bin += String.fromCharCode(b[i]!);
-  return btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-}
-
-export function hex(b: Uint8Array): string {
-  let s = '';
-  for (let i = 0; i < b.length; i++) s += b[i]!.toString(16).padStart(2, '0');
-  return s;
 }

@@ -1,6 +1,7 @@
 /**
- * Base64, base16 and base32hex straight between token bytes and RDATA, since DNSKEY and RRSIG
- * blobs are most of a signed zone's text and decoding them through strings would dominate a load.
+ * Base64, base16 and base32hex straight from token bytes into RDATA, since DNSKEY and RRSIG
+ * blobs are most of a signed zone's text and decoding them through strings would dominate a load;
+ * and base32hex out again. The base64 and hex encoders every layer shares are in `../dns/bytes.ts`.
  */
 
 const B64_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
@@ -110,33 +111,6 @@ export function decodeBase32Hex(buf: Uint8Array, s: number, e: number, out: Uint
   return o;
 }
 
-export function encodeBase64(b: Uint8Array, s = 0, e = b.length): string {
-  let out = '';
-  let i = s;
-  for (; i + 2 < e; i += 3) {
-    const n = (b[i]! << 16) | (b[i + 1]! << 8) | b[i + 2]!;
-    out +=
-      B64_ALPHABET[n >>> 18]! + B64_ALPHABET[(n >>> 12) & 63]! + B64_ALPHABET[(n >>> 6) & 63]! + B64_ALPHABET[n & 63]!;
-  }
-  if (i + 1 === e) {
-    const n = b[i]! << 16;
-    out += B64_ALPHABET[n >>> 18]! + B64_ALPHABET[(n >>> 12) & 63]! + '==';
-  } else if (i + 2 === e) {
-    const n = (b[i]! << 16) | (b[i + 1]! << 8);
-    out += B64_ALPHABET[n >>> 18]! + B64_ALPHABET[(n >>> 12) & 63]! + B64_ALPHABET[(n >>> 6) & 63]! + '=';
-  }
-  return out;
-}
-
-const HEX_PAIRS: string[] = [];
-for (let i = 0; i < 256; i++) HEX_PAIRS.push(i.toString(16).padStart(2, '0').toUpperCase());
-
-export function encodeHex(b: Uint8Array, s = 0, e = b.length): string {
-  let out = '';
-  for (let i = s; i < e; i++) out += HEX_PAIRS[b[i]!]!;
-  return out;
-}
-
 export function encodeBase32Hex(b: Uint8Array, s = 0, e = b.length): string {
   let out = '';
   let acc = 0;
@@ -151,12 +125,4 @@ export function encodeBase32Hex(b: Uint8Array, s = 0, e = b.length): string {
   }
   if (bits > 0) out += B32HEX_ALPHABET[(acc << (5 - bits)) & 31]!;
   return out;
-}
-
-/** Decodes a whole base64 string (trust anchors, tests); null when malformed. */
-export function decodeBase64String(s: string): Uint8Array | null {
-  const bytes = new TextEncoder().encode(s.replace(/\s+/g, ''));
-  const out = new Uint8Array(Math.ceil((bytes.length * 3) / 4) + 3);
-  const end = decodeBase64Ranges(bytes, [0], [bytes.length], 0, 1, out, 0, out.length);
-  return end < 0 ? null : out.slice(0, end);
 }

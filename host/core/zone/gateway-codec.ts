@@ -7,10 +7,11 @@
  * and written as `\#`: we cannot know where its address ends, but it is valid DNS.
  */
 
+import { encodeBase64 } from '../dns/bytes.js';
+import { parseNameInto, wireNameLength } from '../dns/name.js';
 import { nameToText } from '../dns/wire.js';
-import { decodeBase64Ranges, encodeBase64 } from './base-encodings.js';
+import { decodeBase64Ranges } from './base-encodings.js';
 import { FieldError } from './errors.js';
-import { parseNameInto, wireNameLength } from './name-codec.js';
 import { MAX_RDATA, type RdataWriter } from './rdata-writer.js';
 import { formatIpv4, formatIpv6, parseIpv4, parseIpv6, parseUint } from './text-scalars.js';
 import { tokenForMessage, type Tokens } from './tokens.js';

@@ -4,10 +4,11 @@
  * names are never compressed and keep their case in canonical form (HIP is not in RFC 4034 §6.2).
  */
 
+import { encodeBase64, hexUpper } from '../dns/bytes.js';
+import { parseNameInto, wireNameLength } from '../dns/name.js';
 import { nameToText } from '../dns/wire.js';
-import { decodeBase64Ranges, decodeHexRanges, encodeBase64, encodeHex } from './base-encodings.js';
+import { decodeBase64Ranges, decodeHexRanges } from './base-encodings.js';
 import { FieldError } from './errors.js';
-import { parseNameInto, wireNameLength } from './name-codec.js';
 import { MAX_RDATA, type RdataWriter } from './rdata-writer.js';
 import { parseUint } from './text-scalars.js';
 import { tokenForMessage, type Tokens } from './tokens.js';
@@ -62,7 +63,7 @@ export function formatHip(b: Uint8Array, p: number, end: number): string {
   if (hitLen === 0 || keyLen === 0) throw new Error('HIP with an empty HIT or key');
   const hit = p + 4;
   const key = hit + hitLen;
-  const words = [String(b[p + 1]), encodeHex(b, hit, key), encodeBase64(b, key, key + keyLen)];
+  const words = [String(b[p + 1]), hexUpper(b, hit, key), encodeBase64(b, key, key + keyLen)];
   for (let q = key + keyLen; q < end; ) {
     const n = wireNameLength(b, q, end);
     words.push(nameToText(b.subarray(q, q + n)));

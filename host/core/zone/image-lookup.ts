@@ -5,9 +5,9 @@
  * AssemblyScript reader is tested against.
  */
 
+import { canonicalKey } from '../dns/name.js';
 import { NAME_ENTRY, NE, NO_NAME } from './image-format.js';
 import type { ZoneImage } from './image-reader.js';
-import { canonicalKey } from './name-codec.js';
 
 export interface NameLookup {
   /** The name's index when `exact`, else the index of its canonical predecessor (-1 if none). */

@@ -5,9 +5,10 @@
  * or a peer is refused and the running copy stays.
  */
 
+import { hexUpper } from '../dns/bytes.js';
+import { wireNameLength } from '../dns/name.js';
 import { RRType } from '../dns/rr-types.js';
 import { nameToText } from '../dns/wire.js';
-import { encodeHex } from './base-encodings.js';
 import type { DnssecStatus, KeysetStatus } from './dnssec-verify.js';
 import { ZoneError } from './errors.js';
 import {
@@ -27,7 +28,6 @@ import {
   SET_ORPHAN_SIGS,
   ZONEMD_CODES,
 } from './image-format.js';
-import { wireNameLength } from './name-codec.js';
 import type { ZoneRecord } from './record.js';
 import { digest } from './web-crypto.js';
 import { NODE_APEX } from './zone.js';
@@ -192,7 +192,7 @@ function structure(
     nameCount,
     rrsetCount,
     apexIndex,
-    digest: encodeHex(stored),
+    digest: hexUpper(stored),
     sections,
   };
 }

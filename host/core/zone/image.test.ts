@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { nameFromText } from '../dns/name.js';
 import { RRType } from '../dns/rr-types.js';
 import { hex, nameToText } from '../dns/wire.js';
 import { verifyZone } from './check.js';
@@ -7,7 +8,6 @@ import { H, HEADER_SIZE, NAME_ENTRY, NE, RE, RRSET_ENTRY } from './image-format.
 import { findName } from './image-lookup.js';
 import { imageRecords, readImage } from './image-reader.js';
 import { compileImage } from './image-writer.js';
-import { nameFromText } from './name-codec.js';
 import { parsePresentationAll } from './presentation-parser.js';
 import { formatRecord } from './presentation-writer.js';
 import { digest } from './web-crypto.js';

@@ -18,7 +18,7 @@ export { parseWireRecords, parseAxfr, encodeWireRecords, type WireParseOptions }
 export { formatRecord, formatRecords } from './presentation-writer.js';
 export { formatRdata } from './rdata-format.js';
 export { checkRdata, canonicalRdata } from './rdata-wire.js';
-export { canonicalKey, compareNames, nameFromText } from './name-codec.js';
+export { canonicalKey, compareNames, nameFromText } from '../dns/name.js';
 export {
   buildZone,
   zoneFromRecords,

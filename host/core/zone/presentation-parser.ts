@@ -5,10 +5,10 @@
  * read. Every refusal names `file:line:column`.
  */
 
+import { nameFromText, parseNameInto } from '../dns/name.js';
 import { RRClass, RRType, classFromName, isDataClass, isMetaType } from '../dns/rr-types.js';
 import { FieldError, ZoneError, type SourcePosition } from './errors.js';
 import { Lexer, type Entry } from './presentation-lexer.js';
-import { nameFromText, parseNameInto } from './name-codec.js';
 import { parseRdata } from './rdata-parse.js';
 import { RdataWriter } from './rdata-writer.js';
 import { RecordTable } from './record-table.js';

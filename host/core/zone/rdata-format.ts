@@ -4,14 +4,15 @@
  * are written in RFC 3597 `\#` form, which every reader accepts.
  */
 
-import { nameToText } from '../dns/wire.js';
+import { encodeBase64, hexUpper } from '../dns/bytes.js';
+import { wireNameLength } from '../dns/name.js';
 import { typeToName } from '../dns/rr-types.js';
+import { nameToText } from '../dns/wire.js';
 import { formatApl } from './apl-codec.js';
-import { encodeBase32Hex, encodeBase64, encodeHex } from './base-encodings.js';
+import { encodeBase32Hex } from './base-encodings.js';
 import { formatAmtrelay, formatIpseckey } from './gateway-codec.js';
 import { formatHip } from './hip-codec.js';
 import { formatLoc } from './loc-codec.js';
-import { wireNameLength } from './name-codec.js';
 import * as S from './rdata-schema.js';
 import { checkRdata } from './rdata-wire.js';
 import { checkSvcParams, formatSvcParams } from './svcb-params.js';
@@ -23,7 +24,7 @@ const u32 = (b: Uint8Array, o: number): number =>
   ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
 
 export function formatGeneric(rdata: Uint8Array): string {
-  return rdata.length === 0 ? '\\# 0' : `\\# ${rdata.length} ${encodeHex(rdata)}`;
+  return rdata.length === 0 ? '\\# 0' : `\\# ${rdata.length} ${hexUpper(rdata)}`;
 }
 
 /** A quoted <character-string> with `"` and `\` escaped and non-printables as \DDD. */
@@ -137,11 +138,11 @@ function formatLayout(layout: readonly number[], b: Uint8Array): string {
         p = end;
         break;
       case S.F_HEX:
-        words.push(encodeHex(b, p, end));
+        words.push(hexUpper(b, p, end));
         p = end;
         break;
       case S.F_SALT:
-        words.push(b[p] === 0 ? '-' : encodeHex(b, p + 1, p + 1 + b[p]!));
+        words.push(b[p] === 0 ? '-' : hexUpper(b, p + 1, p + 1 + b[p]!));
         p += 1 + b[p]!;
         break;
       case S.F_B32:

@@ -3,6 +3,7 @@
  * RFC 3597 `\# <length> <hex>` form that works for every type, known or not.
  */
 
+import { parseNameInto } from '../dns/name.js';
 import { typeToName } from '../dns/rr-types.js';
 import { parseApl } from './apl-codec.js';
 import { decodeBase32Hex, decodeBase64Ranges, decodeHexRanges } from './base-encodings.js';
@@ -10,7 +11,6 @@ import { FieldError } from './errors.js';
 import { parseAmtrelay, parseIpseckey } from './gateway-codec.js';
 import { parseHip } from './hip-codec.js';
 import { parseLoc } from './loc-codec.js';
-import { parseNameInto } from './name-codec.js';
 import { checkRdata } from './rdata-wire.js';
 import { MAX_RDATA, type RdataWriter } from './rdata-writer.js';
 import * as S from './rdata-schema.js';

@@ -4,10 +4,11 @@
  * names RFC 3597 §4 allows senders to compress. Unknown types are opaque and always pass.
  */
 
+import { isLowerName, lowerNameInPlace, readName, wireNameLength } from '../dns/name.js';
+import { WireError } from '../dns/wire-error.js';
 import { aplEnd } from './apl-codec.js';
 import { amtrelayEnd, ipseckeyEnd } from './gateway-codec.js';
 import { hipEnd } from './hip-codec.js';
-import { isLowerName, lowerNameInPlace, wireNameLength } from './name-codec.js';
 import * as S from './rdata-schema.js';
 import { checkSvcParams } from './svcb-params.js';
 import { wksEnd } from './wks-codec.js';
@@ -158,36 +159,6 @@ export function lowerRdataInPlace(type: number, b: Uint8Array, o: number, len: n
 }
 
 /**
- * Reads a possibly compressed name from a message into `out` at `o`; returns [end in message,
- * end in out] or null when malformed. Pointers must go backwards, so there is no loop.
- */
-function readMessageName(msg: Uint8Array, off: number, out: number[]): number {
-  let pos = off;
-  let end = -1;
-  let limit = off;
-  let total = 0;
-  for (;;) {
-    if (pos >= msg.length) return -1;
-    const l = msg[pos]!;
-    if ((l & 0xc0) === 0xc0) {
-      if (pos + 1 >= msg.length) return -1;
-      const target = ((l & 0x3f) << 8) | msg[pos + 1]!;
-      if (end < 0) end = pos + 2;
-      if (target >= limit) return -1;
-      limit = target;
-      pos = target;
-      continue;
-    }
-    if (l > 63) return -1;
-    total += l + 1;
-    if (total > 255 || pos + 1 + l > msg.length) return -1;
-    for (let i = pos; i <= pos + l; i++) out.push(msg[i]!);
-    pos += l + 1;
-    if (l === 0) return end < 0 ? pos : end;
-  }
-}
-
-/**
  * The RDATA at `msg[off, off+len)` with compressed names expanded, for the types whose names a
  * sender may compress; a copy of the bytes for every other type. Null when a name is malformed.
  */
@@ -200,9 +171,15 @@ export function rdataFromMessage(type: number, msg: Uint8Array, off: number, len
   for (let k = 0; k < layout.length; k++) {
     const f = layout[k]!;
     if (f === S.F_NAME_LC_CMP) {
-      const q = readMessageName(msg.subarray(0, end), p, out);
-      if (q < 0) return null;
-      p = q;
+      let name: { name: Uint8Array; end: number };
+      try {
+        name = readName(msg.subarray(0, end), p);
+      } catch (e) {
+        if (e instanceof WireError) return null;
+        throw e;
+      }
+      for (const c of name.name) out.push(c);
+      p = name.end;
       continue;
     }
     if (p === end && (f === S.F_BITMAP || f === S.F_SVCPARAMS)) continue;

@@ -7,9 +7,10 @@
  * (unsorted input, a repeated owner, a key-tag collision) is simply checked again there.
  */
 
+import { compareBytes } from '../dns/bytes.js';
+import { canonicalKey, countLabels, lowerName, wireNameLength } from '../dns/name.js';
 import { RRType } from '../dns/rr-types.js';
 import { parseDnskey, type DnskeyInfo, type SignatureVerifier } from './dnssec-keys.js';
-import { canonicalKey, compareBytes, countLabels, lowerName, wireNameLength } from './name-codec.js';
 import { canonicalRdata } from './rdata-wire.js';
 import type { RecordTable } from './record-table.js';
 import { buildSignedData, signatureOf } from './signed-data.js';

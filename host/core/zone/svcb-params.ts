@@ -3,9 +3,10 @@
  * key/length/value triples on the wire. Keys this table does not name travel as `keyNNNNN`.
  */
 
+import { encodeBase64 } from '../dns/bytes.js';
 import { FieldError } from './errors.js';
 import type { RdataWriter } from './rdata-writer.js';
-import { decodeBase64Ranges, encodeBase64 } from './base-encodings.js';
+import { decodeBase64Ranges } from './base-encodings.js';
 import { formatIpv4, formatIpv6, parseIpv4, parseIpv6, parseUint } from './text-scalars.js';
 import { TOKEN_QUOTED, type Tokens } from './tokens.js';
 

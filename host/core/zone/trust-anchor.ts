@@ -4,10 +4,10 @@
  * generic forms work. TTLs are optional here.
  */
 
+import { nameEquals } from '../dns/name.js';
 import { RRType } from '../dns/rr-types.js';
 import { nameToText } from '../dns/wire.js';
 import { ZoneError } from './errors.js';
-import { namesEqual } from './name-codec.js';
 import { parsePresentationAll } from './presentation-parser.js';
 import type { ZoneInput } from './zone-input.js';
 
@@ -31,7 +31,7 @@ export async function parseTrustAnchor(input: ZoneInput, options: { file?: strin
   const owner = records[0]!.owner;
   const anchor: TrustAnchor = { owner: owner.map((c) => (c >= 0x41 && c <= 0x5a ? c + 0x20 : c)), ds: [], dnskey: [] };
   for (const r of records) {
-    if (!namesEqual(r.owner, owner)) {
+    if (!nameEquals(r.owner, owner)) {
       throw new ZoneError('anchor', `${file}: anchors for ${nameToText(owner)} and ${nameToText(r.owner)}; use one file per zone`);
     }
     if (r.type === RRType.DS) anchor.ds.push(r.rdata);

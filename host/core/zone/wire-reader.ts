@@ -5,7 +5,10 @@
  * RDATA of a type we know is checked, so corruption is caught where it enters.
  */
 
+import { concat } from '../dns/bytes.js';
+import { readName, skipName, wireNameLength } from '../dns/name.js';
 import { RRType, isDataClass, isMetaType, typeToName } from '../dns/rr-types.js';
+import { WireError } from '../dns/wire-error.js';
 import { ZoneError } from './errors.js';
 import { checkRdata, rdataFromMessage } from './rdata-wire.js';
 import type { RecordTable } from './record-table.js';
@@ -79,7 +82,7 @@ export async function parseWireRecords(input: ZoneInput, table: RecordTable, opt
     for (;;) {
       const b = p.buf;
       const s = p.start;
-      const nl = ownerLength(b, s, p.end);
+      const nl = wireNameLength(b, s, p.end);
       if (nl === -2) throw new ZoneError('wire', `${file}: malformed owner name at offset ${consumed}`);
       if (nl < 0) break;
       if (p.length < nl + 10) break;
@@ -144,11 +147,11 @@ export async function parseAxfr(input: ZoneInput, table: RecordTable, options: W
       const an = (msg[6]! << 8) | msg[7]!;
       let o = 12;
       for (let i = 0; i < qd; i++) {
-        o = skipMessageName(msg, o, where) + 4;
+        o = messageName(where, () => skipName(msg, o)) + 4;
         if (o > len) throw new ZoneError('wire', `${where}: truncated question`);
       }
       for (let i = 0; i < an; i++) {
-        const { name, end } = readMessageOwner(msg, o, where);
+        const { name, end } = messageName(where, () => readName(msg, o));
         if (end + 10 > len) throw new ZoneError('wire', `${where}: truncated record`);
         const type = (msg[end]! << 8) | msg[end + 1]!;
         const cls = (msg[end + 2]! << 8) | msg[end + 3]!;
@@ -183,60 +186,19 @@ export async function parseAxfr(input: ZoneInput, table: RecordTable, options: W
   return records;
 }
 
-/** Length of the uncompressed name at `b[o]`; -1 when more bytes are needed, -2 when malformed. */
-function ownerLength(b: Uint8Array, o: number, end: number): number {
-  let p = o;
-  for (;;) {
-    if (p >= end) return -1;
-    const l = b[p]!;
-    if (l > 63) return -2;
-    p += l + 1;
-    if (p - o > 255) return -2;
-    if (l === 0) return p - o;
+/** Reads a name of an AXFR message with `read`, its problems reported as the zone's. */
+function messageName<T>(where: string, read: () => T): T {
+  try {
+    return read();
+  } catch (e) {
+    if (e instanceof WireError) throw new ZoneError('wire', `${where}: ${e.message}`);
+    throw e;
   }
-}
-
-function skipMessageName(msg: Uint8Array, o: number, where: string): number {
-  for (;;) {
-    if (o >= msg.length) throw new ZoneError('wire', `${where}: name runs past the message`);
-    const l = msg[o]!;
-    if ((l & 0xc0) === 0xc0) return o + 2;
-    if (l > 63) throw new ZoneError('wire', `${where}: bad label type`);
-    o += l + 1;
-    if (l === 0) return o;
-  }
-}
-
-function readMessageOwner(msg: Uint8Array, off: number, where: string): { name: Uint8Array; end: number } {
-  const out: number[] = [];
-  let pos = off;
-  let end = -1;
-  let limit = off;
-  for (;;) {
-    if (pos >= msg.length) throw new ZoneError('wire', `${where}: name runs past the message`);
-    const l = msg[pos]!;
-    if ((l & 0xc0) === 0xc0) {
-      if (pos + 1 >= msg.length) throw new ZoneError('wire', `${where}: truncated compression pointer`);
-      const target = ((l & 0x3f) << 8) | msg[pos + 1]!;
-      if (end < 0) end = pos + 2;
-      if (target >= limit) throw new ZoneError('wire', `${where}: compression pointer does not point backwards`);
-      limit = target;
-      pos = target;
-      continue;
-    }
-    if (l > 63) throw new ZoneError('wire', `${where}: bad label type`);
-    if (out.length + l + 1 > 255) throw new ZoneError('wire', `${where}: name longer than 255 octets`);
-    for (let i = pos; i <= pos + l; i++) out.push(msg[i]!);
-    pos += l + 1;
-    if (l === 0) break;
-  }
-  return { name: Uint8Array.from(out), end: end < 0 ? pos : end };
 }
 
 /** Encodes records as a wire RR stream (the input parseWireRecords reads). */
 export function encodeWireRecords(records: Iterable<{ owner: Uint8Array; type: number; class: number; ttl: number; rdata: Uint8Array }>): Uint8Array {
   const parts: Uint8Array[] = [];
-  let n = 0;
   for (const r of records) {
     const b = new Uint8Array(r.owner.length + 10 + r.rdata.length);
     b.set(r.owner);
@@ -253,13 +215,6 @@ export function encodeWireRecords(records: Iterable<{ owner: Uint8Array; type: n
     b[o++] = r.rdata.length;
     b.set(r.rdata, o);
     parts.push(b);
-    n += b.length;
   }
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+  return concat(parts);
 }

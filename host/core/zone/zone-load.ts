@@ -3,8 +3,8 @@
  * or broken input from taking the process down.
  */
 
+import { nameFromText } from '../dns/name.js';
 import { ZoneError } from './errors.js';
-import { nameFromText } from './name-codec.js';
 import { parsePresentation, type ChunkHook, type IncludeResolver } from './presentation-parser.js';
 import { RecordTable } from './record-table.js';
 import { parseAxfr, parseWireRecords } from './wire-reader.js';

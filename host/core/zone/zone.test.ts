@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { compareBytes } from '../dns/bytes.js';
+import { canonicalKey, nameFromText } from '../dns/name.js';
 import { RRType } from '../dns/rr-types.js';
 import { nameToText } from '../dns/wire.js';
 import { ZoneError } from './errors.js';
-import { canonicalKey, compareBytes, nameFromText } from './name-codec.js';
 import { parsePresentationAll } from './presentation-parser.js';
 import {
   findSet,

@@ -8,10 +8,11 @@
  * few dozen arrays instead of a hundred thousand objects.
  */
 
+import { compareBytes } from '../dns/bytes.js';
+import { canonicalKey } from '../dns/name.js';
 import { RRType, typeToName } from '../dns/rr-types.js';
 import { nameToText } from '../dns/wire.js';
 import { ZoneError } from './errors.js';
-import { canonicalKey, compareBytes } from './name-codec.js';
 import { HAS_LC_NAME } from './rdata-schema.js';
 import { lowerRdataInPlace, needsLowering } from './rdata-wire.js';
 import type { ZoneRecord } from './record.js';

@@ -5,9 +5,8 @@
  * of the October 2023 incident.
  */
 
+import { hexUpper, compareBytes, sameBytes } from '../dns/bytes.js';
 import { RRType } from '../dns/rr-types.js';
-import { encodeHex } from './base-encodings.js';
-import { compareBytes } from './name-codec.js';
 import { digest } from './web-crypto.js';
 import { canonicalAt, coveredType, findSet, NODE_APEX, type Zone } from './zone.js';
 
@@ -149,12 +148,6 @@ export async function zoneDigest(zone: Zone, algorithm: number, input?: Uint8Arr
   return digest(hash.name as 'SHA-384' | 'SHA-512', data);
 }
 
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
 /** Verifies the apex ZONEMD RRset as RFC 8976 §4 describes. */
 export async function verifyZonemd(zone: Zone): Promise<ZonemdResult> {
   const set = zone.names.count > 0 ? findSet(zone, 0, RRType.ZONEMD) : -1;
@@ -173,7 +166,7 @@ export async function verifyZonemd(zone: Zone): Promise<ZonemdResult> {
     serial: r.serial,
     scheme: r.scheme,
     algorithm: r.algorithm,
-    digest: encodeHex(r.digest),
+    digest: hexUpper(r.digest),
   }));
   const supported = records.filter((r) => r.scheme === ZONEMD_SCHEME_SIMPLE && HASHES[r.algorithm] !== undefined);
   if (supported.length === 0) {
@@ -205,7 +198,7 @@ export async function verifyZonemd(zone: Zone): Promise<ZonemdResult> {
   for (const r of current) {
     if (r.digest.length !== HASHES[r.algorithm]!.length) continue;
     const digest = await zoneDigest(zone, r.algorithm, input);
-    if (equalBytes(digest, r.digest)) {
+    if (sameBytes(digest, r.digest)) {
       return { status: 'verified', records: info, verifiedWith: { scheme: r.scheme, algorithm: r.algorithm } };
     }
   }

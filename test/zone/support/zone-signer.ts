@@ -5,7 +5,7 @@
  */
 
 import { RRType } from '../../../host/core/dns/rr-types.js';
-import { nameToText } from '../../../host/core/dns/wire.js';
+import { base64UrlDecode, nameToText } from '../../../host/core/dns/wire.js';
 import {
   canonicalRdata,
   dsDigest,
@@ -32,11 +32,6 @@ export interface TestKey {
   privateKey: CryptoKey;
 }
 
-function b64urlToBytes(s: string): Uint8Array {
-  const bin = atob(s.replace(/-/g, '+').replace(/_/g, '/') + '==='.slice((s.length + 3) % 4));
-  return Uint8Array.from(bin, (c) => c.charCodeAt(0));
-}
-
 export async function makeKey(algorithm: Algorithm, flags = 256): Promise<TestKey> {
   let pair: CryptoKeyPair;
   let pub: Uint8Array;
@@ -47,8 +42,8 @@ export async function makeKey(algorithm: Algorithm, flags = 256): Promise<TestKe
       ['sign', 'verify'],
     )) as CryptoKeyPair;
     const jwk = await crypto.subtle.exportKey('jwk', pair.publicKey);
-    const e = b64urlToBytes(jwk.e!);
-    const n = b64urlToBytes(jwk.n!);
+    const e = base64UrlDecode(jwk.e!)!;
+    const n = base64UrlDecode(jwk.n!)!;
     pub = new Uint8Array(1 + e.length + n.length);
     pub[0] = e.length;
     pub.set(e, 1);
