@@ -358,6 +358,72 @@ describe('ZoneLifecycle', () => {
     }
   });
 
+  it('moves serving, stale, expired on the clock, and back into service when a source vouches for it again', async () => {
+    let now = T0;
+    const source = new TestSource(() => data(V1), () => now);
+    const { lc, app, log, gauge } = lifecycle(source, { now: () => now });
+    expect(await lc.start()).toBe('loaded');
+    expect(lc.status()).toMatchObject({ state: 'serving', phase: 'serving', serving: true, stale: false, expired: false });
+    now = T0 + 2 * DAY + 1000; // older than stale_age (48 h)
+    lc.tick();
+    expect(lc.status()).toMatchObject({ state: 'serving', phase: 'stale', serving: true, stale: true });
+    expect(gauge('edge_zone_stale')).toBe(1);
+    expect(log.count('zone copy is stale')).toBe(1);
+    now = T0 + 7 * DAY; // SOA EXPIRE since the last success: not one moment more
+    lc.tick();
+    expect(lc.status()).toMatchObject({ state: 'expired', phase: 'expired', serving: false, expired: true, stale: true });
+    expect(app.held).toBeNull();
+    expect(gauge('edge_zone_serving')).toBe(0);
+    expect(log.count('zone copy expired: no longer served, queries are forwarded')).toBe(1);
+    // An unchanged file says nothing of the copy: it stays out.
+    source.next = () => ({ kind: 'unchanged', confirms: false });
+    expect(await lc.refresh('test')).toBe('unchanged');
+    expect(lc.status()).toMatchObject({ phase: 'expired', serving: false });
+    // A 304 vouches for it now: served again, fresh, with its expiry a week on.
+    source.next = () => ({ kind: 'unchanged', confirms: true });
+    expect(await lc.refresh('test')).toBe('unchanged');
+    await expect.poll(() => lc.status().phase).toBe('serving');
+    expect(lc.status()).toMatchObject({ state: 'serving', serving: true, stale: false, expired: false, expires_in_s: 7 * 86_400 });
+    expect(app.held).not.toBeNull();
+    expect(log.count('zone copy expired: no longer served, queries are forwarded')).toBe(1);
+  });
+
+  it('never lets max_age stretch SOA EXPIRE, and applies a shorter one at once', async () => {
+    const { lc } = lifecycle(new TestSource(() => data(V1), () => T0), { now: () => T0, maxAgeSec: 30 * 86_400 });
+    expect(await lc.start()).toBe('loaded');
+    expect(lc.current?.expiresAt).toBe(T0 + 7 * DAY);
+    lc.configure({ ...settingsOf(lc), maxAgeSec: 86_400 });
+    expect(lc.current?.expiresAt).toBe(T0 + DAY);
+    lc.configure({ ...settingsOf(lc), maxAgeSec: 0 });
+    expect(lc.current?.expiresAt).toBe(T0 + 7 * DAY);
+  });
+
+  it('holds its copy while switched off, and back on puts it where the clock says', async () => {
+    let now = T0;
+    const { lc, app, log } = lifecycle(new TestSource(() => data(V1), () => now), { now: () => now });
+    expect(await lc.start()).toBe('loaded');
+    app.inChain = false;
+    lc.restore();
+    expect(lc.status()).toMatchObject({ state: 'disabled', phase: 'disabled', serving: false, expired: false, serial: 2026082201 });
+    // On again a day later: served as it was.
+    now = T0 + DAY;
+    app.inChain = true;
+    lc.restore();
+    expect(lc.status()).toMatchObject({ state: 'serving', phase: 'serving', serving: true });
+    // Off across its expiry: nothing is said while off but that it is past its expiry; back on, it is expired.
+    app.inChain = false;
+    lc.restore();
+    now = T0 + 8 * DAY;
+    lc.tick();
+    expect(lc.status()).toMatchObject({ state: 'disabled', serving: false, expired: true });
+    expect(log.count('zone copy expired: no longer served, queries are forwarded')).toBe(0);
+    app.inChain = true;
+    lc.restore();
+    expect(lc.status()).toMatchObject({ state: 'expired', phase: 'expired', serving: false, expired: true });
+    expect(app.held).toBeNull();
+    expect(log.count('zone copy expired: no longer served, queries are forwarded')).toBe(1);
+  });
+
   it('refuses an older serial from a new source and keeps the copy serving', async () => {
     const { lc, app } = lifecycle(new TestSource(() => data(V2), () => T0), { now: () => T0 });
     await lc.start();

@@ -1,10 +1,12 @@
 /**
  * The life of the zone copy static_zone serves: fetch, verify, compile, load, swap; and the
- * rules the October 2023 outage taught. A version is activated only after it is fully parsed and
- * verified; a failed version leaves the previous one serving; an older serial never replaces a
- * newer one (not after a reload, a new source or, with a serial store, a restart) and an equal
- * serial is a no-op; a copy is never served past its expiry (earliest signature expiration, SOA
- * EXPIRE since the last successful refresh, the operator's maximum age), after which queries are
+ * rules the October 2023 outage taught. Where the copy is in that life is one named state
+ * (zone-phases.ts: empty, serving, stale, expired, disabled, stopped) that changes only by the
+ * moves its table lists. A version is activated only after it is fully parsed and verified; a
+ * failed version leaves the previous one serving; an older serial never replaces a newer one
+ * (not after a reload, a new source or, with a serial store, a restart) and an equal serial is
+ * a no-op; a copy is never served past its expiry (earliest signature expiration, SOA EXPIRE
+ * since the last successful refresh, the operator's maximum age), after which queries are
  * forwarded; and being stale is loud (metrics, /status, one log line per transition).
  */
 
@@ -33,6 +35,7 @@ import {
 } from '../core/zone/index.js';
 import { AppDataManager } from './app-data.js';
 import type { WasmAppChain } from './app-chain.js';
+import { SERVES, allowed, clockEvent, clockPhase, isStale, judgeSerial, type CopyClock, type ZoneEvent, type ZonePhase } from './zone-phases.js';
 
 /** What a config reload may change in a running lifecycle without losing the copy in service. */
 export interface ZoneSettings {
@@ -135,19 +138,26 @@ const runtimeTimers: Timers = {
   clear: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
 };
 
+/** The copy held: in service, or kept while it is expired or static_zone is switched off. */
+interface HeldCopy {
+  info: ZoneState;
+  /** Its image, to load it again when it comes back from expiry or from being switched off. */
+  image: Uint8Array;
+  /** The verification settings it passed (a count that grows with each change of them). */
+  checkedUnder: number;
+}
+
 export class ZoneLifecycle {
   private settings: ZoneSettings;
   private source: ZoneSource;
-  private state: ZoneState | null = null;
+  /** Where the copy is in its life; every change goes through move() and ZONE_TRANSITIONS. */
+  private phase: ZonePhase = 'empty';
+  private copy: HeldCopy | null = null;
   /** What the source said of the version it last gave (none after the source changed). */
   private validators: Validators | null = null;
-  /** The image of the copy in service, kept to serve it again if it comes back from expiry. */
-  private image: Uint8Array | null = null;
   /** The version last in service, here or before a restart: nothing older is taken (RFC 1982). */
   private floor: ServedSerial | null = null;
   private floorLoaded: Promise<void> = Promise.resolve();
-  private expired = false;
-  private stale = false;
   private failures = 0;
   private lastAttempt = 0;
   private lastResult: { outcome: RefreshOutcome; at: number; error?: string } | null = null;
@@ -155,15 +165,15 @@ export class ZoneLifecycle {
   private timer: unknown;
   private stopWatch: (() => void) | null = null;
   private running: Promise<RefreshOutcome> | null = null;
-  private stopped = false;
-  /** Why one more attempt is owed once the running one ends (it may have begun before a change). */
-  private again: string | null = null;
+  /**
+   * Why one more attempt is owed: a change came while one ran (it may have begun before the
+   * change), or one was skipped while static_zone was out of the chain. It runs as soon as it can.
+   */
+  private owed: string | null = null;
   /** Bumped when the source or the verification settings change: an older attempt activates nothing. */
   private generation = 0;
-  /** The copy in service has yet to be checked against changed verification settings. */
-  private recheck = false;
-  /** An attempt was skipped while static_zone was out of the chain. */
-  private skipped = false;
+  /** Bumped when the verification settings change: a copy checked under fewer is checked again. */
+  private verification = 0;
   private readonly timers: Timers | null;
   readonly data: AppDataManager;
   private readonly now: () => number;
@@ -205,7 +215,52 @@ export class ZoneLifecycle {
   }
 
   get current(): ZoneState | null {
-    return this.state;
+    return this.copy?.info ?? null;
+  }
+
+  private get stopped(): boolean {
+    return this.phase === 'stopped';
+  }
+
+  /**
+   * The one way the phase changes: a move the table does not list is refused (and logged: it
+   * would be a bug here). Entering a state says so once, and an expired copy leaves static_zone.
+   */
+  private move(event: ZoneEvent, to: ZonePhase): void {
+    const from = this.phase;
+    if (!allowed(from, event, to)) {
+      this.opts.logger.log('error', 'internal: zone copy move refused', { app: this.app, from, event, to });
+      return;
+    }
+    this.phase = to;
+    const s = this.copy?.info;
+    if (!s || from === to) return;
+    const now = this.now();
+    if (to === 'expired') {
+      this.background(this.data.clear(), 'clear');
+      this.opts.logger.log('error', 'zone copy expired: no longer served, queries are forwarded', {
+        app: this.app,
+        serial: s.serial,
+        expired: new Date(s.expiresAt).toISOString(),
+        last_success: new Date(s.lastSuccess).toISOString(),
+      });
+    } else if (to === 'stale' || (from === 'stale' && to === 'serving')) {
+      this.opts.logger.log(to === 'stale' ? 'warn' : 'info', to === 'stale' ? 'zone copy is stale' : 'zone copy is fresh again', {
+        app: this.app,
+        serial: s.serial,
+        age_s: Math.round((now - s.lastSuccess) / 1000),
+        expires_in_s: Math.round((s.expiresAt - now) / 1000),
+      });
+    }
+  }
+
+  private clockOf(s: ZoneState, now = this.now()): CopyClock {
+    return { now, lastSuccess: s.lastSuccess, expiresAt: s.expiresAt, staleAgeSec: this.settings.staleAgeSec, staleBeforeExpirySec: this.settings.staleBeforeExpirySec };
+  }
+
+  /** Where a copy goes into service (activated or reinstated): the clock says whether it is stale; tick() expires it. */
+  private servingPhase(s: ZoneState): 'serving' | 'stale' {
+    return isStale(this.clockOf(s)) ? 'stale' : 'serving';
   }
 
   /**
@@ -223,7 +278,7 @@ export class ZoneLifecycle {
    * gauges go with it: a node without a zone source has no copy to report on.
    */
   async stop(): Promise<void> {
-    this.stopped = true;
+    if (!this.stopped) this.move('stop', 'stopped');
     this.timers?.clear(this.timer);
     this.stopWatch?.();
     this.stopWatch = null;
@@ -249,9 +304,9 @@ export class ZoneLifecycle {
       const store = next.store;
       this.floorLoaded = this.floorLoaded.then(() => this.adoptStore(store));
     }
-    const s = this.state;
-    if (s) {
-      s.expiresAt = this.expiryOf(s);
+    const c = this.copy;
+    if (c) {
+      c.info.expiresAt = this.expiryOf(c.info);
       this.background(this.reinstate(), 'reinstate');
     }
     if (before.refreshSec !== next.refreshSec && this.failures === 0 && this.lastResult) {
@@ -259,7 +314,7 @@ export class ZoneLifecycle {
     }
     if (verification) {
       this.generation++;
-      this.recheck = s !== null;
+      this.verification++;
       this.kick('settings changed');
     }
     this.tick();
@@ -283,7 +338,7 @@ export class ZoneLifecycle {
       app: this.app,
       source: source.description,
       previous,
-      serial: this.state?.serial,
+      serial: this.copy?.info.serial,
     });
     this.kick('source changed');
   }
@@ -305,7 +360,7 @@ export class ZoneLifecycle {
     } catch (e) {
       this.opts.logger.log('error', 'cannot read the serial last in service; a copy of any serial will be taken', { app: this.app, store: store.description, error: (e as Error).message });
     }
-    if (this.floor && this.state) await this.remember(this.floor);
+    if (this.floor && this.copy) await this.remember(this.floor);
   }
 
   private async remember(served: ServedSerial): Promise<void> {
@@ -326,11 +381,11 @@ export class ZoneLifecycle {
    */
   refresh(reason = 'scheduled'): Promise<RefreshOutcome> {
     if (this.running) return this.running;
+    this.owed = null;
     this.running = this.attempt(reason).finally(() => {
       this.running = null;
-      const again = this.again;
-      this.again = null;
-      if (again !== null && !this.stopped) this.background(this.refresh(again), 'refresh');
+      const again = this.owed;
+      if (again !== null && !this.stopped && this.inChain()) this.background(this.refresh(again), 'refresh');
       else this.schedule();
     });
     return this.running;
@@ -338,7 +393,7 @@ export class ZoneLifecycle {
 
   private kick(reason: string): void {
     if (this.stopped) return;
-    if (this.running) this.again = reason;
+    if (this.running) this.owed = reason;
     else this.background(this.refresh(reason), 'refresh');
   }
 
@@ -349,20 +404,19 @@ export class ZoneLifecycle {
   private async attempt(reason: string): Promise<RefreshOutcome> {
     await this.floorLoaded;
     if (!this.inChain()) {
-      // Switched off in the config: there is nothing to load into, and nothing has failed.
-      this.skipped = true;
+      // Switched off in the config: there is nothing to load into, and nothing has failed. The
+      // attempt is owed for when the app is back.
+      this.owed = reason;
       this.tick();
       return 'disabled';
     }
     const generation = this.generation;
+    const verification = this.verification;
     this.lastAttempt = this.now();
     let outcome: RefreshOutcome;
     try {
-      if (this.recheck) {
-        this.recheck = false;
-        await this.recheckInService(generation);
-      }
-      outcome = await this.fetchAndLoad(generation);
+      if (this.copy && this.copy.checkedUnder !== verification) await this.recheckInService(generation, verification);
+      outcome = await this.fetchAndLoad(generation, verification);
       this.failures = 0;
       this.lastResult = { outcome, at: this.now() };
     } catch (e) {
@@ -374,12 +428,12 @@ export class ZoneLifecycle {
       this.failures++;
       const error = (e as Error).message;
       this.lastResult = { outcome, at: this.now(), error };
-      this.opts.logger.log('error', this.state ? 'zone refresh failed; the copy in service stays' : 'zone refresh failed; no copy in service, queries are forwarded', {
+      this.opts.logger.log('error', this.copy ? 'zone refresh failed; the copy in service stays' : 'zone refresh failed; no copy in service, queries are forwarded', {
         app: this.app,
         source: this.source.description,
         reason,
         failures: this.failures,
-        serial: this.state?.serial,
+        serial: this.copy?.info.serial,
         error,
       });
     }
@@ -414,13 +468,12 @@ export class ZoneLifecycle {
   }
 
   /** The verification settings changed: the copy in service must pass them too, or it goes. */
-  private async recheckInService(generation: number): Promise<void> {
-    const s = this.state;
-    const image = this.image;
-    if (!s || !image) return;
+  private async recheckInService(generation: number, verification: number): Promise<void> {
+    const c = this.copy!;
+    const s = c.info;
     let refusal: string | null;
     try {
-      const img = await readImage(image);
+      const img = await readImage(c.image);
       if (s.imageVerifiedAt !== null && !this.settings.verifyImages) refusal = this.imageRefusal(img);
       else {
         const report = await this.check(zoneFromRecords(imageRecords(img)), this.now(), s.lastSuccess);
@@ -434,23 +487,25 @@ export class ZoneLifecycle {
       refusal = (e as Error).message;
     }
     if (this.stopped || generation !== this.generation) throw new Superseded();
-    if (refusal === null) return;
+    if (refusal === null) {
+      c.checkedUnder = verification;
+      return;
+    }
     this.opts.logger.log('error', 'the copy in service fails the new [zone] settings: taken out of service, queries are forwarded', { app: this.app, serial: s.serial, error: refusal });
     // The floor stays: a copy older than this one is still refused.
-    this.state = null;
-    this.image = null;
+    this.copy = null;
     this.validators = null;
-    this.expired = false;
+    this.move('withdraw', this.phase === 'disabled' ? 'disabled' : 'empty');
     await this.data.clear();
   }
 
-  private async fetchAndLoad(generation: number): Promise<RefreshOutcome> {
+  private async fetchAndLoad(generation: number, verification: number): Promise<RefreshOutcome> {
     const source = this.source;
     const res: SourceResult = await source.fetch(this.validators);
     if (this.stopped || generation !== this.generation) throw new Superseded();
     const now = this.now();
     if (res.kind === 'unchanged') {
-      const s = this.state;
+      const s = this.copy?.info;
       if (!s) throw new Error('the source reports no change but no copy is loaded');
       // An HTTP 304 says the copy is current; a file nobody touched says nothing (the job that
       // updates it may have died), so it does not restart the SOA EXPIRE clock.
@@ -520,11 +575,11 @@ export class ZoneLifecycle {
     if (this.stopped || generation !== this.generation) throw new Superseded();
     const r = await this.data.apply(image, source.description);
     if (!r.ok) throw new Error(`static_zone refused serial ${next.serial}: ${r.errors.join('; ')}`);
-    const previous = this.state?.serial;
-    this.image = image;
+    if (this.stopped) throw new Superseded();
+    const previous = this.copy?.info.serial;
+    const info: ZoneState = { ...next, loadedAt: now, lastSuccess: copyTime, expiresAt: expiry, imageVerifiedAt: fromImage ? copyTime : null };
+    this.copy = { info, image, checkedUnder: verification };
     this.validators = res.validators;
-    this.state = { ...next, loadedAt: now, lastSuccess: copyTime, expiresAt: expiry, imageVerifiedAt: fromImage ? copyTime : null };
-    this.expired = false;
     this.opts.logger.log('info', 'zone copy activated', {
       app: this.app,
       origin: next.origin,
@@ -534,32 +589,32 @@ export class ZoneLifecycle {
       dnssec: next.dnssec,
       expires: new Date(expiry).toISOString(),
     });
+    this.move('activate', this.phase === 'disabled' ? 'disabled' : this.servingPhase(info));
     await this.remember({ serial: next.serial, origin: next.origin });
     return 'loaded';
   }
 
   /**
-   * RFC 1982 against the copy in service: an equal serial confirms it as of `vouched`
-   * ('same-serial'), an older one is refused (throws), a newer one goes on (null). With no copy
-   * in service, a serial older than the last one in service is refused all the same.
+   * RFC 1982 against the copy in service (judgeSerial): an equal serial confirms it as of
+   * `vouched` ('same-serial'), an older one is refused (throws), a newer one goes on (null).
+   * With no copy in service, a serial older than the last one in service is refused all the same.
    */
   private async serialVerdict(serial: number, origin: string, validators: Validators, vouched: number): Promise<RefreshOutcome | null> {
-    const s = this.state;
-    if (s && s.origin === origin) {
-      if (serialNewer(serial, s.serial)) return null;
-      if (serial === s.serial) {
+    const s = this.copy?.info ?? null;
+    switch (judgeSerial({ serial, origin }, s, this.floor)) {
+      case 'take':
+        return null;
+      case 'same':
         this.validators = validators;
         await this.confirm(vouched);
         return 'same-serial';
+      case 'older-than-in-service':
+        throw new Error(`serial ${serial} is older than serial ${s!.serial} in service`);
+      case 'older-than-floor': {
+        const where = this.settings.store ? ` (${this.settings.store.description})` : '';
+        throw new Error(`serial ${serial} is older than serial ${this.floor!.serial}, the last in service${where}`);
       }
-      throw new Error(`serial ${serial} is older than serial ${s.serial} in service`);
     }
-    const f = this.floor;
-    if (f && f.origin === origin && serialNewer(f.serial, serial)) {
-      const where = this.settings.store ? ` (${this.settings.store.description})` : '';
-      throw new Error(`serial ${serial} is older than serial ${f.serial}, the last in service${where}`);
-    }
-    return null;
   }
 
   /**
@@ -567,7 +622,7 @@ export class ZoneLifecycle {
    * backwards: an old image given again says nothing newer than what we knew.
    */
   private async confirm(at: number): Promise<void> {
-    const s = this.state!;
+    const s = this.copy!.info;
     s.lastSuccess = Math.max(s.lastSuccess, at);
     s.expiresAt = this.expiryOf(s);
     await this.reinstate();
@@ -577,30 +632,33 @@ export class ZoneLifecycle {
     return expiresAt({ earliestRrsigExpiration: s.earliestRrsigExpiration, soaExpire: s.soaExpire }, s.lastSuccess, this.maxAgeMs());
   }
 
-  /**
-   * A copy taken out at its expiry whose expiry has moved (the source confirmed it after being
-   * unreachable, or max_age grew) is served again: its signatures are still valid.
-   */
   /** Work started from a timer or a setting: a failure is logged, never an unhandled rejection that ends the process. */
   private background(work: Promise<unknown>, what: string): void {
     work.catch((e: Error) => this.opts.logger.log('error', 'zone lifecycle step failed', { app: this.app, step: what, error: e?.message ?? String(e) }));
   }
 
+  /**
+   * A copy taken out at its expiry whose expiry has moved (the source confirmed it after being
+   * unreachable, or max_age grew) is served again: its signatures are still valid.
+   */
   private async reinstate(): Promise<void> {
-    const s = this.state;
-    const image = this.image;
-    if (!s || !this.expired || !image || this.now() >= s.expiresAt || !this.inChain()) return;
-    const r = await this.data.apply(image, this.source.description);
-    if (r.ok && this.image === image) this.expired = false;
+    const c = this.copy;
+    if (this.phase !== 'expired' || !c || this.now() >= c.info.expiresAt || !this.inChain()) return;
+    const r = await this.data.apply(c.image, this.source.description);
+    if (!r.ok || this.copy !== c || this.phase !== 'expired') return;
+    this.move('reinstate', this.servingPhase(c.info));
+    // the clock may have reached the new expiry meanwhile; the timer now watches that one
+    this.tick();
+    if (!this.running) this.armTimer();
   }
 
   private refreshIntervalMs(): number {
     if (this.settings.refreshSec > 0) return this.settings.refreshSec * 1000;
-    return Math.max(60, this.state?.soaRefresh ?? 1800) * 1000;
+    return Math.max(60, this.copy?.info.soaRefresh ?? 1800) * 1000;
   }
 
   private retryDelayMs(): number {
-    const cap = Math.max(MIN_RETRY_MS, (this.state?.soaRetry ?? 900) * 1000);
+    const cap = Math.max(MIN_RETRY_MS, (this.copy?.info.soaRetry ?? 900) * 1000);
     return Math.min(cap, MIN_RETRY_MS * 2 ** Math.min(10, this.failures - 1));
   }
 
@@ -625,7 +683,7 @@ export class ZoneLifecycle {
     this.timers.clear(this.timer);
     const now = this.now();
     let wait = Math.min(this.nextRefreshAt - now, TICK_MS);
-    if (this.state && !this.expired) wait = Math.min(wait, Math.max(0, this.state.expiresAt - now));
+    if (this.copy && SERVES[this.phase]) wait = Math.min(wait, Math.max(0, this.copy.info.expiresAt - now));
     this.timer = this.timers.set(() => this.onTimer(), Math.max(10, wait));
   }
 
@@ -636,63 +694,51 @@ export class ZoneLifecycle {
   }
 
   /**
-   * Re-evaluates expiry and staleness against the clock and updates the metrics. Runs on the
-   * lifecycle's timer and after every attempt; runtimes without timers call it from requests.
+   * Moves the copy where the clock and the chain put it (stale, expired, disabled) and updates
+   * the metrics. Runs on the lifecycle's timer and after every attempt; runtimes without timers
+   * call it from requests.
    */
   tick(): void {
+    if (this.stopped) return;
     const now = this.now();
-    const s = this.state;
+    if (this.phase !== 'disabled' && !this.inChain()) this.move('disable', 'disabled');
     const app = { app: this.app };
-    const disabled = !this.inChain();
-    this.m.disabled.set(app, disabled ? 1 : 0);
+    this.m.disabled.set(app, this.phase === 'disabled' ? 1 : 0);
     this.m.failures.set(app, this.failures);
     if (this.lastResult) {
       this.m.lastRefresh.set(app, Math.floor(this.lastResult.at / 1000));
       this.m.lastSuccess.set(app, this.lastResult.outcome === 'failed' ? 0 : 1);
     }
+    const s = this.copy?.info;
     if (!s) {
       this.m.serving.set(app, 0);
       return;
     }
-    if (!this.expired && now >= s.expiresAt) {
-      this.expired = true;
-      this.background(this.data.clear(), 'clear');
-      this.opts.logger.log('error', 'zone copy expired: no longer served, queries are forwarded', {
-        app: this.app,
-        serial: s.serial,
-        expired: new Date(s.expiresAt).toISOString(),
-        last_success: new Date(s.lastSuccess).toISOString(),
-      });
-    }
-    const ageSec = (now - s.lastSuccess) / 1000;
-    const expiresInSec = (s.expiresAt - now) / 1000;
-    const stale = ageSec > this.settings.staleAgeSec || expiresInSec < this.settings.staleBeforeExpirySec;
-    if (stale !== this.stale) {
-      this.stale = stale;
-      this.opts.logger.log(stale ? 'warn' : 'info', stale ? 'zone copy is stale' : 'zone copy is fresh again', {
-        app: this.app,
-        serial: s.serial,
-        age_s: Math.round(ageSec),
-        expires_in_s: Math.round(expiresInSec),
-      });
+    const clock = this.clockOf(s, now);
+    if (this.phase === 'serving' || this.phase === 'stale') {
+      const to = clockPhase(clock);
+      const event = clockEvent(this.phase, to);
+      if (event) this.move(event, to);
     }
     this.m.serial.set(app, s.serial);
-    this.m.age.set(app, Math.round(ageSec));
-    this.m.expiresIn.set(app, Math.round(expiresInSec));
-    this.m.stale.set(app, stale ? 1 : 0);
-    this.m.serving.set(app, this.expired || disabled ? 0 : 1);
+    this.m.age.set(app, Math.round((now - s.lastSuccess) / 1000));
+    this.m.expiresIn.set(app, Math.round((s.expiresAt - now) / 1000));
+    this.m.stale.set(app, isStale(clock) ? 1 : 0);
+    this.m.serving.set(app, SERVES[this.phase] ? 1 : 0);
   }
 
   status(): Record<string, unknown> {
     this.tick();
-    const s = this.state;
+    const s = this.copy?.info ?? null;
     const now = this.now();
-    const disabled = !this.inChain();
+    const phase = this.phase;
     return {
       source: this.source.description,
-      // serving | expired | no-copy (forwarding until a verified copy loads) | disabled (switched off in the config)
-      state: disabled ? 'disabled' : !s ? 'no-copy' : this.expired ? 'expired' : 'serving',
-      serving: !!s && !this.expired && !disabled,
+      // serving (fresh or stale) | expired | no-copy (forwarding until a verified copy loads) |
+      // disabled (switched off in the config) | stopped
+      state: phase === 'serving' || phase === 'stale' ? 'serving' : phase === 'empty' ? 'no-copy' : phase,
+      phase,
+      serving: SERVES[phase],
       serial: s?.serial ?? null,
       origin: s?.origin ?? null,
       loaded_at: s ? new Date(s.loadedAt).toISOString() : null,
@@ -700,8 +746,9 @@ export class ZoneLifecycle {
       age_s: s ? Math.round((now - s.lastSuccess) / 1000) : null,
       expires_at: s ? new Date(s.expiresAt).toISOString() : null,
       expires_in_s: s ? Math.round((s.expiresAt - now) / 1000) : null,
-      expired: this.expired,
-      stale: this.stale,
+      // a copy held while switched off counts as expired once the clock passed its expiry
+      expired: !!s && (phase === 'expired' || now >= s.expiresAt),
+      stale: !!s && isStale(this.clockOf(s, now)),
       zonemd: s?.zonemd ?? null,
       dnssec: s?.dnssec ?? null,
       serial_floor: this.floor?.serial ?? null,
@@ -716,16 +763,15 @@ export class ZoneLifecycle {
 
   /**
    * The chain was rebuilt: give static_zone its copy again unless it is expired. When it comes
-   * back after being switched off, refresh at once rather than at the next scheduled time.
+   * back after being switched off, the copy is where the clock puts it, and a refresh skipped
+   * meanwhile runs at once rather than at the next scheduled time.
    */
   restore(): void {
     if (this.inChain()) {
-      if (this.expired) this.background(this.data.clear(), 'clear');
+      if (this.phase === 'disabled') this.move('enable', this.copy ? clockPhase(this.clockOf(this.copy.info)) : 'empty');
+      if (this.phase === 'expired') this.background(this.data.clear(), 'clear');
       else this.data.restore();
-      if (this.skipped) {
-        this.skipped = false;
-        this.kick('app enabled');
-      }
+      if (this.owed !== null && !this.running) this.kick('app enabled');
     }
     this.tick();
   }
