@@ -1,0 +1,82 @@
+/**
+ * Answer shaping, the last step before an answer leaves: the client's ID, flags and question
+ * spelling on the body, the TTL cap, and the EDNS the client gets (our payload size, its DO bit,
+ * Extended DNS Errors). Every answer goes through here, wherever it came from.
+ */
+
+import type { RequestContext } from '../context.js';
+import { Rcode, RRType } from '../dns/rr-types.js';
+import {
+  EDNS_FLAG_DO, FLAG_AD, FLAG_QR, FLAG_RA, FLAG_RD, FLAG_CD, HEADER_LEN, appendOpt, encodeOpt, nameEquals, put16, put32, readName, u16, walkRecords,
+  type EdnsOption, type ParsedQuery,
+} from '../dns/wire.js';
+import { udpLimit } from './screen.js';
+import type { AnswerSource, Reply } from './types.js';
+
+const EDE_OPTION = 15;
+const EDE_STALE_ANSWER = 3;
+const EDE_PROHIBITED = 18;
+
+/** Gives a body the client's ID, flags and question spelling, in place (callers pass a copy they own). */
+export function shape(out: Uint8Array, p: ParsedQuery): Uint8Array {
+  put16(out, 0, p.header.id);
+  const qflags = p.header.flags;
+  // TC, AD and the rcode stay; AA is cleared: a resolver is not the authority for its answers.
+  const keep = u16(out, 2) & (0x000f | 0x0200 | FLAG_AD);
+  let flags = FLAG_QR | FLAG_RA | (qflags & (0x7800 | FLAG_RD | FLAG_CD)) | keep;
+  // RFC 6840 §5.8: AD only for clients that asked with AD or DO.
+  const dnssecOk = !!p.edns && (p.edns.flags & EDNS_FLAG_DO) !== 0;
+  if (!(qflags & FLAG_AD) && !dnssecOk) flags &= ~FLAG_AD;
+  put16(out, 2, flags);
+  if (u16(out, 4) === 1 && out.length >= p.questionEnd) {
+    try {
+      const { name } = readName(out, HEADER_LEN);
+      if (name.length === p.question!.name.length && nameEquals(name, p.question!.name)) out.set(p.question!.name, HEADER_LEN);
+    } catch {
+      // leave the body's own question
+    }
+  }
+  return out;
+}
+
+/** Applies the TTL cap and EDNS to a shaped answer. */
+export function finish(out: Uint8Array, source: AnswerSource, p: ParsedQuery, ctx: RequestContext, udpSize: number, knownMinTtl?: number): Reply {
+  let minTtl = knownMinTtl ?? Number.MAX_SAFE_INTEGER;
+  // The answer's question is the query's (same name length), so it ends where the query's did.
+  let questionEnd = p.questionEnd;
+  if (knownMinTtl === undefined || ctx.ttlCap > 0) {
+    try {
+      const { records, questionEnd: qe } = walkRecords(out);
+      questionEnd = qe;
+      let computed = Number.MAX_SAFE_INTEGER;
+      for (const r of records) {
+        if (r.type === RRType.OPT) continue;
+        let ttl = r.ttl;
+        if (ctx.ttlCap > 0 && ttl > ctx.ttlCap) {
+          ttl = ctx.ttlCap;
+          put32(out, r.ttlOffset, ttl);
+        }
+        computed = Math.min(computed, ttl);
+      }
+      minTtl = Math.min(minTtl, computed);
+    } catch {
+      // an app's answer we could not walk: send as is
+    }
+  }
+  if (minTtl === Number.MAX_SAFE_INTEGER) minTtl = 0;
+  const rcode = out[3]! & 0xf;
+  let message = out;
+  let opt: Uint8Array | null = null;
+  if (p.edns) {
+    const options: EdnsOption[] = [];
+    if (source === 'stale') options.push(ede(EDE_STALE_ANSWER));
+    if (source === 'app' && rcode === Rcode.REFUSED) options.push(ede(EDE_PROHIBITED));
+    opt = encodeOpt(udpSize, p.edns.flags & EDNS_FLAG_DO, options);
+    message = appendOpt(out, opt);
+  }
+  return { message, rcode, source, minTtl, questionEnd, opt, udpLimit: udpLimit(p, udpSize) };
+}
+
+function ede(code: number): EdnsOption {
+  return { code: EDE_OPTION, data: new Uint8Array([code >>> 8, code & 0xff]) };
+}

@@ -1,0 +1,65 @@
+/**
+ * The resolve step of a cache miss, after the resolve apps: the answer from outside this node,
+ * asked once per key at a time (in-flight.ts), under serve-stale (serve-stale.ts), and stored in
+ * the cache the moment it arrives, so a refresh that outlives its request still fills the cache.
+ *
+ * The answer comes from an AnswerOrigin for the route: today the upstream group of that name
+ * (forwarding). Two steps are meant to plug in here and nowhere else: a DNSSEC validator between
+ * the origin's answer and cache.store in fetch(), and, for zones routed to recursion, an iterator
+ * as the AnswerOrigin of that route in place of an upstream group.
+ */
+
+import type { AnswerCache } from '../cache.js';
+import { CtxFlag, type RequestContext } from '../context.js';
+import type { Question } from '../dns/wire.js';
+import { Rcode } from '../dns/rr-types.js';
+import { buildErrorResponse, nameToText, type ParsedQuery } from '../dns/wire.js';
+import type { Logger } from '../log.js';
+import { UpstreamError } from '../upstream.js';
+import type { InFlight } from './in-flight.js';
+import type { PipelineMetrics } from './metrics.js';
+import { serveStale, staleEntry, type StaleTimers } from './serve-stale.js';
+import type { Body } from './types.js';
+
+/** Where the answers of one route come from (Upstreams is one: a group per route). */
+export interface AnswerOrigin {
+  has(route: string): boolean;
+  /** The answer without its OPT record; throws when nothing could be had. */
+  query(route: string, q: Question, flags: { do: boolean; cd: boolean }, deadline: number): Promise<{ body: Uint8Array }>;
+}
+
+export class ResolveStep {
+  constructor(
+    private readonly origin: AnswerOrigin,
+    private readonly cache: AnswerCache,
+    private readonly inflight: InFlight,
+    private readonly timers: StaleTimers,
+    private readonly m: PipelineMetrics,
+    private readonly logger: Logger,
+  ) {}
+
+  /** An answer for `key` from `route`; never throws: when nothing can be had, the body is a SERVFAIL. */
+  async resolve(key: string, route: string, p: ParsedQuery, ctx: RequestContext): Promise<Body> {
+    const stale = staleEntry(this.cache, key);
+    if (stale) return serveStale(key, stale, () => this.fetch(key, route, p, ctx), this.cache, this.timers, this.m);
+    try {
+      return { body: await this.fetch(key, route, p, ctx), source: 'upstream' };
+    } catch (e) {
+      this.logger.log('warn', 'resolution failed', { request: ctx.requestId, qname: nameToText(ctx.qname), group: route, error: (e as Error).message });
+      return { body: buildErrorResponse(new Uint8Array(0), Rcode.SERVFAIL, p), source: 'upstream' };
+    }
+  }
+
+  /** One outside query per key and route at a time; the answer is cached as soon as it arrives. */
+  private fetch(key: string, route: string, p: ParsedQuery, ctx: RequestContext): Promise<Uint8Array> {
+    return this.inflight.join(`${key}|${route}`, () => {
+      const askedAt = this.cache.generation;
+      return (async () => {
+        if (!this.origin.has(route)) throw new UpstreamError(`route names upstream group "${route}", which is not configured`);
+        const ans = await this.origin.query(route, p.question!, { do: (ctx.flags & CtxFlag.do) !== 0, cd: (ctx.flags & CtxFlag.cd) !== 0 }, ctx.deadline);
+        this.cache.store(key, ans.body, ctx.ttlCap, askedAt);
+        return ans.body;
+      })();
+    });
+  }
+}

@@ -1,0 +1,62 @@
+/**
+ * Screening: what a recursive service refuses before any app or cache sees the query, with the
+ * rcode the RFCs ask for, and the error replies every step falls back on.
+ */
+
+import { Opcode, Rcode, RRType, rcodeToName } from '../dns/rr-types.js';
+import { EDNS_FLAG_DO, FLAG_QR, HEADER_LEN, buildErrorResponse, encodeOpt, type ParsedQuery } from '../dns/wire.js';
+import type { PipelineMetrics } from './metrics.js';
+import type { Reply } from './types.js';
+
+/** The most a client takes over UDP: its EDNS size (at least 512, at most ours), else 512. */
+export function udpLimit(p: ParsedQuery | null, udpSize: number): number {
+  return p?.edns ? Math.max(512, Math.min(p.edns.udpSize, udpSize)) : 512;
+}
+
+/** A reply made here with only an rcode (and the question when it could be read). */
+export function errorReply(query: Uint8Array, rcode: number, p: ParsedQuery | null, udpSize: number, m: PipelineMetrics): Reply {
+  const opt = p?.edns ? encodeOpt(udpSize, p.edns.flags & EDNS_FLAG_DO) : null;
+  const message = buildErrorResponse(query, rcode, p, opt ?? undefined);
+  m.responses.inc({ rcode: rcodeToName(rcode), source: 'local' });
+  return { message, rcode, source: 'local', minTtl: 0, questionEnd: p?.questionEnd ?? HEADER_LEN, opt, udpLimit: udpLimit(p, udpSize) };
+}
+
+/**
+ * Refuses what a recursive service does not do: the reply to send, null to drop the message, or
+ * undefined when the query goes on.
+ */
+export function screen(query: Uint8Array, p: ParsedQuery, udpSize: number, m: PipelineMetrics): Reply | null | undefined {
+  if (p.header.flags & FLAG_QR) {
+    m.malformed.inc({ reason: 'response' });
+    return null;
+  }
+  if (p.header.opcode !== Opcode.QUERY) {
+    m.malformed.inc({ reason: 'opcode' });
+    return errorReply(query, Rcode.NOTIMP, p, udpSize, m);
+  }
+  if (p.header.qdcount !== 1 || !p.question) {
+    m.malformed.inc({ reason: 'qdcount' });
+    return errorReply(query, Rcode.FORMERR, p, udpSize, m);
+  }
+  if (p.edns && p.edns.version > 0) {
+    // RFC 6891 §6.1.3: BADVERS is extended rcode 16 (upper bits 1 in the OPT, lower 0).
+    m.malformed.inc({ reason: 'edns-version' });
+    const opt = encodeOpt(udpSize, 0, [], 1);
+    const msg = buildErrorResponse(query, 0, p, opt);
+    return { message: msg, rcode: Rcode.BADVERS, source: 'local', minTtl: 0, questionEnd: p.questionEnd, opt, udpLimit: 512 };
+  }
+  const t = p.question.type;
+  if (t === RRType.OPT || t === 0) {
+    m.malformed.inc({ reason: 'qtype' });
+    return errorReply(query, Rcode.FORMERR, p, udpSize, m);
+  }
+  if (t === RRType.AXFR || t === RRType.IXFR || t === RRType.MAILA || t === RRType.MAILB) {
+    m.malformed.inc({ reason: 'qtype' });
+    return errorReply(query, Rcode.NOTIMP, p, udpSize, m);
+  }
+  if (p.question.class !== 1) {
+    m.malformed.inc({ reason: 'qclass' });
+    return errorReply(query, Rcode.REFUSED, p, udpSize, m);
+  }
+  return undefined;
+}
