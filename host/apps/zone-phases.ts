@@ -4,7 +4,8 @@
  *
  * - a copy is never served past its expiry: the two states that serve (`serving`, `stale`)
  *   leave on `expire` the moment the clock reaches the expiry, and nothing leads back into
- *   them but a verified newer copy (`activate`) or an expiry that moved (`reinstate`);
+ *   them but a verified newer copy (`activate`), an expiry that moved (`reinstate`), or the
+ *   app coming back on before the clock passed it (`enable`, which clockPhase decides);
  * - an older serial never replaces a newer one: `activate` happens only for a serial judgeSerial
  *   takes, newer than the copy in service and not older than the last one ever in service;
  * - the operator's maximum age never stretches SOA EXPIRE: the expiry is expiresAt()'s, the
