@@ -2,30 +2,12 @@
 // host side: host/core/context.ts). The host has validated the bytes before the call, so this
 // decoder only has to find the fields; it still never reads past the end.
 
-export const FIELD_REQUEST_ID: u8 = 0x01;
-export const FIELD_QUESTION: u8 = 0x02;
-export const FIELD_CLIENT: u8 = 0x03;
-export const FIELD_TRANSPORT: u8 = 0x04;
-export const FIELD_FLAGS: u8 = 0x05;
-export const FIELD_HOPS: u8 = 0x06;
-export const FIELD_INGRESS: u8 = 0x07;
-export const FIELD_DEADLINE: u8 = 0x08;
-export const FIELD_TAG: u8 = 0x09;
-export const FIELD_ROUTE: u8 = 0x0a;
-export const FIELD_DISABLED_APP: u8 = 0x0b;
-export const FIELD_TTL_CAP: u8 = 0x0c;
-export const FIELD_UDP_SIZE: u8 = 0x0d;
-
-export const CTX_FLAG_DO: u16 = 1;
-export const CTX_FLAG_CD: u16 = 2;
-export const CTX_FLAG_RD: u16 = 4;
-/** Resolve on this node: the owner of the query's cache slot is down (set by the host). */
-export const CTX_FLAG_LOCAL: u16 = 8;
-
-export const TRANSPORT_UDP: u8 = 0;
-export const TRANSPORT_TCP: u8 = 1;
-export const TRANSPORT_DOH: u8 = 2;
-export const TRANSPORT_INTERNAL: u8 = 3;
+// Field types, flags and transports, generated from the host's tables (host/core/context.ts).
+import {
+  FIELD_CLIENT, FIELD_DEADLINE, FIELD_DISABLED_APP, FIELD_FLAGS, FIELD_HOPS, FIELD_INGRESS, FIELD_QUESTION, FIELD_ROUTE,
+  FIELD_TAG, FIELD_TRANSPORT, FIELD_TTL_CAP, FIELD_UDP_SIZE, CTX_FLAG_CD, CTX_FLAG_DO,
+} from "./context.generated";
+export * from "./context.generated";
 
 /** A byte range inside the input buffer. */
 export class Span {

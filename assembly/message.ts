@@ -2,28 +2,10 @@
 // records, and build responses. Apps never add an OPT record: the host owns EDNS and adds its
 // own when the client used it (docs/abi/v1.md, "Responses").
 
-export const TYPE_A: u16 = 1;
-export const TYPE_NS: u16 = 2;
-export const TYPE_CNAME: u16 = 5;
-export const TYPE_SOA: u16 = 6;
-export const TYPE_PTR: u16 = 12;
-export const TYPE_MX: u16 = 15;
-export const TYPE_TXT: u16 = 16;
-export const TYPE_AAAA: u16 = 28;
-export const TYPE_DS: u16 = 43;
-export const TYPE_RRSIG: u16 = 46;
-export const TYPE_NSEC: u16 = 47;
-export const TYPE_DNSKEY: u16 = 48;
-export const TYPE_ZONEMD: u16 = 63;
-export const TYPE_ANY: u16 = 255;
-export const CLASS_IN: u16 = 1;
-
-export const RCODE_NOERROR: u8 = 0;
-export const RCODE_FORMERR: u8 = 1;
-export const RCODE_SERVFAIL: u8 = 2;
-export const RCODE_NXDOMAIN: u8 = 3;
-export const RCODE_NOTIMP: u8 = 4;
-export const RCODE_REFUSED: u8 = 5;
+// Every RR type (TYPE_*), class (CLASS_*) and header rcode (RCODE_*) the host's table knows,
+// generated from host/core/dns/rr-types.ts.
+import { CLASS_IN, TYPE_A } from "./rrtypes.generated";
+export * from "./rrtypes.generated";
 
 export const FLAG_QR: u16 = 0x8000;
 export const FLAG_AA: u16 = 0x0400;

@@ -1,26 +1,13 @@
-// RR type and rcode mnemonics for apps that read text (rule sets, block lists). Mirrors the host's
-// table (host/core/dns/rr-types.ts) for the types apps name; anything else is written TYPEnnn
-// (RFC 3597). An unknown mnemonic is -1, never type 0.
+// RR type and rcode mnemonics for apps that read text (rule sets, block lists). The tables are
+// the host's (host/core/dns/rr-types.ts), generated into rrtypes.generated.ts at build time;
+// anything else is written TYPEnnn (RFC 3597). An unknown mnemonic is -1, never type 0.
 
-const NAMES: string[] = [
-  "A", "NS", "CNAME", "SOA", "PTR", "HINFO", "MX", "TXT", "RP", "AFSDB", "SIG", "KEY", "AAAA", "LOC",
-  "SRV", "NAPTR", "KX", "CERT", "DNAME", "OPT", "APL", "DS", "SSHFP", "IPSECKEY", "RRSIG", "NSEC",
-  "DNSKEY", "DHCID", "NSEC3", "NSEC3PARAM", "TLSA", "SMIMEA", "HIP", "CDS", "CDNSKEY", "OPENPGPKEY",
-  "CSYNC", "ZONEMD", "SVCB", "HTTPS", "SPF", "EUI48", "EUI64", "TKEY", "TSIG", "IXFR", "AXFR", "ANY",
-  "URI", "CAA",
-];
-const NUMBERS: u16[] = [
-  1, 2, 5, 6, 12, 13, 15, 16, 17, 18, 24, 25, 28, 29,
-  33, 35, 36, 37, 39, 41, 42, 43, 44, 45, 46, 47,
-  48, 49, 50, 51, 52, 53, 55, 59, 60, 61,
-  62, 63, 64, 65, 99, 108, 109, 249, 250, 251, 252, 255,
-  256, 257,
-];
+import { RCODE_NAMES, RCODE_NUMBERS, RRTYPE_NAMES, RRTYPE_NUMBERS } from "./rrtypes.generated";
 
 /** Type number of a mnemonic or TYPEnnn (case-insensitive); -1 when unknown. */
 export function typeFromName(name: string): i32 {
   const upper = name.toUpperCase();
-  for (let i = 0; i < NAMES.length; i++) if (NAMES[i] == upper) return <i32>NUMBERS[i];
+  for (let i = 0; i < RRTYPE_NAMES.length; i++) if (RRTYPE_NAMES[i] == upper) return <i32>RRTYPE_NUMBERS[i];
   if (upper.startsWith("TYPE") && upper.length > 4 && upper.length <= 9) {
     let n = 0;
     for (let i = 4; i < upper.length; i++) {
@@ -34,15 +21,13 @@ export function typeFromName(name: string): i32 {
 }
 
 export function typeToName(type: u16): string {
-  for (let i = 0; i < NUMBERS.length; i++) if (NUMBERS[i] == type) return NAMES[i];
+  for (let i = 0; i < RRTYPE_NUMBERS.length; i++) if (RRTYPE_NUMBERS[i] == type) return RRTYPE_NAMES[i];
   return "TYPE" + type.toString();
 }
 
-const RCODES: string[] = ["NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "YXDOMAIN", "YXRRSET", "NXRRSET", "NOTAUTH", "NOTZONE"];
-
-/** Rcode number of a mnemonic (case-insensitive); -1 when unknown. */
+/** Number of a header rcode mnemonic (case-insensitive); -1 when unknown. */
 export function rcodeFromName(name: string): i32 {
   const upper = name.toUpperCase();
-  for (let i = 0; i < RCODES.length; i++) if (RCODES[i] == upper) return i;
+  for (let i = 0; i < RCODE_NAMES.length; i++) if (RCODE_NAMES[i] == upper) return <i32>RCODE_NUMBERS[i];
   return -1;
 }

@@ -5,6 +5,7 @@
 
 import * as abi from "./abi";
 import { Context } from "./context";
+import { CtxField, Phase, RESPONSE_PHASES, Status, Verdict } from "./tables.generated";
 import { rcodeResponse, ResponseWriter, RCODE_NOERROR, RCODE_NXDOMAIN, TYPE_A, TYPE_AAAA, TYPE_TXT } from "./message";
 import { isSubdomain, lowerName, nameFromString, nameToString } from "./name";
 import { ipv4, ipv6, txt } from "./rdata";
@@ -40,42 +41,8 @@ export { ipv4, ipv6, txt } from "./rdata";
 
 export const ABI_VERSION: i32 = 1;
 
-/** What an app decides for a request: exactly one value (never a set of flags). */
-export enum Verdict {
-  /** Pass the request to the next app in the phase. */
-  CONTINUE = 0,
-  /** Answer with the message given to `respond`; the chain stops. */
-  RESPOND = 1,
-  /** Send the query to the target given to `setTarget` (an upstream group or `peer:<id>`). */
-  FORWARD = 2,
-  /** Answer REFUSED. */
-  REFUSE = 3,
-  /** Answer SERVFAIL. */
-  SERVFAIL = 4,
-  /** Send no answer at all. */
-  DROP = 5,
-}
-
-export enum Phase {
-  PRE_CACHE = 0,
-  POST_CACHE = 1,
-  RESOLVE = 2,
-  POST_RESOLVE = 3,
-}
-
-export enum LoadKind {
-  /** The app's `[apps.<name>.config]` table from the config, as `key=value` lines. */
-  CONFIG = 0,
-  /** Long-lived data: a zone image, a rule set, a block list. */
-  DATA = 1,
-}
-
-/** Fields an app may set in the context with `ctx_set` (docs/abi/v1.md). */
-export enum CtxField {
-  ROUTE = 1,
-  DISABLE_APP = 2,
-  TTL_CAP = 3,
-}
+// Verdicts, phases, load kinds, ctx_set fields and statuses: generated from the host's tables.
+export { CtxField, LoadKind, Phase, PHASE_COUNT, PHASE_NAMES, RESPONSE_PHASES, Status, Verdict } from "./tables.generated";
 
 export enum LogLevel {
   DEBUG = 0,
@@ -116,7 +83,7 @@ export class Request {
   message: Uint8Array = new Uint8Array(0);
   /** The query in pre-cache and resolve phases; in post phases, the response. */
   get isResponse(): bool {
-    return this.phase == Phase.POST_CACHE || this.phase == Phase.POST_RESOLVE;
+    return (RESPONSE_PHASES & (1 << this.phase)) != 0;
   }
 
   /** The question type: TYPE_A, TYPE_AAAA, ... (the same value in every phase). */
@@ -214,31 +181,31 @@ export class Request {
   /** Adds a tag; false when the tag is not valid (lowercase [a-z0-9_.-], at most 63). */
   setTag(tag: string): bool {
     const b = String.UTF8.encode(tag);
-    return abi.tag_set(changetype<usize>(b), <usize>b.byteLength) == 0;
+    return abi.tag_set(changetype<usize>(b), <usize>b.byteLength) == Status.OK;
   }
 
   clearTag(tag: string): bool {
     const b = String.UTF8.encode(tag);
-    return abi.tag_clear(changetype<usize>(b), <usize>b.byteLength) == 0;
+    return abi.tag_clear(changetype<usize>(b), <usize>b.byteLength) == Status.OK;
   }
 
   /** Chooses the upstream group used if the chain ends without an answer. */
   setRoute(group: string): bool {
     const b = String.UTF8.encode(group);
-    return abi.ctx_set(CtxField.ROUTE, changetype<usize>(b), <usize>b.byteLength) == 0;
+    return abi.ctx_set(CtxField.ROUTE, changetype<usize>(b), <usize>b.byteLength) == Status.OK;
   }
 
   /** Switches an app off for this request (and on every node it travels to). */
   disableApp(name: string): bool {
     const b = String.UTF8.encode(name);
-    return abi.ctx_set(CtxField.DISABLE_APP, changetype<usize>(b), <usize>b.byteLength) == 0;
+    return abi.ctx_set(CtxField.DISABLE_APP, changetype<usize>(b), <usize>b.byteLength) == Status.OK;
   }
 
   /** Caps the TTLs of the answer, in seconds. */
   setTtlCap(seconds: u32): bool {
     const b = new ArrayBuffer(4);
     store<u32>(changetype<usize>(b), bswap<u32>(seconds));
-    return abi.ctx_set(CtxField.TTL_CAP, changetype<usize>(b), 4) == 0;
+    return abi.ctx_set(CtxField.TTL_CAP, changetype<usize>(b), 4) == Status.OK;
   }
 }
 

@@ -1,5 +1,8 @@
 #!/usr/bin/env node
 // Builds everything `npm start` and `npm test` need, with no manual step:
+//   0. the guest SDK's copy of the host's closed lists (phases, transports, verdicts, RR types,
+//      ...): assembly/tables.generated.ts and assembly/rrtypes.generated.ts, rendered by
+//      host/abi/guest-tables.ts from the host tables, so each list is declared once;
 //   1. every app in apps/<name>/ (AssemblyScript -> build/apps/<name>.wasm, with the SDK's ABI
 //      version in an edge_abi_version custom section), skipped when the .wasm is newer than its
 //      sources and the SDK;
@@ -18,8 +21,8 @@
 //
 // Apps kept outside the package (`edge-resolver new-app NAME --dir DIR`) are built with
 //   node scripts/build.mjs --apps-dir DIR [--apps-dir DIR2 ...] [--force]
-// which compiles only DIR/<name>/index.ts -> DIR/<name>/<name>.wasm, with the same flags, and
-// nothing else: the host finds them at run time through `[apps] dirs` in its config.
+// which compiles only DIR/<name>/index.ts -> DIR/<name>/<name>.wasm, with the same flags (after
+// step 0, which the SDK needs), and nothing else: the host finds them at run time through `[apps] dirs` in its config.
 
 import { readdirSync, readFileSync, statSync, existsSync, mkdirSync, writeFileSync, chmodSync } from 'node:fs';
 import { join, dirname, resolve } from 'node:path';
@@ -191,9 +194,32 @@ function appsDirsFromArgs(argv) {
   return dirs;
 }
 
+/**
+ * Step 0: renders the guest's tables from the host's (host/abi/guest-tables.ts, bundled by
+ * esbuild so this script can run the TypeScript on Node 20) and writes each file that changed,
+ * so an unchanged table does not make every app look out of date.
+ */
+async function writeGuestTables() {
+  const { build } = await import('esbuild');
+  const out = await build({
+    entryPoints: [join(root, 'host', 'abi', 'guest-tables.ts')],
+    bundle: true,
+    write: false,
+    format: 'esm',
+    platform: 'neutral',
+    logLevel: 'warning',
+  });
+  const { guestTables } = await import(`data:text/javascript;base64,${Buffer.from(out.outputFiles[0].text).toString('base64')}`);
+  for (const f of guestTables()) {
+    const path = join(root, f.path);
+    if (!existsSync(path) || readFileSync(path, 'utf8') !== f.text) writeFileSync(path, f.text);
+  }
+}
+
 /** Builds the apps in folders outside the package, each .wasm beside its app.json. */
 async function buildAppsDirs(dirs) {
   const started = Date.now();
+  await writeGuestTables();
   // Names are global in a config ([apps] chain), so an outside app may not shadow an installed one.
   const installed = new Set(discoverApps().map((a) => a.name));
   const built = [];
@@ -218,6 +244,7 @@ async function main() {
   if (process.env.EDGE_BUILD_PARENT === '1') return;
   const appsDirs = appsDirsFromArgs(process.argv.slice(2));
   if (appsDirs.length) return buildAppsDirs(appsDirs);
+  await writeGuestTables();
   const apps = discoverApps();
   const built = [];
   for (const app of apps) {

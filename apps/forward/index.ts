@@ -6,7 +6,7 @@
 // the resolve chain ends without an answer.
 
 import { Config, LoadKind, Request, Verdict, loadError, request, takeInput, count } from "../../assembly/sdk";
-import { nameFromString, suffixOffset, lower } from "../../assembly/name";
+import { lower, lowerName, nameFromString, suffixOffset } from "../../assembly/name";
 import { CTX_FLAG_LOCAL } from "../../assembly/context";
 
 export { abi_version, input, gc } from "../../assembly/sdk";
@@ -70,12 +70,6 @@ function owner(qname: Uint8Array, qtype: u16, dnssec: bool): i32 {
     }
   }
   return best;
-}
-
-function lowerName(n: Uint8Array): Uint8Array {
-  const out = new Uint8Array(n.length);
-  for (let i = 0; i < n.length; i++) out[i] = lower(n[i]);
-  return out;
 }
 
 export function on_load(kind: i32, len: i32): i32 {

@@ -7,31 +7,13 @@
 
 import { Phase, Request, Verdict } from "../../assembly/sdk";
 import { Span } from "../../assembly/context";
-import { ResponseWriter, SECTION_ANSWER, CLASS_IN, messageRcode } from "../../assembly/message";
-import { lower } from "../../assembly/name";
+import { ResponseWriter, SECTION_ANSWER, CLASS_IN, TYPE_ANY, TYPE_CNAME, messageRcode } from "../../assembly/message";
+import { isSubdomain, namesEqual } from "../../assembly/name";
+import { TRANSPORT_COUNT } from "../../assembly/context";
 import { Cidr, PhaseIndex, Rule, RuleSet, hashName } from "./rules";
-
-const MAX_LABELS = 128;
-const labelOffsets = new StaticArray<i32>(MAX_LABELS + 1);
 
 function addAll(into: Array<i32>, from: Array<i32>): void {
   for (let i = 0; i < from.length; i++) into.push(unchecked(from[i]));
-}
-
-function nameEqualsLower(q: Uint8Array, ruleName: Uint8Array): bool {
-  if (q.length != ruleName.length) return false;
-  for (let i = 0; i < q.length; i++) if (lower(unchecked(q[i])) != unchecked(ruleName[i])) return false;
-  return true;
-}
-
-function underLower(q: Uint8Array, zone: Uint8Array): bool {
-  const start = q.length - zone.length;
-  if (start < 0) return false;
-  let i = 0;
-  while (i < start) i += <i32>unchecked(q[i]) + 1;
-  if (i != start) return false;
-  for (let k = 0; k < zone.length; k++) if (lower(unchecked(q[start + k])) != unchecked(zone[k])) return false;
-  return true;
 }
 
 function cidrMatches(c: Cidr, family: u8, addr: usize): bool {
@@ -65,16 +47,16 @@ function matches(rule: Rule, req: Request, qname: Uint8Array, ev: Evaluation): b
   const ctx = req.ctx;
   if (rule.qnames.length > 0) {
     let ok = false;
-    for (let i = 0; i < rule.qnames.length && !ok; i++) ok = nameEqualsLower(qname, unchecked(rule.qnames[i]));
+    for (let i = 0; i < rule.qnames.length && !ok; i++) ok = namesEqual(qname, unchecked(rule.qnames[i]));
     if (!ok) return false;
   }
   if (rule.suffixes.length > 0) {
     let ok = false;
-    for (let i = 0; i < rule.suffixes.length && !ok; i++) ok = underLower(qname, unchecked(rule.suffixes[i]));
+    for (let i = 0; i < rule.suffixes.length && !ok; i++) ok = isSubdomain(qname, unchecked(rule.suffixes[i]));
     if (!ok) return false;
   }
   if (rule.qtypes.length > 0 && !rule.qtypes.includes(ctx.qtype)) return false;
-  if (rule.transports != 0 && (ctx.transport > 2 || (rule.transports & (1 << ctx.transport)) == 0)) return false;
+  if (rule.transports != 0 && (<i32>ctx.transport >= TRANSPORT_COUNT || (rule.transports & (1 << ctx.transport)) == 0)) return false;
   if (rule.clients.length > 0) {
     if (ctx.clientFamily == 0) return false;
     let ok = false;
@@ -102,7 +84,7 @@ function respond(rule: Rule, req: Request, qname: Uint8Array): Verdict {
   const qtype = req.ctx.qtype;
   for (let i = 0; i < rule.records.length; i++) {
     const r = rule.records[i];
-    if (r.type == qtype || r.type == 5 || qtype == 255) w.add(SECTION_ANSWER, qname, r.type, CLASS_IN, rule.respondTtl, r.rdata);
+    if (r.type == qtype || r.type == TYPE_CNAME || qtype == TYPE_ANY) w.add(SECTION_ANSWER, qname, r.type, CLASS_IN, rule.respondTtl, r.rdata);
   }
   return req.respond(w.finish());
 }

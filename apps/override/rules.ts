@@ -1,14 +1,30 @@
 // Rule sets: the compiled form and the parser. The grammar is in docs/rules.md; every error
 // carries its line and column, and a rule set with any error is refused as a whole.
 
-import { nameFromString, lower } from "../../assembly/name";
+import { isSubdomain, lower, lowerName, nameFromString } from "../../assembly/name";
+import { ipv4, ipv6, txt } from "../../assembly/rdata";
 import { typeFromName, rcodeFromName } from "../../assembly/rrtypes";
+import { CLIENT_TRANSPORTS, TRANSPORT_NAMES } from "../../assembly/context";
+import { PHASE_COUNT, PHASE_NAMES, RESPONSE_PHASES } from "../../assembly/sdk";
+import { TYPE_A, TYPE_AAAA, TYPE_CNAME, TYPE_PTR, TYPE_TXT } from "../../assembly/message";
 
-export const PHASE_COUNT = 4;
-export const PHASE_NAMES: string[] = ["pre-cache", "post-cache", "resolve", "post-resolve"];
-export const TRANSPORT_NAMES: string[] = ["udp", "tcp", "doh"];
 const MAX_ERRORS = 50;
 const DEFAULT_RESPOND_TTL: u32 = 60;
+
+/** The names whose bit in `bits` is `set`, as "a, b" + `last` + "c". */
+function listed(names: string[], bits: u32, set: bool, last: string): string {
+  const out = new Array<string>();
+  for (let i = 0; i < names.length; i++) if ((((bits >> <u32>i) & 1) != 0) == set) out.push(names[i]);
+  if (out.length < 2) return out.join("");
+  return out.slice(0, out.length - 1).join(", ") + last + out[out.length - 1];
+}
+
+// Messages that name the phases and transports, from the generated tables.
+const PHASE_CHOICES = PHASE_NAMES.join("|");
+const PHASE_LIST = PHASE_NAMES.join(", ");
+const RESPONSE_PHASE_LIST = listed(PHASE_NAMES, <u32>RESPONSE_PHASES, true, " and ");
+const QUERY_PHASE_LIST = listed(PHASE_NAMES, <u32>RESPONSE_PHASES, false, " and ");
+const CLIENT_TRANSPORT_LIST = listed(TRANSPORT_NAMES, CLIENT_TRANSPORTS, true, ", ");
 
 export class Cidr {
   constructor(public family: u8, public bytes: Uint8Array, public prefix: i32) {}
@@ -177,68 +193,12 @@ function isTag(s: string): bool {
   return true;
 }
 
-function parseV4(s: string, out: Uint8Array): bool {
-  const parts = s.split(".");
-  if (parts.length != 4) return false;
-  for (let i = 0; i < 4; i++) {
-    const p = parts[i];
-    if (p.length == 0 || p.length > 3) return false;
-    let v = 0;
-    for (let k = 0; k < p.length; k++) {
-      const c = p.charCodeAt(k);
-      if (c < 0x30 || c > 0x39) return false;
-      v = v * 10 + (c - 0x30);
-    }
-    if (v > 255) return false;
-    out[i] = <u8>v;
-  }
-  return true;
-}
-
-function hexGroup(s: string): i32 {
-  if (s.length == 0 || s.length > 4) return -1;
-  let v = 0;
-  for (let k = 0; k < s.length; k++) {
-    const c = s.charCodeAt(k) | 0x20;
-    let d = -1;
-    if (c >= 0x30 && c <= 0x39) d = c - 0x30;
-    else if (c >= 0x61 && c <= 0x66) d = c - 0x61 + 10;
-    if (d < 0) return -1;
-    v = v * 16 + d;
-  }
-  return v;
-}
-
-function parseV6(s: string, out: Uint8Array): bool {
-  const halves = s.split("::");
-  if (halves.length > 2) return false;
-  const head = halves[0].length > 0 ? halves[0].split(":") : new Array<string>();
-  const tail = halves.length == 2 && halves[1].length > 0 ? halves[1].split(":") : new Array<string>();
-  const total = head.length + tail.length;
-  if (halves.length == 1 ? total != 8 : total > 7) return false;
-  for (let i = 0; i < 16; i++) out[i] = 0;
-  for (let i = 0; i < head.length; i++) {
-    const v = hexGroup(head[i]);
-    if (v < 0) return false;
-    out[2 * i] = <u8>(v >> 8);
-    out[2 * i + 1] = <u8>v;
-  }
-  for (let i = 0; i < tail.length; i++) {
-    const v = hexGroup(tail[i]);
-    if (v < 0) return false;
-    const g = 8 - tail.length + i;
-    out[2 * g] = <u8>(v >> 8);
-    out[2 * g + 1] = <u8>v;
-  }
-  return true;
-}
-
 export function parseCidr(s: string): Cidr | null {
   const slash = s.indexOf("/");
   const addr = slash >= 0 ? s.substring(0, slash) : s;
   const v6 = addr.includes(":");
-  const bytes = new Uint8Array(v6 ? 16 : 4);
-  if (v6 ? !parseV6(addr, bytes) : !parseV4(addr, bytes)) return null;
+  const bytes = v6 ? ipv6(addr) : ipv4(addr);
+  if (bytes == null) return null;
   let prefix = v6 ? 128 : 32;
   if (slash >= 0) {
     const p = s.substring(slash + 1);
@@ -254,28 +214,6 @@ export function parseCidr(s: string): Cidr | null {
   return new Cidr(v6 ? 6 : 4, bytes, prefix);
 }
 
-function lowerName(n: Uint8Array): Uint8Array {
-  const out = new Uint8Array(n.length);
-  for (let i = 0; i < n.length; i++) out[i] = lower(n[i]);
-  return out;
-}
-
-function nameEq(a: Uint8Array, b: Uint8Array): bool {
-  if (a.length != b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] != b[i]) return false;
-  return true;
-}
-
-function isUnder(name: Uint8Array, zone: Uint8Array): bool {
-  const start = name.length - zone.length;
-  if (start < 0) return false;
-  let i = 0;
-  while (i < start) i += <i32>name[i] + 1;
-  if (i != start) return false;
-  for (let k = 0; k < zone.length; k++) if (name[start + k] != zone[k]) return false;
-  return true;
-}
-
 function contains(list: Array<string>, s: string): bool {
   for (let i = 0; i < list.length; i++) if (list[i] == s) return true;
   return false;
@@ -283,26 +221,11 @@ function contains(list: Array<string>, s: string): bool {
 
 /** Encodes RDATA for a `respond <TYPE> <value>` record; null when the value does not fit the type. */
 function recordRdata(type: u16, value: string): Uint8Array | null {
-  if (type == 1) {
-    const b = new Uint8Array(4);
-    return parseV4(value, b) ? b : null;
-  }
-  if (type == 28) {
-    const b = new Uint8Array(16);
-    return value.includes(":") && parseV6(value, b) ? b : null;
-  }
-  if (type == 16) {
-    const bytes = Uint8Array.wrap(String.UTF8.encode(value));
-    if (bytes.length > 255) return null;
-    const b = new Uint8Array(bytes.length + 1);
-    b[0] = <u8>bytes.length;
-    b.set(bytes, 1);
-    return b;
-  }
-  if (type == 5 || type == 12) {
-    const n = nameFromString(value);
-    return n;
-  }
+  if (type == TYPE_A) return ipv4(value);
+  if (type == TYPE_AAAA) return ipv6(value);
+  // One character-string: a longer text is refused rather than split.
+  if (type == TYPE_TXT) return String.UTF8.byteLength(value) <= 255 ? txt(value) : null;
+  if (type == TYPE_CNAME || type == TYPE_PTR) return nameFromString(value);
   return null;
 }
 
@@ -329,7 +252,7 @@ export function parseRules(text: string, groups: Array<string>, apps: Array<stri
     const c = new Ctx(lineNo, result.errors);
     const before = result.errors.length;
     if (toks[0].text != "phase") {
-      c.fail(toks[0].col, "a rule starts with \"phase = <pre-cache|post-cache|resolve|post-resolve>\", not \"" + toks[0].text + "\"");
+      c.fail(toks[0].col, "a rule starts with \"phase = <" + PHASE_CHOICES + ">\", not \"" + toks[0].text + "\"");
       continue;
     }
     if (toks.length < 3 || toks[1].text != "=") {
@@ -338,7 +261,7 @@ export function parseRules(text: string, groups: Array<string>, apps: Array<stri
     }
     const phase = PHASE_NAMES.indexOf(toks[2].text);
     if (phase < 0) {
-      c.fail(toks[2].col, "unknown phase \"" + toks[2].text + "\" (phases: pre-cache, post-cache, resolve, post-resolve)");
+      c.fail(toks[2].col, "unknown phase \"" + toks[2].text + "\" (phases: " + PHASE_LIST + ")");
       continue;
     }
     const rule = new Rule();
@@ -390,7 +313,7 @@ export function parseRules(text: string, groups: Array<string>, apps: Array<stri
         const items = val.text.split(",");
         for (let k = 0; k < items.length; k++) {
           const t = TRANSPORT_NAMES.indexOf(items[k].toLowerCase());
-          if (t < 0) c.fail(val.col, "unknown transport \"" + items[k] + "\" (udp, tcp, doh)");
+          if (t < 0 || (CLIENT_TRANSPORTS & (1 << t)) == 0) c.fail(val.col, "unknown transport \"" + items[k] + "\" (" + CLIENT_TRANSPORT_LIST + ")");
           else rule.transports |= 1 << t;
         }
       } else if (word == "rcode") {
@@ -400,7 +323,7 @@ export function parseRules(text: string, groups: Array<string>, apps: Array<stri
           if (r < 0) c.fail(val.col, "unknown rcode \"" + items[k] + "\"");
           else rule.rcodes |= 1 << r;
         }
-        if (phase != 1 && phase != 3) c.fail(col, "rcode only matches in post-cache and post-resolve: this rule can never match");
+        if ((RESPONSE_PHASES & (1 << phase)) == 0) c.fail(col, "rcode only matches in " + RESPONSE_PHASE_LIST + ": this rule can never match");
       } else if (word == "set-tag" || word == "clear-tag") {
         if (!isTag(val.text)) c.fail(val.col, "\"" + val.text + "\" is not a tag (lowercase [a-z0-9_.-], at most 63)");
         else if (word == "set-tag") rule.setTags.push(val.text);
@@ -460,13 +383,13 @@ export function parseRules(text: string, groups: Array<string>, apps: Array<stri
     if (!hasAction) c.fail(toks[0].col, "rule has no action (set-tag, clear-tag, respond, forward-to, disable-app, ttl-cap)");
     if (rule.responds && rule.forwardTo.length > 0) c.fail(toks[0].col, "a rule cannot both respond and forward-to");
     if (rule.respondRcode >= 0 && rule.records.length > 0 && rule.respondRcode != 0) c.fail(toks[0].col, "respond with records means NOERROR; drop the rcode");
-    if (rule.forwardTo.length > 0 && phase != 0 && phase != 2) c.fail(toks[0].col, "forward-to only acts in pre-cache and resolve");
+    if (rule.forwardTo.length > 0 && (RESPONSE_PHASES & (1 << phase)) != 0) c.fail(toks[0].col, "forward-to only acts in " + QUERY_PHASE_LIST);
     for (let k = 0; k < rule.setTags.length; k++) {
       if (contains(rule.clearTags, rule.setTags[k])) c.fail(toks[0].col, "rule both sets and clears tag \"" + rule.setTags[k] + "\"");
     }
     if (rule.qnames.length > 0 && rule.suffixes.length > 0) {
       let any = false;
-      for (let a = 0; a < rule.qnames.length; a++) for (let b = 0; b < rule.suffixes.length; b++) if (isUnder(rule.qnames[a], rule.suffixes[b])) any = true;
+      for (let a = 0; a < rule.qnames.length; a++) for (let b = 0; b < rule.suffixes.length; b++) if (isSubdomain(rule.qnames[a], rule.suffixes[b])) any = true;
       if (!any) c.fail(toks[0].col, "no qname of this rule is under its qname-suffix: it can never match");
     }
     if (result.errors.length > before) continue;

@@ -18,7 +18,9 @@ export class AppTrap extends Error {
   }
 }
 
-export type TrapReason = 'trap' | 'abort' | 'bad-pointer' | 'bad-verdict' | 'out-of-memory' | 'fuel' | 'stack';
+/** Why a call was stopped: the `reason` label of edge_app_traps_total (docs/abi/v1.md, "Trap reasons"). */
+export const trapReasons = ['trap', 'abort', 'bad-pointer', 'bad-verdict', 'out-of-memory', 'fuel', 'stack'] as const;
+export type TrapReason = (typeof trapReasons)[number];
 
 export type Capability = 'log' | 'clock' | 'metrics';
 

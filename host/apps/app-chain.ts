@@ -8,6 +8,7 @@ import { MAX_CONTEXT_BYTES, MAX_TAGS, encodeContextInto, type RequestContext } f
 import type { AppChain, PhaseOutcome } from '../core/chain.js';
 import type { Counter, MetricsSink } from '../core/metrics.js';
 import { Rcode } from '../core/dns/rr-types.js';
+import { PHASE_COUNT } from '../core/phases.js';
 import { Verdict } from '../abi/verdict.js';
 import type { Effect } from '../abi/imports.js';
 import type { AppInstance } from './app-instance.js';
@@ -37,7 +38,7 @@ export function applyEffects(ctx: RequestContext, effects: readonly Effect[]): v
 }
 
 export class WasmAppChain implements AppChain {
-  private readonly byPhase: AppInstance[][] = [[], [], [], []];
+  private readonly byPhase: AppInstance[][] = Array.from({ length: PHASE_COUNT }, () => []);
   private readonly skipped: Counter;
   /** The context is encoded here, not into a fresh array per call (see encodeContextInto). */
   private readonly scratch = new Uint8Array(MAX_CONTEXT_BYTES);
@@ -46,7 +47,7 @@ export class WasmAppChain implements AppChain {
     readonly apps: readonly AppInstance[],
     metrics: MetricsSink,
   ) {
-    for (const app of apps) for (let p = 0; p < 4; p++) if (app.declares(p)) this.byPhase[p]!.push(app);
+    for (const app of apps) for (let p = 0; p < PHASE_COUNT; p++) if (app.declares(p)) this.byPhase[p]!.push(app);
     this.skipped = metrics.counter('edge_app_skipped_total', 'App calls skipped, by reason', ['app', 'reason']);
   }
 

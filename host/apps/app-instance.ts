@@ -6,7 +6,7 @@
  */
 
 import { AppTrap, buildImports, CallState, importCapability, type Capability, type Effect, type TrapReason } from '../abi/imports.js';
-import { ABI_VERSION, LoadKind, MAX_MESSAGE_BYTES, Verdict, verdictNames, type LoadKindCode, type VerdictCode } from '../abi/verdict.js';
+import { ABI_VERSION, LoadKind, MAX_MESSAGE_BYTES, Verdict, phaseNames, verdictNames, type LoadKindCode, type VerdictCode } from '../abi/verdict.js';
 import { MAX_CONTEXT_BYTES } from '../core/context.js';
 import type { Logger, LogLevel } from '../core/log.js';
 import { MemoryMetrics, type MetricsSink, type Counter, type Gauge, type BoundCounter } from '../core/metrics.js';
@@ -80,7 +80,6 @@ export function appMetrics(sink: MetricsSink): AppMetrics {
   };
 }
 
-const PHASE_LABELS = ['pre-cache', 'post-cache', 'resolve', 'post-resolve'];
 const MAX_EVENT_NAMES = 64;
 const GC_EVERY_NEAR_CAP = 64;
 const GUEST_LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
@@ -190,9 +189,9 @@ export class AppInstance {
     this.name = src.manifest.name;
     this.manifest = src.manifest;
     this.granted = checkModule(src);
-    this.manifestPhases = src.manifest.phases.reduce((bits, p) => bits | (1 << PHASE_LABELS.indexOf(p)), 0);
+    this.manifestPhases = src.manifest.phases.reduce((bits, p) => bits | (1 << phaseNames.indexOf(p)), 0);
     this.wanted = this.manifestPhases;
-    this.callCounters = PHASE_LABELS.map((phase) => metrics.calls.bind({ app: this.name, phase }));
+    this.callCounters = phaseNames.map((phase) => metrics.calls.bind({ app: this.name, phase }));
     this.verdictCounters = verdictNames.map((verdict) => metrics.verdicts.bind({ app: this.name, verdict }));
     this.instantiate();
   }

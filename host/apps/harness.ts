@@ -7,7 +7,7 @@
 
 import { LoadKind, phaseNames, Phase, Verdict, verdictNames, type PhaseName } from '../abi/verdict.js';
 import { encodeAppConfig } from '../core/config.js';
-import { CtxFlag, encodeContext, newContext, type RequestContext } from '../core/context.js';
+import { CtxFlag, encodeContext, newContext, type RequestContext, type TransportName } from '../core/context.js';
 import { toJson } from '../core/doh.js';
 import { typeFromName } from '../core/dns/rr-types.js';
 import { buildQuery, textToName } from '../core/dns/wire.js';
@@ -28,7 +28,7 @@ export interface HarnessQuery {
   /** DNSSEC OK: the client asked for signatures. */
   do?: boolean;
   client?: string;
-  transport?: 'udp' | 'tcp' | 'doh';
+  transport?: TransportName;
   route?: string;
   disabledApps?: string[];
   /** For post phases: the response the app sees (defaults to the query). */

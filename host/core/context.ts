@@ -20,9 +20,24 @@ export const MAX_TAGS = 32;
 export const MAX_TAG_LEN = 63;
 export const MAX_HOPS = 4;
 
-export const Transport = { udp: 0, tcp: 1, doh: 2, internal: 3 } as const;
-export type TransportName = keyof typeof Transport;
-const transportNames = Object.keys(Transport) as TransportName[];
+/**
+ * What a query arrived over: the one table of transports (the context's transport field; the
+ * guest SDK's TRANSPORT_* constants and the override app's `transport` matcher are generated
+ * from it). `client`: clients send queries over it, so a rule can name it; `internal` marks the
+ * resolver's own queries. A transport's value is its wire value and never changes.
+ */
+export const transportTable = {
+  udp: { value: 0, client: true },
+  tcp: { value: 1, client: true },
+  doh: { value: 2, client: true },
+  internal: { value: 3, client: false },
+} as const;
+export type TransportName = keyof typeof transportTable;
+export const Transport = Object.fromEntries(Object.entries(transportTable).map(([k, t]) => [k, t.value])) as {
+  readonly [K in TransportName]: (typeof transportTable)[K]['value'];
+};
+const transportNames: TransportName[] = [];
+for (const [name, t] of Object.entries(transportTable)) transportNames[t.value] = name as TransportName;
 
 export const Field = {
   requestId: 0x01,

@@ -36,10 +36,11 @@ import { PEER_PREFIX, PeerForward } from './pipeline/peer-forward.js';
 import { ResolveStep } from './pipeline/resolve-step.js';
 import { errorReply, screen } from './pipeline/screen.js';
 import type { Body, ClientInfo, Reply, ResolverOptions } from './pipeline/types.js';
+import { PHASE } from './phases.js';
 
 export type { AnswerSource, ClientInfo, Reply, ResolverOptions } from './pipeline/types.js';
 
-export const PHASE = { preCache: 0, postCache: 1, resolve: 2, postResolve: 3 } as const;
+export { PHASE };
 
 export const defaultResolverOptions: ResolverOptions = {
   nodeId: 'node1',

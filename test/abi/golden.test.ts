@@ -69,7 +69,7 @@ function guestEnum(file: string, name: string): Record<string, number> {
   const src = readFileSync(join(root, 'assembly', file), 'utf8');
   const body = new RegExp(`export enum ${name} \\{([\\s\\S]*?)\\n\\}`).exec(src)?.[1];
   if (!body) throw new Error(`assembly/${file} has no enum ${name}`);
-  return Object.fromEntries([...body.matchAll(/^\s*([A-Z_]+)\s*=\s*(\d+),?\s*$/gm)].map((m) => [m[1]!, Number(m[2])]));
+  return Object.fromEntries([...body.matchAll(/^\s*([A-Z_]+)\s*=\s*(-?\d+),?\s*$/gm)].map((m) => [m[1]!, Number(m[2])]));
 }
 
 /** `export const PREFIX_NAME: T = value;` from a guest SDK file. */
@@ -156,28 +156,29 @@ describe('ABI v1 golden values', () => {
 
   it('pins the context field types, flags and transports on both sides', () => {
     expect(Field).toEqual({ requestId: 1, question: 2, client: 3, transport: 4, flags: 5, hops: 6, ingress: 7, deadline: 8, tag: 9, route: 10, disabledApp: 11, ttlCap: 12, udpSize: 13, mac: 0x7f });
-    expect(guestConsts('context.ts', 'FIELD_')).toEqual({
+    expect(guestConsts('context.generated.ts', 'FIELD_')).toEqual({
       FIELD_REQUEST_ID: 1, FIELD_QUESTION: 2, FIELD_CLIENT: 3, FIELD_TRANSPORT: 4, FIELD_FLAGS: 5, FIELD_HOPS: 6, FIELD_INGRESS: 7,
       FIELD_DEADLINE: 8, FIELD_TAG: 9, FIELD_ROUTE: 10, FIELD_DISABLED_APP: 11, FIELD_TTL_CAP: 12, FIELD_UDP_SIZE: 13,
     });
     expect(CtxFlag).toEqual({ do: 1, cd: 2, rd: 4, local: 8 });
-    expect(guestConsts('context.ts', 'CTX_FLAG_')).toEqual({ CTX_FLAG_DO: 1, CTX_FLAG_CD: 2, CTX_FLAG_RD: 4, CTX_FLAG_LOCAL: 8 });
+    expect(guestConsts('context.generated.ts', 'CTX_FLAG_')).toEqual({ CTX_FLAG_DO: 1, CTX_FLAG_CD: 2, CTX_FLAG_RD: 4, CTX_FLAG_LOCAL: 8 });
     expect(Transport).toEqual({ udp: 0, tcp: 1, doh: 2, internal: 3 });
-    expect(guestConsts('context.ts', 'TRANSPORT_')).toEqual({ TRANSPORT_UDP: 0, TRANSPORT_TCP: 1, TRANSPORT_DOH: 2, TRANSPORT_INTERNAL: 3 });
+    expect(guestConsts('context.generated.ts', 'TRANSPORT_')).toEqual({ TRANSPORT_UDP: 0, TRANSPORT_TCP: 1, TRANSPORT_DOH: 2, TRANSPORT_INTERNAL: 3, TRANSPORT_COUNT: 4 });
   });
 
   it('pins verdicts, phases, load kinds, ctx_set fields and statuses on both sides', () => {
     const verdicts = { CONTINUE: 0, RESPOND: 1, FORWARD: 2, REFUSE: 3, SERVFAIL: 4, DROP: 5 };
     expect(Verdict).toEqual(verdicts);
-    expect(guestEnum('sdk.ts', 'Verdict')).toEqual(verdicts);
+    expect(guestEnum('tables.generated.ts', 'Verdict')).toEqual(verdicts);
     expect(verdictNames).toEqual(['continue', 'respond', 'forward', 'refuse', 'servfail', 'drop']);
     expect(Phase).toEqual({ 'pre-cache': 0, 'post-cache': 1, resolve: 2, 'post-resolve': 3 });
-    expect(guestEnum('sdk.ts', 'Phase')).toEqual({ PRE_CACHE: 0, POST_CACHE: 1, RESOLVE: 2, POST_RESOLVE: 3 });
+    expect(guestEnum('tables.generated.ts', 'Phase')).toEqual({ PRE_CACHE: 0, POST_CACHE: 1, RESOLVE: 2, POST_RESOLVE: 3 });
     expect(LoadKind).toEqual({ CONFIG: 0, DATA: 1 });
-    expect(guestEnum('sdk.ts', 'LoadKind')).toEqual({ CONFIG: 0, DATA: 1 });
+    expect(guestEnum('tables.generated.ts', 'LoadKind')).toEqual({ CONFIG: 0, DATA: 1 });
     expect(CtxField).toEqual({ ROUTE: 1, DISABLE_APP: 2, TTL_CAP: 3 });
-    expect(guestEnum('sdk.ts', 'CtxField')).toEqual({ ROUTE: 1, DISABLE_APP: 2, TTL_CAP: 3 });
+    expect(guestEnum('tables.generated.ts', 'CtxField')).toEqual({ ROUTE: 1, DISABLE_APP: 2, TTL_CAP: 3 });
     expect(Status).toEqual({ OK: 0, INVALID: -1, LIMIT: -2 });
+    expect(guestEnum('tables.generated.ts', 'Status')).toEqual({ OK: 0, INVALID: -1, LIMIT: -2 });
     expect(guestEnum('sdk.ts', 'LogLevel')).toEqual({ DEBUG: 0, INFO: 1, WARN: 2, ERROR: 3 });
     expect(MAX_MESSAGE_BYTES).toBe(65535);
   });
