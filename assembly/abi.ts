@@ -21,6 +21,11 @@ export declare function ctx_set(field: i32, ptr: usize, len: usize): i32;
 @external("edge", "load_error")
 export declare function load_error(ptr: usize, len: usize): void;
 
+// Optional (v1 hosts that predate it refuse a module importing it): the scope of the data an
+// on_load(DATA) call accepted, so the host knows which cached answers a change can affect.
+@external("edge", "data_scope")
+export declare function data_scope(ptr: usize, len: usize): i32;
+
 // Capability "log".
 @external("edge", "log")
 export declare function log(level: i32, ptr: usize, len: usize): void;

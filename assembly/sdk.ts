@@ -5,7 +5,7 @@
 
 import * as abi from "./abi";
 import { Context } from "./context";
-import { CtxField, Phase, RESPONSE_PHASES, Status, Verdict } from "./tables.generated";
+import { CtxField, DATA_SCOPE_FORMAT, Phase, RESPONSE_PHASES, ScopeFlag, Status, Verdict } from "./tables.generated";
 import { rcodeResponse, ResponseWriter, RCODE_NOERROR, RCODE_NXDOMAIN, TYPE_A, TYPE_AAAA, TYPE_TXT } from "./message";
 import { isSubdomain, lowerName, nameFromString, nameToString } from "./name";
 import { ipv4, ipv6, txt } from "./rdata";
@@ -42,7 +42,7 @@ export { ipv4, ipv6, txt } from "./rdata";
 export const ABI_VERSION: i32 = 1;
 
 // Verdicts, phases, load kinds, ctx_set fields and statuses: generated from the host's tables.
-export { CtxField, LoadKind, Phase, PHASE_COUNT, PHASE_NAMES, RESPONSE_PHASES, Status, Verdict } from "./tables.generated";
+export { CtxField, LoadKind, Phase, PHASE_COUNT, PHASE_NAMES, RESPONSE_PHASES, ScopeFlag, Status, Verdict } from "./tables.generated";
 
 export enum LogLevel {
   DEBUG = 0,
@@ -236,6 +236,75 @@ export function loadError(message: string): i32 {
   const b = String.UTF8.encode(message);
   abi.load_error(changetype<usize>(b), <usize>b.byteLength);
   return 1;
+}
+
+/**
+ * The scope of the data an `on_load(DATA)` call is accepting (docs/abi/v1.md, "Data scope"):
+ * for each unit of it (a rule of a rule set), the phase it acts in, whether it answers, and the
+ * names whose answers it can act on. The host keeps the report of the data that runs and, when
+ * the data changes, flushes the cached answers of the units added or removed, instead of
+ * re-reading data only the app understands. Add every unit, then call `send()` just before
+ * `on_load` returns 0. An app that never sends one gets everything flushed on every change.
+ */
+export class DataScope {
+  private buf: Uint8Array = new Uint8Array(1024);
+  private len: i32 = 5;
+  private count: u32 = 0;
+
+  constructor() {
+    this.buf[0] = DATA_SCOPE_FORMAT;
+  }
+
+  /**
+   * A unit, by `key` (the same key in two loads is the same unit: give a canonical spelling).
+   * It acts on the exact `names` and on the names at and under `suffixes` (wire form); with
+   * neither, on every name.
+   */
+  unit(key: string, phase: Phase, answers: bool, names: Array<Uint8Array>, suffixes: Array<Uint8Array>): void {
+    // The key is opaque to the host: its UTF-16 code units as they are, with no encoding pass.
+    const keyBytes = key.length << 1;
+    let size = 14 + keyBytes;
+    for (let i = 0; i < names.length; i++) size += names[i].length;
+    for (let i = 0; i < suffixes.length; i++) size += suffixes[i].length;
+    this.reserve(size);
+    this.u32(<u32>keyBytes);
+    memory.copy(this.buf.dataStart + <usize>this.len, changetype<usize>(key), <usize>keyBytes);
+    this.len += keyBytes;
+    this.buf[this.len++] = <u8>phase;
+    let flags: i32 = answers ? ScopeFlag.ANSWERS : 0;
+    if (names.length == 0 && suffixes.length == 0) flags |= ScopeFlag.ANY_NAME;
+    this.buf[this.len++] = <u8>flags;
+    this.u32(<u32>names.length);
+    for (let i = 0; i < names.length; i++) this.bytes(names[i]);
+    this.u32(<u32>suffixes.length);
+    for (let i = 0; i < suffixes.length; i++) this.bytes(suffixes[i]);
+    this.count++;
+  }
+
+  /** Hands the report to the host; false when the host found it malformed (and ignores it). */
+  send(): bool {
+    store<u32>(this.buf.dataStart + 1, bswap<u32>(this.count));
+    return abi.data_scope(this.buf.dataStart, <usize>this.len) == Status.OK;
+  }
+
+  private reserve(n: i32): void {
+    if (this.len + n <= this.buf.length) return;
+    let cap = this.buf.length * 2;
+    while (cap < this.len + n) cap *= 2;
+    const next = new Uint8Array(cap);
+    next.set(this.buf.subarray(0, this.len));
+    this.buf = next;
+  }
+
+  private u32(v: u32): void {
+    store<u32>(this.buf.dataStart + <usize>this.len, bswap<u32>(v));
+    this.len += 4;
+  }
+
+  private bytes(b: Uint8Array): void {
+    memory.copy(this.buf.dataStart + <usize>this.len, b.dataStart, <usize>b.length);
+    this.len += b.length;
+  }
 }
 
 /** The `key=value` lines of an app's config (LoadKind.CONFIG). */

@@ -26,6 +26,7 @@ export function on_load(kind: i32, len: i32): i32 {
   const text = String.UTF8.decodeUnsafe(data.dataStart, <usize>data.length);
   const parsed = parseRules(text, groups, apps);
   if (parsed.set == null) return loadError(parsed.errors.join("\n"));
+  parsed.scope.send();
   rules = parsed.set;
   count("rule_sets_loaded");
   return 0;

@@ -5,7 +5,7 @@ import { isSubdomain, lower, lowerName, nameFromString } from "../../assembly/na
 import { ipv4, ipv6, txt } from "../../assembly/rdata";
 import { typeFromName, rcodeFromName } from "../../assembly/rrtypes";
 import { CLIENT_TRANSPORTS, TRANSPORT_NAMES } from "../../assembly/context";
-import { PHASE_COUNT, PHASE_NAMES, RESPONSE_PHASES } from "../../assembly/sdk";
+import { DataScope, Phase, PHASE_COUNT, PHASE_NAMES, RESPONSE_PHASES } from "../../assembly/sdk";
 import { TYPE_A, TYPE_AAAA, TYPE_CNAME, TYPE_PTR, TYPE_TXT } from "../../assembly/message";
 
 const MAX_ERRORS = 50;
@@ -127,7 +127,15 @@ class Token {
 export class ParseResult {
   set: RuleSet | null = null;
   errors: Array<string> = new Array<string>();
+  /**
+   * Which cached answers each rule can act on, for the host (docs/rules.md, "Rules and the
+   * cache"): its names, or the names at and under its suffixes, or every name for a rule with
+   * no name matcher. Sent when the set is accepted.
+   */
+  scope: DataScope = new DataScope();
 }
+
+const NO_NAMES = new Array<Uint8Array>();
 
 function tokenize(line: string, lineNo: i32, errors: Array<string>): Array<Token> | null {
   const out = new Array<Token>();
@@ -399,6 +407,9 @@ export function parseRules(text: string, groups: Array<string>, apps: Array<stri
     }
     seen.set(canonical, lineNo);
     set.rules.push(rule);
+    // The canonical spelling is the rule's identity: a reformatted line is the same rule. A rule
+    // with both name matchers matches only names of its qname list.
+    result.scope.unit(canonical, <Phase>phase, rule.responds, rule.qnames, rule.qnames.length > 0 ? NO_NAMES : rule.suffixes);
   }
   // A set of only comments is a deliberate "no rules"; one with nothing at all is more likely a
   // truncated write or an empty request body, so it is refused.

@@ -1,6 +1,7 @@
 /**
  * The guest side of the closed lists, rendered from the host's tables: verdicts, phases, load
- * kinds, `ctx_set` fields and statuses (-> assembly/tables.generated.ts, re-exported by sdk.ts);
+ * kinds, `ctx_set` fields, statuses and the `data_scope` report's format and flags
+ * (-> assembly/tables.generated.ts, re-exported by sdk.ts);
  * context fields, flags and transports (-> assembly/context.generated.ts, re-exported by
  * context.ts); RR types, classes and rcodes (-> assembly/rrtypes.generated.ts, re-exported by
  * message.ts). scripts/build.mjs writes the files before it compiles any
@@ -14,6 +15,7 @@
 import { CtxFlag, Field, transportTable } from '../core/context.js';
 import { Rcode, RRClass, RRType } from '../core/dns/rr-types.js';
 import { phaseTable } from '../core/phases.js';
+import { DATA_SCOPE_FORMAT, ScopeFlag } from './data-scope.js';
 import { CtxField, loadKindTable, Status, verdictTable } from './verdict.js';
 
 export interface GeneratedFile {
@@ -61,7 +63,7 @@ function bits<T>(entries: ReadonlyArray<T>, value: (e: T) => number, test: (e: T
 
 function abiTables(): GeneratedFile {
   const lines = [
-    HEADER('host/core/phases.ts and host/abi/verdict.ts'),
+    HEADER('host/core/phases.ts, host/abi/verdict.ts and host/abi/data-scope.ts'),
     ...enumOf(
       'Verdict',
       'What an app decides for a request: exactly one value (never a set of flags).',
@@ -77,6 +79,9 @@ function abiTables(): GeneratedFile {
     ...enumOf('LoadKind', 'What an `on_load` call carries.', loadKindTable.map((k, i) => ({ name: k.name, value: i, doc: k.doc }))),
     ...enumOf('CtxField', 'Fields an app may set in the context with `ctx_set` (docs/abi/v1.md).', Object.entries(CtxField).map(([name, value]) => ({ name, value }))),
     ...enumOf('Status', 'What the imports that return a status return.', Object.entries(Status).map(([name, value]) => ({ name, value }))),
+    doc('The format of a `data_scope` report, and the flags of its units (host/abi/data-scope.ts).'),
+    `export const DATA_SCOPE_FORMAT: u8 = ${DATA_SCOPE_FORMAT};`,
+    ...enumOf('ScopeFlag', 'Flags of a unit in a `data_scope` report.', Object.entries(ScopeFlag).map(([name, value]) => ({ name, value }))),
   ];
   return { path: 'assembly/tables.generated.ts', text: lines.join('\n') };
 }

@@ -5,6 +5,7 @@
  */
 
 import { CtxField, MAX_MESSAGE_BYTES, Status } from './verdict.js';
+import { DataScopeError, decodeDataScope, MAX_DATA_SCOPE_BYTES, type DataScope } from './data-scope.js';
 import { isValidTag } from '../core/context.js';
 
 /** Raised inside an import or by the host when an app breaks the ABI; handled like a trap. */
@@ -32,6 +33,7 @@ export const importCapability: Record<string, Capability | null> = {
   tag_clear: null,
   ctx_set: null,
   load_error: null,
+  data_scope: null,
   log: 'log',
   now_ms: 'clock',
   metric_add: 'metrics',
@@ -42,13 +44,38 @@ export class CallState {
   response: Uint8Array | null = null;
   target: string | null = null;
   loadError: string | null = null;
+  /** The scope the app reported for the data of this `on_load` call (`data_scope`). */
+  dataScope: DataScope | null = null;
   /** Ordered effects on the context; applied by the host only when the call succeeds. */
   effects: Effect[] = [];
   reset(): void {
     this.response = null;
     this.target = null;
     this.loadError = null;
+    this.dataScope = null;
     this.effects = [];
+  }
+}
+
+/** Set while recordDataScope runs: the call state the last `data_scope` call wrote to. */
+let recording: { state: CallState | null } | null = null;
+
+/**
+ * Runs `load` (a synchronous `AppInstance.load` or `validate` of DATA) and returns, with its
+ * result, the scope the app reported for that data, or null when it reported none. Wasm calls
+ * are synchronous, so every `data_scope` call made while `load` runs belongs to it; a load that
+ * first re-instantiates the app replays the previous data, and the call state is reset before
+ * each `on_load`, so what is left in it is the report of the last one, the data asked for.
+ */
+export function recordDataScope<T>(load: () => T): { result: T; scope: DataScope | null } {
+  const outer = recording;
+  const mine: { state: CallState | null } = { state: null };
+  recording = mine;
+  try {
+    const result = load();
+    return { result, scope: mine.state?.dataScope ?? null };
+  } finally {
+    recording = outer;
   }
 }
 
@@ -146,6 +173,19 @@ export function buildImports(host: ImportHost, granted: ReadonlySet<Capability>)
     load_error(ptr, len) {
       // Load errors list every problem with its line, so they get more room than other strings.
       host.state.loadError = utf8.decode(readGuest(host.memory(), ptr!, len!, MAX_LOAD_ERROR));
+    },
+    data_scope(ptr, len) {
+      const bytes = readGuest(host.memory(), ptr!, len!, MAX_DATA_SCOPE_BYTES);
+      try {
+        host.state.dataScope = decodeDataScope(bytes);
+      } catch (e) {
+        if (!(e instanceof DataScopeError)) throw e;
+        host.state.dataScope = null;
+        host.log(2, `data_scope: ${e.message}; the report is ignored`);
+        return Status.INVALID;
+      }
+      if (recording) recording.state = host.state;
+      return Status.OK;
     },
   };
   if (granted.has('log')) edge.log = (level, ptr, len) => host.log(level!, readString(host, ptr!, len!));

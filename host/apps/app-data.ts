@@ -4,12 +4,21 @@
  * that the app refuses changes nothing and comes back with the app's errors, each prefixed with
  * the source name (`rules/site.rules:12:7: unknown action "sett-tag"`). While the app is out of
  * the chain (switched off in the config) it runs no data, and that is what is reported.
+ *
+ * An app can report the scope of its data as it loads it (`data_scope`, docs/abi/v1.md): per
+ * unit (a rule), the phase, whether it answers, and the names it acts on. The manager keeps the
+ * report of the data that runs, and tells of each change what it can affect: the union of the
+ * scopes of the units added or removed. The app stays the one reader of its data.
  */
 
+import { recordDataScope } from '../abi/imports.js';
+import type { DataScope, UnitScope } from '../abi/data-scope.js';
 import { LoadKind } from '../abi/verdict.js';
+import type { FlushScope } from '../core/cache.js';
 import { hex } from '../core/dns/bytes.js';
 import type { Logger } from '../core/log.js';
 import type { Gauge, MetricsSink, Counter } from '../core/metrics.js';
+import { Phase } from '../core/phases.js';
 import type { WasmAppChain } from './app-chain.js';
 
 export interface DataState {
@@ -22,8 +31,64 @@ export interface DataState {
 
 export type ApplyResult = { ok: true; hash: string; changed: boolean } | { ok: false; errors: string[] };
 
-/** Called after the data an app runs changed (null: none), with the bytes before and after. */
-export type DataChange = (before: Uint8Array | null, after: Uint8Array | null) => void;
+/** Which cached answers a change can have made wrong: some names and zones, or all of them. */
+export type Affected = FlushScope | 'all';
+
+/** A change of the data an app runs (null: none). */
+export interface DataChange {
+  before: Uint8Array | null;
+  after: Uint8Array | null;
+  /** From the app's scope reports; 'all' when it did not report one for either side. */
+  affects: Affected;
+}
+
+/** Called after the data an app runs changed. */
+export type DataChangeHandler = (change: DataChange) => void;
+
+/** The scope of a side of a change: none when there is no data, unknown (null) when the app did not report one. */
+const NO_DATA: DataScope = new Map();
+
+/**
+ * Whether a unit can shape what the cache holds. A post-cache unit acts on every hit, after
+ * the cache, so the answers it sees stay right; a pre-cache unit that answers is never reached
+ * by a cached answer. Every other unit runs on a miss, and decides what gets stored (from which
+ * upstream group, for how long) for the names it acts on (docs/rules.md, "Rules and the cache").
+ */
+function shapesCache(u: UnitScope): boolean {
+  if (u.phase === Phase['post-cache']) return false;
+  return !(u.phase === Phase['pre-cache'] && u.answers);
+}
+
+/** The union of the scopes of the units in one report and not in the other, either way. */
+export function changedScope(before: DataScope | null, after: DataScope | null): Affected {
+  if (!before || !after) return 'all';
+  const scope: FlushScope = { names: [], suffixes: [] };
+  for (const [a, b] of [[before, after], [after, before]] as const) {
+    for (const [key, u] of a) {
+      if (b.has(key) || !shapesCache(u)) continue;
+      if (u.anyName) return 'all';
+      scope.names.push(...u.names);
+      scope.suffixes.push(...u.suffixes);
+    }
+  }
+  return scope;
+}
+
+/** Anything that can drop cached answers (the Resolver). */
+export interface Flushable {
+  flush(scope: FlushScope | null, reason: 'rules'): number;
+}
+
+/**
+ * Flushes what a rule-set change can have made wrong (and, by starting a new cache generation,
+ * keeps answers still in flight under the old rules out of the cache); both adapters call it
+ * when the override app's data changes.
+ */
+export function flushForRuleChange(target: Flushable, change: DataChange): void {
+  const a = change.affects;
+  if (a === 'all') target.flush(null, 'rules');
+  else if (a.names.length || a.suffixes.length) target.flush(a, 'rules');
+}
 
 export async function sha256Hex(data: Uint8Array): Promise<string> {
   return hex(new Uint8Array(await crypto.subtle.digest('SHA-256', data.slice())));
@@ -35,6 +100,8 @@ export type SaveData = (data: Uint8Array | null) => Promise<void>;
 export class AppDataManager {
   private state: DataState | null = null;
   private bytes: Uint8Array | null = null;
+  /** The scope the app reported for `bytes`; null when it reported none. */
+  private scope: DataScope | null = null;
   private readonly info: Gauge;
   private readonly refused: Counter;
   /** Serialises applies so two pushes cannot interleave their validate and swap. */
@@ -42,7 +109,7 @@ export class AppDataManager {
   /** Whether the app was in the chain at the last rebuild. */
   private inChain = true;
   /** Told of every change of what the app runs (the node flushes cached answers a rule change affects). */
-  onChange: DataChange | null = null;
+  onChange: DataChangeHandler | null = null;
 
   constructor(
     readonly app: string,
@@ -65,9 +132,15 @@ export class AppDataManager {
     return this.bytes && this.current ? new TextDecoder().decode(this.bytes) : null;
   }
 
-  private changed(before: Uint8Array | null, after: Uint8Array | null): void {
+  /** The unit scopes of what the app held before, and of what it holds now. */
+  private changed(before: Uint8Array | null, beforeScope: DataScope | null, after: Uint8Array | null, afterScope: DataScope | null): void {
+    if (!this.onChange) return;
+    const affects = changedScope(before ? beforeScope : NO_DATA, after ? afterScope : NO_DATA);
+    if (affects === 'all' && ((before && !beforeScope) || (after && !afterScope))) {
+      this.logger.log('info', 'app data changed without a scope report: all cached answers count as affected', { app: this.app });
+    }
     try {
-      this.onChange?.(before, after);
+      this.onChange({ before, after, affects });
     } catch (e) {
       this.logger.log('error', 'app data change handler failed', { app: this.app, error: (e as Error).message });
     }
@@ -131,7 +204,7 @@ export class AppDataManager {
         return this.refuse([`${source}: not applied: cannot save it (${(e as Error).message})`]);
       }
     }
-    const r = inst.load(LoadKind.DATA, data);
+    const { result: r, scope } = recordDataScope(() => inst.load(LoadKind.DATA, data));
     if (!r.ok) {
       // Validated but refused on the real instance (a trap): the saved copy goes back too, to
       // what runs, or to "nothing" when nothing did, so a restart does not stop on it.
@@ -139,12 +212,14 @@ export class AppDataManager {
       return this.refuse(this.withSource(source, r.error));
     }
     const before = this.bytes;
+    const beforeScope = this.scope;
     if (this.state) this.info.set({ app: this.app, hash: this.state.hash }, 0);
     this.state = { hash, source, appliedAt: this.now(), size: data.length };
     this.bytes = data.slice();
+    this.scope = scope;
     this.info.set({ app: this.app, hash }, 1);
     this.logger.log('info', 'app data applied', { app: this.app, hash: hash.slice(0, 16), source, bytes: data.length });
-    this.changed(before, this.bytes);
+    this.changed(before, beforeScope, this.bytes, scope);
     return { ok: true, hash, changed: true };
   }
 
@@ -156,18 +231,23 @@ export class AppDataManager {
 
   /**
    * Records data the app already holds (loaded into a chain before it went into service), so
-   * its hash and source are reported as for any push.
+   * its hash and source are reported as for any push. That load reported its scope to nobody,
+   * so, when something is told of changes, the scope is asked for again in a scratch instance.
    */
   async adopt(data: Uint8Array, source: string): Promise<void> {
     const hash = await sha256Hex(data);
     if (this.state?.hash === hash && this.state.source === source) return;
     const same = this.state?.hash === hash;
     const before = this.bytes;
+    const beforeScope = this.scope;
     if (this.state) this.info.set({ app: this.app, hash: this.state.hash }, 0);
     this.state = { hash, source, appliedAt: this.now(), size: data.length };
     this.bytes = data.slice();
     this.info.set({ app: this.app, hash }, 1);
-    if (!same) this.changed(before, this.bytes);
+    if (same) return;
+    const inst = this.onChange ? this.chain().app(this.app) : undefined;
+    this.scope = inst ? recordDataScope(() => inst.validate(data)).scope : null;
+    this.changed(before, beforeScope, this.bytes, this.scope);
   }
 
   /** Removes the data: the app runs with none. */
@@ -177,10 +257,12 @@ export class AppDataManager {
     const r = inst.clearData();
     if (!r.ok) return { ok: false, errors: [r.error] };
     const before = this.bytes;
+    const beforeScope = this.scope;
     if (this.state) this.info.set({ app: this.app, hash: this.state.hash }, 0);
     this.state = null;
     this.bytes = null;
-    this.changed(before, null);
+    this.scope = null;
+    this.changed(before, beforeScope, null, null);
     return { ok: true, hash: '', changed: true };
   }
 
@@ -195,7 +277,9 @@ export class AppDataManager {
     this.inChain = !!inst;
     if (this.state && was !== this.inChain) {
       this.info.set({ app: this.app, hash: this.state.hash }, this.inChain ? 1 : 0);
-      this.changed(this.inChain ? null : this.bytes, this.inChain ? this.bytes : null);
+      // the same bytes in the same module: the scope reported when they loaded still holds
+      if (this.inChain) this.changed(null, null, this.bytes, this.scope);
+      else this.changed(this.bytes, this.scope, null, null);
     }
     if (!inst || !this.bytes || inst.lastLoad(LoadKind.DATA)) return;
     const r = inst.load(LoadKind.DATA, this.bytes);

@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ABI_VERSION, CtxField, LoadKind, MAX_MESSAGE_BYTES, Phase, Status, Verdict, verdictNames } from '../../host/abi/verdict.js';
 import { buildImports, CallState, importCapability, type Capability } from '../../host/abi/imports.js';
+import { DATA_SCOPE_FORMAT, ScopeFlag } from '../../host/abi/data-scope.js';
 import { readImports, Reader, sections } from '../../host/abi/wasm-binary.js';
 import { AppInstance, appMetrics, checkModule } from '../../host/apps/app-instance.js';
 import { parseManifest } from '../../host/apps/manifest.js';
@@ -179,6 +180,8 @@ describe('ABI v1 golden values', () => {
     expect(guestEnum('tables.generated.ts', 'CtxField')).toEqual({ ROUTE: 1, DISABLE_APP: 2, TTL_CAP: 3 });
     expect(Status).toEqual({ OK: 0, INVALID: -1, LIMIT: -2 });
     expect(guestEnum('tables.generated.ts', 'Status')).toEqual({ OK: 0, INVALID: -1, LIMIT: -2 });
+    expect([DATA_SCOPE_FORMAT, ScopeFlag]).toEqual([1, { ANY_NAME: 1, ANSWERS: 2 }]);
+    expect(guestEnum('tables.generated.ts', 'ScopeFlag')).toEqual({ ANY_NAME: 1, ANSWERS: 2 });
     expect(guestEnum('sdk.ts', 'LogLevel')).toEqual({ DEBUG: 0, INFO: 1, WARN: 2, ERROR: 3 });
     expect(MAX_MESSAGE_BYTES).toBe(65535);
   });
@@ -187,6 +190,7 @@ describe('ABI v1 golden values', () => {
     const wasm = new Uint8Array(readFileSync(join(root, 'build/test-apps/all-imports.wasm')));
     expect(importSignatures(wasm)).toEqual([
       'edge.ctx_set (i32,i32,i32)->i32',
+      'edge.data_scope (i32,i32)->i32',
       'edge.load_error (i32,i32)->()',
       'edge.log (i32,i32,i32)->()',
       'edge.metric_add (i32,i32,i32)->()',
@@ -198,16 +202,16 @@ describe('ABI v1 golden values', () => {
       'env.abort (i32,i32,i32,i32)->()',
     ]);
     expect(readImports(wasm).find((i) => i.kind === 2)).toMatchObject({ module: 'env', name: 'memory' });
-    expect(importCapability).toEqual({ respond: null, set_target: null, tag_set: null, tag_clear: null, ctx_set: null, load_error: null, log: 'log', now_ms: 'clock', metric_add: 'metrics' });
+    expect(importCapability).toEqual({ respond: null, set_target: null, tag_set: null, tag_clear: null, ctx_set: null, load_error: null, data_scope: null, log: 'log', now_ms: 'clock', metric_add: 'metrics' });
 
     // The host provides exactly these, with the same arity; capabilities add the optional ones.
     const host = { appName: 'golden', memory: () => new WebAssembly.Memory({ initial: 1 }), state: new CallState(), log() {}, now: () => 0, metric() {} };
     const edgeOf = (caps: Capability[]) => buildImports(host, new Set(caps)).edge as Record<string, (...a: number[]) => unknown>;
     const all = edgeOf(['log', 'clock', 'metrics']);
     expect(Object.fromEntries(Object.entries(all).map(([k, f]) => [k, f.length]))).toEqual({
-      respond: 2, set_target: 2, tag_set: 2, tag_clear: 2, ctx_set: 3, load_error: 2, log: 3, now_ms: 0, metric_add: 3,
+      respond: 2, set_target: 2, tag_set: 2, tag_clear: 2, ctx_set: 3, load_error: 2, data_scope: 2, log: 3, now_ms: 0, metric_add: 3,
     });
-    expect(Object.keys(edgeOf([])).sort()).toEqual(['ctx_set', 'load_error', 'respond', 'set_target', 'tag_clear', 'tag_set']);
+    expect(Object.keys(edgeOf([])).sort()).toEqual(['ctx_set', 'data_scope', 'load_error', 'respond', 'set_target', 'tag_clear', 'tag_set']);
     // The module that declares them all loads when the manifest grants the capabilities, and not otherwise.
     const granted = parseManifest(testManifest('all_imports', { capabilities: ['log', 'clock', 'metrics'] }), 'test');
     expect(() => checkModule({ manifest: granted, module: new WebAssembly.Module(wasm), minPages: 1 })).not.toThrow();

@@ -16,8 +16,7 @@ import type { Peers } from '../../core/peers.js';
 import type { Upstreams, UpstreamTransport } from '../../core/upstream.js';
 import { nextResolver, peersFromConfig, upstreamsFromConfig, zoneSettings } from '../../core/from-config.js';
 import { AdminServer } from './admin-server.js';
-import { AppDataManager, type DataState } from '../../apps/app-data.js';
-import { flushForRuleChange } from '../../apps/rule-scope.js';
+import { AppDataManager, flushForRuleChange, type DataChange, type DataState } from '../../apps/app-data.js';
 import { textToName, WireError } from '../../core/dns/wire.js';
 import { DataFile, writeFileAtomically } from './data-file.js';
 import { FileSource } from './zone-file-source.js';
@@ -105,7 +104,7 @@ export class EdgeNode {
     let m = this.data.get(app);
     if (!m) {
       m = new AppDataManager(app, () => this.chain, this.metrics, this.logger, app === 'override' ? RULES_MAX_BYTES : DATA_MAX_BYTES, this.opts.now);
-      if (app === 'override') m.onChange = (before, after) => this.flushForRules(before, after);
+      if (app === 'override') m.onChange = (change) => this.flushForRules(change);
       this.data.set(app, m);
     }
     return m;
@@ -115,8 +114,8 @@ export class EdgeNode {
    * A rule set went in or out: cached answers that the changed rules could have shaped are
    * flushed at once, so a reroute applies to the next query, not after max_ttl (docs/rules.md).
    */
-  private flushForRules(before: Uint8Array | null, after: Uint8Array | null): void {
-    if (this.resolver) flushForRuleChange(this.resolver, before, after);
+  private flushForRules(change: DataChange): void {
+    if (this.resolver) flushForRuleChange(this.resolver, change);
   }
 
   /**

@@ -7,13 +7,12 @@
  * refused and what is running stays.
  */
 
-import { AppDataManager, sha256Hex } from '../../apps/app-data.js';
+import { AppDataManager, flushForRuleChange, sha256Hex } from '../../apps/app-data.js';
 import type { WasmAppChain } from '../../apps/app-chain.js';
 import { buildChain, type AppCatalog } from '../../apps/load-apps.js';
 import { ZoneLifecycle } from '../../apps/zone-lifecycle.js';
 import { ConfigError, type Config } from '../../core/config.js';
 import { nextResolver, peersFromConfig, upstreamsFromConfig, zoneSettings } from '../../core/from-config.js';
-import { flushForRuleChange } from '../../apps/rule-scope.js';
 import { formatLine, type LogFields, type Logger, type LogLevel } from '../../core/log.js';
 import { MemoryMetrics } from '../../core/metrics.js';
 import { Resolver } from '../../core/resolver.js';
@@ -138,7 +137,7 @@ export class WorkerNode {
     if (!m) {
       m = new AppDataManager(app, () => this.chain, this.metrics, this.logger, app === 'override' ? RULES_MAX_BYTES : DATA_MAX_BYTES);
       // as on Node: a rule change flushes the cached answers it can affect (docs/rules.md)
-      if (app === 'override') m.onChange = (before, after) => this.resolver && flushForRuleChange(this.resolver, before, after);
+      if (app === 'override') m.onChange = (change) => this.resolver && flushForRuleChange(this.resolver, change);
       this.data.set(app, m);
     }
     return m;

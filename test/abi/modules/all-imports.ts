@@ -18,6 +18,7 @@ export function on_query(phase: i32, ctxLen: i32, msgLen: i32): i32 {
     abi.tag_clear(0, 0);
     abi.ctx_set(0, 0, 0);
     abi.load_error(0, 0);
+    abi.data_scope(0, 0);
     abi.log(0, 0, 0);
     abi.metric_add(0, 0, <i32>abi.now_ms());
   }
