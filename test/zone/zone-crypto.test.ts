@@ -3,7 +3,7 @@ import { createWorkerVerifier } from '../../host/adapters/node/cli/zone-crypto.j
 import { parseDnskey } from '../../host/core/zone/index.js';
 import { makeKey, signRRset } from './support/zone-signer.js';
 
-async function fixture(alg: 8 | 10 | 13 | 14 | 15) {
+async function fixture(alg: 8 | 10 | 13 | 14 | 15 | 16) {
   const key = await makeKey(alg);
   const owner = Uint8Array.of(7, ...new TextEncoder().encode('example'), 0);
   const rr = { owner, type: 1, class: 1, ttl: 300, rdata: Uint8Array.of(192, 0, 2, 1) };
@@ -18,7 +18,7 @@ describe('worker-thread signature verifier (Node CLI)', () => {
   it('verifies every supported algorithm and rejects altered data', async () => {
     const v = createWorkerVerifier();
     try {
-      for (const alg of [8, 10, 13, 14, 15] as const) {
+      for (const alg of [8, 10, 13, 14, 15, 16] as const) {
         const f = await fixture(alg);
         const key = await v.importKey(f.info);
         const bad = f.data.slice();

@@ -1,13 +1,17 @@
 /**
- * DNSKEY handling with WebCrypto: key tags (RFC 4034 appendix B), DS digests (RFC 4509,
- * RFC 6605), and importing public keys for RSASHA256/512 (RFC 5702), ECDSA P-256/P-384
- * (RFC 6605) and Ed25519 (RFC 8080). Other algorithms are reported as unsupported, never
- * guessed at.
+ * DNSKEY handling with WebCrypto, shared by the zone verifier and the message validator
+ * (host/core/dnssec/): key tags (RFC 4034 appendix B), DS digests (RFC 4509, RFC 6605) and DS
+ * matching, and importing public keys for RSASHA256/512 (RFC 5702), ECDSA P-256/P-384
+ * (RFC 6605), Ed25519 and Ed448 (RFC 8080). Other algorithms are reported as unsupported,
+ * never guessed at. Ed448 is in WebCrypto on Node but not on every runtime (Workers lacks it):
+ * `algorithmSupported` asks the runtime once, so a zone signed only with Ed448 is insecure
+ * there (RFC 4035 §5.2), not bogus.
  */
 
 import { bufferSource, digest } from './web-crypto.js';
 
-export const SUPPORTED_ALGORITHMS: readonly number[] = [8, 10, 13, 14, 15];
+/** The DNSSEC algorithms this code implements; `algorithmSupported` says which the runtime has. */
+export const SUPPORTED_ALGORITHMS: readonly number[] = [8, 10, 13, 14, 15, 16];
 
 export interface DnskeyInfo {
   flags: number;
@@ -71,6 +75,39 @@ export async function dsDigest(owner: Uint8Array, dnskeyRdata: Uint8Array, diges
   return digest(d.name, data);
 }
 
+/** The fields of DS RDATA (RFC 4034 §5.1); null when it is shorter than its fixed part. */
+export interface DsInfo {
+  tag: number;
+  algorithm: number;
+  digestType: number;
+  digest: Uint8Array;
+}
+
+export function parseDs(rdata: Uint8Array): DsInfo | null {
+  if (rdata.length < 5) return null;
+  return { tag: (rdata[0]! << 8) | rdata[1]!, algorithm: rdata[2]!, digestType: rdata[3]!, digest: rdata.subarray(4) };
+}
+
+/**
+ * The DS records that can start an authentication path, given which algorithms the runtime
+ * has: known digest type and algorithm. SHA-1 (digest type 1) stays usable, since RFC 8624
+ * §3.3 still makes validating it a MUST, but it is ignored when the set also has a SHA-256 or
+ * SHA-384 DS (RFC 4509 §3: no downgrade to the weaker digest).
+ */
+export function usableDs(ds: readonly DsInfo[], supported: (alg: number) => boolean): DsInfo[] {
+  const ok = ds.filter((d) => dsDigestSupported(d.digestType) && supported(d.algorithm));
+  return ok.some((d) => d.digestType !== 1) ? ok.filter((d) => d.digestType !== 1) : ok;
+}
+
+/** True when DNSKEY `key` (at lower-case `owner`) is the one DS `ds` names: tag, algorithm and digest. */
+export async function dsMatches(owner: Uint8Array, key: DnskeyInfo, ds: DsInfo): Promise<boolean> {
+  if (key.tag !== ds.tag || key.algorithm !== ds.algorithm) return false;
+  const d = await dsDigest(owner, key.rdata, ds.digestType);
+  if (!d || d.length !== ds.digest.length) return false;
+  for (let i = 0; i < d.length; i++) if (d[i] !== ds.digest[i]) return false;
+  return true;
+}
+
 /** base64url; RSA integers drop leading zero octets, EC coordinates keep their fixed width. */
 function b64url(b: Uint8Array, stripZeros = true): string {
   let s = 0;
@@ -103,6 +140,17 @@ export interface SignatureVerifier {
   importKey(info: DnskeyInfo): Promise<unknown>;
   /** One result per request, in order. */
   verifyBatch(requests: VerifyRequest[]): Promise<boolean[]>;
+  /**
+   * Whether this verifier can check `algorithm`; without it, what the runtime's WebCrypto can
+   * (`algorithmSupported`). A test passes a verifier without Ed448 to take the Workers path.
+   */
+  supports?(algorithm: number): boolean | Promise<boolean>;
+}
+
+/** `verifier.supports`, else what the runtime has. */
+export async function verifierSupports(verifier: SignatureVerifier, algorithm: number): Promise<boolean> {
+  if (!SUPPORTED_ALGORITHMS.includes(algorithm)) return false;
+  return verifier.supports ? verifier.supports(algorithm) : algorithmSupported(algorithm);
 }
 
 /** The public key of a DNSKEY as a JWK (RFC 3110, RFC 6605, RFC 8080 layouts); null if unsupported. */
@@ -135,8 +183,11 @@ export function dnskeyJwk(info: DnskeyInfo): JsonWebKey | null {
       };
     }
     case 15:
-      if (k.length !== 32) throw new Error(`Ed25519 key is ${k.length} octets, expected 32`);
-      return { kty: 'OKP', crv: 'Ed25519', x: b64url(k, false), ext: true };
+    case 16: {
+      const [crv, size] = info.algorithm === 15 ? ['Ed25519', 32] : ['Ed448', 57];
+      if (k.length !== size) throw new Error(`${crv} key is ${k.length} octets, expected ${size}`);
+      return { kty: 'OKP', crv, x: b64url(k, false), ext: true };
+    }
     default:
       return null;
   }
@@ -205,9 +256,39 @@ export async function importDnskey(info: DnskeyInfo): Promise<VerifyKey | null> 
         return { algorithm: 15, key, params: alg };
       }
     }
+    case 16: {
+      if (k.length !== 57) throw new Error(`Ed448 key is ${k.length} octets, expected 57`);
+      // a runtime without Ed448 has no path through this key: unsupported, not malformed
+      if (!(await algorithmSupported(16))) return null;
+      const key = await crypto.subtle.importKey('raw', bufferSource(k), { name: 'Ed448' }, false, ['verify']);
+      return { algorithm: 16, key, params: { name: 'Ed448' } };
+    }
     default:
       return null;
   }
+}
+
+// RFC 8032 §7.4 test 1 public key: a valid Ed448 point, for asking the runtime once
+const ED448_PROBE = Uint8Array.from(
+  '5fd7449b59b461fd2ce787ec616ad46a1da1342485a70e1f8a0ea75d80e96778edf124769b46c7061bd6783df1e50f6cd1fa1abeafe8256180'
+    .match(/../g)!
+    .map((h) => parseInt(h, 16)),
+);
+let ed448: Promise<boolean> | null = null;
+
+/**
+ * True when this runtime's WebCrypto can verify `algorithm` (always for 8, 10, 13, 14, 15;
+ * Ed448 is probed once, and only when a key or anchor names it, since Node warns on first use).
+ */
+export function algorithmSupported(algorithm: number): Promise<boolean> | boolean {
+  if (algorithm !== 16) return SUPPORTED_ALGORITHMS.includes(algorithm);
+  ed448 ??= crypto.subtle
+    .importKey('raw', ED448_PROBE, { name: 'Ed448' }, false, ['verify'])
+    .then(
+      () => true,
+      () => false,
+    );
+  return ed448;
 }
 
 export async function verifySignature(key: VerifyKey, signature: Uint8Array, data: Uint8Array): Promise<boolean> {

@@ -3,20 +3,24 @@
  * the apex DNSKEY RRset against a trust anchor, then every RRSIG (RFC 4034/4035) with
  * WebCrypto, each validity window against an injectable clock, and the NSEC chain. A zone
  * copy whose signatures have expired must not be served: the 2023 incident was exactly that.
+ * The per-RRSIG checks, key lookup and signed bytes are dnssec-rrsig.ts and signed-data.ts,
+ * the same steps the message validator (host/core/dnssec/) takes for one answer.
  */
 
 import { RRType, typeToName } from '../dns/rr-types.js';
 import { nameToText, u32 } from '../dns/wire.js';
 import {
-  dsDigest,
   dsDigestSupported,
+  dsMatches,
   parseDnskey,
-  SUPPORTED_ALGORITHMS,
+  parseDs,
+  verifierSupports,
   webCryptoVerifier,
   type DnskeyInfo,
   type SignatureVerifier,
 } from './dnssec-keys.js';
-import { wireNameLength } from './name-codec.js';
+import { absoluteTime, isoTime, KeyRing, parseRrsig, precheckRrsig, type SigOutcome } from './dnssec-rrsig.js';
+import { namesEqual, wireNameLength } from './name-codec.js';
 import { checkNsec3Chain } from './nsec3-chain.js';
 import { buildSignedData, signatureOf } from './signed-data.js';
 import { encodeBitmap, typesAt } from './type-bitmap.js';
@@ -99,30 +103,15 @@ export function dnssecAcceptable(status: DnssecStatus, policy: DnssecPolicy): bo
   return status === 'verified' || status === 'unsigned' || status === 'no-anchor' || status === 'insecure';
 }
 
-type Outcome = 'valid' | 'expired' | 'not-yet-valid' | 'bad-signature' | 'no-key' | 'unsupported' | 'malformed';
-
+/** One RRSIG over authoritative data; `keyIdx` narrows to the key that verified it. */
 interface SigCheck {
   set: number;
   record: number;
   keyIdx: number[];
-  outcome: Outcome;
+  outcome: SigOutcome;
   detail: string;
   expiration: number;
   inception: number;
-}
-
-const TWO32 = 2 ** 32;
-
-/** RFC 4034 §3.1.5 times are 32-bit serial numbers: the absolute time closest to `nowSec`. */
-function absoluteTime(t: number, nowSec: number): number {
-  let diff = (t - nowSec) % TWO32;
-  if (diff < 0) diff += TWO32;
-  if (diff >= TWO32 / 2) diff -= TWO32;
-  return nowSec + diff;
-}
-
-function iso(sec: number): string {
-  return new Date(sec * 1000).toISOString().replace('.000Z', 'Z');
 }
 
 class Failures {
@@ -134,27 +123,34 @@ class Failures {
   }
 }
 
+type Base = Omit<DnssecResult, 'status' | 'keyset' | 'reason'>;
+
+/**
+ * The steps, in order: the apex keys (`apexKeys`), the algorithms there is a path through
+ * (`unsupportedOnly`), one check per RRSIG (`collectChecks`), the crypto handed to the
+ * verifier in batches (`runChecks`), and while it works the trust anchor (`anchorKeys`) and the
+ * denial chain (`checkDenial`); then per RRset the verdicts are summed up (`summarize`) and
+ * the status decided (`decide`).
+ */
 export async function verifyDnssec(zone: Zone, options: DnssecOptions = {}): Promise<DnssecResult> {
   const now = options.now ?? Date.now();
   const nowSec = Math.floor(now / 1000);
-  const { names, sets, table } = zone;
   const failures = new Failures();
   const warnings: string[] = [];
-  const label = (k: number, type: number): string => `${nameToText(nameAt(zone, k))} ${typeToName(type)}`;
-  const base = {
-    keys: [] as KeySummary[],
+  const base: Base = {
+    keys: [],
     signatures: zone.sigs.length,
     valid: 0,
     rrsets: 0,
     failures: failures.list,
     failureCount: 0,
-    earliestExpiration: null as number | null,
-    nsec: 'none' as DnssecResult['nsec'],
-    denial: 'none' as DnssecResult['denial'],
+    earliestExpiration: null,
+    nsec: 'none',
+    denial: 'none',
     warnings,
   };
 
-  const keySet = names.count ? findSet(zone, 0, RRType.DNSKEY) : -1;
+  const keySet = zone.names.count ? findSet(zone, 0, RRType.DNSKEY) : -1;
   if (keySet < 0) {
     options.onDispatched?.();
     if (zone.sigs.length === 0) return { ...base, status: 'unsigned', keyset: 'unsigned', reason: 'the zone has no DNSKEY and no RRSIG' };
@@ -167,8 +163,48 @@ export async function verifyDnssec(zone: Zone, options: DnssecOptions = {}): Pro
       failureCount: 1,
     };
   }
+  const verifier = options.verifier ?? webCryptoVerifier;
+  const anchor = options.anchor ?? null;
+  const { ring, keyRecords } = await apexKeys(zone, keySet, verifier, warnings);
+  const supported = await supportedSet(verifier, ring.keys, anchor);
+  const keySummary = (anchored: Set<number>): KeySummary[] =>
+    ring.keys.map((k, i) => ({ tag: k.tag, algorithm: k.algorithm, flags: k.flags, anchored: anchored.has(i), supported: ring.handles[i] != null }));
 
-  // keys, imported once each
+  const noPath = unsupportedOnly(zone, anchor, ring.keys, supported);
+  if (noPath) {
+    options.onDispatched?.();
+    base.keys = keySummary(new Set());
+    return insecureResult(zone, base, noPath, nowSec);
+  }
+
+  const checks = collectChecks(zone, ring, nowSec, supported, failures, warnings, base);
+  let dispatched = false;
+  const signal = (): void => {
+    if (!dispatched) {
+      dispatched = true;
+      options.onDispatched?.();
+    }
+  };
+  const cryptoDone = runChecks(zone, checks, ring, keyRecords, verifier, options);
+  // while the verifier works: which keys the trust anchor vouches for, and the denial chain
+  const { anchored, problem } = await anchorKeys(zone, anchor, ring, signal);
+  signal();
+  base.keys = keySummary(anchored);
+  await checkDenial(zone, failures, warnings, base);
+  await cryptoDone;
+  const summary = summarize(zone, checks, keySet, anchor, anchored, failures, base);
+  base.failureCount = failures.count;
+  return decide(base, summary, anchor, problem, failures);
+}
+
+/** The apex DNSKEY RRset, imported once per key; a key that cannot be used becomes a warning. */
+async function apexKeys(
+  zone: Zone,
+  keySet: number,
+  verifier: SignatureVerifier,
+  warnings: string[],
+): Promise<{ ring: KeyRing; keyRecords: number[] }> {
+  const { sets, table } = zone;
   const keys: DnskeyInfo[] = [];
   const keyRecords: number[] = [];
   for (let q = sets.rrFirst[keySet]!; q < sets.rrFirst[keySet]! + sets.rrCount[keySet]!; q++) {
@@ -178,66 +214,77 @@ export async function verifyDnssec(zone: Zone, options: DnssecOptions = {}): Pro
       keyRecords.push(zone.rrs[q]!);
     }
   }
-  const verifier = options.verifier ?? webCryptoVerifier;
-  const imported: unknown[] = await Promise.all(
-    keys.map(async (k) => {
-      if (k.protocol !== 3 || !k.zoneKey) return null;
-      try {
-        return await verifier.importKey(k);
-      } catch (err) {
-        warnings.push(`DNSKEY ${k.tag}/${k.algorithm} cannot be used: ${(err as Error).message}`);
-        return null;
-      }
-    }),
-  );
-  const byTag = new Map<number, number[]>();
-  keys.forEach((k, i) => {
-    const id = k.tag * 256 + k.algorithm;
-    const list = byTag.get(id) ?? [];
-    list.push(i);
-    byTag.set(id, list);
-  });
+  const ring = await KeyRing.import(keys, verifier, (k, err) => warnings.push(`DNSKEY ${k.tag}/${k.algorithm} cannot be used: ${err.message}`));
+  return { ring, keyRecords };
+}
 
-  const noPath = unsupportedOnly(zone, options.anchor ?? null, keys);
-  if (noPath) {
-    options.onDispatched?.();
-    base.keys = keys.map((k, i) => ({ tag: k.tag, algorithm: k.algorithm, flags: k.flags, anchored: false, supported: imported[i] != null }));
-    return insecureResult(zone, base, noPath, nowSec);
-  }
+/** The algorithms among the zone's keys and the anchor's records that the verifier can check. */
+async function supportedSet(verifier: SignatureVerifier, keys: readonly DnskeyInfo[], anchor: TrustAnchor | null): Promise<Set<number>> {
+  const algs = new Set<number>(keys.map((k) => k.algorithm));
+  for (const d of anchor?.ds ?? []) if (d.length >= 5) algs.add(d[2]!);
+  for (const k of anchor?.dnskey ?? []) if (k.length >= 4) algs.add(k[3]!);
+  const out = new Set<number>();
+  for (const a of algs) if (await verifierSupports(verifier, a)) out.add(a);
+  return out;
+}
 
-  // one check per RRSIG over authoritative data
+/** One check per RRSIG over authoritative data; RRsets without one and orphan RRSIGs are failures. */
+function collectChecks(
+  zone: Zone,
+  ring: KeyRing,
+  nowSec: number,
+  supported: Set<number>,
+  failures: Failures,
+  warnings: string[],
+  base: Base,
+): SigCheck[] {
+  const { names, sets, table } = zone;
+  const ctx = { apex: zone.origin, ownerLabels: 0, nowSec, ring, supported: (a: number) => supported.has(a) };
   const checks: SigCheck[] = [];
   let nonAuthSigs = 0;
   for (let k = 0; k < names.count; k++) {
+    ctx.ownerLabels = names.labels[k]!;
     for (let s = names.setFirst[k]!; s < names.setFirst[k]! + names.setCount[k]!; s++) {
-      const auth = (sets.flags[s]! & SET_AUTH) !== 0;
-      if (!auth) {
+      if ((sets.flags[s]! & SET_AUTH) === 0) {
         nonAuthSigs += sets.sigCount[s]!;
         continue;
       }
       base.rrsets++;
-      if (sets.sigCount[s] === 0) failures.add(`${label(k, sets.type[s]!)}: no RRSIG`);
+      if (sets.sigCount[s] === 0) failures.add(`${label(zone, k, sets.type[s]!)}: no RRSIG`);
       for (let q = sets.sigFirst[s]!; q < sets.sigFirst[s]! + sets.sigCount[s]!; q++) {
-        checks.push(prepare(zone, k, s, zone.sigs[q]!, byTag, keys, imported, nowSec));
+        const r = zone.sigs[q]!;
+        const pre = precheckRrsig(parseRrsig(table.rdata(r)), ctx);
+        checks.push({ set: s, record: r, keyIdx: pre.keys, outcome: pre.outcome, detail: pre.detail, expiration: pre.expiration, inception: pre.inception });
       }
     }
     for (let q = names.orphanFirst[k]!; q < names.orphanFirst[k]! + names.orphanCount[k]!; q++) {
       const r = zone.sigs[q]!;
       const covered = table.rdLen[r]! >= 2 ? (table.bytes[table.rdOff[r]!]! << 8) | table.bytes[table.rdOff[r]! + 1]! : 0;
-      failures.add(`${label(k, covered)}: RRSIG covers a type that has no RRset here`);
+      failures.add(`${label(zone, k, covered)}: RRSIG covers a type that has no RRset here`);
     }
   }
   if (nonAuthSigs) warnings.push(`${nonAuthSigs} RRSIGs over glue, delegation NS or occluded data ignored`);
+  return checks;
+}
 
-  // Signatures go to the verifier in large batches, so its threads stay busy while this thread
-  // goes on (to the ZONEMD digest). A key-tag collision gets a second round with the next key.
+/**
+ * The crypto. Signatures go to the verifier in large batches, so its threads stay busy while
+ * this thread goes on (to the anchor, the denial chain, the ZONEMD digest); results the
+ * prefetch already has (same key, exactly the same RRset) are used as they are. A key-tag
+ * collision gets a second round with the next key.
+ */
+async function runChecks(
+  zone: Zone,
+  checks: SigCheck[],
+  ring: KeyRing,
+  keyRecords: number[],
+  verifier: SignatureVerifier,
+  options: DnssecOptions,
+): Promise<void> {
   const batchSize = Math.max(1, options.concurrency ?? 4096);
-  let dispatched = false;
-  const signal = (): void => {
-    if (!dispatched) {
-      dispatched = true;
-      options.onDispatched?.();
-    }
+  const badSignature = (c: SigCheck): void => {
+    c.outcome = 'bad-signature';
+    c.detail = `signature by key ${keyTagOf(zone, c.record)} does not verify`;
   };
   const verifyRounds = async (first: Array<{ c: SigCheck; k: number }>): Promise<void> => {
     let round = first;
@@ -249,9 +296,9 @@ export async function verifyDnssec(zone: Zone, options: DnssecOptions = {}): Pro
         const slice = round.slice(i, i + batchSize);
         const pending = verifier.verifyBatch(
           slice.map(({ c, k }) => ({
-            key: imported[c.keyIdx[k]!],
-            signature: signatureBytes(zone, c.record),
-            data: signedData(zone, c.set, c.record),
+            key: ring.handles[c.keyIdx[k]!],
+            signature: signatureOf(zone.table, c.record),
+            data: zoneSignedData(zone, c.set, c.record),
           })),
         );
         inFlight.push(
@@ -259,10 +306,7 @@ export async function verifyDnssec(zone: Zone, options: DnssecOptions = {}): Pro
             slice.forEach(({ c, k }, j) => {
               if (results[j]) c.keyIdx = [c.keyIdx[k]!];
               else if (k + 1 < c.keyIdx.length) retry.push({ c, k: k + 1 });
-              else {
-                c.outcome = 'bad-signature';
-                c.detail = `signature by key ${keyTagOf(zone, c.record)} does not verify`;
-              }
+              else badSignature(c);
             });
           }),
         );
@@ -272,83 +316,95 @@ export async function verifyDnssec(zone: Zone, options: DnssecOptions = {}): Pro
       round = retry;
     }
   };
-  const cryptoDone = (async (): Promise<void> => {
-    // results the prefetch already has (same key, exactly the same RRset) are used as they are
-    const fresh: Array<{ c: SigCheck; k: number }> = [];
-    const early: Array<{ c: SigCheck; ok: Promise<boolean | null> }> = [];
-    for (const c of checks) {
-      if (c.keyIdx.length === 0) continue;
-      const ok =
-        c.keyIdx.length === 1 && options.prefetch
-          ? options.prefetch.lookup(c.record, keyRecords[c.keyIdx[0]!]!, zone.rrs, sets.rrFirst[c.set]!, sets.rrCount[c.set]!)
-          : null;
-      if (ok) early.push({ c, ok });
-      else fresh.push({ c, k: 0 });
-    }
-    await verifyRounds(fresh);
-    const again: Array<{ c: SigCheck; k: number }> = [];
-    for (const { c, ok } of early) {
-      const result = await ok;
-      if (result === null) again.push({ c, k: 0 });
-      else if (!result) {
-        c.outcome = 'bad-signature';
-        c.detail = `signature by key ${keyTagOf(zone, c.record)} does not verify`;
-      }
-    }
-    await verifyRounds(again);
-  })();
+  const { sets } = zone;
+  const fresh: Array<{ c: SigCheck; k: number }> = [];
+  const early: Array<{ c: SigCheck; ok: Promise<boolean | null> }> = [];
+  for (const c of checks) {
+    if (c.keyIdx.length === 0) continue;
+    const ok =
+      c.keyIdx.length === 1 && options.prefetch
+        ? options.prefetch.lookup(c.record, keyRecords[c.keyIdx[0]!]!, zone.rrs, sets.rrFirst[c.set]!, sets.rrCount[c.set]!)
+        : null;
+    if (ok) early.push({ c, ok });
+    else fresh.push({ c, k: 0 });
+  }
+  await verifyRounds(fresh);
+  const again: Array<{ c: SigCheck; k: number }> = [];
+  for (const { c, ok } of early) {
+    const result = await ok;
+    if (result === null) again.push({ c, k: 0 });
+    else if (!result) badSignature(c);
+  }
+  await verifyRounds(again);
+}
 
-  // while the verifier works: the trust anchor (which keys must sign the DNSKEY RRset) and the
-  // NSEC chain
+/**
+ * The keys the trust anchor vouches for: a DS digest match or an identical DNSKEY. `signal`
+ * runs once the digests are under way. `problem` says why none are, when none are.
+ */
+async function anchorKeys(
+  zone: Zone,
+  anchor: TrustAnchor | null,
+  ring: KeyRing,
+  signal: () => void,
+): Promise<{ anchored: Set<number>; problem: string | null }> {
   const anchored = new Set<number>();
-  const anchor = options.anchor ?? null;
-  let anchorProblem: string | null = null;
-  if (anchor) {
-    if (anchor.owner.length !== zone.origin.length || !anchor.owner.every((c, i) => c === zone.origin[i])) {
-      anchorProblem = `the trust anchor is for ${nameToText(anchor.owner)}, the zone is ${nameToText(zone.origin)}`;
-    } else {
-      const pendingDigests: Array<Promise<void>> = [];
-      for (const ds of anchor.ds) {
-        if (ds.length < 5) continue;
-        const tag = (ds[0]! << 8) | ds[1]!;
-        const alg = ds[2]!;
-        const dtype = ds[3]!;
-        if (!dsDigestSupported(dtype)) continue;
-        for (const i of byTag.get(tag * 256 + alg) ?? []) {
-          pendingDigests.push(
-            dsDigest(zone.origin, keys[i]!.rdata, dtype).then((d) => {
-              if (d && d.length === ds.length - 4 && d.every((b, j) => b === ds[4 + j])) anchored.add(i);
-            }),
-          );
-        }
-      }
-      for (const dk of anchor.dnskey) {
-        keys.forEach((k, i) => {
-          if (k.rdata.length === dk.length && k.rdata.every((b, j) => b === dk[j])) anchored.add(i);
-        });
-      }
-      signal();
-      await Promise.all(pendingDigests);
-      if (anchored.size === 0) {
-        const want = anchor.ds.map((d) => `DS ${(d[0]! << 8) | d[1]!}/${d[2]}`).concat(anchor.dnskey.map(() => 'DNSKEY'));
-        anchorProblem = `no DNSKEY in the zone matches the trust anchor (${want.join(', ')})`;
-      }
+  if (!anchor) return { anchored, problem: null };
+  if (!namesEqual(anchor.owner, zone.origin)) {
+    return { anchored, problem: `the trust anchor is for ${nameToText(anchor.owner)}, the zone is ${nameToText(zone.origin)}` };
+  }
+  const pendingDigests: Array<Promise<void>> = [];
+  for (const rd of anchor.ds) {
+    const ds = parseDs(rd);
+    if (!ds || !dsDigestSupported(ds.digestType)) continue;
+    for (const i of ring.withTag(ds.tag, ds.algorithm)) {
+      pendingDigests.push(
+        dsMatches(zone.origin, ring.keys[i]!, ds).then((ok) => {
+          if (ok) anchored.add(i);
+        }),
+      );
     }
   }
+  for (const dk of anchor.dnskey) {
+    ring.keys.forEach((k, i) => {
+      if (k.rdata.length === dk.length && k.rdata.every((b, j) => b === dk[j])) anchored.add(i);
+    });
+  }
   signal();
-  base.keys = keys.map((k, i) => ({
-    tag: k.tag,
-    algorithm: k.algorithm,
-    flags: k.flags,
-    anchored: anchored.has(i),
-    supported: imported[i] != null,
-  }));
+  await Promise.all(pendingDigests);
+  if (anchored.size > 0) return { anchored, problem: null };
+  const want = anchor.ds.map((d) => `DS ${(d[0]! << 8) | d[1]!}/${d[2]}`).concat(anchor.dnskey.map(() => 'DNSKEY'));
+  return { anchored, problem: `no DNSKEY in the zone matches the trust anchor (${want.join(', ')})` };
+}
+
+/** The denial-of-existence chain, NSEC or NSEC3, whichever the zone has. */
+async function checkDenial(zone: Zone, failures: Failures, warnings: string[], base: Base): Promise<void> {
   const chain = checkNsecChain(zone, failures);
   base.denial = chain === 'nsec3' ? 'nsec3' : chain === 'none' ? 'none' : 'nsec';
   base.nsec = chain === 'nsec3' ? await checkNsec3Chain(zone, (m) => failures.add(m), warnings) : chain;
-  await cryptoDone;
+}
 
-  // per RRset: good when any signature is valid now
+interface Summary {
+  keyset: KeysetStatus;
+  expiredSets: number;
+  earliestExpired: number | null;
+}
+
+/**
+ * Per RRset: good when any signature is valid now; the copy's expiry is, per RRset, the latest
+ * expiration of its good signatures, then the earliest across RRsets. The DNSKEY RRset must be
+ * signed by an anchored key when there is an anchor.
+ */
+function summarize(
+  zone: Zone,
+  checks: SigCheck[],
+  keySet: number,
+  anchor: TrustAnchor | null,
+  anchored: Set<number>,
+  failures: Failures,
+  base: Base,
+): Summary {
+  const { sets } = zone;
   const bySet = new Map<number, SigCheck[]>();
   for (const c of checks) {
     const list = bySet.get(c.set);
@@ -368,7 +424,7 @@ export async function verifyDnssec(zone: Zone, options: DnssecOptions = {}): Pro
         base.valid++;
         if (c.expiration > best) best = c.expiration;
       } else if (c.outcome === 'expired' && c.expiration > bestExpired) bestExpired = c.expiration;
-      if (c.outcome === 'bad-signature' || c.outcome === 'malformed') failures.add(`${label(k, sets.type[s]!)}: ${c.detail}`);
+      if (c.outcome === 'bad-signature' || c.outcome === 'malformed') failures.add(`${label(zone, k, sets.type[s]!)}: ${c.detail}`);
     }
     if (best > -Infinity) {
       if (earliest === null || best * 1000 < earliest) earliest = best * 1000;
@@ -377,7 +433,7 @@ export async function verifyDnssec(zone: Zone, options: DnssecOptions = {}): Pro
       if (earliest === null || bestExpired * 1000 < earliest) earliest = bestExpired * 1000;
       if (earliestExpired === null || bestExpired < earliestExpired) earliestExpired = bestExpired;
     } else if (!list.some((c) => c.outcome === 'bad-signature' || c.outcome === 'malformed')) {
-      failures.add(`${label(k, sets.type[s]!)}: ${list[0]!.detail}`);
+      failures.add(`${label(zone, k, sets.type[s]!)}: ${list[0]!.detail}`);
     }
     if (s === keySet) {
       const relevant = anchor ? list.filter((c) => c.keyIdx.length === 1 && anchored.has(c.keyIdx[0]!)) : list;
@@ -386,11 +442,13 @@ export async function verifyDnssec(zone: Zone, options: DnssecOptions = {}): Pro
       else keyset = 'bogus';
     }
   }
-  if (anchorProblem) keyset = 'bogus';
   base.earliestExpiration = earliest;
+  return { keyset, expiredSets, earliestExpired };
+}
 
-  base.failureCount = failures.count;
-
+/** The status, from the first thing wrong (the anchor, the key set, any failure, expiry). */
+function decide(base: Base, summary: Summary, anchor: TrustAnchor | null, anchorProblem: string | null, failures: Failures): DnssecResult {
+  const keyset: KeysetStatus = anchorProblem ? 'bogus' : summary.keyset;
   const result = (status: DnssecStatus, reason?: string): DnssecResult => ({
     ...base,
     status,
@@ -402,11 +460,15 @@ export async function verifyDnssec(zone: Zone, options: DnssecOptions = {}): Pro
     return result('bogus', anchor ? 'the DNSKEY RRset has no valid signature by a trust-anchored key' : 'the DNSKEY RRset has no valid signature');
   }
   if (failures.count > 0) return result('bogus', `${failures.count} verification failures; first: ${failures.list[0]}`);
-  if (expiredSets > 0 || keyset === 'expired') {
-    return result('expired', `${expiredSets} RRsets have only expired signatures; the earliest expired ${iso(earliestExpired ?? 0)}`);
+  if (summary.expiredSets > 0 || keyset === 'expired') {
+    return result('expired', `${summary.expiredSets} RRsets have only expired signatures; the earliest expired ${isoTime(summary.earliestExpired ?? 0)}`);
   }
   if (!anchor) return result('no-anchor', 'signatures are consistent with the zone’s own DNSKEYs, but no trust anchor was given');
   return result('verified');
+}
+
+function label(zone: Zone, k: number, type: number): string {
+  return `${nameToText(nameAt(zone, k))} ${typeToName(type)}`;
 }
 
 /**
@@ -415,11 +477,11 @@ export async function verifyDnssec(zone: Zone, options: DnssecOptions = {}): Pro
  * follow and a validator treats the zone as insecure, not bogus. Refusing such a zone would be
  * failing on something new, the lesson of 2023. Returns why, or null when a path exists.
  */
-function unsupportedOnly(zone: Zone, anchor: TrustAnchor | null, keys: DnskeyInfo[]): string | null {
-  const supported = (alg: number): boolean => SUPPORTED_ALGORITHMS.includes(alg);
+function unsupportedOnly(zone: Zone, anchor: TrustAnchor | null, keys: readonly DnskeyInfo[], supportedAlgs: Set<number>): string | null {
+  const supported = (alg: number): boolean => supportedAlgs.has(alg);
   if (anchor) {
     // an anchor for another name is a mistake to report, not a reason to go insecure
-    if (anchor.owner.length !== zone.origin.length || !anchor.owner.every((c, i) => c === zone.origin[i])) return null;
+    if (!namesEqual(anchor.owner, zone.origin)) return null;
     const ds = anchor.ds.filter((d) => d.length >= 5);
     const usable =
       ds.some((d) => supported(d[2]!) && dsDigestSupported(d[3]!)) || anchor.dnskey.some((k) => k.length >= 4 && supported(k[3]!));
@@ -488,66 +550,7 @@ function keyTagOf(zone: Zone, r: number): number {
   return (zone.table.bytes[o + 16]! << 8) | zone.table.bytes[o + 17]!;
 }
 
-function prepare(
-  zone: Zone,
-  k: number,
-  s: number,
-  r: number,
-  byTag: Map<number, number[]>,
-  keys: DnskeyInfo[],
-  imported: unknown[],
-  nowSec: number,
-): SigCheck {
-  const t = zone.table;
-  const b = t.bytes;
-  const o = t.rdOff[r]!;
-  const len = t.rdLen[r]!;
-  const check: SigCheck = { set: s, record: r, keyIdx: [], outcome: 'valid', detail: '', expiration: 0, inception: 0 };
-  const fail = (outcome: Outcome, detail: string): SigCheck => {
-    check.outcome = outcome;
-    check.detail = detail;
-    check.keyIdx = [];
-    return check;
-  };
-  if (len < 20) return fail('malformed', 'RRSIG RDATA too short');
-  const signerLen = wireNameLength(b, o + 18, o + len);
-  if (signerLen < 0) return fail('malformed', 'RRSIG signer name is malformed');
-  const alg = b[o + 2]!;
-  const labels = b[o + 3]!;
-  const expiration = absoluteTime(u32(b, o + 8), nowSec);
-  const inception = absoluteTime(u32(b, o + 12), nowSec);
-  const tag = (b[o + 16]! << 8) | b[o + 17]!;
-  check.expiration = expiration;
-  check.inception = inception;
-  const signer = b.subarray(o + 18, o + 18 + signerLen);
-  const origin = zone.origin;
-  let sameSigner = signer.length === origin.length;
-  for (let i = 0; sameSigner && i < origin.length; i++) {
-    const c = signer[i]!;
-    if ((c >= 0x41 && c <= 0x5a ? c + 0x20 : c) !== origin[i]) sameSigner = false;
-  }
-  if (!sameSigner) return fail('malformed', `signer ${nameToText(signer)} is not the zone apex`);
-  if (labels > zone.names.labels[k]!) return fail('malformed', `RRSIG labels field ${labels} exceeds the owner's label count`);
-  if (!SUPPORTED_ALGORITHMS.includes(alg)) return fail('unsupported', `algorithm ${alg} is not supported`);
-  const candidates = (byTag.get(tag * 256 + alg) ?? []).filter((i) => imported[i] != null && keys[i]!.zoneKey);
-  if (candidates.length === 0) return fail('no-key', `no DNSKEY with tag ${tag} and algorithm ${alg}`);
-  check.keyIdx = candidates;
-  if (inception > nowSec) {
-    check.outcome = 'not-yet-valid';
-    check.detail = `signature not valid before ${iso(inception)}`;
-  } else if (expiration < nowSec) {
-    check.outcome = 'expired';
-    check.detail = `signature expired ${iso(expiration)}`;
-  }
-  // outcome stays valid/expired/not-yet-valid unless the crypto check fails
-  return check;
-}
-
-function signatureBytes(zone: Zone, r: number): Uint8Array {
-  return signatureOf(zone.table, r);
-}
-
-function signedData(zone: Zone, s: number, r: number): Uint8Array {
+function zoneSignedData(zone: Zone, s: number, r: number): Uint8Array {
   const k = zone.sets.name[s]!;
   return buildSignedData(
     zone.table,

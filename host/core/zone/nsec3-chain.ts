@@ -3,6 +3,8 @@
  * non-terminals included) hashes to the owner of one NSEC3 whose type bitmap lists the types at
  * that name, the NSEC3 records link their hashes in a cycle, and only an Opt-Out NSEC3 may skip
  * an insecure delegation. Hashes use the zone's NSEC3PARAM; SHA-1 is the only hash defined.
+ * The hash (`nsec3Hash`), the RDATA reader (`parseNsec3`) and the cover test (`nsec3Covers`)
+ * are the message validator's too.
  */
 
 import { RRType } from '../dns/rr-types.js';
@@ -15,10 +17,48 @@ import { findSet, nameAt, NODE_BELOW_CUT, NODE_BELOW_DNAME, NODE_CUT, type Zone 
 
 const OPT_OUT = 1;
 
-interface Params {
+export interface Nsec3Params {
   alg: number;
   iterations: number;
   salt: Uint8Array;
+}
+type Params = Nsec3Params;
+
+/** NSEC3 RDATA (RFC 5155 §3.2). */
+export interface Nsec3Info extends Nsec3Params {
+  flags: number;
+  optOut: boolean;
+  /** The next hashed owner, raw (not base32hex). */
+  next: Uint8Array;
+  bitmap: Uint8Array;
+}
+
+/** The fields of NSEC3 RDATA; null when it is malformed. */
+export function parseNsec3(rd: Uint8Array): Nsec3Info | null {
+  if (rd.length < 5 || 5 + rd[4]! >= rd.length) return null;
+  const saltLen = rd[4]!;
+  const hp = 5 + saltLen;
+  const hashLen = rd[hp]!;
+  if (hashLen === 0 || hp + 1 + hashLen > rd.length) return null;
+  return {
+    alg: rd[0]!,
+    flags: rd[1]!,
+    optOut: (rd[1]! & OPT_OUT) !== 0,
+    iterations: (rd[2]! << 8) | rd[3]!,
+    salt: rd.subarray(5, hp),
+    next: rd.subarray(hp + 1, hp + 1 + hashLen),
+    bitmap: rd.subarray(hp + 1 + hashLen),
+  };
+}
+
+/**
+ * True when hash h falls strictly between an NSEC3's owner hash and its next hash (the last
+ * NSEC3 of a chain wraps around to the first).
+ */
+export function nsec3Covers(owner: Uint8Array, next: Uint8Array, h: Uint8Array): boolean {
+  const after = compareBytes(h, owner) > 0;
+  const before = compareBytes(h, next) < 0;
+  return compareBytes(next, owner) <= 0 ? after || before : after && before;
 }
 
 interface Nsec3 {
@@ -29,8 +69,11 @@ interface Nsec3 {
   bitmap: Uint8Array;
 }
 
-/** RFC 5155 §5: IH(salt, x, 0) = H(x | salt); IH(salt, x, k) = H(IH(salt, x, k-1) | salt). */
-async function hashName(name: Uint8Array, p: Params): Promise<Uint8Array> {
+/**
+ * RFC 5155 §5: IH(salt, x, 0) = H(x | salt); IH(salt, x, k) = H(IH(salt, x, k-1) | salt), x the
+ * lower-case wire name. Costs `iterations + 1` SHA-1 computations (what a validator budgets).
+ */
+export async function nsec3Hash(name: Uint8Array, p: Nsec3Params): Promise<Uint8Array> {
   const buf = new Uint8Array(Math.max(name.length, 20) + p.salt.length);
   buf.set(name);
   buf.set(p.salt, name.length);
@@ -76,19 +119,13 @@ export async function checkNsec3Chain(
     if (s < 0) continue;
     owners.add(k);
     for (let q = sets.rrFirst[s]!; q < sets.rrFirst[s]! + sets.rrCount[s]!; q++) {
-      const rd = table.rdata(zone.rrs[q]!);
-      if (rd.length < 5 || 5 + rd[4]! >= rd.length) continue;
-      const saltLen = rd[4]!;
-      const alg = rd[0]!;
-      const iterations = (rd[2]! << 8) | rd[3]!;
-      const salt = rd.subarray(5, 5 + saltLen);
-      params ??= { alg, iterations, salt: salt.slice() };
-      if (alg !== params.alg || iterations !== params.iterations || compareBytes(salt, params.salt) !== 0) {
+      const n3 = parseNsec3(table.rdata(zone.rrs[q]!));
+      if (!n3) continue;
+      params ??= { alg: n3.alg, iterations: n3.iterations, salt: n3.salt.slice() };
+      if (n3.alg !== params.alg || n3.iterations !== params.iterations || compareBytes(n3.salt, params.salt) !== 0) {
         warnings.push(`${nameToText(nameAt(zone, k))} NSEC3 with other parameters than the chain's is ignored`);
         continue;
       }
-      const hp = 5 + saltLen;
-      const next = rd.subarray(hp + 1, hp + 1 + rd[hp]!);
       // the owner's first label is the base32hex hash of the name it stands for
       const owner = nameAt(zone, k);
       const label = owner.subarray(1, 1 + owner[0]!);
@@ -98,7 +135,7 @@ export async function checkNsec3Chain(
         problem(`${nameToText(owner)} NSEC3: owner is not a hash label directly below ${apexText}`);
         continue;
       }
-      records.push({ name: k, hash: hash.slice(0, end), optOut: (rd[1]! & OPT_OUT) !== 0, next, bitmap: rd.subarray(hp + 1 + rd[hp]!) });
+      records.push({ name: k, hash: hash.slice(0, end), optOut: n3.optOut, next: n3.next, bitmap: n3.bitmap });
     }
   }
   if (!params) {
@@ -132,7 +169,7 @@ export async function checkNsec3Chain(
     if (names.flags[k]! & (NODE_BELOW_CUT | NODE_BELOW_DNAME)) continue;
     covered.push(k);
   }
-  const hashes = await Promise.all(covered.map((k) => hashName(nameAt(zone, k), params)));
+  const hashes = await Promise.all(covered.map((k) => nsec3Hash(nameAt(zone, k), params)));
   const used = new Set<Nsec3>();
   const types = new Int32Array(256);
   const bitmap = new Uint8Array(34 * 256);
@@ -157,14 +194,7 @@ export async function checkNsec3Chain(
   return failed ? 'broken' : 'verified';
 }
 
-/** True when an Opt-Out NSEC3 covers (falls strictly between its owner and next) hash h. */
+/** True when an Opt-Out NSEC3 covers hash h. */
 function optOutCovers(sorted: Nsec3[], h: Uint8Array): boolean {
-  for (const r of sorted) {
-    if (!r.optOut) continue;
-    const after = compareBytes(h, r.hash) > 0;
-    const before = compareBytes(h, r.next) < 0;
-    const wraps = compareBytes(r.next, r.hash) <= 0;
-    if (wraps ? after || before : after && before) return true;
-  }
-  return false;
+  return sorted.some((r) => r.optOut && nsec3Covers(r.hash, r.next, h));
 }

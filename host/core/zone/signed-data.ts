@@ -2,7 +2,9 @@
  * The bytes an RRSIG signs (RFC 4034 §3.1.8.1): its RDATA up to the signature with the signer
  * name lower-cased, then each RR of the RRset in canonical form with the original TTL, the
  * owner shortened to `*.` + the last `labels` labels when the RRSIG is for a wildcard
- * (RFC 4035 §5.3.2). Shared by the zone verifier and the while-parsing prefetch.
+ * (RFC 4035 §5.3.2). One builder (`signedData`) for every caller: the zone verifier and the
+ * while-parsing prefetch reach it through `buildSignedData` (records in a RecordTable), the
+ * message validator with RDATA it took from a response.
  */
 
 import { wireNameLength } from './name-codec.js';
@@ -17,29 +19,20 @@ export function signatureOf(t: RecordTable, r: number): Uint8Array {
 }
 
 /**
+ * @param head the RRSIG RDATA up to its signature (18 octets and the signer name)
  * @param owner lower-case wire owner of the RRset; `ownerLabels` its label count
- * @param rrs record indices of the RRset in canonical order, `rrs[first, first+count)`
- * @param canonOf canonical RDATA of a record
+ * @param canon the RRset's RDATA in canonical form and canonical order, duplicates removed
  */
-export function buildSignedData(
-  t: RecordTable,
-  sig: number,
+export function signedData(
+  head: Uint8Array,
   owner: Uint8Array,
   ownerLabels: number,
   type: number,
   cls: number,
-  rrs: ArrayLike<number>,
-  first: number,
-  count: number,
-  canonOf: (r: number) => Uint8Array,
+  canon: readonly Uint8Array[],
 ): Uint8Array {
-  const b = t.bytes;
-  const o = t.rdOff[sig]!;
-  const end = o + t.rdLen[sig]!;
-  const signerLen = wireNameLength(b, o + 18, end);
-  const head = 18 + signerLen;
-  const labels = b[o + 3]!;
-  const origTtl = ((b[o + 4]! << 24) | (b[o + 5]! << 16) | (b[o + 6]! << 8) | b[o + 7]!) >>> 0;
+  const labels = head[3]!;
+  const origTtl = ((head[4]! << 24) | (head[5]! << 16) | (head[6]! << 8) | head[7]!) >>> 0;
   let ownerOff = 0;
   let wildcard = false;
   if (labels < ownerLabels) {
@@ -47,20 +40,15 @@ export function buildSignedData(
     wildcard = true;
   }
   const ownerLen = owner.length - ownerOff;
-  const canon: Uint8Array[] = [];
-  let size = head;
-  for (let q = first; q < first + count; q++) {
-    const c = canonOf(rrs[q]!);
-    canon.push(c);
-    size += (wildcard ? 2 : 0) + ownerLen + 10 + c.length;
-  }
+  let size = head.length;
+  for (const c of canon) size += (wildcard ? 2 : 0) + ownerLen + 10 + c.length;
   const out = new Uint8Array(size);
-  out.set(b.subarray(o, o + head), 0);
-  for (let i = 18; i < head; i++) {
+  out.set(head, 0);
+  for (let i = 18; i < head.length; i++) {
     const c = out[i]!;
     if (c >= 0x41 && c <= 0x5a) out[i] = c + 0x20;
   }
-  let p = head;
+  let p = head.length;
   for (const c of canon) {
     if (wildcard) {
       out[p++] = 1;
@@ -84,4 +72,28 @@ export function buildSignedData(
     p += len;
   }
   return out;
+}
+
+/**
+ * `signedData` for RRSIG record `sig` of a RecordTable over the RRset `rrs[first, first+count)`
+ * (record indices in canonical order); `canonOf` gives a record's canonical RDATA.
+ */
+export function buildSignedData(
+  t: RecordTable,
+  sig: number,
+  owner: Uint8Array,
+  ownerLabels: number,
+  type: number,
+  cls: number,
+  rrs: ArrayLike<number>,
+  first: number,
+  count: number,
+  canonOf: (r: number) => Uint8Array,
+): Uint8Array {
+  const o = t.rdOff[sig]!;
+  const end = o + t.rdLen[sig]!;
+  const head = t.bytes.subarray(o, o + 18 + wireNameLength(t.bytes, o + 18, end));
+  const canon: Uint8Array[] = [];
+  for (let q = first; q < first + count; q++) canon.push(canonOf(rrs[q]!));
+  return signedData(head, owner, ownerLabels, type, cls, canon);
 }

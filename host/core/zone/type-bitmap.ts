@@ -1,6 +1,7 @@
 /**
- * NSEC and NSEC3 type bitmaps (RFC 4034 §4.1.2, RFC 5155 §3.2.1) of the types a name holds, for
- * checking the denial-of-existence chains against the data they describe.
+ * NSEC and NSEC3 type bitmaps (RFC 4034 §4.1.2, RFC 5155 §3.2.1): written from the types a name
+ * holds, for checking a zone's denial-of-existence chains against the data they describe, and
+ * read (`bitmapHas`) by the message validator's denial proofs.
  */
 
 import { RRType } from '../dns/rr-types.js';
@@ -53,4 +54,25 @@ export function typesAt(zone: Zone, k: number, types: Int32Array, extra = -1): n
   if (extra >= 0) types[n++] = extra;
   types.subarray(0, n).sort();
   return n;
+}
+
+/**
+ * True when the type bitmap `b[o, end)` lists `type`. A malformed bitmap (a window past the
+ * end) lists nothing beyond what could be read.
+ */
+export function bitmapHas(b: Uint8Array, type: number, o = 0, end = b.length): boolean {
+  const win = type >>> 8;
+  const low = type & 0xff;
+  let p = o;
+  while (p + 2 <= end) {
+    const w = b[p]!;
+    const len = b[p + 1]!;
+    if (w === win) {
+      const byte = low >>> 3;
+      return byte < len && p + 2 + byte < end && (b[p + 2 + byte]! & (0x80 >>> (low & 7))) !== 0;
+    }
+    if (w > win) return false;
+    p += 2 + len;
+  }
+  return false;
 }

@@ -22,7 +22,7 @@ import {
   type ZoneRecord,
 } from '../../../host/core/zone/index.js';
 
-export type Algorithm = 8 | 10 | 13 | 14 | 15;
+export type Algorithm = 8 | 10 | 13 | 14 | 15 | 16;
 
 export interface TestKey {
   algorithm: Algorithm;
@@ -55,7 +55,8 @@ export async function makeKey(algorithm: Algorithm, flags = 256): Promise<TestKe
     ])) as CryptoKeyPair;
     pub = new Uint8Array(await crypto.subtle.exportKey('raw', pair.publicKey)).subarray(1);
   } else {
-    pair = (await crypto.subtle.generateKey({ name: 'Ed25519' }, true, ['sign', 'verify'])) as CryptoKeyPair;
+    const name = algorithm === 15 ? 'Ed25519' : 'Ed448';
+    pair = (await crypto.subtle.generateKey({ name }, true, ['sign', 'verify'])) as CryptoKeyPair;
     pub = new Uint8Array(await crypto.subtle.exportKey('raw', pair.publicKey));
   }
   const rdata = new Uint8Array(4 + pub.length);
@@ -71,7 +72,7 @@ function signParams(alg: Algorithm): AlgorithmIdentifier | EcdsaParams {
   if (alg === 8 || alg === 10) return { name: 'RSASSA-PKCS1-v1_5' };
   if (alg === 13) return { name: 'ECDSA', hash: 'SHA-256' };
   if (alg === 14) return { name: 'ECDSA', hash: 'SHA-384' };
-  return { name: 'Ed25519' };
+  return { name: alg === 15 ? 'Ed25519' : 'Ed448' };
 }
 
 function u32(v: number): number[] {
