@@ -2,13 +2,19 @@
  * Trust anchors: DS and/or DNSKEY records in presentation format (the form of IANA's
  * root-anchors and of `ldns-keygen` output), read with the zone parser so the same escapes and
  * generic forms work. TTLs are optional here.
+ *
+ * One file may hold anchors for several zones (`parseTrustAnchors`: the root and, say, an
+ * internal zone whose parent is unsigned); the message validator takes them all, and the
+ * zone verifier takes the one for its zone (`anchorFor`), so one file serves both.
+ * `parseTrustAnchor` reads a file for exactly one zone.
  */
 
-import { nameEquals } from '../dns/name.js';
+import { lowerName, nameEquals } from '../dns/name.js';
 import { RRType } from '../dns/rr-types.js';
 import { nameToText } from '../dns/wire.js';
 import { ZoneError } from './errors.js';
 import { parsePresentationAll } from './presentation-parser.js';
+import type { ZoneRecord } from './record.js';
 import type { ZoneInput } from './zone-input.js';
 
 export interface TrustAnchor {
@@ -18,8 +24,7 @@ export interface TrustAnchor {
   dnskey: Uint8Array[];
 }
 
-export async function parseTrustAnchor(input: ZoneInput, options: { file?: string } = {}): Promise<TrustAnchor> {
-  const file = options.file ?? 'trust anchor';
+async function anchorRecords(input: ZoneInput, file: string): Promise<ZoneRecord[]> {
   let records;
   try {
     records = await parsePresentationAll(input, { file, defaultTtl: 0 });
@@ -28,15 +33,43 @@ export async function parseTrustAnchor(input: ZoneInput, options: { file?: strin
     throw err;
   }
   if (records.length === 0) throw new ZoneError('anchor', `${file}: no DS or DNSKEY record`);
-  const owner = records[0]!.owner;
-  const anchor: TrustAnchor = { owner: owner.map((c) => (c >= 0x41 && c <= 0x5a ? c + 0x20 : c)), ds: [], dnskey: [] };
   for (const r of records) {
-    if (!nameEquals(r.owner, owner)) {
-      throw new ZoneError('anchor', `${file}: anchors for ${nameToText(owner)} and ${nameToText(r.owner)}; use one file per zone`);
+    if (r.type !== RRType.DS && r.type !== RRType.DNSKEY) {
+      throw new ZoneError('anchor', `${file}: only DS and DNSKEY records belong in a trust anchor file (${nameToText(r.owner)} has another type)`);
     }
-    if (r.type === RRType.DS) anchor.ds.push(r.rdata);
-    else if (r.type === RRType.DNSKEY) anchor.dnskey.push(r.rdata);
-    else throw new ZoneError('anchor', `${file}: only DS and DNSKEY records belong in a trust anchor file`);
+    if ((r.type === RRType.DS && r.rdata.length < 5) || (r.type === RRType.DNSKEY && r.rdata.length < 4)) {
+      throw new ZoneError('anchor', `${file}: ${nameToText(r.owner)} ${r.type === RRType.DS ? 'DS' : 'DNSKEY'} record is too short to be one`);
+    }
   }
-  return anchor;
+  return records;
+}
+
+/** Anchors for one or more zones, one entry per owner name, in the order the file names them. */
+export async function parseTrustAnchors(input: ZoneInput, options: { file?: string } = {}): Promise<TrustAnchor[]> {
+  const file = options.file ?? 'trust anchor';
+  const anchors: TrustAnchor[] = [];
+  for (const r of await anchorRecords(input, file)) {
+    let a = anchors.find((x) => nameEquals(x.owner, r.owner));
+    if (!a) {
+      a = { owner: lowerName(r.owner.slice()), ds: [], dnskey: [] };
+      anchors.push(a);
+    }
+    (r.type === RRType.DS ? a.ds : a.dnskey).push(r.rdata);
+  }
+  return anchors;
+}
+
+/** Anchors for exactly one zone; a file naming several is refused (the zone verifier's input). */
+export async function parseTrustAnchor(input: ZoneInput, options: { file?: string } = {}): Promise<TrustAnchor> {
+  const file = options.file ?? 'trust anchor';
+  const anchors = await parseTrustAnchors(input, { file });
+  if (anchors.length > 1) {
+    throw new ZoneError('anchor', `${file}: anchors for ${nameToText(anchors[0]!.owner)} and ${nameToText(anchors[1]!.owner)}; use one file per zone`);
+  }
+  return anchors[0]!;
+}
+
+/** The anchor for zone `origin` among several, or null when the file has none for it. */
+export function anchorFor(anchors: readonly TrustAnchor[], origin: Uint8Array): TrustAnchor | null {
+  return anchors.find((a) => nameEquals(a.owner, origin)) ?? null;
 }
