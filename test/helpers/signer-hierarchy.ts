@@ -5,7 +5,7 @@
  * delv. The validator's own tests use it, and so can a resolver test: same zones, same cases.
  */
 
-import { dropSignatures, keytrapZone, type ZoneSpec } from './signer.js';
+import { dropSignatures, keytrapKeysetZone, keytrapZone, type ZoneSpec } from './signer.js';
 
 const now = (): number => Math.floor(Date.now() / 1000);
 const DAY = 86_400;
@@ -43,7 +43,13 @@ export function testHierarchy(): ZoneSpec {
             records: 'www IN A 192.0.2.21',
             children: [{ name: 'unsigned.optout.test.', signed: false, records: 'www IN A 192.0.2.22' }],
           },
-          { name: 'insecure.test.', signed: false, records: 'www IN A 192.0.2.31' },
+          {
+            name: 'insecure.test.',
+            signed: false,
+            records: 'www IN A 192.0.2.31',
+            // signed, but its parent is not: secure only with a trust anchor of its own
+            children: [{ name: 'island.insecure.test.', records: 'www IN A 192.0.2.32', parentDs: 'none' }],
+          },
           { name: 'expired.test.', records: 'www IN A 192.0.2.41', validity: { inception: now() - 20 * DAY, expiration: now() - DAY } },
           { name: 'notyet.test.', records: 'www IN A 192.0.2.42', validity: { inception: now() + DAY, expiration: now() + 20 * DAY } },
           { name: 'nosig.test.', records: 'www IN A 192.0.2.43', tamper: (text) => dropSignatures(text, 'www.nosig.test.', 'A') },
@@ -56,6 +62,7 @@ export function testHierarchy(): ZoneSpec {
           { name: 'p384.test.', algorithm: 'ECDSAP384SHA384', records: 'www IN A 192.0.2.55' },
           { name: 'ed25519.test.', algorithm: 'ED25519', records: 'www IN A 192.0.2.56' },
           keytrapZone('keytrap.test.'),
+          keytrapKeysetZone('keytrap-keys.test.'),
         ],
       },
       {
@@ -83,6 +90,9 @@ export interface HierarchyCase {
    */
   delv?: { verdict: Verdict; why: string };
 }
+
+const OPT_OUT_AD =
+  'RFC 5155 §9.2: the AD bit MUST NOT be set on a closest-encloser proof whose next closer name is covered by an Opt-Out NSEC3 (a name below it may be an unsigned delegation); Unbound agrees, delv (BIND 9.18) calls it fully validated';
 
 export const HIERARCHY_CASES: HierarchyCase[] = [
   { name: 'www.secure.test.', type: 'A', verdict: 'secure', what: 'secure positive (NSEC zone)' },
@@ -112,10 +122,19 @@ export const HIERARCHY_CASES: HierarchyCase[] = [
     what: 'DS denial by an Opt-Out span',
     delv: {
       verdict: 'secure',
-      why: 'RFC 5155 §9.2: no AD for a response whose next closer name is covered by an Opt-Out NSEC3; Unbound agrees, delv calls it fully validated',
+      why: OPT_OUT_AD,
     },
   },
   { name: 'www.insecure.test.', type: 'A', verdict: 'insecure', what: 'insecure delegation (no DS, NSEC proof)' },
+  { name: 'www.island.insecure.test.', type: 'A', verdict: 'insecure', what: 'a signed zone below an unsigned one, without its own anchor' },
+  {
+    name: 'nope.optout.test.',
+    type: 'A',
+    verdict: 'insecure',
+    what: 'NXDOMAIN whose next closer name is covered by an Opt-Out NSEC3',
+    delv: { verdict: 'secure', why: OPT_OUT_AD },
+  },
+  { name: 'www.secure.test.', type: 'DS', verdict: 'secure', what: 'DS query at a name that is no zone cut (NSEC NODATA)' },
   { name: 'insecure.test.', type: 'DS', verdict: 'secure', what: 'proven absence of a DS (NSEC NODATA)' },
   { name: 'www.plain.nsec3tld.', type: 'A', verdict: 'insecure', what: 'insecure delegation (no DS, NSEC3 proof)' },
   { name: 'www.expired.test.', type: 'A', verdict: 'bogus', ede: 7, what: 'expired signatures' },
@@ -131,4 +150,5 @@ export const HIERARCHY_CASES: HierarchyCase[] = [
   { name: 'www.ed25519.test.', type: 'A', verdict: 'secure', what: 'Ed25519 (15)' },
   { name: 'ok.keytrap.test.', type: 'A', verdict: 'secure', what: 'a good answer from the KeyTrap zone (its key set validates)' },
   { name: 'trap.keytrap.test.', type: 'A', verdict: 'bogus', what: 'KeyTrap: colliding key tags and many bad signatures' },
+  { name: 'www.keytrap-keys.test.', type: 'A', verdict: 'bogus', what: 'KeyTrap on the key set: many bad signatures over the DNSKEY RRset' },
 ];

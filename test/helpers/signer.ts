@@ -75,6 +75,8 @@ export interface SignedZone {
   keys: ZoneKeys | null;
   /** The DS lines the parent publishes. */
   parentDs: string[];
+  /** The same zone signed again with the same keys for another validity window (signed zones only). */
+  resign?: (validity: { inception: number; expiration: number }) => string;
 }
 
 export interface SignedHierarchy {
@@ -234,33 +236,35 @@ function signZone(spec: ZoneSpec, children: SignedZone[], nsAddress: string, dir
     args.push('-d');
   }
   for (const k of spec.extraKeys?.(keys) ?? []) body += `${k}\n`;
-  const now = Math.floor(Date.now() / 1000);
-  const validity = spec.validity ?? { inception: now - 3600, expiration: now + 30 * DAY };
+  // dnssec-signzone signs with the keys in the zone
+  if (bind) body += `${ksk.dnskey}\n${zsk.dnskey}\n`;
   const input = join(dir, 'zone');
-  const output = join(dir, 'zone.signed');
-  if (bind) {
-    // dnssec-signzone signs with the keys in the zone
-    body += `${ksk.dnskey}\n${zsk.dnskey}\n`;
-    args.push('-q', '-O', 'full', '-K', dir, '-s', bindTime(validity.inception), '-e', bindTime(validity.expiration), '-o', name);
-    if (spec.nsec3) {
-      args.push('-3', spec.nsec3.salt ?? '-', '-H', String(spec.nsec3.iterations ?? 0));
-      if (spec.nsec3.optOut) args.push('-A');
+  writeFileSync(input, body);
+  let round = 0;
+  const signAt = (validity: { inception: number; expiration: number }): string => {
+    const output = join(dir, `zone.signed.${round++}`);
+    const a = [...args];
+    if (bind) {
+      a.push('-q', '-O', 'full', '-K', dir, '-s', bindTime(validity.inception), '-e', bindTime(validity.expiration), '-o', name);
+      if (spec.nsec3) {
+        a.push('-3', spec.nsec3.salt ?? '-', '-H', String(spec.nsec3.iterations ?? 0));
+        if (spec.nsec3.optOut) a.push('-A');
+      }
+    } else {
+      a.push('-i', String(validity.inception), '-e', String(validity.expiration), '-o', name);
+      if (spec.nsec3) {
+        a.push('-n', '-t', String(spec.nsec3.iterations ?? 0));
+        if (spec.nsec3.salt) a.push('-s', spec.nsec3.salt);
+        if (spec.nsec3.optOut) a.push('-p');
+      }
     }
-    writeFileSync(input, body);
-    execFileSync('dnssec-signzone', [...args, '-f', output, input, ...signWith], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
-  } else {
-    args.push('-i', String(validity.inception), '-e', String(validity.expiration), '-o', name);
-    if (spec.nsec3) {
-      args.push('-n', '-t', String(spec.nsec3.iterations ?? 0));
-      if (spec.nsec3.salt) args.push('-s', spec.nsec3.salt);
-      if (spec.nsec3.optOut) args.push('-p');
-    }
-    writeFileSync(input, body);
-    execFileSync('ldns-signzone', [...args, '-f', output, input, ...signWith], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
-  }
-  let signed = readFileSync(output, 'utf8');
-  if (spec.tamper) signed = spec.tamper(signed, keys);
-  return { name, text: signed, signed: true, keys, parentDs: dsFor(spec, keys, dir) };
+    execFileSync(bind ? 'dnssec-signzone' : 'ldns-signzone', [...a, '-f', output, input, ...signWith], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+    const text = readFileSync(output, 'utf8');
+    return spec.tamper ? spec.tamper(text, keys) : text;
+  };
+  const now = Math.floor(Date.now() / 1000);
+  const signed = signAt(spec.validity ?? { inception: now - 3600, expiration: now + 30 * DAY });
+  return { name, text: signed, signed: true, keys, parentDs: dsFor(spec, keys, dir), resign: signAt };
 }
 
 function dsFor(spec: ZoneSpec, keys: ZoneKeys | null, dir: string): string[] {
@@ -271,6 +275,17 @@ function dsFor(spec: ZoneSpec, keys: ZoneKeys | null, dir: string): string[] {
   if (what === 'ds') return [keys.ksk.ds];
   // a DS for a KSK the zone never publishes
   return [keygen(dir, spec.name, spec.algorithm ?? 'ECDSAP256SHA256', true, spec.bits ?? 1024).ds];
+}
+
+/**
+ * `h.zones` with zone `name` signed again with its own keys for `validity` (the parent's DS
+ * still matches): the same zone as another server might serve it, say with expired
+ * signatures (the 9 July 2023 incident).
+ */
+export function zonesWithResigned(h: SignedHierarchy, name: string, validity: { inception: number; expiration: number }): Record<string, string> {
+  const z = h.byName.get(name);
+  if (!z?.resign) throw new Error(`${name} is not a signed zone of this hierarchy`);
+  return { ...h.zones, [name]: z.resign(validity) };
 }
 
 /** Records of the signed text: [owner, ttl, class, type, ...rdata fields] per line. */
@@ -321,8 +336,40 @@ export function keytrapZone(name: string, options: { keys?: number; signatures?:
           const sig = Buffer.from(f.slice(12).join(''), 'base64');
           for (let i = 0; i < sigs; i++) {
             const bad = Buffer.from(sig);
-            bad[(i * 7) % bad.length] ^= 1 + (i % 255);
+            const at = (i * 7) % bad.length;
+            bad[at] = bad[at]! ^ (1 + (i % 255));
             out.push([...f.slice(0, 10), String(baitTag), f[11], bad.toString('base64')].join('\t'));
+          }
+          continue;
+        }
+        out.push(line);
+      }
+      return out.join('\n');
+    },
+  };
+}
+
+/**
+ * KeyTrap against the key set itself: the DNSKEY RRset carries `signatures` RRSIGs by the KSK's
+ * tag, none valid (the real one is dropped), so every answer from the zone needs the
+ * validator to get through them first.
+ */
+export function keytrapKeysetZone(name: string, options: { signatures?: number } = {}): ZoneSpec {
+  const sigs = options.signatures ?? 24;
+  return {
+    name,
+    records: 'www IN A 192.0.2.68',
+    tamper: (text) => {
+      const out: string[] = [];
+      for (const line of text.split('\n')) {
+        const f = line.trim().split(/\s+/);
+        if (f[0]?.toLowerCase() === name && f[3] === 'RRSIG' && f[4] === 'DNSKEY') {
+          const sig = Buffer.from(f.slice(12).join(''), 'base64');
+          for (let i = 0; i < sigs; i++) {
+            const bad = Buffer.from(sig);
+            const at = (i * 5) % bad.length;
+            bad[at] = bad[at]! ^ (1 + (i % 255));
+            out.push([...f.slice(0, 12), bad.toString('base64')].join('\t'));
           }
           continue;
         }

@@ -15,7 +15,7 @@ import { dsMatches, parseDnskey, parseDs, usableDs, type DnskeyInfo, type DsInfo
 import { KeyRing } from '../zone/dnssec-rrsig.js';
 import { namesEqual } from '../zone/name-codec.js';
 import type { TrustAnchor } from '../zone/trust-anchor.js';
-import type { ResponseWork } from './budget.js';
+import { BudgetExceeded, type ResponseWork } from './budget.js';
 import { proveDenial } from './denial.js';
 import { EDE, type Ede } from './ede.js';
 import type { InsecureReason, KeyCache, KeyEntry } from './key-cache.js';
@@ -110,14 +110,14 @@ export class ChainOfTrust {
       from = i;
     }
     if (!zone) {
-      const e = await this.once(anchor.owner, () => this.prime(anchor, run));
+      const e = await this.once(anchor.owner, run, () => this.prime(anchor, run));
       if (e.kind !== 'secure') return e as ChainResult;
       zone = e;
     }
     for (let i = from + 1; i < path.length; i++) {
       const name = path[i]!;
       const parent: SecureZone = zone;
-      const e = cache.get(name, run.now) ?? (await this.once(name, () => this.cut(name, parent, run)));
+      const e = cache.get(name, run.now) ?? (await this.once(name, run, () => this.cut(name, parent, run)));
       if (e.kind === 'nocut') {
         if (e.absent) break;
         continue;
@@ -128,12 +128,23 @@ export class ChainOfTrust {
     return zone;
   }
 
-  /** Runs `work` for `name` once at a time: concurrent answers from one zone share the fetches. */
-  private once(name: Uint8Array, work: () => Promise<KeyEntry>): Promise<KeyEntry> {
+  /**
+   * Runs `work` for `name` once at a time: concurrent answers from one zone share the fetches.
+   * Keys that blow the work budget (KeyTrap in a DNSKEY or DS RRset) are remembered as bogus,
+   * so the next answer from that zone does not pay again.
+   */
+  private once(name: Uint8Array, run: Run, work: () => Promise<KeyEntry>): Promise<KeyEntry> {
     const k = nameKey(name);
     let p = this.pending.get(k);
     if (!p) {
-      p = work().finally(() => this.pending.delete(k));
+      p = work()
+        .catch((err: unknown) => {
+          if (err instanceof BudgetExceeded && err.limit !== 'key-fetches') {
+            this.opts.cache.set(this.bogus(name, 'budget', EDE.DNSSEC_BOGUS, `${t(name)}: validation work limit reached: ${err.message}`, run), run.now);
+          }
+          throw err;
+        })
+        .finally(() => this.pending.delete(k));
       this.pending.set(k, p);
     }
     return p;

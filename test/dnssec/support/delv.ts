@@ -12,8 +12,9 @@ export interface DelvVerdict {
   output: string;
 }
 
-export async function delv(server: { host: string; port: number }, anchorFile: string, name: string, type: string): Promise<DelvVerdict> {
-  const r = await run('delv', [`@${server.host}`, '-p', String(server.port), '-4', '-a', anchorFile, '+root=.', '+nocrypto', name, type], 30_000);
+/** `root`: the anchor delv uses (it ignores the others in the file). */
+export async function delv(server: { host: string; port: number }, anchorFile: string, name: string, type: string, root = '.'): Promise<DelvVerdict> {
+  const r = await run('delv', [`@${server.host}`, '-p', String(server.port), '-4', '-a', anchorFile, `+root=${root}`, '+nocrypto', name, type], 30_000);
   const output = `${r.stdout}\n${r.stderr}`;
   let verdict: DelvVerdict['verdict'] = 'unknown';
   if (/; (negative response, )?fully validated/.test(output)) verdict = 'secure';
