@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { typeFromName } from '../../host/core/dns/rr-types.js';
 import { MemoryMetrics } from '../../host/core/metrics.js';
 import { Validator, parseTrustAnchors, type ValidationResult } from '../../host/core/dnssec/index.js';
-import { nameFromText } from '../../host/core/zone/name-codec.js';
+import { nameFromText } from '../../host/core/dns/name.js';
 import { freePort } from '../helpers/net.js';
 import { startNsd, type Nsd } from '../helpers/nsd.js';
 import { signHierarchy, type SignedHierarchy } from '../helpers/signer.js';

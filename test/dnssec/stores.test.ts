@@ -18,7 +18,7 @@ import {
   parseTrustAnchors,
   type ValidationResult,
 } from '../../host/core/dnssec/index.js';
-import { nameFromText } from '../../host/core/zone/name-codec.js';
+import { nameFromText } from '../../host/core/dns/name.js';
 import { bitmapHas, encodeBitmap } from '../../host/core/zone/type-bitmap.js';
 
 const n = nameFromText;

@@ -25,7 +25,7 @@ import {
   type ValidatorOptions,
 } from '../../host/core/dnssec/index.js';
 import { webCryptoVerifier, type SignatureVerifier } from '../../host/core/zone/dnssec-keys.js';
-import { nameFromText } from '../../host/core/zone/name-codec.js';
+import { nameFromText } from '../../host/core/dns/name.js';
 import { freePort } from '../helpers/net.js';
 import { startNsd, type Nsd } from '../helpers/nsd.js';
 import { signHierarchy, zonesWithResigned, type SignedHierarchy } from '../helpers/signer.js';

@@ -8,7 +8,7 @@
 
 import type { ValidationResult } from './validator.js';
 import { nameKey } from './names.js';
-import { lowerName } from '../zone/name-codec.js';
+import { lowerName } from '../dns/name.js';
 
 export const DEFAULT_BOGUS_TTL = 60;
 

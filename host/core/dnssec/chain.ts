@@ -10,10 +10,9 @@
  */
 
 import { RRType } from '../dns/rr-types.js';
-import { nameToText } from '../dns/wire.js';
 import { dsMatches, parseDnskey, parseDs, usableDs, type DnskeyInfo, type DsInfo } from '../zone/dnssec-keys.js';
 import { KeyRing } from '../zone/dnssec-rrsig.js';
-import { namesEqual } from '../zone/name-codec.js';
+import { nameEquals, nameToText } from '../dns/name.js';
 import type { TrustAnchor } from '../zone/trust-anchor.js';
 import { BudgetExceeded, type ResponseWork } from './budget.js';
 import { proveDenial } from './denial.js';
@@ -232,7 +231,7 @@ export class ChainOfTrust {
    */
   private async keyset(zone: Uint8Array, ds: DsInfo[], anchorKeys: DnskeyInfo[], ttlCap: number, run: Run): Promise<KeyEntry | FetchFailure> {
     const r = await this.fetch(zone, RRType.DNSKEY, run, async (resp, from, work) => {
-      const set = resp.answer.find((s) => s.type === RRType.DNSKEY && namesEqual(s.lower, zone));
+      const set = resp.answer.find((s) => s.type === RRType.DNSKEY && nameEquals(s.lower, zone));
       if (!set) return this.bogus(zone, 'dnskey-missing', EDE.DNSKEY_MISSING, `${t(zone)}: no DNSKEY RRset in the answer${from}`, run);
       const keys = set.rdatas.map(parseDnskey).filter((k): k is DnskeyInfo => k !== null);
       await run.learn(keys.map((k) => k.algorithm));
@@ -265,7 +264,7 @@ export class ChainOfTrust {
       if (resp.rcode !== 0 && resp.rcode !== 3) {
         return this.bogus(name, 'key-fetch-failed', EDE.DNSSEC_BOGUS, `the DS query for ${t(name)} was answered with RCODE ${resp.rcode}${from}`, run);
       }
-      const set = resp.answer.find((s) => s.type === RRType.DS && namesEqual(s.lower, name));
+      const set = resp.answer.find((s) => s.type === RRType.DS && nameEquals(s.lower, name));
       if (set) {
         const check = await checkRRset(set, parent.zone, parent.ring, run, work);
         if (!check.ok) return this.bogus(name, check.reason, check.ede.code, `${check.text}${from}`, run);

@@ -9,8 +9,8 @@
  */
 
 import { RRType, typeToName } from '../dns/rr-types.js';
-import { nameToText } from '../dns/wire.js';
-import { compareNames, countLabels, namesEqual } from '../zone/name-codec.js';
+import { sameBytes } from '../dns/bytes.js';
+import { compareNames, countLabels, nameEquals, nameToText } from '../dns/name.js';
 import { nsec3Covers, type Nsec3Info, type Nsec3Params } from '../zone/nsec3-chain.js';
 import { bitmapHas } from '../zone/type-bitmap.js';
 import { EDE, type Ede } from './ede.js';
@@ -84,12 +84,12 @@ function what(q: DenialQuestion): string {
 
 /** An NSEC at an ancestor that is a delegation (NS, no SOA) or a DNAME proves nothing below it (RFC 6840 §4.1). */
 function shadows(n: NsecRecord | { owner: Uint8Array; bitmap: Uint8Array }, name: Uint8Array): boolean {
-  if (namesEqual(n.owner, name) || !isAtOrBelow(name, n.owner)) return false;
+  if (nameEquals(n.owner, name) || !isAtOrBelow(name, n.owner)) return false;
   return (bitmapHas(n.bitmap, RRType.NS) && !bitmapHas(n.bitmap, RRType.SOA)) || bitmapHas(n.bitmap, RRType.DNAME);
 }
 
 function nsecMatches(n: NsecRecord, name: Uint8Array): boolean {
-  return namesEqual(n.owner, name);
+  return nameEquals(n.owner, name);
 }
 
 /** owner < name < next in canonical order; the zone's last NSEC (next = apex) covers all after it. */
@@ -121,7 +121,7 @@ function nodataAt(bitmap: Uint8Array, owner: Uint8Array, q: DenialQuestion, zone
   if (q.type === RRType.DS) {
     // the child's apex record answers for the child, not for the DS its parent holds
     if (soa && owner.length > 1) return bad(`${types} is the child zone's own (SOA), not its parent's: it cannot deny the DS`);
-  } else if (ns && !soa && !namesEqual(owner, zone)) {
+  } else if (ns && !soa && !nameEquals(owner, zone)) {
     return bad(`${types} is a delegation seen from the parent: it cannot deny ${typeToName(q.type)}`);
   }
   return { kind: 'nodata', delegation: ns && !soa };
@@ -131,14 +131,14 @@ function proveWithNsec(q: DenialQuestion, recs: ProofRecords): Denial {
   const { zone, nsec } = recs;
   const covering = nsec.find((n) => nsecCovers(n, q.name, zone));
   if (q.mode === 'wildcard') {
-    if (covering && namesEqual(nsecClosestEncloser(q.name, covering, zone), q.closestEncloser!)) return { kind: 'wildcard' };
+    if (covering && nameEquals(nsecClosestEncloser(q.name, covering, zone), q.closestEncloser!)) return { kind: 'wildcard' };
     return missing(`no NSEC proves ${t(q.name)} does not exist, as its wildcard answer needs`);
   }
   const match = nsec.find((n) => nsecMatches(n, q.name));
   if (q.mode === 'nodata') {
     if (match) return nodataAt(match.bitmap, match.owner, q, zone, 'NSEC');
     // an empty non-terminal: the NSEC before it points to a name below it
-    if (covering && isAtOrBelow(covering.next, q.name) && !namesEqual(covering.next, q.name)) return { kind: 'nodata', delegation: false };
+    if (covering && isAtOrBelow(covering.next, q.name) && !nameEquals(covering.next, q.name)) return { kind: 'nodata', delegation: false };
   } else if (match) {
     return bad(`NSEC at ${t(q.name)} says the name exists, but the answer is NXDOMAIN`);
   }
@@ -168,7 +168,7 @@ async function proveWithNsec3(q: DenialQuestion, recs: ProofRecords, ctx: Denial
   const usable = recs.nsec3.filter((r) => r.info.alg === 1 && r.info.flags <= 1);
   if (usable.length === 0) return missing(`no NSEC3 record with a hash algorithm this validator implements proves ${what(q)}`);
   const params = usable[0]!.info;
-  const records = usable.filter((r) => r.info.iterations === params.iterations && equal(r.info.salt, params.salt));
+  const records = usable.filter((r) => r.info.iterations === params.iterations && sameBytes(r.info.salt, params.salt));
   if (params.iterations > ctx.maxIterations) {
     const text = `NSEC3 for ${t(recs.zone)} uses ${params.iterations} iterations, above the limit of ${ctx.maxIterations} (RFC 9276): ${t(q.name)} is treated as insecure`;
     return { kind: 'insecure', reason: 'nsec3-iterations', text, ede: { code: EDE.UNSUPPORTED_NSEC3_ITERATIONS, text } };
@@ -185,7 +185,7 @@ async function proveWithNsec3(q: DenialQuestion, recs: ProofRecords, ctx: Denial
   };
   const match = async (name: Uint8Array): Promise<Nsec3Record | undefined> => {
     const h = await hash(name);
-    return records.find((r) => equal(r.hash, h));
+    return records.find((r) => sameBytes(r.hash, h));
   };
   const cover = async (name: Uint8Array): Promise<Nsec3Record | undefined> => {
     const h = await hash(name);
@@ -193,7 +193,7 @@ async function proveWithNsec3(q: DenialQuestion, recs: ProofRecords, ctx: Denial
   };
   /** RFC 5155 §8.3: the deepest ancestor with a matching NSEC3, and the next closer name covered. */
   const closestEncloser = async (name: Uint8Array): Promise<Encloser | Denial> => {
-    if (namesEqual(name, recs.zone)) return missing(`no NSEC3 matches the apex ${t(name)}`);
+    if (nameEquals(name, recs.zone)) return missing(`no NSEC3 matches the apex ${t(name)}`);
     let nc = name;
     for (let n = parentOf(name); ; n = parentOf(n)) {
       const m = await match(n);
@@ -205,7 +205,7 @@ async function proveWithNsec3(q: DenialQuestion, recs: ProofRecords, ctx: Denial
         if (!c) return missing(`no NSEC3 covers the next closer name ${t(nc)} of ${t(name)}`);
         return { ce: n, nc, cover: c };
       }
-      if (namesEqual(n, recs.zone)) return missing(`no NSEC3 matches a closest encloser of ${t(name)}`);
+      if (nameEquals(n, recs.zone)) return missing(`no NSEC3 matches a closest encloser of ${t(name)}`);
       nc = n;
     }
   };
@@ -238,10 +238,4 @@ async function proveWithNsec3(q: DenialQuestion, recs: ProofRecords, ctx: Denial
   // the name could sit below an unsigned delegation the chain leaves out
   if (enc.cover.info.optOut) return optOut();
   return { kind: 'nxdomain' };
-}
-
-function equal(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }

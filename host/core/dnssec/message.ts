@@ -7,7 +7,8 @@
 
 import { RRType } from '../dns/rr-types.js';
 import { HEADER_LEN, readHeader, readName, u16, walkRecords, WireError } from '../dns/wire.js';
-import { compareBytes, countLabels, lowerName } from '../zone/name-codec.js';
+import { compareBytes } from '../dns/bytes.js';
+import { countLabels, lowerName } from '../dns/name.js';
 import { canonicalRdata, rdataFromMessage } from '../zone/rdata-wire.js';
 import { nameKey } from './names.js';
 

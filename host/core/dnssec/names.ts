@@ -4,7 +4,7 @@
  * Comparisons are case-insensitive; callers pass names lower-cased where they key maps.
  */
 
-import { countLabels, namesEqual } from '../zone/name-codec.js';
+import { countLabels, nameEquals } from '../dns/name.js';
 
 /** The parent of a wire name (the root is its own parent). */
 export function parentOf(name: Uint8Array): Uint8Array {
@@ -17,7 +17,7 @@ export function isAtOrBelow(name: Uint8Array, ancestor: Uint8Array): boolean {
   if (extra < 0) return false;
   let n = name;
   for (let i = 0; i < extra; i++) n = parentOf(n);
-  return namesEqual(n, ancestor);
+  return nameEquals(n, ancestor);
 }
 
 /** The last `labels` labels of `name`. */
@@ -41,7 +41,7 @@ export function commonAncestor(a: Uint8Array, b: Uint8Array): Uint8Array {
     y = parentOf(y);
     ly--;
   }
-  while (!namesEqual(x, y)) {
+  while (!nameEquals(x, y)) {
     x = parentOf(x);
     y = parentOf(y);
   }

@@ -6,8 +6,7 @@
  * deeper than it (§2.1).
  */
 
-import { nameToText } from '../dns/wire.js';
-import { lowerName, nameFromText } from '../zone/name-codec.js';
+import { lowerName, nameFromText, nameToText } from '../dns/name.js';
 import { isAtOrBelow, nameKey } from './names.js';
 
 export interface NegativeTrustAnchor {

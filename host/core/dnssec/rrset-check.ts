@@ -9,11 +9,10 @@
  */
 
 import { RRType, typeToName } from '../dns/rr-types.js';
-import { nameToText } from '../dns/wire.js';
 import { verifierSupports, type SignatureVerifier } from '../zone/dnssec-keys.js';
 import { parseRrsig, precheckRrsig, type KeyRing, type RrsigInfo, type SigOutcome } from '../zone/dnssec-rrsig.js';
 import { decodeBase32Hex } from '../zone/base-encodings.js';
-import { wireNameLength, lowerName, namesEqual } from '../zone/name-codec.js';
+import { lowerName, nameEquals, nameToText, wireNameLength } from '../dns/name.js';
 import { nsec3Hash, parseNsec3, type Nsec3Params } from '../zone/nsec3-chain.js';
 import { signedData } from '../zone/signed-data.js';
 import { BudgetExceeded, WorkBudget, type ResponseWork, type ValidationLimits } from './budget.js';
@@ -178,7 +177,7 @@ export async function checkProof(authority: RRset[], zone: Uint8Array, ring: Key
       } else {
         const info = parseNsec3(rd);
         // the owner is the base32hex hash, one label directly below the apex
-        if (!info || !namesEqual(parentOf(s.lower), zone)) continue;
+        if (!info || !nameEquals(parentOf(s.lower), zone)) continue;
         const label = s.lower.subarray(1, 1 + s.lower[0]!);
         const hash = new Uint8Array(label.length);
         const end = decodeBase32Hex(label, 0, label.length, hash, 0);

@@ -38,11 +38,10 @@
  */
 
 import { RRType, typeToName } from '../dns/rr-types.js';
-import { nameToText } from '../dns/wire.js';
 import type { MetricsSink } from '../metrics.js';
 import { webCryptoVerifier, type SignatureVerifier } from '../zone/dnssec-keys.js';
 import { parseRrsig } from '../zone/dnssec-rrsig.js';
-import { lowerName, namesEqual, wireNameLength } from '../zone/name-codec.js';
+import { lowerName, nameEquals, nameToText, wireNameLength } from '../dns/name.js';
 import type { TrustAnchor } from '../zone/trust-anchor.js';
 import { DEFAULT_BOGUS_TTL } from './bogus-cache.js';
 import { BudgetExceeded, DEFAULT_LIMITS, type BudgetLimit, type ResponseWork, type ValidationLimits } from './budget.js';
@@ -200,7 +199,7 @@ export class Validator {
     let answered = false;
     for (let step = 0; !answered; step++) {
       if (step > this.limits.chainLength) throw new BudgetExceeded('chain-length', `a CNAME/DNAME chain longer than ${this.limits.chainLength}`);
-      const here = resp.answer.filter((s) => namesEqual(s.lower, sname));
+      const here = resp.answer.filter((s) => nameEquals(s.lower, sname));
       const data = here.filter((s) => s.type === qtype || qtype === RRType.ANY);
       if (data.length > 0) {
         for (const s of data) parts.push(await this.positive(s, ctx));
@@ -208,14 +207,14 @@ export class Validator {
         break;
       }
       // RFC 6672: a DNAME above the name, and the CNAME synthesised from it, unsigned
-      const dname = resp.answer.find((s) => s.type === RRType.DNAME && isAtOrBelow(sname, s.lower) && !namesEqual(sname, s.lower));
+      const dname = resp.answer.find((s) => s.type === RRType.DNAME && isAtOrBelow(sname, s.lower) && !nameEquals(sname, s.lower));
       const cname = here.find((s) => s.type === RRType.CNAME);
       if (dname && dname.rdatas.length === 1) {
         parts.push(await this.positive(dname, ctx));
         const target = substitute(sname, dname.lower, dname.rdatas[0]!);
         if (!target) return { state: 'bogus', zone: null, reason: 'bad-signature', text: `${t(sname)}: the DNAME substitution is too long`, ede: { code: EDE.DNSSEC_BOGUS, text: `${t(sname)}: the DNAME substitution is too long` } };
         if (cname && cname.sigs.length > 0) parts.push(await this.positive(cname, ctx));
-        else if (cname && !namesEqual(cnameTarget(cname) ?? new Uint8Array(0), target)) {
+        else if (cname && !nameEquals(cnameTarget(cname) ?? new Uint8Array(0), target)) {
           const text = `${t(sname)}: the CNAME does not follow from the DNAME at ${t(dname.owner)}${from}`;
           return { state: 'bogus', zone: null, reason: 'bad-signature', text, ede: { code: EDE.DNSSEC_BOGUS, text } };
         }
@@ -277,7 +276,7 @@ export class Validator {
     }
     const zone = await this.zoneOf(signer, run);
     if (zone.kind !== 'secure') return fromChain(zone);
-    const soa = resp.authority.find((s) => s.type === RRType.SOA && namesEqual(s.lower, zone.zone) && s.sigs.length > 0);
+    const soa = resp.authority.find((s) => s.type === RRType.SOA && nameEquals(s.lower, zone.zone) && s.sigs.length > 0);
     let ttl = Infinity;
     if (soa) {
       const c = await checkRRset(soa, zone.zone, zone.ring, run, work);
@@ -317,7 +316,7 @@ export class Validator {
   /** The keys of the zone whose apex is `signer`; a signer that is no zone apex is bogus. */
   private async zoneOf(signer: Uint8Array, run: Run): Promise<ChainResult> {
     const zone = await this.chain.keysFor(signer, run);
-    if (zone.kind !== 'secure' || namesEqual(zone.zone, signer)) return zone;
+    if (zone.kind !== 'secure' || nameEquals(zone.zone, signer)) return zone;
     const why = `the signer ${t(signer)} is not a zone: no DS for it in ${t(zone.zone)}`;
     return { kind: 'bogus', zone: signer, reason: 'dnskey-missing', why, ede: { code: EDE.DNSKEY_MISSING, text: why }, expires: 0 };
   }

@@ -8,7 +8,7 @@
 
 import { nameToText, u32 } from '../dns/wire.js';
 import type { DnskeyInfo, SignatureVerifier } from './dnssec-keys.js';
-import { namesEqual, wireNameLength } from './name-codec.js';
+import { nameEquals, wireNameLength } from '../dns/name.js';
 
 /** RRSIG RDATA fields (RFC 4034 §3.1); times are the raw 32-bit serial values. */
 export interface RrsigInfo {
@@ -92,7 +92,7 @@ export function precheckRrsig(sig: RrsigInfo | string, ctx: PrecheckContext): Rr
   const expiration = absoluteTime(sig.expiration, ctx.nowSec);
   const inception = absoluteTime(sig.inception, ctx.nowSec);
   const fail = (outcome: SigOutcome, detail: string): RrsigPrecheck => ({ outcome, detail, keys: [], expiration, inception });
-  if (!namesEqual(sig.signer, ctx.apex)) return fail('malformed', `signer ${nameToText(sig.signer)} is not the zone apex`);
+  if (!nameEquals(sig.signer, ctx.apex)) return fail('malformed', `signer ${nameToText(sig.signer)} is not the zone apex`);
   if (sig.labels > ctx.ownerLabels) return fail('malformed', `RRSIG labels field ${sig.labels} exceeds the owner's label count`);
   if (!ctx.supported(sig.algorithm)) return fail('unsupported', `algorithm ${sig.algorithm} is not supported`);
   const keys = ctx.ring.candidates(sig.keyTag, sig.algorithm);

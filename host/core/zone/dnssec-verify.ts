@@ -20,7 +20,7 @@ import {
   type SignatureVerifier,
 } from './dnssec-keys.js';
 import { absoluteTime, isoTime, KeyRing, parseRrsig, precheckRrsig, type SigOutcome } from './dnssec-rrsig.js';
-import { namesEqual, wireNameLength } from './name-codec.js';
+import { nameEquals, wireNameLength } from '../dns/name.js';
 import { checkNsec3Chain } from './nsec3-chain.js';
 import { buildSignedData, signatureOf } from './signed-data.js';
 import { encodeBitmap, typesAt } from './type-bitmap.js';
@@ -350,7 +350,7 @@ async function anchorKeys(
 ): Promise<{ anchored: Set<number>; problem: string | null }> {
   const anchored = new Set<number>();
   if (!anchor) return { anchored, problem: null };
-  if (!namesEqual(anchor.owner, zone.origin)) {
+  if (!nameEquals(anchor.owner, zone.origin)) {
     return { anchored, problem: `the trust anchor is for ${nameToText(anchor.owner)}, the zone is ${nameToText(zone.origin)}` };
   }
   const pendingDigests: Array<Promise<void>> = [];
@@ -481,7 +481,7 @@ function unsupportedOnly(zone: Zone, anchor: TrustAnchor | null, keys: readonly 
   const supported = (alg: number): boolean => supportedAlgs.has(alg);
   if (anchor) {
     // an anchor for another name is a mistake to report, not a reason to go insecure
-    if (!namesEqual(anchor.owner, zone.origin)) return null;
+    if (!nameEquals(anchor.owner, zone.origin)) return null;
     const ds = anchor.ds.filter((d) => d.length >= 5);
     const usable =
       ds.some((d) => supported(d[2]!) && dsDigestSupported(d[3]!)) || anchor.dnskey.some((k) => k.length >= 4 && supported(k[3]!));

@@ -10,7 +10,7 @@
 import { RRType } from '../dns/rr-types.js';
 import { nameToText } from '../dns/wire.js';
 import { decodeBase32Hex, encodeBase32Hex } from './base-encodings.js';
-import { compareBytes } from './name-codec.js';
+import { compareBytes } from '../dns/bytes.js';
 import { encodeBitmap, typesAt } from './type-bitmap.js';
 import { digest } from './web-crypto.js';
 import { findSet, nameAt, NODE_BELOW_CUT, NODE_BELOW_DNAME, NODE_CUT, type Zone } from './zone.js';

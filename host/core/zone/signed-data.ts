@@ -7,7 +7,7 @@
  * message validator with RDATA it took from a response.
  */
 
-import { wireNameLength } from './name-codec.js';
+import { wireNameLength } from '../dns/name.js';
 import type { RecordTable } from './record-table.js';
 
 /** The signature field of RRSIG record r. */
