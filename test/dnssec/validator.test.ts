@@ -213,12 +213,19 @@ describe.skipIf(!needTools('ldns-keygen', 'ldns-signzone', 'dnssec-keygen', 'dns
       const r = await v.validate(await answer('www.expired.test.', 'A'));
       expect(r.state).toBe('insecure');
       expect(r.reason).toBe('negative-trust-anchor');
-      expect(r.text).toMatch(/^expired\.test\. is under the negative trust anchor expired\.test\. \(ticket 42\)$/);
+      expect(r.text).toMatch(/^www\.expired\.test\. is under the negative trust anchor expired\.test\. \(ticket 42\)$/);
       // the rest of the tree still validates
       expect((await v.validate(await answer('www.secure.test.', 'A'))).state).toBe('secure');
       offset = 3_600_001;
       expect(v.negativeAnchors.list(Date.now() + offset)).toEqual([]);
       expect((await v.validate(await answer('www.expired.test.', 'A'))).state).toBe('bogus');
+    });
+
+    it('covers a name below a zone apex too: only that name goes insecure', async () => {
+      const v = await validatorWith();
+      v.negativeAnchors.set('www.nosig.test.', Date.now() + 60_000);
+      expect((await v.validate(await answer('www.nosig.test.', 'A'))).reason).toBe('negative-trust-anchor');
+      expect((await v.validate(await answer('nosig.test.', 'SOA'))).state).toBe('secure');
     });
 
     it('gives way to a positive trust anchor below it (RFC 7646 §2.1)', async () => {
@@ -254,6 +261,17 @@ describe.skipIf(!needTools('ldns-keygen', 'ldns-signzone', 'dnssec-keygen', 'dns
       // the zone verifier's reader takes one zone per file and says so
       await expect(parseTrustAnchor(readFileSync(file), { file: 'two-anchors.ds' })).rejects.toThrow(/two-anchors\.ds: anchors for \. and island\.insecure\.test\.; use one file per zone/);
     });
+  });
+
+  it('is indeterminate where no trust anchor covers the name', async () => {
+    const island = h.byName.get('island.insecure.test.')!.keys!.ksk.ds;
+    const v = await validatorWith({ anchors: await parseTrustAnchors(new TextEncoder().encode(`${island}\n`)) });
+    const r = await v.validate(await answer('www.secure.test.', 'A'));
+    expect(r.state).toBe('indeterminate');
+    expect(r.reason).toBe('no-anchor');
+    expect(r.text).toBe('no trust anchor covers secure.test.');
+    expect(r.work.fetches).toBe(0);
+    expect((await v.validate(await answer('www.island.insecure.test.', 'A'))).state).toBe('secure');
   });
 
   describe('algorithms the runtime lacks', () => {

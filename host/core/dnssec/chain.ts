@@ -88,15 +88,25 @@ export class ChainOfTrust {
     return best;
   }
 
+  /**
+   * Insecure when a negative trust anchor covers `name` and no configured trust anchor below
+   * it does (RFC 7646 §2.1); else null.
+   */
+  negativeAnchorFor(name: Uint8Array, run: Run): Extract<KeyEntry, { kind: 'insecure' }> | null {
+    const nta = this.opts.negativeAnchors?.covering(name, run.now) ?? null;
+    if (!nta) return null;
+    const anchor = this.anchorFor(name);
+    if (anchor && anchor.owner.length > nta.wire.length) return null;
+    const why = `${t(name)} is under the negative trust anchor ${nta.nta.name}${nta.nta.reason ? ` (${nta.nta.reason})` : ''}`;
+    return { kind: 'insecure', zone: nta.wire, reason: 'negative-trust-anchor', why, expires: nta.nta.expires };
+  }
+
   /** The keys of the zone `target` (lower case) is in, or why it is insecure, bogus or indeterminate. */
   async keysFor(target: Uint8Array, run: Run): Promise<ChainResult> {
     const { cache } = this.opts;
+    const nta = this.negativeAnchorFor(target, run);
+    if (nta) return nta;
     const anchor = this.anchorFor(target);
-    const nta = this.opts.negativeAnchors?.covering(target, run.now) ?? null;
-    if (nta && (!anchor || nta.wire.length >= anchor.owner.length)) {
-      const why = `${t(target)} is under the negative trust anchor ${nta.nta.name}${nta.nta.reason ? ` (${nta.nta.reason})` : ''}`;
-      return { kind: 'insecure', zone: nta.wire, reason: 'negative-trust-anchor', why, expires: nta.nta.expires };
-    }
     if (!anchor) return { kind: 'indeterminate', why: `no trust anchor covers ${t(target)}` };
     const path = pathDown(anchor.owner, target);
     let zone: SecureZone | null = null;
@@ -235,7 +245,7 @@ export class ChainOfTrust {
       if (!set) return this.bogus(zone, 'dnskey-missing', EDE.DNSKEY_MISSING, `${t(zone)}: no DNSKEY RRset in the answer${from}`, run);
       const keys = set.rdatas.map(parseDnskey).filter((k): k is DnskeyInfo => k !== null);
       await run.learn(keys.map((k) => k.algorithm));
-      const ring = await KeyRing.import(keys, run.verifier);
+      const ring = KeyRing.lazy(keys, run.verifier);
       const vouched = new Set<number>();
       for (const d of ds) {
         let tried = 0;
@@ -245,7 +255,8 @@ export class ChainOfTrust {
         }
       }
       for (const a of anchorKeys) ring.keys.forEach((k, i) => k.rdata.length === a.rdata.length && k.rdata.every((b, j) => b === a.rdata[j]) && vouched.add(i));
-      const usable = [...vouched].filter((i) => ring.handles[i] != null && !ring.keys[i]!.revoked);
+      const usable: number[] = [];
+      for (const i of vouched) if (!ring.keys[i]!.revoked && (await ring.load(i)) != null) usable.push(i);
       if (usable.length === 0) {
         const want = ds.map((d) => `DS ${d.tag}/${d.algorithm}`).concat(anchorKeys.map((k) => `DNSKEY ${k.tag}/${k.algorithm}`));
         return this.bogus(zone, 'dnskey-missing', EDE.DNSKEY_MISSING, `${t(zone)}: no DNSKEY${from} matches ${want.join(', ')}`, run);

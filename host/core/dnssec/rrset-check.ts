@@ -114,16 +114,22 @@ export async function checkRRset(
     }
     canon ??= canonicalRdatas(set);
     const data = signedData(info.head, set.lower, set.labels, set.type, set.cls, canon);
+    let checked = false;
     for (const k of keys) {
+      const key = await ring.load(k);
+      if (key == null) continue;
+      checked = true;
       run.budget.signature(++tries, work);
-      const [ok] = await run.verifier.verifyBatch([{ key: ring.handles[k], signature: info.signature, data }]);
+      const [ok] = await run.verifier.verifyBatch([{ key, signature: info.signature, data }]);
       if (ok) {
         const ttl = Math.max(0, Math.min(set.ttl, info.originalTtl, pre.expiration - run.nowSec));
         const expanded = info.labels < set.labels - (isWildcard(set.lower) ? 1 : 0);
         return { ok: true, ttl, wildcard: expanded ? suffixOf(set.lower, info.labels) : null };
       }
     }
-    if (!found.has('bad-signature')) found.set('bad-signature', `signature by key ${info.keyTag} does not verify`);
+    if (!checked) {
+      if (!found.has('no-key')) found.set('no-key', `no usable DNSKEY with tag ${info.keyTag} and algorithm ${info.algorithm}`);
+    } else if (!found.has('bad-signature')) found.set('bad-signature', `signature by key ${info.keyTag} does not verify`);
   }
   const outcome = RANK.find((o) => found.has(o));
   const detail = outcome ? found.get(outcome)! : 'no RRSIG covers this type';

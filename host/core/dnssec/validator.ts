@@ -237,6 +237,8 @@ export class Validator {
   /** One answer RRset: validated by its signer's keys, and a wildcard expansion's proof. */
   private async positive(set: RRset, ctx: AnswerContext): Promise<Verdict> {
     const { run, work, from } = ctx;
+    const nta = this.chain.negativeAnchorFor(set.lower, run);
+    if (nta) return fromChain(nta);
     const signer = signerOf(set);
     if (!signer) {
       const zone = await this.chain.keysFor(set.lower, run);
@@ -263,6 +265,8 @@ export class Validator {
   /** NXDOMAIN or NODATA for `sname`: the zone's NSEC/NSEC3 proof (RFC 4035 §5.4, RFC 5155 §8). */
   private async negative(sname: Uint8Array, qtype: number, ctx: AnswerContext): Promise<Verdict> {
     const { resp, run, work, from } = ctx;
+    const nta = this.chain.negativeAnchorFor(sname, run);
+    if (nta) return fromChain(nta);
     const denials = resp.authority.filter((s) => s.type === RRType.NSEC || s.type === RRType.NSEC3);
     const signer = denials.map(signerOf).find((s): s is Uint8Array => s !== null && isAtOrBelow(sname, s)) ?? null;
     const kind = resp.rcode === 3 ? 'NXDOMAIN' : 'NODATA';

@@ -104,15 +104,22 @@ export function precheckRrsig(sig: RrsigInfo | string, ctx: PrecheckContext): Rr
 
 /**
  * A zone's DNSKEYs with their imported handles, indexed by key tag and algorithm. Only zone
- * keys (RFC 4034 §2.1.1) with protocol 3 are imported, once each.
+ * keys (RFC 4034 §2.1.1) with protocol 3 are imported, once each: all at once (`import`, the
+ * zone verifier, which hands every signature to the verifier in batches), or each the first
+ * time a signature names it (`lazy`, the message validator: a response with hundreds of keys
+ * costs only the imports its signatures ask for).
  */
 export class KeyRing {
   private readonly byTag = new Map<number, number[]>();
+  private readonly loading: Array<Promise<unknown> | undefined>;
 
   private constructor(
     readonly keys: readonly DnskeyInfo[],
-    readonly handles: readonly unknown[],
+    /** Imported handles; for a lazy ring, filled in as `load` imports them. */
+    readonly handles: unknown[],
+    private readonly verifier: SignatureVerifier | null,
   ) {
+    this.loading = new Array(keys.length);
     keys.forEach((k, i) => {
       const id = k.tag * 256 + k.algorithm;
       const list = this.byTag.get(id);
@@ -134,7 +141,12 @@ export class KeyRing {
         }
       }),
     );
-    return new KeyRing(keys, handles);
+    return new KeyRing(keys, handles, null);
+  }
+
+  /** A ring that imports a key the first time `load` asks for it. */
+  static lazy(keys: readonly DnskeyInfo[], verifier: SignatureVerifier): KeyRing {
+    return new KeyRing(keys, new Array(keys.length).fill(null), verifier);
   }
 
   /** Every key with this tag and algorithm, imported or not (for DS matching). */
@@ -142,8 +154,27 @@ export class KeyRing {
     return this.byTag.get(tag * 256 + algorithm) ?? [];
   }
 
-  /** Imported zone keys with this tag and algorithm: the keys an RRSIG may have been made with. */
+  /**
+   * Zone keys with this tag and algorithm: the keys an RRSIG may have been made with (for an
+   * imported ring, those that imported; for a lazy one, those not yet known to fail).
+   */
   candidates(tag: number, algorithm: number): number[] {
-    return this.withTag(tag, algorithm).filter((i) => this.handles[i] != null && this.keys[i]!.zoneKey);
+    return this.withTag(tag, algorithm).filter((i) => {
+      const k = this.keys[i]!;
+      if (!k.zoneKey || k.protocol !== 3) return false;
+      return this.verifier ? this.loading[i] === undefined || this.handles[i] != null : this.handles[i] != null;
+    });
+  }
+
+  /** The handle of key i, importing it now for a lazy ring; null when it cannot be used. */
+  async load(i: number): Promise<unknown> {
+    if (!this.verifier) return this.handles[i];
+    const k = this.keys[i]!;
+    if (k.protocol !== 3 || !k.zoneKey) return null;
+    this.loading[i] ??= this.verifier.importKey(k).then(
+      (h) => (this.handles[i] = h ?? null),
+      () => null,
+    );
+    return this.loading[i];
   }
 }
