@@ -421,6 +421,25 @@ describe.skipIf(!needTools('ldns-keygen', 'ldns-signzone', 'dnssec-keygen', 'dns
     });
   });
 
+  it('validates a CNAME-only answer as the chain it is, and still wants a proof when there is an authority section', async () => {
+    const v = await validatorWith();
+    const full = await answer('cross.secure.test.', 'A');
+    const { records } = walkRecords(full);
+    // NSD, authoritative for both zones, followed the CNAME; an answer with only the CNAME is what
+    // a server for secure.test. alone would give
+    const third = records.findIndex((r) => r.section === 0 && r.type !== RRType.CNAME && r.type !== RRType.RRSIG);
+    expect(third).toBeGreaterThan(0);
+    const only = full.slice(0, records[third]!.nameOffset);
+    only.set([0, third, 0, 0, 0, 0], 6);
+    const r = await v.validate(only);
+    expect(r.state).toBe('secure');
+    expect(r.zone).toBe('secure.test.');
+    // the full answer, the target's A included, validates through both zones
+    const both = await v.validate(full);
+    expect(both.state).toBe('secure');
+    expect(both.zone).toBe('nsec3.test.');
+  });
+
   it('calls a malformed response bogus instead of throwing', async () => {
     const v = await validatorWith();
     const a = await answer('www.secure.test.', 'A');

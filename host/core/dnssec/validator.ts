@@ -230,7 +230,12 @@ export class Validator {
       }
       break;
     }
-    if (!answered) parts.push(await this.negative(sname, qtype, ctx));
+    // An answer that stops at a CNAME target, with nothing in the authority section, is a
+    // CNAME-only answer (an authoritative server's, for a target in another zone): the chain
+    // is what it claims, and the target is the next query's to validate.
+    const cnameOnly =
+      !answered && resp.rcode === 0 && parts.length > 0 && !resp.authority.some((s) => s.type === RRType.SOA || s.type === RRType.NSEC || s.type === RRType.NSEC3);
+    if (!answered && !cnameOnly) parts.push(await this.negative(sname, qtype, ctx));
     return combine(parts);
   }
 

@@ -73,7 +73,7 @@ export {
   type SignatureVerifier,
   type VerifyRequest,
 } from './dnssec-keys.js';
-export { parseTrustAnchor, type TrustAnchor } from './trust-anchor.js';
+export { parseTrustAnchor, parseTrustAnchors, anchorFor, type TrustAnchor } from './trust-anchor.js';
 export { expiresAt, serialNewer, type ExpiryInputs } from './expiry.js';
 export { checkZone, verifyZone, type VerifyOptions, type ZoneReport } from './check.js';
 export { compileImage } from './image-writer.js';
