@@ -273,7 +273,13 @@ export class Validator {
     const nta = this.chain.negativeAnchorFor(sname, run);
     if (nta) return fromChain(nta);
     const denials = resp.authority.filter((s) => s.type === RRType.NSEC || s.type === RRType.NSEC3);
-    const signer = denials.map(signerOf).find((s): s is Uint8Array => s !== null && isAtOrBelow(sname, s)) ?? null;
+    // the deepest zone that signed a denial record at or above the name (a chain through two
+    // zones may carry proofs from both)
+    const signer =
+      denials
+        .map(signerOf)
+        .filter((s): s is Uint8Array => s !== null && isAtOrBelow(sname, s))
+        .sort((a, b) => b.length - a.length)[0] ?? null;
     const kind = resp.rcode === 3 ? 'NXDOMAIN' : 'NODATA';
     if (!signer) {
       // nothing signed: fine below an unsigned delegation, missing in a signed zone
