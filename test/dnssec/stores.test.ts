@@ -19,6 +19,7 @@ import {
   type ValidationResult,
 } from '../../host/core/dnssec/index.js';
 import { nameFromText } from '../../host/core/dns/name.js';
+import { usableDs, type DsInfo } from '../../host/core/zone/dnssec-keys.js';
 import { bitmapHas, encodeBitmap } from '../../host/core/zone/type-bitmap.js';
 
 const n = nameFromText;
@@ -124,6 +125,18 @@ CORP.example.	IN	DS	50713 13 2 9683a7f16f8c621b1342848644d65c9aab1d29541e42dde7c
     await expect(parseTrustAnchors(new TextEncoder().encode('. IN NS a.root-servers.net.\n'), { file: 'x.ds' })).rejects.toThrow(/x\.ds: only DS and DNSKEY records belong in a trust anchor file/);
     await expect(parseTrustAnchors(new TextEncoder().encode('; nothing\n'), { file: 'x.ds' })).rejects.toThrow(/x\.ds: no DS or DNSKEY record/);
     await expect(parseTrustAnchors(new TextEncoder().encode('. IN DS 1 8 2 zz\n'), { file: 'x.ds' })).rejects.toThrow(/x\.ds/);
+  });
+});
+
+describe('which DS records start a path', () => {
+  const ds = (digestType: number, algorithm = 13): DsInfo => ({ tag: 1, algorithm, digestType, digest: new Uint8Array(32) });
+  const all = () => true;
+
+  it('uses SHA-1 only when there is no SHA-256 or SHA-384 DS (RFC 4509 §3), and drops unknown digests and algorithms', () => {
+    expect(usableDs([ds(1)], all).map((d) => d.digestType)).toEqual([1]);
+    expect(usableDs([ds(1), ds(2), ds(4)], all).map((d) => d.digestType)).toEqual([2, 4]);
+    expect(usableDs([ds(3), ds(1)], all).map((d) => d.digestType)).toEqual([1]);
+    expect(usableDs([ds(2, 16)], (a) => a !== 16)).toEqual([]);
   });
 });
 

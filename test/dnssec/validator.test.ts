@@ -237,6 +237,18 @@ describe.skipIf(!needTools('ldns-keygen', 'ldns-signzone', 'dnssec-keygen', 'dns
     });
   });
 
+  it('takes a DNSKEY as a trust anchor as well as a DS', async () => {
+    const ksk = h.byName.get('.')!.keys!.ksk.dnskey.replace(/;.*$/, '');
+    const v = await validatorWith({ anchors: await parseTrustAnchors(new TextEncoder().encode(`${ksk}\n`)) });
+    expect((await v.validate(await answer('www.secure.test.', 'A'))).state).toBe('secure');
+    const zsk = h.byName.get('.')!.keys!.zsk.dnskey.replace(/;.*$/, '');
+    // a ZSK as the anchor: it does not sign the root's key set, so nothing it vouches for does
+    const w = await validatorWith({ anchors: await parseTrustAnchors(new TextEncoder().encode(`${zsk}\n`)) });
+    const r = await w.validate(await answer('www.secure.test.', 'A'));
+    expect(r.state).toBe('bogus');
+    expect(r.ede?.code).toBe(EDE.DNSKEY_MISSING);
+  });
+
   describe('trust anchors for more than one zone', () => {
     it('validates a signed zone below an unsigned one with its own anchor from the same file, as delv does', async () => {
       const island = h.byName.get('island.insecure.test.')!.keys!.ksk.ds;

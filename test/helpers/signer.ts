@@ -42,8 +42,12 @@ export interface ZoneSpec {
   tool?: 'ldns' | 'bind';
   /** Seconds since the epoch (default: from an hour ago to 30 days ahead). */
   validity?: { inception: number; expiration: number };
-  /** What the parent publishes for this zone (default: the DS of its KSK when signed, none when not). */
-  parentDs?: 'ds' | 'none' | 'mismatch' | { lines: string[] };
+  /**
+   * What the parent publishes for this zone (default: the SHA-256 DS of its KSK when signed,
+   * none when not): `digests` lists the DS digest types to publish (1 SHA-1, 2 SHA-256,
+   * 4 SHA-384; any other number gets a DS with that type and a made-up digest).
+   */
+  parentDs?: 'ds' | 'none' | 'mismatch' | { lines: string[] } | { digests: number[] };
   /** Sign the data with a ZSK whose DNSKEY is not published (another ZSK is). */
   wrongKey?: boolean;
   /** DNSKEY lines to add to the key set before signing, given the zone's generated keys. */
@@ -270,9 +274,20 @@ function signZone(spec: ZoneSpec, children: SignedZone[], nsAddress: string, dir
 function dsFor(spec: ZoneSpec, keys: ZoneKeys | null, dir: string): string[] {
   const what = spec.parentDs ?? (keys ? 'ds' : 'none');
   if (what === 'none') return [];
-  if (typeof what === 'object') return what.lines;
+  if (typeof what === 'object' && 'lines' in what) return what.lines;
   if (!keys) throw new Error(`${spec.name}: a DS for an unsigned zone`);
   if (what === 'ds') return [keys.ksk.ds];
+  if (typeof what === 'object') {
+    return what.digests.map((d) => {
+      if (d === 1 || d === 2 || d === 4) {
+        return execFileSync('ldns-key2ds', ['-n', `-${d}`, `${keys.ksk.base}.key`], { cwd: dir, encoding: 'utf8' }).trim();
+      }
+      // a digest type nobody implements, with bytes of the SHA-256 length
+      const f = keys.ksk.ds.split(/\s+/);
+      const i = f.indexOf('DS');
+      return [...f.slice(0, i + 3), String(d), 'AB'.repeat(32)].join('\t');
+    });
+  }
   // a DS for a KSK the zone never publishes
   return [keygen(dir, spec.name, spec.algorithm ?? 'ECDSAP256SHA256', true, spec.bits ?? 1024).ds];
 }
