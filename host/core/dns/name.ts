@@ -296,6 +296,23 @@ export function nameEquals(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 /**
+ * True when `name` is `zone` or a name below it, compared label by label without regard to ASCII
+ * case (the bailiwick test: is this record inside the zone of the server that sent it?).
+ */
+export function isSubdomain(name: Uint8Array, zone: Uint8Array): boolean {
+  const start = name.length - zone.length;
+  if (start < 0) return false;
+  let i = 0;
+  while (i < start) i += name[i]! + 1;
+  return i === start && nameEquals(name.subarray(start), zone);
+}
+
+/** The name one label up (the root's parent is the root itself). */
+export function parentName(name: Uint8Array): Uint8Array {
+  return name.length <= 1 ? name : name.subarray(name[0]! + 1);
+}
+
+/**
  * The canonical sort key of a wire name: labels from the root down, each lower-cased, with the
  * octets 0x00 and 0x01 escaped as 0x01 0x01 and 0x01 0x02, and each label closed by 0x00.
  * Comparing two keys as unsigned byte strings (a proper prefix first) gives exactly the

@@ -3,7 +3,7 @@ import {
   buildQuery, nameToText, parseQuery, readName, stripOpt, textToName, truncateResponse, walkRecords, WireError,
   appendOpt, encodeOpt, FLAG_TC, u16,
 } from './wire.js';
-import { countLabels, lowerName, nameEquals, nameFromText, wireNameLength } from './name.js';
+import { countLabels, isSubdomain, lowerName, nameEquals, nameFromText, parentName, wireNameLength } from './name.js';
 import { RRType, typeFromName, typeToName, classFromName } from './rr-types.js';
 
 describe('names', () => {
@@ -102,5 +102,21 @@ describe('messages', () => {
         expect(e).toBeInstanceOf(WireError);
       }
     }
+  });
+});
+
+describe('isSubdomain and parentName', () => {
+  it('tests bailiwick label by label, ignoring case', () => {
+    const n = (t: string) => textToName(t);
+    expect(isSubdomain(n('www.Example.COM.'), n('example.com.'))).toBe(true);
+    expect(isSubdomain(n('example.com.'), n('example.com.'))).toBe(true);
+    expect(isSubdomain(n('anything.'), n('.'))).toBe(true);
+    // A label boundary matters: "badexample.com." ends with the bytes of "example.com." minus its length octet.
+    expect(isSubdomain(n('badexample.com.'), n('example.com.'))).toBe(false);
+    expect(isSubdomain(n('x.bexample.com.'), n('example.com.'))).toBe(false);
+    expect(isSubdomain(n('com.'), n('example.com.'))).toBe(false);
+    expect(nameToText(parentName(n('www.example.com.')))).toBe('example.com.');
+    expect(nameToText(parentName(n('com.')))).toBe('.');
+    expect(nameToText(parentName(n('.')))).toBe('.');
   });
 });
