@@ -365,34 +365,56 @@ export async function startHierarchy(spec: HierarchySpec): Promise<Hierarchy> {
   };
 }
 
-/**
- * Returns `msg` with `records` (presentation lines, absolute names) added to `section`
- * (0 answer, 1 authority, 2 additional): a forger's reply. Names are written uncompressed.
- */
-export async function withRecords(msg: Uint8Array, section: 0 | 1 | 2, records: string): Promise<Uint8Array> {
-  const rrs = await parsePresentationAll(records, { origin: '.', defaultTtl: 3600 });
-  const wire = rrs.map((r) => {
+/** Presentation lines (absolute names) as uncompressed wire RRs, for `insertRecords`. */
+export async function wireRecords(text: string): Promise<Uint8Array[]> {
+  const rrs = await parsePresentationAll(text, { origin: '.', defaultTtl: 3600 });
+  return rrs.map((r) => {
     const b = new Uint8Array(r.owner.length + 10 + r.rdata.length);
     b.set(r.owner, 0);
-    put16(b, r.owner.length, r.type);
-    put16(b, r.owner.length + 2, r.class);
-    const o = r.owner.length + 4;
-    b[o] = (r.ttl >>> 24) & 0xff;
-    b[o + 1] = (r.ttl >>> 16) & 0xff;
-    b[o + 2] = (r.ttl >>> 8) & 0xff;
-    b[o + 3] = r.ttl & 0xff;
-    put16(b, o + 4, r.rdata.length);
-    b.set(r.rdata, o + 6);
+    const o = r.owner.length;
+    put16(b, o, r.type);
+    put16(b, o + 2, r.class);
+    put16(b, o + 4, r.ttl >>> 16);
+    put16(b, o + 6, r.ttl & 0xffff);
+    put16(b, o + 8, r.rdata.length);
+    b.set(r.rdata, o + 10);
     return b;
   });
-  const { questionEnd, records: refs } = walkRecords(msg);
-  // Insert after the last record of `section` (or where that section would begin).
-  let at = questionEnd;
-  for (const r of refs) if (r.section <= section) at = r.end;
-  const out = concat([msg.subarray(0, at), ...wire, msg.subarray(at)]);
-  const countAt = 6 + 2 * section;
-  put16(out, countAt, u16(msg, countAt) + rrs.length);
+}
+
+/**
+ * Returns `msg` with `rrs` (from `wireRecords`) added at the end of `section` (0 answer,
+ * 1 authority, 2 additional): a forger's reply. Synchronous, for `behaviour.mutate`. The
+ * sections after `section` are dropped, except the OPT record: their compression pointers may
+ * point past the insertion, and moving them would break those names.
+ */
+export function insertRecords(msg: Uint8Array, section: 0 | 1 | 2, rrs: Uint8Array[]): Uint8Array {
+  const { questionEnd, records } = walkRecords(msg);
+  const kept = records.filter((r) => r.section <= section && r.type !== RRType.OPT);
+  const opt = records.find((r) => r.type === RRType.OPT);
+  const at = kept.length > 0 ? kept[kept.length - 1]!.end : questionEnd;
+  const optBytes = opt ? msg.subarray(opt.nameOffset, opt.end) : new Uint8Array(0);
+  const out = concat([msg.subarray(0, at), ...rrs, optBytes]);
+  const counts = [0, 0, 0];
+  for (const r of kept) counts[r.section]!++;
+  counts[section]! += rrs.length;
+  if (opt) counts[2]!++;
+  put16(out, 6, counts[0]!);
+  put16(out, 8, counts[1]!);
+  put16(out, 10, counts[2]!);
   return out;
+}
+
+/** The rcode of `msg` replaced (a server that answers NXDOMAIN or REFUSED where it should not). */
+export function withRcode(msg: Uint8Array, rcode: number): Uint8Array {
+  const out = msg.slice();
+  out[3] = (out[3]! & 0xf0) | (rcode & 0xf);
+  return out;
+}
+
+/** The question name of a query, lower-case presentation form. */
+export function queryName(query: Uint8Array): string {
+  return logged(query, 'udp')?.name ?? '';
 }
 
 /** The A records (addresses) in the answer section of a reply, for assertions. */

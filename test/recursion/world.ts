@@ -5,11 +5,12 @@
  * have). Each test file starts its own copy on its own 127.x.y.0/24.
  */
 
-import { IterativeResolver, type IteratorOptions } from '../../host/core/recursion/index.js';
+import { IterativeResolver, parseResponse, type IteratorOptions } from '../../host/core/recursion/index.js';
+import { formatRdata } from '../../host/core/zone/index.js';
 import { hintsFromAddresses } from '../../host/core/recursion/root-hints.js';
 import { MemoryMetrics } from '../../host/core/metrics.js';
-import { RRType } from '../../host/core/dns/rr-types.js';
-import { textToName, type Question } from '../../host/core/dns/wire.js';
+import { RRType, typeToName } from '../../host/core/dns/rr-types.js';
+import { nameToText, textToName, type Question } from '../../host/core/dns/wire.js';
 import type { UpstreamTransport } from '../../host/core/upstream.js';
 import { nodeTransport } from '../../host/adapters/node/transport.js';
 import { startHierarchy, zone, type Hierarchy } from '../helpers/hierarchy.js';
@@ -116,17 +117,17 @@ loop2 CNAME loop1
 ${CHAIN}
 ${BIG}
 `),
-    'lame.test.': small('lame.test.', ['ns1.lame.test.', 'ns2.lame.test.']),
-    'alllame.test.': small('alllame.test.', ['ns.alllame.test.']),
-    'dead.test.': small('dead.test.', ['ns1.dead.test.', 'ns2.dead.test.']),
-    'slow.test.': small('slow.test.', ['ns1.slow.test.', 'ns2.slow.test.']),
-    'edns.test.': small('edns.test.', ['ns.edns.test.']),
+    'lame.test.': small('lame.test.', ['ns1.lame.test.', 'ns2.lame.test.'], `ns1 A ${ip.lamebox}\nns2 A ${multi}`),
+    'alllame.test.': small('alllame.test.', ['ns.alllame.test.'], `ns A ${ip.lamebox}`),
+    'dead.test.': small('dead.test.', ['ns1.dead.test.', 'ns2.dead.test.'], `ns1 A ${ip.dead}\nns2 A ${multi}`),
+    'slow.test.': small('slow.test.', ['ns1.slow.test.', 'ns2.slow.test.'], `ns1 A ${ip.slowbox}\nns2 A ${multi}`),
+    'edns.test.': small('edns.test.', ['ns.edns.test.'], `ns A ${ip.noedns}`),
     'oob.test.': small('oob.test.', ['ns.oob.other.']),
     'd1.test.': small('d1.test.', ['ns.d2.test.']),
     'd2.test.': small('d2.test.', ['ns.d3.test.'], `ns A ${multi}`),
     'd3.test.': small('d3.test.', ['ns.d4.test.'], `ns A ${multi}`),
     'd4.test.': small('d4.test.', ['ns.d4.test.'], `ns A ${multi}`),
-    'dummy.': small('dummy.', ['ns.dummy.']),
+    'dummy.': small('dummy.', ['ns.dummy.'], `ns A ${ip.lamebox}`),
   };
 }
 
@@ -182,3 +183,35 @@ export function iteratorFor(h: Hierarchy, opts: Partial<IteratorOptions> = {}): 
 export const q = (name: string, type: keyof typeof RRType = 'A'): Question => ({ name: textToName(name), type: RRType[type], class: 1 });
 
 export const deadline = (ms = 8000) => Date.now() + ms;
+
+export interface Line {
+  section: 'answer' | 'authority' | 'additional';
+  name: string;
+  type: string;
+  ttl: number;
+  data: string;
+}
+
+/** A response's records as lines, RRSIGs included, for assertions. */
+export function lines(body: Uint8Array): Line[] {
+  const p = parseResponse(body);
+  const names = ['answer', 'authority', 'additional'] as const;
+  const out: Line[] = [];
+  p.sections.forEach((sets, i) => {
+    for (const s of sets) {
+      for (const r of s.rdatas) out.push({ section: names[i]!, name: nameToText(s.owner).toLowerCase(), type: typeToName(s.type), ttl: s.ttl, data: formatRdata(s.type, r) });
+      for (const r of s.sigs) out.push({ section: names[i]!, name: nameToText(s.owner).toLowerCase(), type: 'RRSIG', ttl: s.sigTtl, data: formatRdata(RRType.RRSIG, r) });
+    }
+  });
+  return out;
+}
+
+/** "name TYPE data" for the answer section. */
+export function answers(body: Uint8Array): string[] {
+  return lines(body).filter((l) => l.section === 'answer').map((l) => `${l.name} ${l.type} ${l.data}`);
+}
+
+/** Queries a server saw, as "name TYPE". */
+export function seen(h: Hierarchy, id: ServerId): string[] {
+  return h.servers[id]!.queries.map((x) => `${x.name} ${x.type}`);
+}

@@ -458,6 +458,7 @@ export class IterativeResolver {
       const pick = this.servers.choose(ROOT_NAME, addrs.filter((a) => !tried.has(a)));
       if (!pick) break;
       tried.add(pick.address);
+      this.noteRoot(req, 'root_servers');
       // Priming is the node's, not the client's: its queries do not count against the request.
       const sent = await this.send(pick.address, ROOT_NAME, q, req, false);
       if (!sent.ok || !sent.msg.aa || sent.msg.rcode !== Rcode.NOERROR) continue;
@@ -600,8 +601,9 @@ export class IterativeResolver {
         tried = new Set();
         continue;
       }
-      if (isMin && rcode === Rcode.NXDOMAIN) {
-        // Broken servers deny empty non-terminals: ask the full name before believing it.
+      if (isMin && rcode === Rcode.NXDOMAIN && server !== LOCAL_ROOT) {
+        // Broken servers deny empty non-terminals: ask the full name before believing it. The
+        // verified local root copy is not such a server: nothing exists below a name it denies (RFC 8020).
         fallBack('nxdomain');
         continue;
       }
@@ -620,7 +622,7 @@ export class IterativeResolver {
         continue;
       }
       const step = this.absorbFinal(qname, qt, s, chain, origin, rcode);
-      if (!isMin) return step;
+      if (!isMin || rcode === Rcode.NXDOMAIN) return step;
       // The minimised name exists in this zone and is no cut: one label further.
       known = qname;
       minimised++;
