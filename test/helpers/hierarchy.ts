@@ -57,6 +57,8 @@ export interface LoggedQuery {
   transport: 'udp' | 'tcp';
   edns: boolean;
   do: boolean;
+  /** Arrival order across every server of the hierarchy. */
+  seq: number;
 }
 
 export interface HierarchyServer {
@@ -148,6 +150,8 @@ async function pickPrefix(n: number): Promise<string> {
   throw new Error('no free 127.x.y.0/24 with port 53 available for a hierarchy');
 }
 
+let arrivals = 0;
+
 function logged(msg: Uint8Array, transport: 'udp' | 'tcp'): LoggedQuery | null {
   try {
     const p = parseQuery(msg);
@@ -158,6 +162,7 @@ function logged(msg: Uint8Array, transport: 'udp' | 'tcp'): LoggedQuery | null {
       transport,
       edns: !!p.edns,
       do: !!p.edns && (p.edns.flags & EDNS_FLAG_DO) !== 0,
+      seq: arrivals++,
     };
   } catch {
     return null;
@@ -359,7 +364,7 @@ export async function startHierarchy(spec: HierarchySpec): Promise<Hierarchy> {
     ip,
     servers,
     prefix,
-    queries: () => ids.flatMap((id) => servers[id]!.queries.map((q) => ({ ...q, server: id }))),
+    queries: () => ids.flatMap((id) => servers[id]!.queries.map((q) => ({ ...q, server: id }))).sort((a, b) => a.seq - b.seq),
     clearLogs: () => ids.forEach((id) => servers[id]!.clear()),
     stop,
   };

@@ -176,6 +176,10 @@ export function iteratorFor(h: Hierarchy, opts: Partial<IteratorOptions> = {}): 
     hints: hintsFromAddresses([h.ip.root!]),
     random: seeded(1),
     ...opts,
+    // Generous timeouts: on a loaded test machine NSD may take longer than a real network's
+    // 50 ms floor, and a spurious timeout would change what the servers see. Tests about
+    // timeouts set their own.
+    selection: { unknownTimeoutMs: 1000, minTimeoutMs: 500, ...opts.selection },
   });
   return { it, metrics };
 }

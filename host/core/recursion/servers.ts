@@ -10,7 +10,7 @@
  *   hold ends it is a candidate again, ranked last by its backed-off timeout, so exploration or
  *   the lack of any other usable address brings the retry;
  * - choice: an address never tried goes first, so every server of a zone is measured; otherwise
- *   the lowest expected timeout, except that with probability `explore` a random other one is
+ *   the lowest `srtt + 4·rttvar` (backed off as above, without the floor), except that with probability `explore` a random other one is
  *   taken, so a server that was slow once is measured again (Knot Resolver's ε-greedy);
  * - per zone: an address that answered lame (REFUSED, not authoritative, an upward referral) is
  *   set aside for that zone for `lameHoldMs`, one whose answer the validator judged bogus for
@@ -130,10 +130,18 @@ export class ServerSelection {
 
   /** The timeout for the next try to `address`, ms. */
   timeout(address: string): number {
+    return Math.min(this.opts.maxTimeoutMs, this.expected(address, this.opts.minTimeoutMs));
+  }
+
+  /**
+   * `srtt + 4·rttvar` (never below `floor`), backed off by consecutive timeouts. Choice ranks
+   * by it without the floor, so two fast servers are still told apart when the floor is high.
+   */
+  private expected(address: string, floor: number): number {
     const h = this.host(address, false);
     if (!h) return this.opts.unknownTimeoutMs;
-    const base = h.fresh ? this.opts.unknownTimeoutMs : Math.max(this.opts.minTimeoutMs, h.srtt + 4 * h.rttvar);
-    return Math.min(this.opts.maxTimeoutMs, base * 2 ** Math.min(h.timeouts, MAX_BACKOFF));
+    const base = h.fresh ? this.opts.unknownTimeoutMs : Math.max(floor, h.srtt + 4 * h.rttvar);
+    return base * 2 ** Math.min(h.timeouts, MAX_BACKOFF);
   }
 
   /** An answer came back after `rttMs`. */
@@ -265,10 +273,10 @@ export class ServerSelection {
       return { address: pool[Math.floor(this.random() * pool.length)]!, steered };
     }
     let best = pool[0]!;
-    let bestTimeout = this.timeout(best);
+    let bestTimeout = this.expected(best, 0);
     let ties = 1;
     for (let i = 1; i < pool.length; i++) {
-      const t = this.timeout(pool[i]!);
+      const t = this.expected(pool[i]!, 0);
       if (t < bestTimeout) {
         best = pool[i]!;
         bestTimeout = t;
