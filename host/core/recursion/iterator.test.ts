@@ -123,3 +123,19 @@ describe('the iterator', () => {
     expect(nameEquals(auth[0]!.owner, n('.'))).toBe(true);
   });
 });
+
+describe('docs/recursion.md', () => {
+  it('lists every metric the iterator registers', async () => {
+    const { readFileSync } = await import('node:fs');
+    const doc = readFileSync(new URL('../../../docs/recursion.md', import.meta.url), 'utf8');
+    const names: string[] = [];
+    const sink = {
+      counter: (name: string) => (names.push(name), { inc() {}, bind: () => ({ inc() {} }) }),
+      gauge: (name: string) => (names.push(name), { set() {}, remove() {} }),
+      histogram: (name: string) => (names.push(name), { observe() {}, bind: () => ({ observe() {} }) }),
+    };
+    new IterativeResolver({ transport: fakeTransport({}).t, metrics: sink });
+    expect(names.length).toBeGreaterThan(10);
+    for (const name of names) expect(doc, name).toContain(`\`${name}\``);
+  });
+});
