@@ -92,6 +92,8 @@ export interface Hierarchy {
   /** All queries seen by every server, in the order they arrived. */
   queries(): Array<LoggedQuery & { server: string }>;
   clearLogs(): void;
+  /** Forgets the logs and puts every server's behaviour back to normal. */
+  reset(): void;
   stop(): Promise<void>;
 }
 
@@ -366,6 +368,11 @@ export async function startHierarchy(spec: HierarchySpec): Promise<Hierarchy> {
     prefix,
     queries: () => ids.flatMap((id) => servers[id]!.queries.map((q) => ({ ...q, server: id }))).sort((a, b) => a.seq - b.seq),
     clearLogs: () => ids.forEach((id) => servers[id]!.clear()),
+    reset: () =>
+      ids.forEach((id) => {
+        servers[id]!.clear();
+        Object.assign(servers[id]!.behaviour, defaultBehaviour());
+      }),
     stop,
   };
 }

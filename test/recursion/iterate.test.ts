@@ -4,25 +4,15 @@
  * the validator, and what comes back with DO.
  */
 
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Rcode, RRType } from '../../host/core/dns/rr-types.js';
 import { nameToText, textToName } from '../../host/core/dns/wire.js';
 import { Rank } from '../../host/core/recursion/index.js';
-import { needTools } from '../helpers/tools.js';
 import { insertRecords, queryName, wireRecords, type Hierarchy } from '../helpers/hierarchy.js';
-import { answers, deadline, iteratorFor, lines, q, seen, startWorld } from './world.js';
+import { answers, deadline, iteratorFor, lines, q, seen, useWorld } from './world.js';
 
-const ok = needTools('nsd', 'dig');
 let h: Hierarchy;
-beforeAll(async () => {
-  if (ok) h = await startWorld();
-});
-afterAll(async () => h?.stop());
-beforeEach(() => {
-  if (!ok) return;
-  h.clearLogs();
-  for (const s of Object.values(h.servers)) Object.assign(s.behaviour, { delayMs: 0, drop: false, refuse: false, formerrOnEdns: false, ignoreEdns: false, mutate: null });
-});
+const ok = useWorld((w) => (h = w));
 
 describe.runIf(ok)('iteration against a loopback hierarchy', () => {
   it('resolves a name from the root down, then from its cache', async () => {

@@ -5,24 +5,14 @@
  * queries in flight.
  */
 
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Rcode } from '../../host/core/dns/rr-types.js';
-import { needTools } from '../helpers/tools.js';
 import type { Hierarchy } from '../helpers/hierarchy.js';
 import type { RecursionLimits } from '../../host/core/recursion/index.js';
-import { answers, deadline, iteratorFor, q, seen, startWorld } from './world.js';
+import { answers, deadline, iteratorFor, q, seen, useWorld } from './world.js';
 
-const ok = needTools('nsd', 'dig');
 let h: Hierarchy;
-beforeAll(async () => {
-  if (ok) h = await startWorld();
-});
-afterAll(async () => h?.stop());
-beforeEach(() => {
-  if (!ok) return;
-  h.clearLogs();
-  for (const s of Object.values(h.servers)) s.behaviour.delayMs = 0;
-});
+const ok = useWorld((w) => (h = w));
 
 describe.runIf(ok)('limits', () => {
   it('queries per client question', async () => {

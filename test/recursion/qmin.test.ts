@@ -5,23 +5,13 @@
  * minimised name make the iterator ask the full name instead.
  */
 
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Rcode } from '../../host/core/dns/rr-types.js';
-import { needTools } from '../helpers/tools.js';
 import { queryName, withRcode, type Hierarchy } from '../helpers/hierarchy.js';
-import { answers, deadline, iteratorFor, q, seen, startWorld } from './world.js';
+import { answers, deadline, iteratorFor, q, seen, useWorld } from './world.js';
 
-const ok = needTools('nsd', 'dig');
 let h: Hierarchy;
-beforeAll(async () => {
-  if (ok) h = await startWorld();
-});
-afterAll(async () => h?.stop());
-beforeEach(() => {
-  if (!ok) return;
-  h.clearLogs();
-  for (const id of ['ex1', 'ex2'] as const) h.servers[id]!.behaviour.mutate = null;
-});
+const ok = useWorld((w) => (h = w));
 
 const exSeen = () => h.queries().filter((x) => x.server === 'ex1' || x.server === 'ex2').map((x) => `${x.name} ${x.type}`);
 

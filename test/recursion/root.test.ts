@@ -4,23 +4,17 @@
  * there is none.
  */
 
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Rcode } from '../../host/core/dns/rr-types.js';
 import { parseRootHints, type RootStart } from '../../host/core/recursion/index.js';
 import { nodeTransport } from '../../host/adapters/node/transport.js';
 import { buildQuery } from '../../host/core/dns/wire.js';
 import { matches } from '../../host/core/upstream.js';
-import { needTools } from '../helpers/tools.js';
 import { namedRoot, queryName, type Hierarchy } from '../helpers/hierarchy.js';
-import { answers, deadline, iteratorFor, q, seen, startWorld } from './world.js';
+import { answers, deadline, iteratorFor, q, seen, useWorld } from './world.js';
 
-const ok = needTools('nsd', 'dig');
 let h: Hierarchy;
-beforeAll(async () => {
-  if (ok) h = await startWorld();
-});
-afterAll(async () => h?.stop());
-beforeEach(() => ok && h.clearLogs());
+const ok = useWorld((w) => (h = w));
 
 /**
  * A stand-in for static_zone's referral mode: the root zone's answer from a copy served

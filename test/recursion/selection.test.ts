@@ -5,25 +5,15 @@
  * the hold ends; traffic moves off a slow server; steering rules move it at run time.
  */
 
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Rcode } from '../../host/core/dns/rr-types.js';
 import { textToName } from '../../host/core/dns/wire.js';
-import { needTools } from '../helpers/tools.js';
 import { sleep } from '../helpers/net.js';
 import type { Hierarchy } from '../helpers/hierarchy.js';
-import { answers, deadline, iteratorFor, q, seen, startWorld } from './world.js';
+import { answers, deadline, iteratorFor, q, seen, useWorld } from './world.js';
 
-const ok = needTools('nsd', 'dig');
 let h: Hierarchy;
-beforeAll(async () => {
-  if (ok) h = await startWorld();
-});
-afterAll(async () => h?.stop());
-beforeEach(() => {
-  if (!ok) return;
-  h.clearLogs();
-  for (const s of Object.values(h.servers)) Object.assign(s.behaviour, { delayMs: 0, drop: false });
-});
+const ok = useWorld((w) => (h = w));
 
 const slowAsked = () => seen(h, 'slowbox').filter((x) => x.endsWith('.slow.test. A')).length;
 

@@ -5,25 +5,15 @@
  * judge calls bogus is left for the zone's other servers.
  */
 
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Rcode, RRType } from '../../host/core/dns/rr-types.js';
 import { nameToText, textToName } from '../../host/core/dns/wire.js';
 import { type JudgedResponse } from '../../host/core/recursion/index.js';
-import { needTools } from '../helpers/tools.js';
 import { insertRecords, queryName, wireRecords, type Hierarchy } from '../helpers/hierarchy.js';
-import { answers, deadline, iteratorFor, q, seen, startWorld } from './world.js';
+import { answers, deadline, iteratorFor, q, seen, useWorld } from './world.js';
 
-const ok = needTools('nsd', 'dig');
 let h: Hierarchy;
-beforeAll(async () => {
-  if (ok) h = await startWorld();
-});
-afterAll(async () => h?.stop());
-beforeEach(() => {
-  if (!ok) return;
-  h.clearLogs();
-  for (const s of Object.values(h.servers)) s.behaviour.mutate = null;
-});
+const ok = useWorld((w) => (h = w));
 
 const n = textToName;
 

@@ -5,6 +5,8 @@
  * have). Each test file starts its own copy on its own 127.x.y.0/24.
  */
 
+import { afterAll, beforeAll, beforeEach } from 'vitest';
+import { needTools } from '../helpers/tools.js';
 import { IterativeResolver, parseResponse, type IteratorOptions } from '../../host/core/recursion/index.js';
 import { formatRdata } from '../../host/core/zone/index.js';
 import { hintsFromAddresses } from '../../host/core/recursion/root-hints.js';
@@ -137,6 +139,23 @@ export function trapZones(): Record<string, string> {
     'target.other.': zone('target.other.', ['ns.target.other.'], 'www A 198.51.100.66\n* A 198.51.100.66'),
     'oob.test.': zone('oob.test.', ['ns.oob.other.'], 'www A 198.51.100.67\n* A 198.51.100.67'),
   };
+}
+
+/**
+ * Starts the world for this test file (skipped, with a printed reason, without NSD or dig;
+ * a failure under CI) and resets logs and behaviours before each test. Returns whether it runs.
+ */
+export function useWorld(got: (h: Hierarchy) => void): boolean {
+  const ok = needTools('nsd', 'dig');
+  let h: Hierarchy | undefined;
+  beforeAll(async () => {
+    if (!ok) return;
+    h = await startWorld();
+    got(h);
+  });
+  afterAll(async () => h?.stop());
+  beforeEach(() => h?.reset());
+  return ok;
 }
 
 export function startWorld(): Promise<Hierarchy> {
