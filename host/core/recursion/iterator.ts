@@ -11,7 +11,7 @@
 
 import { RRClass, RRType, Rcode, isMetaType } from '../dns/rr-types.js';
 import {
-  FLAG_RA, FLAG_RD, buildQuery, isSubdomain, labelCount, nameEquals, nameToText, parentName, u32, type Question,
+  FLAG_RA, FLAG_RD, buildQuery, isSubdomain, countLabels, nameEquals, nameToText, parentName, u32, type Question,
 } from '../dns/wire.js';
 import { parseIPv4, parseIPv6 } from '../context.js';
 import { silentLogger, type Logger } from '../log.js';
@@ -510,10 +510,10 @@ export class IterativeResolver {
       if (this.now() >= req.deadline) throw new ResolutionError('deadline', `deadline passed resolving ${nameToText(name)}`);
       let qname = name;
       let qt = qtype;
-      if (minimise && labelCount(walkTo) > labelCount(known) && minimised < MAX_MINIMISE_COUNT) {
-        const left = labelCount(walkTo) - labelCount(known);
+      if (minimise && countLabels(walkTo) > countLabels(known) && minimised < MAX_MINIMISE_COUNT) {
+        const left = countLabels(walkTo) - countLabels(known);
         const add = minimised < MINIMISE_ONE_LAB ? 1 : Math.max(1, Math.ceil(left / (MAX_MINIMISE_COUNT - minimised)));
-        const next = suffixOf(walkTo, labelCount(known) + add);
+        const next = suffixOf(walkTo, countLabels(known) + add);
         if (ds || !nameEquals(next, name)) {
           qname = next;
           qt = RRType.A;
@@ -597,7 +597,7 @@ export class IterativeResolver {
         }
         if (++referrals > this.limits.maxReferrals) throw new LimitError('referrals', `more than ${this.limits.maxReferrals} referrals for ${nameToText(name)}`);
         dp = this.absorbReferral(referral, s, origin);
-        if (labelCount(dp.zone) > labelCount(known)) known = dp.zone;
+        if (countLabels(dp.zone) > countLabels(known)) known = dp.zone;
         tried = new Set();
         continue;
       }

@@ -8,6 +8,7 @@ import { RRType, isMetaType } from '../dns/rr-types.js';
 import {
   FLAG_AA, FLAG_QR, FLAG_TC, HEADER_LEN, WireError, put16, put32, readHeader, readName, u16, u32, type Question,
 } from '../dns/wire.js';
+import { sameBytes } from '../dns/bytes.js';
 import { rdataFromMessage } from '../zone/rdata-wire.js';
 import { nameKey } from './names.js';
 
@@ -98,7 +99,7 @@ export function parseResponse(msg: Uint8Array): ParsedResponse {
       const set = sets.get(key);
       if (set) {
         set.ttl = Math.min(set.ttl, t);
-        if (!set.rdatas.some((r) => bytesEqual(r, rdata))) set.rdatas.push(rdata);
+        if (!set.rdatas.some((r) => sameBytes(r, rdata))) set.rdatas.push(rdata);
       } else {
         sets.set(key, { owner, type, class: cls, ttl: t, rdatas: [rdata], sigs: [], sigTtl: 0 });
       }
@@ -133,12 +134,6 @@ export function parseResponse(msg: Uint8Array): ParsedResponse {
     sections,
     edns,
   };
-}
-
-export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 /** One record to write: RRsets are written as records, their RRSIGs after them when asked. */

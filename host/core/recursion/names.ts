@@ -2,7 +2,7 @@
 
 import { RRType } from '../dns/rr-types.js';
 import { ipv6Text } from '../dns/ipv6-text.js';
-import { MAX_NAME_LEN, isSubdomain, labelCount } from '../dns/wire.js';
+import { MAX_NAME_LEN, isSubdomain, countLabels } from '../dns/wire.js';
 
 export const ROOT_NAME = new Uint8Array([0]);
 
@@ -18,7 +18,7 @@ export function nameKey(n: Uint8Array): string {
 
 /** The ancestor of `name` that has `labels` labels (the name itself when it has no more). */
 export function suffixOf(name: Uint8Array, labels: number): Uint8Array {
-  let drop = labelCount(name) - labels;
+  let drop = countLabels(name) - labels;
   let i = 0;
   while (drop-- > 0) i += name[i]! + 1;
   return name.subarray(i);
