@@ -81,7 +81,7 @@ export interface Flushable {
 
 /**
  * Flushes what a rule-set change can have made wrong (and, by starting a new cache generation,
- * keeps answers still in flight under the old rules out of the cache); both adapters call it
+ * keeps answers still in flight under the old rules out of the cache); the node (host/node/) calls it
  * when the override app's data changes.
  */
 export function flushForRuleChange(target: Flushable, change: DataChange): void {

@@ -3,6 +3,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { EdgeNode, type EdgeNodeOptions } from '../../host/adapters/node/edge-node.js';
+import type { PromMetrics } from '../../host/adapters/node/prom-metrics.js';
+import type { ResolverNode } from '../../host/node/resolver-node.js';
 import { parseConfig } from '../../host/core/config.js';
 import { silentLogger, consoleLogger } from '../../host/core/log.js';
 import { freePort, waitFor } from './net.js';
@@ -11,7 +13,10 @@ import { run } from './dig.js';
 export const root = join(__dirname, '..', '..');
 
 export interface TestNode {
-  node: EdgeNode;
+  /** The node: config, data, zone, status, metrics. */
+  node: ResolverNode<PromMetrics>;
+  /** Its Node adapter: the listeners, and reloads from the config file. */
+  edge: EdgeNode;
   dns: { host: string; port: number };
   stop(): Promise<void>;
 }
@@ -21,9 +26,13 @@ export async function startEdge(toml: string, opts: EdgeNodeOptions = {}): Promi
   const text = `[server]\nlisten = ["127.0.0.1:0"]\nrequest_timeout_ms = 3000\n${toml}`;
   const config = parseConfig(text, 'test config');
   const logger = process.env.EDGE_TEST_LOG ? consoleLogger('debug') : silentLogger;
-  const node = await EdgeNode.start(config, { logger, configText: text, ...opts });
-  const a = node.listening.dns[0]!;
-  return { node, dns: { host: a.address, port: a.port }, stop: () => node.close(0) };
+  return testNode(await EdgeNode.start(config, { logger, configText: text, ...opts }));
+}
+
+/** The test's view of a started EdgeNode, answering on its first DNS listener. */
+export function testNode(edge: EdgeNode): TestNode {
+  const a = edge.listening.dns[0]!;
+  return { node: edge.node, edge, dns: { host: a.address, port: a.port }, stop: () => edge.close(0) };
 }
 
 export interface CliNode {

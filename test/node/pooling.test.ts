@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { startNsd, type Nsd } from '../helpers/nsd.js';
 import { dig } from '../helpers/dig.js';
 import { needTools } from '../helpers/tools.js';
-import { root, type TestNode } from '../helpers/edge.js';
+import { root, testNode, type TestNode } from '../helpers/edge.js';
 import { freePort, sleep, waitFor } from '../helpers/net.js';
 import { harnessFor } from '../helpers/apps.js';
 import { ContextAuth } from '../../host/core/context-auth.js';
@@ -106,10 +106,10 @@ trust_anchor = "${join(fixtures, 'trust-anchor.ds')}"
 }
 
 async function startNode(text: string, port: number, opts: EdgeNodeOptions = {}): Promise<TestNode> {
-  const node = await EdgeNode.start(parseConfig(text, 'test'), { logger: process.env.EDGE_TEST_LOG ? consoleLogger('debug') : silentLogger, configText: text, ...opts });
+  const edge = await EdgeNode.start(parseConfig(text, 'test'), { logger: process.env.EDGE_TEST_LOG ? consoleLogger('debug') : silentLogger, configText: text, ...opts });
   // The local root loads after the node listens; the tests count on it from the first query.
-  await waitFor(async () => node.zone?.current != null, 20_000);
-  return { node, dns: { host: '127.0.0.1', port }, stop: () => node.close(0) };
+  await waitFor(async () => edge.node.zone?.current != null, 20_000);
+  return { ...testNode(edge), dns: { host: '127.0.0.1', port } };
 }
 
 interface Crafted {

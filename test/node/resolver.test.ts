@@ -468,7 +468,7 @@ default = ["${nsd.address}"]
 "." = "default"
 `,
     );
-    https = { host: '127.0.0.1', port: edge.node.listening.doh[0]!.port };
+    https = { host: '127.0.0.1', port: edge.edge.listening.doh[0]!.port };
     http = `https://127.0.0.1:${https.port}/dns-query`;
   });
 

@@ -182,7 +182,7 @@ describe.skipIf(!needTools('nsd', 'dig', 'curl'))('rules push to three nodes', (
   let a: Nsd;
   const nodes: TestNode[] = [];
   const dir = mkdtempSync(join(tmpdir(), 'edge-push-'));
-  const adminUrl = (n: TestNode) => `http://127.0.0.1:${n.node.listening.admin!.port}`;
+  const adminUrl = (n: TestNode) => `http://127.0.0.1:${n.edge.listening.admin!.port}`;
   const hashOf = async (n: TestNode) => {
     const r = await run('curl', ['-s', `${adminUrl(n)}/status`]);
     return JSON.parse(r.stdout).rules.hash as string | null;
@@ -273,7 +273,7 @@ describe.skipIf(!needTools('nsd', 'dig', 'curl'))('rules push to three nodes', (
   });
 });
 
-const admin = (n: TestNode) => `http://127.0.0.1:${n.node.listening.admin!.port}`;
+const admin = (n: TestNode) => `http://127.0.0.1:${n.edge.listening.admin!.port}`;
 const call = (n: TestNode, method: string, path: string, body?: string, token: string | null = TOKEN) =>
   fetch(`${admin(n)}${path}`, { method, body, headers: token ? { authorization: `Bearer ${token}` } : {}, signal: AbortSignal.timeout(5000) });
 

@@ -48,7 +48,7 @@ default = ["${nsd.address}"]
 [apps.forward.config.routes]
 "." = "default"
 `);
-  const dohPort = edge.node.listening.doh[0]!.port;
+  const dohPort = edge.edge.listening.doh[0]!.port;
   return {
     nsd,
     edge,

@@ -1,8 +1,8 @@
 /** A zone copy in a file: modification time and size as validators, and a directory watch. */
 
-import { watch } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
-import { basename, dirname, resolve } from 'node:path';
+import { resolve } from 'node:path';
+import { watchFile } from './files.js';
 import { SourceError, type SourceResult, type Validators, type ZoneSource } from '../../core/zone-source.js';
 
 export class FileSource implements ZoneSource {
@@ -27,18 +27,7 @@ export class FileSource implements ZoneSource {
   }
 
   watch(onChange: () => void): () => void {
-    const name = basename(this.path);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const w = watch(dirname(this.path), (_e, file) => {
-      if (file !== null && file !== name) return;
-      clearTimeout(timer);
-      // Writers replace or append in several steps; act once they are done.
-      timer = setTimeout(onChange, 200);
-    });
-    w.on('error', () => undefined);
-    return () => {
-      clearTimeout(timer);
-      w.close();
-    };
+    // Writers replace or append in several steps; act once they are done.
+    return watchFile(this.path, onChange, 200);
   }
 }

@@ -8,7 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { SerialStore, ServedSerial } from '../../apps/zone-lifecycle.js';
-import { writeFileAtomically } from './data-file.js';
+import { writeFileAtomically } from './files.js';
 
 export class SerialFile implements SerialStore {
   readonly description: string;

@@ -33,17 +33,17 @@ export class EdgeShard {
     const url = new URL(req.url);
     const name = shardOfUrl(req.url);
     if (!shardNames(this.env).includes(name)) return text(`not a shard of this site: "${name}"`, 404);
-    let node: WorkerNode;
+    let w: WorkerNode;
     try {
-      node = await this.nodeFor(name);
+      w = await this.nodeFor(name);
     } catch (e) {
       return text(`shard ${name} cannot start: ${(e as Error).message}`, 503);
     }
-    if (node.role.kind !== 'shard' || node.role.name !== name) return text(`this object is shard ${node.currentConfig.node_id}, not ${name}`, 409);
-    node.beforeRequest((p) => this.state.waitUntil(p));
-    if (url.pathname === '/status') return json(node.status());
-    if (url.pathname === '/metrics') return json(node.metrics.snapshot());
-    const resolver = node.currentResolver;
+    if (w.role.kind !== 'shard' || w.role.name !== name) return text(`this object is shard ${w.node.currentConfig.node_id}, not ${name}`, 409);
+    w.beforeRequest((p) => this.state.waitUntil(p));
+    if (url.pathname === '/status') return json(w.node.status());
+    if (url.pathname === '/metrics') return json(w.node.metrics.snapshot());
+    const resolver = w.node.currentResolver;
     const fromPeer: DohHandler = { handle: (q, info) => resolver.handle(q, { ...info, fromPeer: true }) };
     return handleDoh(req, fromPeer, null, SHARD_PATH);
   }

@@ -23,7 +23,7 @@ function node(env: Env): Promise<WorkerNode> {
 
 /** Admin routes need the bearer token when `[admin] token` is set. */
 function allowed(req: Request, n: WorkerNode): boolean {
-  const token = n.currentConfig.admin.token;
+  const token = n.node.currentConfig.admin.token;
   return !token || req.headers.get('authorization') === `Bearer ${token}`;
 }
 
@@ -43,13 +43,13 @@ export async function fetchHandler(req: Request, env: Env, ctx: ExecutionContext
   }
   n.beforeRequest((p) => ctx.waitUntil(p));
   const url = new URL(req.url);
-  const path = n.currentConfig.server.doh_path;
+  const path = n.node.currentConfig.server.doh_path;
   if (url.pathname === path) {
-    const answer = handleDoh(req, n.currentResolver, clientOf(req), path);
+    const answer = handleDoh(req, n.node.currentResolver, clientOf(req), path);
     // Other requests may be waiting on this one's upstream or shard query (the resolver joins
     // concurrent misses for one name): keep it running even if its own client goes away. An
     // upstream probe it started runs beside it and may end later: keep that running too.
-    ctx.waitUntil(answer.catch(() => undefined).then(() => n.currentResolver.currentUpstreams.probesDone()));
+    ctx.waitUntil(answer.catch(() => undefined).then(() => n.node.currentResolver.currentUpstreams.probesDone()));
     return answer;
   }
   if (url.pathname === '/health') return text('ok', 200);
@@ -57,7 +57,7 @@ export async function fetchHandler(req: Request, env: Env, ctx: ExecutionContext
     if (!allowed(req, n)) return text('unauthorized', 401);
     const shard = url.searchParams.get('shard');
     if (shard) return fromShard(env, shard, url.pathname);
-    return json(url.pathname === '/status' ? n.status() : n.metrics.snapshot());
+    return json(url.pathname === '/status' ? n.node.status() : n.node.metrics.snapshot());
   }
   return text('not found', 404);
 }

@@ -22,7 +22,7 @@ import {
   type ZoneReport,
 } from '../../../core/zone/index.js';
 import { createWorkerVerifier, type ClosableVerifier } from './zone-crypto.js';
-import { writeFileAtomically } from '../data-file.js';
+import { writeFileAtomically } from '../files.js';
 import { fileChunks, includeResolverFor, readWhole } from './zone-files.js';
 
 export interface CommandOutput {

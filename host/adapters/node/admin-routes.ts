@@ -1,0 +1,76 @@
+/**
+ * The admin API's routes on Node (docs/operations.md): each one reads or calls the node. What
+ * is Node's own is the rule file: a pushed rule set is written to the file the config names,
+ * so a reload, a restart and the file watch all keep it.
+ */
+
+import { access, constants as fsConstants } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { textToName, WireError } from '../../core/dns/wire.js';
+import type { ReloadResult, ResolverNode } from '../../node/resolver-node.js';
+import type { AdminServer } from './admin-server.js';
+import { dataFiles } from './app-files.js';
+import { writeFileAtomically } from './files.js';
+import type { PromMetrics } from './prom-metrics.js';
+
+/** What `DELETE /rules` leaves in a configured rule file: a set with no rules, the same on every node. */
+const NO_RULES = new TextEncoder().encode('# No rules: cleared with DELETE /rules.\n');
+
+export function adminRoutes(admin: AdminServer, node: ResolverNode<PromMetrics>, o: { baseDir: string; reload: () => Promise<ReloadResult> }): void {
+  /** The rule file the config names (`[rules] file` or `[apps.override] data`), or null. */
+  const rulesFile = () => dataFiles(node.currentConfig, o.baseDir).find((f) => f.app === 'override')?.path ?? null;
+  const saveTo = (file: string) => (d: Uint8Array | null) => writeFileAtomically(file, d ?? NO_RULES);
+  const rules = node.rules;
+
+  admin.route('GET', '/metrics', async () => ({ status: 200, body: await node.metrics.text(), type: 'text/plain; version=0.0.4' }));
+  admin.route('GET', '/health', async () => ({ status: 200, body: 'ok\n', type: 'text/plain' }));
+  admin.route('GET', '/status', async () => ({ status: 200, body: node.status() }));
+  admin.route('GET', '/rules', async () => ({ status: 200, body: { ...node.rulesState(), text: rules.text } }), 'read');
+  admin.route('PUT', '/rules', async (req, body) => {
+    const data = new TextEncoder().encode(body);
+    const dryRun = new URL(req.url ?? '/', 'http://admin').searchParams.get('check') === '1';
+    const file = rulesFile();
+    let r = dryRun ? await rules.validate(data, 'pushed rules') : await rules.apply(data, 'pushed rules', file ? saveTo(file) : undefined);
+    // A dry run answers for the save too, so `rules push` applies nowhere when one node could not keep the set.
+    if (dryRun && r.ok && file) {
+      r = await access(dirname(file), fsConstants.W_OK).then(
+        () => r,
+        (e: Error) => ({ ok: false, errors: [`pushed rules: cannot be saved to ${file} (${e.message})`] }),
+      );
+    }
+    return r.ok ? { status: 200, body: { hash: r.hash, changed: r.changed, applied: !dryRun } } : { status: 422, body: { errors: r.errors, hash: rules.current?.hash ?? null } };
+  });
+  admin.route('DELETE', '/rules', async () => {
+    const file = rulesFile();
+    // With a rule file the file stays the truth: it gets a set with no rules, not removed (a
+    // reload would then refuse the config for a missing file).
+    const r = file ? await rules.apply(NO_RULES, 'DELETE /rules', saveTo(file)) : await rules.clear();
+    return r.ok ? { status: 200, body: { hash: file ? r.hash : null } } : { status: 500, body: { errors: r.errors } };
+  });
+  admin.route('POST', '/cache/flush', async (req) => {
+    const name = new URL(req.url ?? '/', 'http://admin').searchParams.get('name');
+    let zone: Uint8Array | null = null;
+    if (name) {
+      try {
+        zone = textToName(name.endsWith('.') ? name : `${name}.`);
+      } catch (e) {
+        if (!(e instanceof WireError)) throw e;
+        return { status: 400, body: { error: `name: "${name}" is not a domain name (${e.message})` } };
+      }
+    }
+    const flushed = node.currentResolver.flush(zone ? { names: [], suffixes: [zone] } : null, 'admin');
+    return { status: 200, body: { flushed, name: name ?? null } };
+  });
+  const noZone = { status: 404, body: { error: 'no [zone] source configured' } };
+  admin.route('GET', '/zone', async () => (node.zone ? { status: 200, body: node.zone.status() } : noZone));
+  admin.route('POST', '/zone/refresh', async () => {
+    const zone = node.zone;
+    if (!zone) return noZone;
+    const outcome = await zone.refresh('admin');
+    return { status: outcome === 'failed' ? 422 : 200, body: { outcome, ...zone.status() } };
+  });
+  admin.route('POST', '/reload', async () => {
+    const r = await o.reload();
+    return { status: r.ok ? 200 : 422, body: r };
+  });
+}

@@ -1,0 +1,317 @@
+/**
+ * One resolver node, the same on every runtime: it applies configs all or nothing, holds the
+ * apps' data, follows the zone copy, swaps the chain and the resolver, and reports its status.
+ * Everything a runtime differs in comes through its Platform record; the adapters keep only
+ * their runtime's I/O (listeners, signals and file watches on Node; the fetch handler, KV
+ * polling and the Durable Object on Workers).
+ */
+
+import { flushForRuleChange, sha256Hex, type AppDataManager, type DataChange } from '../apps/app-data.js';
+import type { WasmAppChain } from '../apps/app-chain.js';
+import { buildChain } from '../apps/load-apps.js';
+import { ZoneLifecycle, type ZoneSettings } from '../apps/zone-lifecycle.js';
+import { ConfigError, type Config } from '../core/config.js';
+import { nextResolver, peersFromConfig, upstreamsFromConfig, zoneSettings, type ResolverParts } from '../core/from-config.js';
+import type { Logger } from '../core/log.js';
+import type { Counter, MetricsSink } from '../core/metrics.js';
+import type { Resolver } from '../core/resolver.js';
+import { UrlSource, type ZoneSource } from '../core/zone-source.js';
+import { parseTrustAnchor, type TrustAnchor } from '../core/zone/index.js';
+import { loadData, NodeData, readData, type LoadedData } from './node-data.js';
+import type { Platform, RuntimeConfig } from './platform.js';
+
+export type ReloadResult = { ok: boolean; errors: string[] };
+
+/** What a config needs from the outside world, read before anything is built or swapped. */
+interface Inputs {
+  anchor: TrustAnchor | null;
+  data: Awaited<ReturnType<typeof readData>>;
+  hash: string;
+}
+
+/** A config built and ready to go into service: nothing running has been touched yet. */
+interface Built {
+  rc: RuntimeConfig;
+  chain: WasmAppChain;
+  parts: ResolverParts;
+  loaded: LoadedData[];
+  zone: { source: ZoneSource; settings: ZoneSettings } | null;
+  hash: string;
+}
+
+export class ResolverNode<M extends MetricsSink = MetricsSink> {
+  readonly metrics: M;
+  readonly logger: Logger;
+  private running!: RuntimeConfig;
+  private configText = '';
+  private configSource = '';
+  private configHash = '';
+  private chain!: WasmAppChain;
+  private resolver!: Resolver;
+  private readonly data: NodeData;
+  /** The zone copy static_zone serves, when `[zone] source` is set (and this node serves it). */
+  zone: ZoneLifecycle | null = null;
+  private readonly startedAt = Date.now();
+  private readonly reloads = { ok: 0, failed: 0, lastError: '' };
+  private readonly configInfo;
+  private readonly reloadFailures: Counter;
+  /** Applies run one after another: each builds on the chain the one before put in service. */
+  private applying: Promise<unknown> = Promise.resolve();
+
+  private constructor(readonly platform: Platform<M>) {
+    this.metrics = platform.metrics;
+    this.logger = platform.logger;
+    this.data = new NodeData(() => this.chain, this.metrics, this.logger, platform.limits.dataMaxBytes, (change) => this.flushForRules(change), platform.now);
+    this.configInfo = this.metrics.gauge('edge_config_info', 'The running config (value 1), labelled by its hash', ['hash']);
+    this.reloadFailures = this.metrics.counter('edge_config_reload_failures_total', 'Config reloads refused (the running config stayed)');
+  }
+
+  /**
+   * A node running `text` (already parsed when `parsed` is given), its data loaded and its zone
+   * following `[zone]`. Throws ConfigError when the config cannot run: with nothing running
+   * yet, there is no previous version to fall back on.
+   */
+  static async create<M extends MetricsSink>(platform: Platform<M>, text: string, source: string, parsed?: RuntimeConfig): Promise<ResolverNode<M>> {
+    const node = new ResolverNode(platform);
+    await node.apply(parsed ?? platform.parse(text, source), text, source);
+    return node;
+  }
+
+  get currentConfig(): Config {
+    return this.running.config;
+  }
+
+  get currentResolver(): Resolver {
+    return this.resolver;
+  }
+
+  get currentChain(): WasmAppChain {
+    return this.chain;
+  }
+
+  /** The config text in service and where it came from. */
+  get config(): { text: string; source: string; hash: string } {
+    return { text: this.configText, source: this.configSource, hash: this.configHash };
+  }
+
+  /** The data manager of an app (made on first use; the override app's is the rule set). */
+  dataOf(app: string): AppDataManager {
+    return this.data.of(app);
+  }
+
+  /** The override app's rule set (docs/rules.md). */
+  get rules(): AppDataManager {
+    return this.data.of('override');
+  }
+
+  /** The rule set running, or no hash, saying why when the override app is switched off. */
+  rulesState() {
+    return this.data.rules();
+  }
+
+  /**
+   * A rule set went in or out: cached answers that the changed rules could have shaped are
+   * flushed at once, so a reroute applies to the next query, not after max_ttl (docs/rules.md).
+   */
+  private flushForRules(change: DataChange): void {
+    if (this.resolver) flushForRuleChange(this.resolver, change);
+  }
+
+  /**
+   * Parses `text` (default: the config in service; a function: read it now) and applies it. A
+   * config that cannot be read, or is refused anywhere, is counted, logged and reported, and the
+   * running one stays.
+   */
+  async reload(text: string | (() => Promise<string>) = this.configText, source: string = this.configSource): Promise<ReloadResult> {
+    try {
+      const t = typeof text === 'string' ? text : await text();
+      await this.apply(this.platform.parse(t, source), t, source);
+      this.reloads.ok++;
+      this.logger.log('info', 'config reloaded', { source, hash: this.configHash.slice(0, 16) });
+      return { ok: true, errors: [] };
+    } catch (e) {
+      const errors = e instanceof ConfigError ? e.problems : [(e as Error).message];
+      this.reloads.failed++;
+      this.reloads.lastError = errors.join('; ');
+      this.reloadFailures.inc();
+      this.logger.log('error', 'config reload refused; keeping the running config', { source, errors: errors.join('; ') });
+      return { ok: false, errors };
+    }
+  }
+
+  /**
+   * Applies a parsed config: what it needs from outside is read first, then everything that
+   * can fail is built, then swapped in at once; then the apps' data and the zone follow it.
+   * Throws ConfigError and leaves the running node untouched.
+   */
+  private apply(rc: RuntimeConfig, text: string, source: string): Promise<void> {
+    const run = this.applying.then(async () => {
+      const inputs = await this.inputs(rc, text);
+      const built = this.build(rc, inputs);
+      const previous = this.running?.config ?? null;
+      this.swap(built, text, source);
+      if (this.platform.appData.mode === 'pushed') await this.data.sync(this.platform.appData.of(rc.config));
+      else await this.data.adopt(built.loaded);
+      await this.followZone(built.zone);
+      this.platform.applied?.(rc.config, previous);
+    });
+    this.applying = run.catch(() => undefined);
+    return run;
+  }
+
+  private async inputs(rc: RuntimeConfig, text: string): Promise<Inputs> {
+    const c = rc.config;
+    const [anchor, data, hash] = await Promise.all([
+      this.trustAnchor(c),
+      this.platform.appData.mode === 'with-config' ? readData(this.platform.appData.of(c)) : [],
+      sha256Hex(new TextEncoder().encode(text)),
+    ]);
+    return { anchor, data, hash };
+  }
+
+  /** Reads `[zone] trust_anchor`, before anything is swapped, so a bad one refuses the config. */
+  private async trustAnchor(c: Config): Promise<TrustAnchor | null> {
+    const name = c.zone.trust_anchor;
+    if (!name) return null;
+    try {
+      const { bytes, file } = await this.platform.readTrustAnchor(name);
+      return await parseTrustAnchor(bytes, { file });
+    } catch (e) {
+      throw new ConfigError([`zone.trust_anchor: ${(e as Error).message}`]);
+    }
+  }
+
+  /** Everything that can fail, built with nothing awaited between it and the swap. */
+  private build(rc: RuntimeConfig, inputs: Inputs): Built {
+    const c = rc.config;
+    const p = this.platform;
+    const chain = buildChain(c, {
+      catalog: p.catalog(c),
+      metrics: this.metrics,
+      logger: this.logger,
+      now: p.now,
+      previous: this.chain ?? null,
+      ...(rc.members?.length ? { members: rc.members } : {}),
+    });
+    const loaded = loadData(chain, inputs.data);
+    return { rc, chain, parts: this.resolverParts(c, chain), loaded, zone: this.zoneFor(rc, inputs.anchor), hash: inputs.hash };
+  }
+
+  /**
+   * What the resolver for `c` is made of: the one place a config becomes the resolver's
+   * components, for every runtime. A new component (a DNSSEC validator with its trust anchors,
+   * an iterator with its root hints) is built here and handed to the resolver with the rest.
+   */
+  private resolverParts(c: Config, chain: WasmAppChain): ResolverParts {
+    const p = this.platform;
+    const wiring = { transport: p.transport, metrics: this.metrics, logger: this.logger, now: p.now };
+    return {
+      chain,
+      upstreams: upstreamsFromConfig(c, wiring),
+      peers: peersFromConfig(c, { ...wiring, transport: p.peerTransport ?? p.transport }, { sendContext: !p.testOnlyForwardWithoutContext }),
+      metrics: this.metrics,
+      logger: this.logger,
+      rulesHash: () => this.rules.current?.hash,
+      options: p.resolverOptions?.(c),
+      now: p.now,
+    };
+  }
+
+  /** The zone source and settings `[zone]` asks for, or null for no zone copy on this node. */
+  private zoneFor(rc: RuntimeConfig, anchor: TrustAnchor | null): Built['zone'] {
+    const c = rc.config;
+    const name = c.zone.source;
+    if (!name || rc.servesZone === false) return null;
+    const source = /^https?:\/\//.test(name) ? new UrlSource(name) : this.platform.zoneSource(name);
+    if (!source) return null;
+    const base = zoneSettings(c);
+    const store = c.zone.state_file && this.platform.serialStore ? this.platform.serialStore(c.zone.state_file) : null;
+    return { source, settings: { ...base, trustAnchor: anchor, refreshSec: base.refreshSec || (this.platform.zoneRefreshSec ?? 0), store } };
+  }
+
+  /** Puts a built config in service. Nothing here can fail or wait. */
+  private swap(b: Built, text: string, source: string): void {
+    const previous = this.resolver ? { resolver: this.resolver, config: this.running.config } : null;
+    this.resolver = nextResolver(b.rc.config, previous, b.parts);
+    this.chain = b.chain;
+    this.data.restore();
+    this.zone?.restore();
+    this.running = b.rc;
+    this.configText = text;
+    this.configSource = source;
+    // The previous hash goes: one node runs one config (the drift alert counts hashes).
+    if (this.configHash && this.configHash !== b.hash) this.configInfo.remove({ hash: this.configHash.slice(0, 16) });
+    this.configHash = b.hash;
+    this.configInfo.set({ hash: b.hash.slice(0, 16) }, 1);
+    this.platform.setLogLevel?.(b.rc.config.log.level);
+  }
+
+  /**
+   * Follows `[zone]`. A reload changes the running lifecycle, never its copy: new settings apply
+   * to the copy in service (new verification settings check it again), and a new source leaves
+   * it serving until that source gives a newer verified version. Only a removed source (or a
+   * node that no longer serves the zone) takes the copy out of service.
+   */
+  private async followZone(next: Built['zone']): Promise<void> {
+    if (!next) {
+      if (!this.zone) return;
+      // Let a refresh in progress finish (it activates nothing now), then take the copy out.
+      await this.zone.stop();
+      await this.zone.data.clear();
+      this.zone = null;
+      return;
+    }
+    if (this.zone) {
+      this.zone.setSource(next.source);
+      this.zone.configure(next.settings);
+      return;
+    }
+    const p = this.platform;
+    this.zone = new ZoneLifecycle({ source: next.source, chain: () => this.chain, ...next.settings, metrics: this.metrics, logger: this.logger, now: p.now, timers: p.timers });
+    // With timers the copy loads in the background (a URL may take its whole timeout): until a
+    // verified copy is in, static_zone passes and the resolver forwards everything. Without
+    // them, the request that built the node is the only chance to load it.
+    if (p.timers) void this.zone.start();
+    else await this.zone.start();
+  }
+
+  /** Pushed data read again (runtimes without timers, on their checks). A source that fails is reported, never thrown. */
+  async refreshData(): Promise<void> {
+    if (this.platform.appData.mode === 'pushed') await this.data.sync(this.platform.appData.of(this.running.config));
+  }
+
+  /** Re-evaluates the zone copy's expiry and staleness (runtimes without timers, on requests). */
+  tick(): void {
+    this.zone?.tick();
+  }
+
+  /** Why pushed data is not running, each line prefixed with its app. */
+  dataProblems(): string[] {
+    return this.data.problems();
+  }
+
+  status(): Record<string, unknown> {
+    const c = this.running.config;
+    const { rules, data } = this.data.status(this.platform.appData.mode === 'pushed');
+    const doc: Record<string, unknown> = {
+      node_id: c.node_id,
+      uptime_s: Math.round((Date.now() - this.startedAt) / 1000),
+      config: { hash: this.configHash, source: this.configSource, reloads: { ...this.reloads } },
+      ...this.running.status,
+      apps: this.chain.apps.map((a) => ({ name: a.name, phases: a.manifest.phases, failure: a.manifest.failure, breaker_open: a.breakerOpen, memory_bytes: a.memoryBytes() })),
+      upstreams: this.resolver.currentUpstreams.health(),
+      peers: this.resolver.peers?.health() ?? {},
+      cache: this.resolver.cache.stats,
+      rules,
+      data,
+      zone: this.zone?.status() ?? null,
+    };
+    return this.platform.status ? this.platform.status(doc) : doc;
+  }
+
+  /** Stops what runs in the background: data watches, the zone's refreshes. */
+  async close(): Promise<void> {
+    this.data.close();
+    await this.zone?.stop();
+  }
+}
