@@ -8,7 +8,7 @@
 
 import { CONTEXT_HEADER, type ContextAuth } from './context-auth.js';
 import { encodeContext, parseIPv4, parseIPv6, type RequestContext } from './context.js';
-import { FLAG_TC, base64UrlEncode, buildQuery, parseQuery, readHeader, stripOpt, type EdnsOption, type Question } from './dns/wire.js';
+import { EDE_OPTION, EDE_STALE_ANSWER, FLAG_TC, base64UrlEncode, buildQuery, parseQuery, readHeader, stripOpt, type EdnsOption, type Question } from './dns/wire.js';
 import type { Logger } from './log.js';
 import type { Counter, Gauge, Histogram, MetricsSink } from './metrics.js';
 import { UpstreamTimeout, matches, parseServer, serverHost, withTimeout, type ServerSpec, type UpstreamTransport } from './upstream.js';
@@ -189,6 +189,8 @@ export interface PeerAnswer {
   cacheable: boolean;
   /** The owner's rule-set version when it answered; null when the mark carries none. */
   rulesVersion: Uint8Array | null;
+  /** The owner served stale data (RFC 8767: EDE 3 on its answer), which this node's answer must say too. */
+  stale: boolean;
 }
 
 /** A rule-set hash (hex, or null for no rules) as the version the peer mark carries. */
@@ -209,11 +211,13 @@ let lastVersion = new Uint8Array(RULES_VERSION_BYTES);
 
 function ownerMark(reply: Uint8Array, code: number): Omit<PeerAnswer, 'body'> {
   try {
-    const mark = parseQuery(reply).edns?.options.find((o) => o.code === code);
-    if (!mark || mark.data.length < 1) return { cacheable: false, rulesVersion: null };
+    const options = parseQuery(reply).edns?.options ?? [];
+    const stale = options.some((o) => o.code === EDE_OPTION && o.data.length >= 2 && ((o.data[0]! << 8) | o.data[1]!) === EDE_STALE_ANSWER);
+    const mark = options.find((o) => o.code === code);
+    if (!mark || mark.data.length < 1) return { cacheable: false, rulesVersion: null, stale };
     const version = mark.data.length === 1 + RULES_VERSION_BYTES ? mark.data.slice(1) : null;
-    return { cacheable: mark.data[0] === ANSWER_CACHEABLE, rulesVersion: version };
+    return { cacheable: mark.data[0] === ANSWER_CACHEABLE, rulesVersion: version, stale };
   } catch {
-    return { cacheable: false, rulesVersion: null };
+    return { cacheable: false, rulesVersion: null, stale: false };
   }
 }

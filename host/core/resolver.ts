@@ -189,9 +189,10 @@ export class Resolver {
 
     let outcome = chain.runsIn(PHASE.resolve) ? chain.run(PHASE.resolve, ctx, query) : CONTINUE;
     if (isPeerForward(outcome)) {
-      const body = await this.peerForward.ask(outcome.target, key, p, ctx);
-      if (body) {
-        const reply = this.post(PHASE.postResolve, query, p, ctx, { body, source: 'peer' }, chain);
+      const answer = await this.peerForward.ask(outcome.target, key, p, ctx);
+      if (answer) {
+        // A stale answer from the owner is stale here too (EDE 3 on it).
+        const reply = this.post(PHASE.postResolve, query, p, ctx, { body: answer.body, source: answer.stale ? 'stale' : 'peer' }, chain);
         if (ctx.ttlCap > 0) this.cache.cap(key, ctx.ttlCap);
         return reply;
       }

@@ -9,6 +9,7 @@ import { parseConfig } from '../../host/core/config.js';
 import { silentLogger, consoleLogger } from '../../host/core/log.js';
 import { freePort, waitFor } from './net.js';
 import { run } from './dig.js';
+import { harnessFor } from './apps.js';
 
 export const root = join(__dirname, '..', '..');
 
@@ -69,4 +70,11 @@ export async function startCli(args: string[], probeName = 'www.example.test'): 
         proc.kill(signal);
       }),
   };
+}
+
+/** Which node of `members` owns a name, as the forward app on `self` sees it (the real app, not a copy of its hash). */
+export function ownerOf(self: string, members: string[], name: string, qtype = 'A', dnssec = false): string {
+  const h = harnessFor('forward', { host: { node_id: self, peers: members.join(','), max_hops: '1', upstream_groups: 'default' }, config: { routes: { '.': 'default' } } });
+  const r = h.query(name, { qtype, do: dnssec });
+  return r.verdict === 'forward' ? r.target!.slice('peer:'.length) : self;
 }

@@ -38,3 +38,20 @@ export async function waitFor(check: () => Promise<boolean>, timeoutMs: number, 
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** One query over UDP to `host:port`, and its answer. */
+export function udpExchange(port: number, msg: Uint8Array, timeoutMs = 3000, host = '127.0.0.1'): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
+    const s = createSocket(host.includes(':') ? 'udp6' : 'udp4');
+    const t = setTimeout(() => {
+      s.close();
+      reject(new Error('no UDP answer'));
+    }, timeoutMs);
+    s.on('message', (m) => {
+      clearTimeout(t);
+      s.close();
+      resolve(new Uint8Array(m));
+    });
+    s.send(msg, port, host);
+  });
+}

@@ -1,7 +1,8 @@
 /**
  * A slow upstream for tests: a UDP relay on loopback in front of a real server (NSD) that holds
  * each answer for `delayMs` before passing it on. Serve-stale's client response timer and
- * graceful shutdown need a query that stays in progress for a known time.
+ * graceful shutdown need a query that stays in progress for a known time. With `down` set it
+ * drops every query, as an upstream that went away does.
  */
 
 import { createSocket, type Socket } from 'node:dgram';
@@ -11,7 +12,9 @@ export interface SlowUpstream {
   address: string;
   /** How long each answer is held; change it at any time (applies to answers arriving after). */
   delayMs: number;
-  /** Queries relayed so far. */
+  /** Drop queries instead of relaying them; change it at any time. */
+  down: boolean;
+  /** Queries relayed (or dropped) so far. */
   readonly queries: number;
   close(): Promise<void>;
 }
@@ -24,6 +27,7 @@ export async function startSlowUpstream(target: { host: string; port: number }, 
   const relay: SlowUpstream = {
     address: '',
     delayMs,
+    down: false,
     get queries() {
       return queries;
     },
@@ -35,6 +39,7 @@ export async function startSlowUpstream(target: { host: string; port: number }, 
   };
   front.on('message', (msg, client) => {
     queries++;
+    if (relay.down) return;
     const back = createSocket('udp4');
     backs.add(back);
     const done = () => {

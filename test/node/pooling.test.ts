@@ -8,13 +8,12 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'node:http';
-import { join } from 'node:path';
-import { startNsd, type Nsd } from '../helpers/nsd.js';
+import type { Nsd } from '../helpers/nsd.js';
 import { dig } from '../helpers/dig.js';
 import { needTools } from '../helpers/tools.js';
-import { root, testNode, type TestNode } from '../helpers/edge.js';
+import { ownerOf, testNode, type TestNode } from '../helpers/edge.js';
+import { JUNK, K1, LOCAL_ROOT, TRUST_ANCHOR, startUpstreamNsd } from '../cases/fixtures.js';
 import { freePort, sleep, waitFor } from '../helpers/net.js';
-import { harnessFor } from '../helpers/apps.js';
 import { ContextAuth } from '../../host/core/context-auth.js';
 import { encodeContext, newContext } from '../../host/core/context.js';
 import { base64UrlEncode, buildQuery, textToName } from '../../host/core/dns/wire.js';
@@ -23,35 +22,9 @@ import { EdgeNode, type EdgeNodeOptions } from '../../host/adapters/node/edge-no
 import { parseConfig } from '../../host/core/config.js';
 import { consoleLogger, silentLogger } from '../../host/core/log.js';
 
-const fixtures = join(root, 'test/fixtures/zones');
-const K1 = 'site-key-one-0123456789abcdef';
 const K2 = 'site-key-two-0123456789abcdef';
-const JUNK = Array.from({ length: 140 }, (_, i) => `host.junk${i}.`);
 // Each test takes its own names, so no answer is already cached from an earlier test.
 const names = (from: number, to: number) => JUNK.slice(from, to);
-
-const upstreamRoot = `$ORIGIN .
-$TTL 300
-. IN SOA ns.upstream. hostmaster.upstream. 1 3600 900 604800 60
-. IN NS ns.upstream.
-ns.upstream. IN A 127.0.0.1
-${JUNK.map((n, i) => `${n} IN A 192.0.2.${i + 1}`).join('\n')}
-`;
-// Under a TLD the local root knows (com.), so the local root passes these names to the upstream.
-const exampleZone = `$ORIGIN example.com.
-$TTL 300
-@ IN SOA ns1 hostmaster 1 3600 900 604800 60
-@ IN NS ns1
-ns1 IN A 127.0.0.1
-${Array.from({ length: 50 }, (_, i) => `n${i} IN A 198.51.100.${i + 1}`).join('\n')}
-`;
-
-/** Which node owns a name, as the forward app on `self` sees it (the real app, not a copy of its hash). */
-function ownerOf(self: string, members: string[], name: string, qtype = 'A', dnssec = false): string {
-  const h = harnessFor('forward', { host: { node_id: self, peers: members.join(','), max_hops: '1', upstream_groups: 'default' }, config: { routes: { '.': 'default' } } });
-  const r = h.query(name, { qtype, do: dnssec });
-  return r.verdict === 'forward' ? r.target!.slice('peer:'.length) : self;
-}
 
 async function metric(n: TestNode, name: string, match = ''): Promise<number> {
   const text = await n.node.metrics.text();
@@ -98,8 +71,8 @@ peer_probe_interval_ms = ${PROBE_INTERVAL_MS}
 # tested in host/core/peers.test.ts.
 settle_ms = 0
 [zone]
-source = "${join(fixtures, 'root-lookalike-2026082201.zone.gz')}"
-trust_anchor = "${join(fixtures, 'trust-anchor.ds')}"
+source = "${LOCAL_ROOT}"
+trust_anchor = "${TRUST_ANCHOR}"
 [apps.forward.config.routes]
 "." = "default"
 `;
@@ -158,7 +131,7 @@ describe.skipIf(!needTools('nsd', 'dig'))('cache pooling across three nodes', ()
   const cfg = (id: string, o: SiteOptions = {}) => siteConfig(nsd, ports, members, id, o);
 
   beforeAll(async () => {
-    nsd = await startNsd({ '.': upstreamRoot, 'example.com.': exampleZone });
+    nsd = await startUpstreamNsd();
     ports = { a: await freePort(), b: await freePort(), c: await freePort(), spare: await freePort() };
     for (const id of members) nodes[id] = await startNode(cfg(id), ports[id]!);
   }, 90_000);
@@ -375,7 +348,7 @@ describe.skipIf(!needTools('nsd', 'dig'))('cache pooling over DoH between two no
   const NXDOMAIN = 3;
 
   beforeAll(async () => {
-    nsd = await startNsd({ '.': upstreamRoot, 'example.com.': exampleZone });
+    nsd = await startUpstreamNsd();
     ports = { a: await freePort(), b: await freePort() };
     doh = { a: await freePort(), b: await freePort() };
     for (const id of members) nodes[id] = await startNode(cfg(id), ports[id]!);

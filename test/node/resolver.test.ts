@@ -14,7 +14,7 @@ import { startSlowUpstream, type SlowUpstream } from '../helpers/slow-upstream.j
 import { dig, kdig, run } from '../helpers/dig.js';
 import { needTools } from '../helpers/tools.js';
 import { startEdge, root, type TestNode } from '../helpers/edge.js';
-import { freePort, sleep, waitFor } from '../helpers/net.js';
+import { freePort, sleep, udpExchange, waitFor } from '../helpers/net.js';
 import { buildQuery, textToName, put16 } from '../../host/core/dns/wire.js';
 
 const zone = readFileSync(join(root, 'test/fixtures/example.test.zone'), 'utf8');
@@ -538,22 +538,6 @@ function postInsecure(url: string, init: { method: string; headers: Record<strin
     });
     req.on('error', reject);
     req.end(Buffer.from(init.body));
-  });
-}
-
-function udpExchange(port: number, msg: Uint8Array): Promise<Uint8Array> {
-  return new Promise((resolve, reject) => {
-    const s = createSocket('udp4');
-    const t = setTimeout(() => {
-      s.close();
-      reject(new Error('no UDP answer'));
-    }, 3000);
-    s.on('message', (m) => {
-      clearTimeout(t);
-      s.close();
-      resolve(new Uint8Array(m));
-    });
-    s.send(msg, port, '127.0.0.1');
   });
 }
 

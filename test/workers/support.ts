@@ -1,37 +1,16 @@
 /**
  * What the Workers tests share: an upstream (NSD behind a Node resolver's DoH listener, both on
- * loopback), a zone image compiled from the lookalike root fixture, DoH helpers.
+ * loopback) and DoH helpers; the zones and the zone image are the shared fixtures
+ * (test/cases/fixtures.ts).
  */
 
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { startNsd, type Nsd } from '../helpers/nsd.js';
-import { root, startEdge, type TestNode } from '../helpers/edge.js';
+import { startEdge, type TestNode } from '../helpers/edge.js';
+import type { Nsd } from '../helpers/nsd.js';
 import { buildErrorResponse, buildQuery, base64UrlEncode, concat, parseQuery, put16, put32, textToName } from '../../host/core/dns/wire.js';
-import { compileImage, loadZone, parseTrustAnchor, verifyZone } from '../../host/core/zone/index.js';
 import { toJson } from '../../host/core/doh.js';
+import { startUpstreamNsd } from '../cases/fixtures.js';
 
-export const fixtures = join(root, 'test/fixtures/zones');
-export const K1 = 'site-key-one-0123456789abcdef';
-
-/** Junk TLD names the lookalike root says do not exist, and the fake upstream root answers. */
-export const JUNK = Array.from({ length: 40 }, (_, i) => `host.junk${i}.`);
-
-const upstreamRoot = `$ORIGIN .
-$TTL 300
-. IN SOA ns.upstream. hostmaster.upstream. 1 3600 900 604800 60
-. IN NS ns.upstream.
-ns.upstream. IN A 127.0.0.1
-${JUNK.map((n, i) => `${n} IN A 192.0.2.${i + 1}`).join('\n')}
-`;
-// Under a TLD the local root delegates (com.), so static_zone passes these to the upstream.
-const exampleZone = `$ORIGIN example.com.
-$TTL 300
-@ IN SOA ns1 hostmaster 1 3600 900 604800 60
-@ IN NS ns1
-ns1 IN A 127.0.0.1
-${Array.from({ length: 40 }, (_, i) => `n${i} 120 IN A 198.51.100.${i + 1}`).join('\n')}
-`;
+export { JUNK, K1, zoneImage } from '../cases/fixtures.js';
 
 export interface Upstream {
   nsd: Nsd;
@@ -40,8 +19,9 @@ export interface Upstream {
   stop(): Promise<void>;
 }
 
+/** The upstream: NSD with the shared fixtures' zones behind a Node resolver's DoH listener. */
 export async function startUpstream(): Promise<Upstream> {
-  const nsd = await startNsd({ '.': upstreamRoot, 'example.com.': exampleZone });
+  const nsd = await startUpstreamNsd();
   const edge = await startEdge(`doh_http = ["127.0.0.1:0"]
 [upstreams]
 default = ["${nsd.address}"]
@@ -58,20 +38,6 @@ default = ["${nsd.address}"]
       await nsd.stop();
     },
   };
-}
-
-let image: Promise<Uint8Array> | null = null;
-
-/** The lookalike root (serial 2026082201) compiled to a zone image, as `edge-resolver zone compile` does. */
-export function zoneImage(): Promise<Uint8Array> {
-  image ??= (async () => {
-    const anchor = await parseTrustAnchor(new Uint8Array(readFileSync(join(fixtures, 'trust-anchor.ds'))));
-    const zone = await loadZone(new Uint8Array(readFileSync(join(fixtures, 'root-lookalike-2026082201.zone.gz'))), { file: 'root-lookalike' });
-    const report = await verifyZone(zone, { trustAnchor: anchor, dnssec: 'require', zonemd: 'verify-if-present' });
-    if (!report.usable) throw new Error(`fixture not usable: ${report.reasons.join('; ')}`);
-    return compileImage(zone, report);
-  })();
-  return image;
 }
 
 /** Where the tests' NXDOMAIN with a long-lived SOA comes from (see `negativeUpstream`). */

@@ -36,7 +36,13 @@ export const FLAG_RD = 0x0100;
 export const FLAG_RA = 0x0080;
 export const FLAG_AD = 0x0020;
 export const FLAG_CD = 0x0010;
+
 export const EDNS_FLAG_DO = 0x8000;
+
+/** The Extended DNS Error option (RFC 8914) and the codes this resolver sends. */
+export const EDE_OPTION = 15;
+export const EDE_STALE_ANSWER = 3;
+export const EDE_PROHIBITED = 18;
 
 export const u16 = (b: Uint8Array, o: number): number => (b[o]! << 8) | b[o + 1]!;
 export const u32 = (b: Uint8Array, o: number): number =>

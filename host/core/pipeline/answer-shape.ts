@@ -7,15 +7,11 @@
 import type { RequestContext } from '../context.js';
 import { Rcode, RRType } from '../dns/rr-types.js';
 import {
-  EDNS_FLAG_DO, FLAG_AD, FLAG_QR, FLAG_RA, FLAG_RD, FLAG_CD, HEADER_LEN, appendOpt, encodeOpt, nameEquals, put16, put32, readName, u16, walkRecords,
+  EDE_OPTION, EDE_PROHIBITED, EDE_STALE_ANSWER, EDNS_FLAG_DO, FLAG_AD, FLAG_QR, FLAG_RA, FLAG_RD, FLAG_CD, HEADER_LEN, appendOpt, encodeOpt, nameEquals, put16, put32, readName, u16, walkRecords,
   type EdnsOption, type ParsedQuery,
 } from '../dns/wire.js';
 import { udpLimit } from './screen.js';
 import type { AnswerSource, Reply } from './types.js';
-
-const EDE_OPTION = 15;
-const EDE_STALE_ANSWER = 3;
-const EDE_PROHIBITED = 18;
 
 /** Gives a body the client's ID, flags and question spelling, in place (callers pass a copy they own). */
 export function shape(out: Uint8Array, p: ParsedQuery): Uint8Array {

@@ -6,13 +6,13 @@
 import type { Counter } from '../metrics.js';
 
 export class InFlight {
-  private readonly jobs = new Map<string, Promise<Uint8Array>>();
+  private readonly jobs = new Map<string, Promise<unknown>>();
 
   constructor(private readonly coalesced: Counter) {}
 
   /** The job running under `key` (counted as coalesced), or a new one from `start`, kept until it settles. */
-  join(key: string, start: () => Promise<Uint8Array>): Promise<Uint8Array> {
-    const running = this.jobs.get(key);
+  join<T = Uint8Array>(key: string, start: () => Promise<T>): Promise<T> {
+    const running = this.jobs.get(key) as Promise<T> | undefined;
     if (running) {
       this.coalesced.inc();
       return running;

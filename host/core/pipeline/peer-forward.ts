@@ -15,6 +15,12 @@ import type { PipelineMetrics } from './metrics.js';
 
 export const PEER_PREFIX = 'peer:';
 
+/** The owner's answer, and whether it served stale data (RFC 8767: EDE 3 on it), which this node's answer must say too. */
+export interface OwnerAnswer {
+  body: Uint8Array;
+  stale: boolean;
+}
+
 export class PeerForward {
   constructor(
     private readonly peers: Peers | null,
@@ -32,14 +38,14 @@ export class PeerForward {
    * resolved here instead (no hops left, already refused once, the owner down or slow), and
    * then the request is marked local so no app sends it to a peer again.
    */
-  async ask(target: string, key: string, p: ParsedQuery, ctx: RequestContext): Promise<Uint8Array | null> {
+  async ask(target: string, key: string, p: ParsedQuery, ctx: RequestContext): Promise<OwnerAnswer | null> {
     const peer = target.slice(PEER_PREFIX.length);
     // The hop budget is the host's to keep, whatever an app asks: no loop depends on every
     // app (and every node's view of the site) getting it right.
     const refused = ctx.flags & CtxFlag.local ? 'local' : ctx.hops >= this.opts.maxHops ? 'hops' : null;
     if (refused) this.m.refused.inc({ reason: refused });
-    const body = refused ? null : await this.viaPeer(peer, key, p, ctx);
-    if (body) return body;
+    const answer = refused ? null : await this.viaPeer(peer, key, p, ctx);
+    if (answer) return answer;
     // Resolved here: the owner is down, did not answer in time, or may not be asked.
     if (!refused) this.m.local.inc({ peer });
     ctx.flags |= CtxFlag.local;
@@ -50,15 +56,15 @@ export class PeerForward {
    * Asks the peer that owns the key; its answer fills this node's cache too. Null when the peer
    * is down or does not answer within the bound.
    */
-  private async viaPeer(peer: string, key: string, p: ParsedQuery, ctx: RequestContext): Promise<Uint8Array | null> {
+  private async viaPeer(peer: string, key: string, p: ParsedQuery, ctx: RequestContext): Promise<OwnerAnswer | null> {
     const peers = this.peers;
     if (!peers || !peers.usable(peer)) return null;
     // Only requests with the same context share a peer query: the owner's answer may depend on
     // the tags, the client or the route.
     const fingerprint = `${[...ctx.tags].sort().join(',')}|${[...ctx.disabledApps].sort().join(',')}|${ctx.route}|${ctx.ttlCap}|${ctx.client?.address ?? ''}`;
-    const job = this.inflight.join(`${key}|peer:${peer}|${fingerprint}`, () => {
+    const job = this.inflight.join<OwnerAnswer>(`${key}|peer:${peer}|${fingerprint}`, () => {
       const askedAt = this.cache.generation;
-      return peers.forward(peer, p.question!, ctx, ctx.deadline).then(({ body, cacheable, rulesVersion: theirs }) => {
+      return peers.forward(peer, p.question!, ctx, ctx.deadline).then(({ body, cacheable, rulesVersion: theirs, stale }) => {
         // Only what the owner had from its cache or the upstream fills this node's cache: an
         // answer a rule or an app made for this request's context (a local-root NXDOMAIN, a
         // client-specific rewrite, a stale answer) is not everyone's answer. And only when the
@@ -67,7 +73,7 @@ export class PeerForward {
         const sameRules = theirs !== null && theirs.every((b, i) => b === mine[i]);
         if (cacheable && sameRules && this.now() >= this.cache.settleUntil) this.cache.store(key, body, ctx.ttlCap, askedAt);
         else if (cacheable && !sameRules) this.m.peerNotStored.inc({ reason: 'rules' });
-        return body;
+        return { body, stale };
       });
     });
     try {
