@@ -6,7 +6,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { root } from './helpers/edge.js';
 
 function files(dir: string, ext: string): string[] {
@@ -30,6 +30,35 @@ describe('layout', () => {
         const text = readFileSync(f, 'utf8');
         if (NODE_BUILTINS.test(text) || /from ['"]cloudflare:/.test(text) || /\bBuffer\.|\bprocess\.(env|argv|exit)/.test(text)) {
           offenders.push(relative(root, f));
+        }
+      }
+    }
+    expect(offenders).toEqual([]);
+  });
+
+  it('keeps the layers in order: no import runs back up, and the adapters do not import each other', () => {
+    // Each layer may import from itself and the layers before it.
+    const layers = ['host/core', 'host/abi', 'host/apps', 'host/node'];
+    const layerOf = (file: string) => {
+      const rel = relative(root, file);
+      if (rel.startsWith('host/adapters/')) return rel.split('/').slice(0, 3).join('/');
+      return layers.find((l) => rel.startsWith(`${l}/`)) ?? rel;
+    };
+    const allowed = (from: string, to: string) => {
+      if (from === to) return true;
+      const [i, j] = [layers.indexOf(from), layers.indexOf(to)];
+      if (j < 0) return false;
+      return i < 0 ? from.startsWith('host/adapters/') : j < i;
+    };
+    const offenders: string[] = [];
+    for (const dir of [...layers, 'host/adapters/node', 'host/adapters/workers']) {
+      for (const f of files(join(root, dir), '.ts')) {
+        if (f.endsWith('.test.ts')) continue;
+        for (const m of readFileSync(f, 'utf8').matchAll(/(?:from|import) '(\.[^']+)'/g)) {
+          const target = layerOf(resolve(dirname(f), m[1]!));
+          // generated imports of build output (the Worker's .wasm modules) are not a layer
+          if (!target.startsWith('host/')) continue;
+          if (!allowed(layerOf(f), target)) offenders.push(`${relative(root, f)} -> ${m[1]}`);
         }
       }
     }
