@@ -33,6 +33,9 @@ server:
   msg-cache-size: 64m
   rrset-cache-size: 64m
   prefetch: no
+  # test. is one of Unbound's default local zones (RFC 6761): without this it answers
+  # NXDOMAIN itself instead of forwarding.
+  local-zone: "test." nodefault
 forward-zone:
   name: "."
   forward-addr: $AUTH@$AUTH_PORT

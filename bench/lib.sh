@@ -6,6 +6,7 @@
 #                                checks TOOL... and the build, makes $work, cleans up on exit
 #   bench_nsd PORT               NSD on 127.0.0.1:PORT serving test/fixtures/example.test.zone
 #   bench_up PORT [NAME]         waits until something answers NAME on PORT
+#   bench_junk_names ZONE OUT    10,000 names under TLDs ZONE does not have (fixed seed)
 #   bench_qps FILE / bench_lat_ms FILE   figures from a dnsperf output file
 #   bench_machine                one line describing the machine and tool versions
 
@@ -62,6 +63,19 @@ bench_up() {
   for _ in $(seq 1 300); do dig @127.0.0.1 -p "$port" +tries=1 +time=1 "$name" A >/dev/null 2>&1 && return 0; sleep 0.1; done
   echo "bench: nothing answers on port $port" >&2
   exit 1
+}
+
+# 10,000 junk names: random labels under random nonexistent TLDs (checked against ZONE's TLDs),
+# the same list on every run.
+bench_junk_names() {
+  node -e '
+    const fs = require("fs");
+    const tlds = new Set(fs.readFileSync(process.argv[1], "utf8").split("\n").map((l) => /^([a-z0-9-]+)\.\s/i.exec(l)?.[1]?.toLowerCase()).filter(Boolean));
+    let x = 42; const r = () => (x = (x * 1103515245 + 12345) >>> 0);
+    const word = (n) => Array.from({ length: n }, () => String.fromCharCode(97 + (r() % 26))).join("");
+    const out = [];
+    while (out.length < 10000) { const tld = word(4 + (r() % 6)); if (!tlds.has(tld)) out.push(`${word(3 + (r() % 8))}.${tld} A`); }
+    fs.writeFileSync(process.argv[2], out.join("\n") + "\n");' "$1" "$2"
 }
 
 bench_qps() { awk '/Queries per second:/ {printf "%.0f", $4}' "$1"; }

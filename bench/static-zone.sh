@@ -17,15 +17,7 @@ EDGE_PORT=5401; UB_PORT=5402; DEAD_PORT=5409
 zone="$root/test/fixtures/zones/root-lookalike-2026082201.zone.gz"
 zcat "$zone" > "$work/root.zone"
 
-# 10,000 junk names: random labels under random nonexistent TLDs (checked against the zone's TLDs).
-node -e '
-  const fs = require("fs");
-  const tlds = new Set(fs.readFileSync(process.argv[1], "utf8").split("\n").map((l) => /^([a-z0-9-]+)\.\s/i.exec(l)?.[1]?.toLowerCase()).filter(Boolean));
-  let x = 42; const r = () => (x = (x * 1103515245 + 12345) >>> 0);
-  const word = (n) => Array.from({ length: n }, () => String.fromCharCode(97 + (r() % 26))).join("");
-  const out = [];
-  while (out.length < 10000) { const tld = word(4 + (r() % 6)); if (!tlds.has(tld)) out.push(`${word(3 + (r() % 8))}.${tld} A`); }
-  fs.writeFileSync(process.argv[2], out.join("\n") + "\n");' "$work/root.zone" "$work/queries.txt"
+bench_junk_names "$work/root.zone" "$work/queries.txt"
 
 cat > "$work/unbound.conf" <<CONF
 server:

@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# Per-core comparison, the way the performance issue's table was measured: each server pinned to
+# core 0 (`taskset -c 0`, so all its threads), dnsperf (1 thread) pinned to core 1, the same query
+# files, one warm-up pass then RUNS x SECS-second runs, medians; CPU per query from
+# /proc/PID/stat (user + system, all threads) over the measured runs; resident memory after them.
+#
+# Workloads:
+#   hit   1,000 names served by NSD, every server forwarding to it, cache warm
+#   root  10,000 junk-TLD names answered from a local copy of the root lookalike (ours:
+#         static_zone; Unbound: auth-zone for downstream; PowerDNS Recursor: auth-zones;
+#         Knot Resolver and dnsdist have no local-root mode that fits and get "—")
+#
+# Peers: Unbound, Knot Resolver (kresd), PowerDNS Recursor, dnsdist (Debian packages), each one
+# thread/worker where it has the setting. Peers that are not installed are left out with a note.
+#
+# Runs itself inside a network namespace with only loopback. Needs root (unshare, taskset), nsd,
+# dnsperf, and `npm run build` done.
+#
+# Usage: bench/per-core.sh [--write] [SECS [RUNS]]     (defaults 10 and 3)
+#   --write   also replace the "Per core" section of bench/RESULTS.md with this run's tables
+#   EDGE_BENCH_SERVERS="unbound edge kresd pdns dnsdist"   the servers to run (default: all)
+set -euo pipefail
+write=""
+if [ "${1:-}" = "--write" ]; then write=1; shift; fi
+secs="${1:-10}"
+runs="${2:-3}"
+bench_args=(${write:+--write} "$secs" "$runs")
+source "$(dirname "$0")/lib.sh"
+bench_init nsd dnsperf taskset
+source "$(dirname "$0")/peers.sh"
+
+AUTH_PORT=5400
+bench_nsd $AUTH_PORT
+bench_up "$AUTH_PORT"
+
+for i in $(seq 1 1000); do echo "host$((i - 1)).example.test A"; done > "$work/hit.txt"
+zcat "$bench_root/test/fixtures/zones/root-lookalike-2026082201.zone.gz" > "$work/root.zone"
+bench_junk_names "$work/root.zone" "$work/root.txt"
+anchor="$bench_root/test/fixtures/zones/trust-anchor.ds"
+
+out="$work/report.md"
+{
+  echo "## Per core: \`bench/per-core.sh $secs $runs\` ($(date -u +%F))"
+  echo
+  echo "$(bench_machine)"
+  echo "$(peers_versions)"
+  echo
+  echo "Each server pinned to core 0 (all threads), dnsperf -c 8 -T 1 -q 100 -t 2 pinned to core 1;"
+  echo "one warm-up pass, then $runs x ${secs} s, medians. CPU/query: user+system time of the server"
+  echo "process over the measured runs divided by the queries it completed. RSS after the runs."
+} > "$out"
+
+table_head() {
+  { echo; echo "### $1"; echo; echo "| server | QPS | ratio to Unbound | avg ms | max ms | CPU µs/query | RSS MiB |"; echo "|---|---|---|---|---|---|---|"; } >> "$out"
+}
+
+# measure LABEL PORT QUERYFILE PID [dnsperf flags...]  -> appends one row; sets last_qps
+ub_qps=""
+measure() {
+  local label="$1" port="$2" qf="$3" pid="$4"; shift 4
+  taskset -c 1 dnsperf -s 127.0.0.1 -p "$port" -d "$qf" -n 1 -c 8 -T 1 "$@" >/dev/null 2>&1 || true
+  local c0 c1 q=0 i
+  c0=$(peers_cpu_ticks "$pid")
+  local qps=() avg=() max=()
+  for i in $(seq 1 "$runs"); do
+    taskset -c 1 dnsperf -s 127.0.0.1 -p "$port" -d "$qf" -l "$secs" -c 8 -T 1 -q 100 -t 2 "$@" > "$work/run.out" 2>&1 || true
+    qps+=("$(bench_qps "$work/run.out")")
+    avg+=("$(bench_lat_ms "$work/run.out")")
+    max+=("$(awk '/Average Latency/ {gsub(/[(),]/, ""); printf "%.1f", $8 * 1000}' "$work/run.out")")
+    q=$((q + $(awk '/Queries completed:/ {print $3}' "$work/run.out")))
+  done
+  c1=$(peers_cpu_ticks "$pid")
+  local hz; hz=$(getconf CLK_TCK)
+  local cpu_us="—"
+  [ "$q" -gt 0 ] && cpu_us=$(awk -v d=$((c1 - c0)) -v hz="$hz" -v q="$q" 'BEGIN {printf "%.1f", d / hz * 1e6 / q}')
+  local rss; rss=$(awk '/VmRSS/ {printf "%.0f", $2 / 1024}' "/proc/$pid/status")
+  local mq ma mm; mq=$(median "${qps[@]}"); ma=$(median "${avg[@]}"); mm=$(median "${max[@]}")
+  local ratio="—"
+  if [ -n "$ub_qps" ] && [ "$ub_qps" != 0 ]; then ratio=$(awk -v a="$mq" -v b="$ub_qps" 'BEGIN {printf "%.2f", a / b}'); fi
+  echo "| $label | $mq | $ratio | $ma | $mm | $cpu_us | $rss |" >> "$out"
+  last_qps="$mq"
+}
+
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
+
+# run_server WORKLOAD LABEL QUERYFILE START_FN [dnsperf flags]: start pinned, measure, stop.
+run_server() {
+  local workload="$1" label="$2" qf="$3" start="$4"; shift 4
+  local port=5410
+  last_qps=""
+  # EDGE_BENCH_SERVERS="unbound edge" limits the run to those servers (bench/smoke.sh).
+  if [ -n "${EDGE_BENCH_SERVERS:-}" ] && [[ " $EDGE_BENCH_SERVERS " != *" ${start#peers_start_} "* ]]; then return 0; fi
+  if ! "$start" "$workload" "$port"; then echo "| $label | — | — | — | — | — | — |" >> "$out"; return 0; fi
+  local pid="$started_pid"
+  measure "$label" "$port" "$qf" "$pid" "$@"
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  sleep 0.5
+}
+
+for workload in hit root; do
+  qf="$work/$workload.txt"
+  if [ "$workload" = hit ]; then table_head "Cache hit: 1,000 names behind NSD"; else table_head "Local root: junk-TLD NXDOMAIN (10,000 names)"; fi
+  ub_qps=""
+  run_server "$workload" "Unbound (1 thread)" "$qf" peers_start_unbound
+  ub_qps="$last_qps"
+  run_server "$workload" "edge-resolver (1 process)" "$qf" peers_start_edge
+  if [ "$workload" = root ]; then
+    run_server "$workload" "Unbound, DO=1" "$qf" peers_start_unbound -D
+    ub_qps="$last_qps"
+    run_server "$workload" "edge-resolver, DO=1" "$qf" peers_start_edge -D
+    ub_qps=""
+  fi
+  run_server "$workload" "Knot Resolver (1 kresd)" "$qf" peers_start_kresd
+  run_server "$workload" "PowerDNS Recursor (1 thread)" "$qf" peers_start_pdns
+  run_server "$workload" "dnsdist (packet cache)" "$qf" peers_start_dnsdist
+done
+
+{
+  echo
+  echo "\"—\": the server has no mode for the workload here (dnsdist is a load balancer with no zone;"
+  echo "Knot Resolver 5 loads a root copy only by its prefill module over HTTPS) or is not installed."
+} >> "$out"
+
+cat "$out"
+if [ -n "$write" ]; then
+  node "$bench_root/bench/results-section.mjs" "$bench_root/bench/RESULTS.md" per-core "$out"
+  echo "bench: rewrote the per-core section of bench/RESULTS.md" >&2
+fi
