@@ -73,7 +73,14 @@ export async function handleDoh(req: Request, resolver: DohHandler, client: Clie
   if (!reply) return problem(400, 'not a DNS query');
   const headers: Record<string, string> = { 'cache-control': `max-age=${freshness(reply)}` };
   if (json) {
-    return new Response(JSON.stringify(toJson(reply.message)), { status: 200, headers: { ...headers, 'content-type': `${DNS_JSON}; charset=utf-8` } });
+    let body: Record<string, unknown>;
+    try {
+      body = toJson(reply.message);
+    } catch {
+      // Never a 500: an answer that does not render is a failure to resolve.
+      body = { Status: 2, TC: false, RD: true, RA: true, AD: false, CD: false, Question: [] };
+    }
+    return new Response(JSON.stringify(body), { status: 200, headers: { ...headers, 'content-type': `${DNS_JSON}; charset=utf-8` } });
   }
   return new Response(reply.message.slice(), { status: 200, headers: { ...headers, 'content-type': DNS_MESSAGE } });
 }

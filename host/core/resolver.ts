@@ -237,12 +237,14 @@ export class Resolver {
     let out = shape(b.owned ? b.body : b.body.slice(), p);
     let source = b.source;
     let minTtl = b.minTtl;
+    let ede = b.ede;
     if (chain.runsIn(phase)) {
       const o = chain.run(phase, ctx, out);
       if (o.kind === 'drop') return null;
       if (o.kind === 'respond' || o.kind === 'rcode') {
         source = 'app';
         minTtl = undefined;
+        ede = undefined;
         let body: Uint8Array;
         try {
           body = o.kind === 'respond' ? stripOpt(o.message) : buildErrorResponse(query, o.rcode, p);
@@ -252,7 +254,7 @@ export class Resolver {
         out = shape(body.slice(), p);
       }
     }
-    return finish(out, source, p, ctx, this.opts.udpSize, minTtl);
+    return finish(out, source, p, ctx, this.opts.udpSize, minTtl, ede);
   }
 }
 

@@ -11,6 +11,7 @@ import { Rcode } from './dns/rr-types.js';
 import {
   FLAG_QR, FLAG_TC, buildQuery, nameEquals, readHeader, readName, stripOpt, u16, HEADER_LEN, WireError, type Question,
 } from './dns/wire.js';
+import { checkAnswer, isRefusal as refuses } from './answer-check.js';
 import type { Logger } from './log.js';
 import { parseIPv4, parseIPv6 } from './context.js';
 import type { Counter, Gauge, Histogram, MetricsSink } from './metrics.js';
@@ -26,8 +27,32 @@ export interface UpstreamTransport {
   doh?(url: string, msg: Uint8Array, timeoutMs: number, headers?: Record<string, string>): Promise<Uint8Array>;
 }
 
+/** An Extended DNS Error (RFC 8914) to send with the SERVFAIL a failure becomes. */
+export interface Ede {
+  code: number;
+  text: string;
+}
+
+export const EDE_NO_REACHABLE_AUTHORITY = 22;
+export const EDE_NETWORK_ERROR = 23;
+
 export class UpstreamError extends Error {
   override readonly name = 'UpstreamError';
+  constructor(
+    message: string,
+    /** What the client's SERVFAIL says about it; none when the failure was ours (a config error). */
+    readonly ede: Ede[] = [],
+  ) {
+    super(message);
+  }
+}
+
+/** The EDEs of a group none of whose servers gave an answer: 22, and 23 when one answered badly. */
+export function failureEde(group: string, last: { server: string; reason: string } | null): Ede[] {
+  const out: Ede[] = [];
+  if (last && last.reason !== 'timeout') out.push({ code: EDE_NETWORK_ERROR, text: `${last.server}: ${last.reason}` });
+  out.push({ code: EDE_NO_REACHABLE_AUTHORITY, text: `no server of upstream group ${group} answered` });
+  return out;
 }
 
 /** The host a server is reached at: a DNS server's address, a DoH URL's host (IPv6 without brackets). */
@@ -177,8 +202,9 @@ export class Upstreams {
       (body) => {
         const rcode = readHeader(body).rcode;
         if (refuses(rcode)) {
+          // It answered: up, though it will not serve this (see refused()).
           this.m.probes.inc({ ...labels, result: 'refused' });
-          this.failed(g, s, `rcode-${rcode}`);
+          this.refused(g, s, `rcode-${rcode}`);
           return;
         }
         this.m.probes.inc({ ...labels, result: 'ok' });
@@ -209,6 +235,16 @@ export class Upstreams {
     this.m.up.set({ group: g.name, server: s.spec.label }, 1);
   }
 
+  /**
+   * A server that answered REFUSED, NOTIMP or FORMERR is alive: the try counts as failed (the
+   * next server is tried, the failure metric counts it) but not towards marking it down, as
+   * BIND and Unbound treat a forwarder that refuses. Timeouts and malformed answers do.
+   */
+  private refused(g: UpstreamGroup, s: ServerState, reason: string): void {
+    this.m.failures.inc({ group: g.name, server: s.spec.label, reason });
+    this.succeeded(g, s);
+  }
+
   private failed(g: UpstreamGroup, s: ServerState, reason: string): void {
     this.m.failures.inc({ group: g.name, server: s.spec.label, reason });
     s.consecutiveFailures++;
@@ -230,6 +266,7 @@ export class Upstreams {
     if (!g) throw new UpstreamError(`no upstream group "${groupName}"`);
     let lastAnswer: UpstreamAnswer | null = null;
     let lastError = 'no servers';
+    let lastFailure: { server: string; reason: string } | null = null;
     for (const s of this.order(g, q, flags)) {
       const left = deadline - this.now();
       if (left <= 0) {
@@ -243,8 +280,8 @@ export class Upstreams {
         const rcode = readHeader(body).rcode;
         this.m.latency.observe({ group: g.name, server: s.spec.label }, (this.now() - started) / 1000);
         if (refuses(rcode)) {
-          // The server is up but will not serve us: counts against its health.
-          this.failed(g, s, `rcode-${rcode}`);
+          // The server is up but will not serve us: the next one is tried.
+          this.refused(g, s, `rcode-${rcode}`);
           this.m.queries.inc({ group: g.name, server: s.spec.label, result: 'refused' });
           lastAnswer = { body, server: s.spec.label, rcode };
           continue;
@@ -261,13 +298,14 @@ export class Upstreams {
       } catch (e) {
         const reason = failureReason(e);
         lastError = `${s.spec.label}: ${(e as Error).message}`;
+        lastFailure = { server: s.spec.label, reason };
         this.m.queries.inc({ group: g.name, server: s.spec.label, result: reason });
         // Out of sockets or buffers here says nothing about the server: do not mark it down.
         if (!isLocalError(e)) this.failed(g, s, reason);
       }
     }
     if (lastAnswer) return lastAnswer;
-    throw new UpstreamError(`all upstreams of group "${groupName}" failed (last: ${lastError})`);
+    throw new UpstreamError(`all upstreams of group "${groupName}" failed (last: ${lastError})`, failureEde(g.name, lastFailure));
   }
 
   private async tryServer(g: UpstreamGroup, s: ServerState, q: Question, flags: { do: boolean; cd: boolean }, timeoutMs: number): Promise<Uint8Array> {
@@ -292,7 +330,22 @@ export class Upstreams {
         if (!accept(reply)) throw new WireError('TCP reply does not match the query');
       }
     }
+    // Parsed in full before anything uses it; a malformed answer fails this server ("malformed").
+    const rcode = checkAnswer(reply);
+    if (rcode > 0xf) throw new ExtendedRcode(rcode);
     return stripOpt(reply);
+  }
+}
+
+/**
+ * An answer whose rcode needs the OPT record's upper bits (BADVERS, BADCOOKIE, ...): it is about
+ * our exchange with that server, never something to relay (without its OPT it would read as a
+ * different rcode), so it fails the try.
+ */
+export class ExtendedRcode extends Error {
+  override readonly name = 'ExtendedRcode';
+  constructor(readonly rcode: number) {
+    super(`answered with extended rcode ${rcode}`);
   }
 }
 
@@ -304,13 +357,10 @@ function isLocalError(e: unknown): boolean {
 }
 
 function failureReason(e: unknown): string {
+  if (e instanceof ExtendedRcode) return `rcode-${e.rcode}`;
   return e instanceof UpstreamTimeout ? 'timeout' : e instanceof WireError ? 'malformed' : 'error';
 }
 
-/** Rcodes by which a server says it will not serve us (rather than that the name failed). */
-function refuses(rcode: number): boolean {
-  return rcode === Rcode.REFUSED || rcode === Rcode.NOTIMP || rcode === Rcode.FORMERR;
-}
 
 export class UpstreamTimeout extends Error {
   override readonly name = 'UpstreamTimeout';

@@ -36,7 +36,15 @@ export function shape(out: Uint8Array, p: ParsedQuery): Uint8Array {
 }
 
 /** Applies the TTL cap and EDNS to a shaped answer. */
-export function finish(out: Uint8Array, source: AnswerSource, p: ParsedQuery, ctx: RequestContext, udpSize: number, knownMinTtl?: number): Reply {
+export function finish(
+  out: Uint8Array,
+  source: AnswerSource,
+  p: ParsedQuery,
+  ctx: RequestContext,
+  udpSize: number,
+  knownMinTtl?: number,
+  edes: Array<{ code: number; text: string }> = [],
+): Reply {
   let minTtl = knownMinTtl ?? Number.MAX_SAFE_INTEGER;
   // The answer's question is the query's (same name length), so it ends where the query's did.
   let questionEnd = p.questionEnd;
@@ -67,12 +75,18 @@ export function finish(out: Uint8Array, source: AnswerSource, p: ParsedQuery, ct
     const options: EdnsOption[] = [];
     if (source === 'stale') options.push(ede(EDE_STALE_ANSWER));
     if (source === 'app' && rcode === Rcode.REFUSED) options.push(ede(EDE_PROHIBITED));
+    for (const e of edes) options.push(ede(e.code, e.text));
     opt = encodeOpt(udpSize, p.edns.flags & EDNS_FLAG_DO, options);
     message = appendOpt(out, opt);
   }
   return { message, rcode, source, minTtl, questionEnd, opt, udpLimit: udpLimit(p, udpSize) };
 }
 
-function ede(code: number): EdnsOption {
-  return { code: EDE_OPTION, data: new Uint8Array([code >>> 8, code & 0xff]) };
+function ede(code: number, text = ''): EdnsOption {
+  const t = new TextEncoder().encode(text.slice(0, 200));
+  const data = new Uint8Array(2 + t.length);
+  data[0] = code >>> 8;
+  data[1] = code & 0xff;
+  data.set(t, 2);
+  return { code: EDE_OPTION, data };
 }

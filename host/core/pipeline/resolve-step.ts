@@ -11,11 +11,11 @@
 
 import type { AnswerCache } from '../cache.js';
 import { CtxFlag, type RequestContext } from '../context.js';
-import type { Question } from '../dns/wire.js';
-import { Rcode } from '../dns/rr-types.js';
-import { buildErrorResponse, nameToText, type ParsedQuery } from '../dns/wire.js';
+import { Rcode, rcodeToName } from '../dns/rr-types.js';
+import { buildErrorResponse, nameToText, readHeader, type ParsedQuery, type Question } from '../dns/wire.js';
 import type { Logger } from '../log.js';
-import { UpstreamError } from '../upstream.js';
+import { EDE_NETWORK_ERROR, EDE_NO_REACHABLE_AUTHORITY, UpstreamError } from '../upstream.js';
+import { boundTtls, cnameLoop, isRefusal } from '../answer-check.js';
 import type { InFlight } from './in-flight.js';
 import type { PipelineMetrics } from './metrics.js';
 import { serveStale, staleEntry, type StaleTimers } from './serve-stale.js';
@@ -25,7 +25,7 @@ import type { Body } from './types.js';
 export interface AnswerOrigin {
   has(route: string): boolean;
   /** The answer without its OPT record; throws when nothing could be had. */
-  query(route: string, q: Question, flags: { do: boolean; cd: boolean }, deadline: number): Promise<{ body: Uint8Array }>;
+  query(route: string, q: Question, flags: { do: boolean; cd: boolean }, deadline: number): Promise<{ body: Uint8Array; server?: string }>;
 }
 
 export class ResolveStep {
@@ -46,7 +46,8 @@ export class ResolveStep {
       return { body: await this.fetch(key, route, p, ctx), source: 'upstream' };
     } catch (e) {
       this.logger.log('warn', 'resolution failed', { request: ctx.requestId, qname: nameToText(ctx.qname), group: route, error: (e as Error).message });
-      return { body: buildErrorResponse(new Uint8Array(0), Rcode.SERVFAIL, p), source: 'upstream' };
+      const ede = e instanceof UpstreamError ? e.ede : [];
+      return { body: buildErrorResponse(new Uint8Array(0), Rcode.SERVFAIL, p), source: 'upstream', ...(ede.length ? { ede } : {}) };
     }
   }
 
@@ -57,6 +58,19 @@ export class ResolveStep {
       return (async () => {
         if (!this.origin.has(route)) throw new UpstreamError(`route names upstream group "${route}", which is not configured`);
         const ans = await this.origin.query(route, p.question!, { do: (ctx.flags & CtxFlag.do) !== 0, cd: (ctx.flags & CtxFlag.cd) !== 0 }, ctx.deadline);
+        const server = ans.server ?? route;
+        const rcode = readHeader(ans.body).rcode;
+        // Every server refused: that is a failure to resolve, not our refusal (which is what a
+        // client reads REFUSED as).
+        if (isRefusal(rcode)) {
+          throw new UpstreamError(`${server} answered ${rcodeToName(rcode)}`, [
+            { code: EDE_NETWORK_ERROR, text: `${server} answered ${rcodeToName(rcode)}` },
+            { code: EDE_NO_REACHABLE_AUTHORITY, text: `no server of upstream group ${route} would answer` },
+          ]);
+        }
+        if (cnameLoop(ans.body, p.question!)) throw new UpstreamError(`${server} answered with a CNAME loop`, [{ code: 0, text: 'CNAME loop' }]);
+        // The client gets the TTLs the cache keeps, the first answer too.
+        boundTtls(ans.body, this.cache.opts.maxTtl, this.cache.opts.maxNegativeTtl);
         this.cache.store(key, ans.body, ctx.ttlCap, askedAt);
         return ans.body;
       })();

@@ -59,4 +59,6 @@ export interface Body {
   minTtl?: number;
   /** True when nobody else holds `body`, so it may be changed in place. */
   owned?: boolean;
+  /** Extended DNS Errors (RFC 8914) to send with it, when the client speaks EDNS. */
+  ede?: Array<{ code: number; text: string }>;
 }
