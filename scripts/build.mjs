@@ -9,7 +9,7 @@
 //   2. with --test-apps, the hostile test modules in test/abi/modules/ -> build/test-apps/;
 //   3. host/apps/registry.generated.ts from apps/chain.json and each app.json (the chain
 //      order lives in one flat file, as CoreDNS's plugin.cfg);
-//   4. the TypeScript host -> dist/, and the zone commands bundled into one file
+//   4. the TypeScript host -> dist/ (skipped when dist/ is newer than every host source), and the zone commands bundled into one file
 //      (dist/host/adapters/node/cli/zone.bundle.js): `zone check` is a short-lived process, and
 //      loading some 40 modules cost it about 40 ms of its start (bench/RESULTS.md);
 //   5. the apps metered for Cloudflare Workers (build/workers/<name>.wasm, with the meter in
@@ -28,7 +28,6 @@ import { readdirSync, readFileSync, statSync, existsSync, mkdirSync, writeFileSy
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
-import asc from 'assemblyscript/asc';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const args = new Set(process.argv.slice(2));
@@ -116,6 +115,9 @@ async function compile(entry, out, extraSources) {
   }
   mkdirSync(dirname(out), { recursive: true });
   const stderr = [];
+  // Loaded only when something is out of date: the compiler alone takes a good part of a
+  // second to import, which every `npm start` with nothing changed would pay.
+  const { default: asc } = await import('assemblyscript/asc');
   const { error } = await asc.main([entry, '-o', out, ...ASC_FLAGS], {
     stdout: { write: () => true },
     stderr: { write: (s) => (stderr.push(String(s)), true) },
@@ -288,18 +290,31 @@ async function main() {
   const registryPath = join(root, 'host', 'apps', 'registry.generated.ts');
   if (!existsSync(registryPath) || readFileSync(registryPath, 'utf8') !== registry) writeFileSync(registryPath, registry);
 
-  if (!args.has('--no-tsc')) {
+  if (!args.has('--no-tsc') && !hostUpToDate()) {
     execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.build.json')], {
       stdio: 'inherit',
     });
     // The package's bin (edge-resolver) must be executable for npx and global installs.
     chmodSync(join(root, 'dist', 'host', 'adapters', 'node', 'main.js'), 0o755);
     await bundleZoneCli();
+    writeFileSync(hostStamp, `${new Date().toISOString()}\n`);
   }
   if (existsSync(join(root, 'dist', 'host', 'abi', 'meter.js'))) await meterForWorkers(apps);
   if ((args.has('--test-apps') || args.has('--worker')) && bundleWorker()) built.push('worker bundle');
   const what = built.length ? `compiled ${built.join(', ')}` : 'apps up to date';
   console.error(`build: ${what}; ${Date.now() - started} ms`);
+}
+
+/**
+ * Step 4 is skipped when dist/ was built after every host source and compiler setting changed:
+ * even incremental, tsc spends seconds checking an unchanged tree, which `npm start` (prestart
+ * builds) paid before every first answer. The stamp is written only after a build that worked.
+ */
+const hostStamp = join(root, 'dist', '.host-built');
+function hostUpToDate() {
+  if (force || !existsSync(hostStamp) || !existsSync(join(root, 'dist', 'host', 'adapters', 'node', 'main.js'))) return false;
+  const inputs = [join(root, 'host'), ...['tsconfig.json', 'tsconfig.build.json', 'package.json', 'package-lock.json'].map((f) => join(root, f))];
+  return statSync(hostStamp).mtimeMs > Math.max(...inputs.map(newestAny));
 }
 
 /** Step 4, second half: the zone commands as one ES module beside the files tsc wrote. */
