@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { handleDoh, type DohHandler } from './doh.js';
 import { RRType } from './dns/rr-types.js';
-import { buildQuery, concat, encodeQuestion, put16, put32, textToName } from './dns/wire.js';
+import { buildQuery, concat, encodeQuestion, put16, put32, readName, textToName } from './dns/wire.js';
 import type { Reply } from './resolver.js';
 
 const query = buildQuery({ name: textToName('example.com.'), type: RRType.AAAA, class: 1 }, { rd: true });
@@ -128,5 +128,60 @@ describe('DoH JSON form', () => {
     );
     const body = (await r.json()) as { Answer: Array<{ data: string }> };
     expect(body.Answer.map((a) => a.data)).toEqual(['::1', '2001:db8:0:1::']);
+  });
+});
+
+describe('DoH JSON form: presentation text for every known type, and the type defaulting to A', () => {
+  /** A resolver that records the question it was asked and answers `message`. */
+  function recording(message: Uint8Array) {
+    const asked: Uint8Array[] = [];
+    const h: DohHandler = {
+      async handle(q): Promise<Reply> {
+        asked.push(q);
+        return { message, rcode: message[3]! & 0xf, source: 'upstream', minTtl: 60, questionEnd: 0, opt: null, udpLimit: 512 };
+      },
+    };
+    return { h, asked };
+  }
+  const qtypeOf = (q: Uint8Array) => {
+    const end = readName(q, 12).end;
+    return (q[end]! << 8) | q[end + 1]!;
+  };
+
+  it('writes an SOA in Authority with its compressed names expanded, and MX, DS, TXT, HTTPS as zone files do', async () => {
+    // SOA MNAME ns.<ptr to example.com>, RNAME hostmaster.<ptr>, then the five numbers.
+    const soaRdata = [2, 0x6e, 0x73, 0xc0, 0x0c, 10, ...new TextEncoder().encode('hostmaster'), 0xc0, 0x0c];
+    for (const v of [2026120401, 7200, 3600, 1209600, 300]) soaRdata.push((v >>> 24) & 255, (v >>> 16) & 255, (v >>> 8) & 255, v & 255);
+    const mx = [0, 10, 4, 0x6d, 0x61, 0x69, 0x6c, 0xc0, 0x0c];
+    const ds = [0x12, 0x34, 13, 2, ...new Array(32).fill(0xab)];
+    const txt = [5, ...new TextEncoder().encode('hi "x'), 0];
+    const https = [0, 1, 0, 0, 1, 0, 3, 2, 0x68, 0x32];
+    const unknown = [1, 2, 3];
+    const msg = response(0, [record(RRType.MX, 60, mx), record(43, 60, ds), record(RRType.TXT, 60, txt), record(65, 60, https), record(65280, 60, unknown)], [record(RRType.SOA, 300, soaRdata)]);
+    const r = await handleDoh(new Request('http://doh.test/dns-query?name=example.com&type=SOA'), recording(msg).h, null);
+    const body = (await r.json()) as { Answer: Array<{ data: string }>; Authority: Array<{ data: string }> };
+    expect(body.Authority[0]!.data).toBe('ns.example.com. hostmaster.example.com. 2026120401 7200 3600 1209600 300');
+    expect(body.Answer.map((a) => a.data)).toEqual([
+      '10 mail.example.com.',
+      `4660 13 2 ${'AB'.repeat(32)}`,
+      '"hi \\"x" ""',
+      '1 . alpn="h2"',
+      '\\# 3 010203',
+    ]);
+    for (const a of [...body.Answer.slice(0, 4), ...body.Authority]) expect(a.data).not.toMatch(/^\\#/);
+  });
+
+  it('asks for type A when the type is missing or empty, and refuses an empty name', async () => {
+    for (const q of ['?name=example.com', '?name=example.com&type=', '?name=example.com&type=A']) {
+      const { h, asked } = recording(response(0, []));
+      const r = await handleDoh(new Request(`http://doh.test/dns-query${q}`), h, null);
+      expect(r.status, q).toBe(200);
+      expect(qtypeOf(asked[0]!), q).toBe(RRType.A);
+    }
+    const { h, asked } = recording(response(0, []));
+    const r = await handleDoh(new Request('http://doh.test/dns-query?name='), h, null);
+    expect(r.status).toBe(400);
+    expect(await r.text()).toMatch(/name parameter is empty/);
+    expect(asked).toEqual([]);
   });
 });

@@ -7,9 +7,10 @@
 import type { ClientAddress } from './context.js';
 import { CONTEXT_HEADER } from './context-auth.js';
 import { RRType, typeFromName } from './dns/rr-types.js';
-import { ipv6Text } from './dns/ipv6-text.js';
-import { base64UrlDecode, buildQuery, concat, hex, nameToText, readName, textToName, u16, u32, walkRecords, readHeader, WireError } from './dns/wire.js';
+import { base64UrlDecode, buildQuery, concat, nameToText, readName, textToName, u16, u32, walkRecords, readHeader, WireError } from './dns/wire.js';
 import type { Reply } from './resolver.js';
+import { formatGeneric, formatRdata } from './zone/rdata-format.js';
+import { rdataFromMessage } from './zone/rdata-wire.js';
 
 export const DNS_MESSAGE = 'application/dns-message';
 export const DNS_JSON = 'application/dns-json';
@@ -44,7 +45,8 @@ export async function handleDoh(req: Request, resolver: DohHandler, client: Clie
       if (decoded.length > MAX_BODY) return problem(413, 'query too large');
       query = decoded;
     } else if (name !== null) {
-      const built = jsonQuery(name, url.searchParams.get('type') ?? 'A', url.searchParams.get('do'), url.searchParams.get('cd'));
+      // The JSON API convention (Google, Cloudflare): no type (or an empty one) asks for A.
+      const built = jsonQuery(name, url.searchParams.get('type') || 'A', url.searchParams.get('do'), url.searchParams.get('cd'));
       if (typeof built === 'string') return problem(400, built);
       query = built;
       json = true;
@@ -128,6 +130,8 @@ function freshness(reply: Reply): number {
 }
 
 function jsonQuery(name: string, type: string, doFlag: string | null, cd: string | null): Uint8Array | string {
+  // An empty name is a mistake in the request, not a question about the root (ask for `.`).
+  if (name === '') return 'the name parameter is empty (ask for the root as name=.)';
   let qname: Uint8Array;
   try {
     qname = textToName(name.endsWith('.') ? name : `${name}.`);
@@ -147,7 +151,7 @@ interface JsonRecord {
   data: string;
 }
 
-/** The `application/dns-json` shape Google and Cloudflare use. RDATA of most types as hex (RFC 3597 form). */
+/** The `application/dns-json` shape Google and Cloudflare use, RDATA in presentation form. */
 export function toJson(msg: Uint8Array): Record<string, unknown> {
   const h = readHeader(msg);
   const { records } = walkRecords(msg, h);
@@ -175,34 +179,12 @@ export function toJson(msg: Uint8Array): Record<string, unknown> {
   return out;
 }
 
+/**
+ * RDATA in presentation form for every type the zone code knows (the same writer as zone files,
+ * names decompressed first); RFC 3597 `\#` form only for types without a known layout or RDATA
+ * that does not fit its type's.
+ */
 function rdataText(msg: Uint8Array, type: number, off: number, len: number): string {
-  const rd = msg.subarray(off, off + len);
-  switch (type) {
-    case RRType.A:
-      return len === 4 ? [...rd].join('.') : generic(rd);
-    case RRType.AAAA:
-      return len === 16 ? ipv6Text(rd) : generic(rd);
-    case RRType.NS:
-    case RRType.CNAME:
-    case RRType.PTR:
-    case RRType.DNAME:
-      return nameToText(readName(msg, off).name);
-    case RRType.MX:
-      return `${u16(msg, off)} ${nameToText(readName(msg, off + 2).name)}`;
-    case RRType.TXT: {
-      const parts: string[] = [];
-      for (let p = 0; p < len; ) {
-        const l = rd[p]!;
-        parts.push(JSON.stringify(new TextDecoder().decode(rd.subarray(p + 1, p + 1 + l))));
-        p += 1 + l;
-      }
-      return parts.join(' ');
-    }
-    default:
-      return generic(rd);
-  }
-}
-
-function generic(rd: Uint8Array): string {
-  return `\\# ${rd.length}${rd.length ? ' ' + hex(rd) : ''}`;
+  const rd = rdataFromMessage(type, msg, off, len);
+  return rd ? formatRdata(type, rd) : formatGeneric(msg.subarray(off, off + len));
 }

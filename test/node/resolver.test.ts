@@ -500,6 +500,12 @@ default = ["${nsd.address}"]
     const j = JSON.parse(r.stdout);
     expect(j.Status).toBe(0);
     expect(j.Answer[0]).toMatchObject({ name: 'www.example.test.', type: 1, data: '192.0.2.1' });
+    // No type asks for A; an SOA in Authority is in presentation form, not RFC 3597 `\#`.
+    const nx = JSON.parse((await run('curl', ['-sk', `${http}?name=absent.example.test`])).stdout);
+    expect(nx.Status).toBe(3);
+    expect(nx.Question[0].type).toBe(1);
+    expect(nx.Authority[0].type).toBe(6);
+    expect(nx.Authority[0].data).toMatch(/^\S+\. \S+\. \d+ \d+ \d+ \d+ \d+$/);
   });
 
   it('answers the JSON form for a query without a question (FORMERR), not an error page', async () => {
