@@ -114,7 +114,14 @@ export class PromMetrics implements MetricsSink {
   private readonly made = new Map<string, Counter | Gauge | Histogram>();
 
   constructor(defaultMetrics = true) {
-    if (defaultMetrics) client.collectDefaultMetrics({ register: this.registry, prefix: 'edge_process_' });
+    if (defaultMetrics) {
+      // prom-client's names already start process_ and nodejs_: edge_ alone gives
+      // edge_process_cpu_user_seconds_total, edge_nodejs_eventloop_lag_seconds.
+      client.collectDefaultMetrics({ register: this.registry, prefix: 'edge_' });
+      // Gauges named _total break the naming rules (the suffix is a counter's); the same counts
+      // stay by type in edge_nodejs_active_{handles,requests,resources} (sum() for the total).
+      for (const n of ['handles', 'requests', 'resources']) this.registry.removeSingleMetric(`edge_nodejs_active_${n}_total`);
+    }
   }
 
   private once<T extends Counter | Gauge | Histogram>(name: string, make: () => T): T {
