@@ -56,6 +56,8 @@ export async function startCli(args: string[], probeName = 'www.example.test'): 
   proc.on('exit', (c) => (exitCode = c));
   await waitFor(async () => {
     if (exitCode !== undefined) throw new Error(`edge-resolver exited (${exitCode}): ${out}`);
+    // Every listener is up once the start-up line is out (the DNS one answers before the rest).
+    if (!out.includes('edge-resolver listening')) return false;
     const r = await run('dig', ['@127.0.0.1', '-p', String(port), probeName, '+tries=1', '+time=1']);
     return r.code === 0 && r.stdout.includes('status:');
   }, 20_000);

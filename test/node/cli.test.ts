@@ -44,6 +44,20 @@ describe.skipIf(!needTools('nsd', 'dig', 'kdig', 'curl'))('edge-resolver CLI', (
       expect(await node.stop('SIGTERM')).toBe(0);
     }
     expect(node.output()).toMatch(/shutting down/);
+    // The start-up line names each listener's protocol; DoH says which one is HTTPS.
+    const d = `127.0.0.1:${node.dns.port}`;
+    expect(node.output()).toContain(`udp=${d} tcp=${d} doh=https://127.0.0.1:${doh}/dns-query,http://127.0.0.1:${dohHttp}/dns-query admin=http://127.0.0.1:${admin}`);
+  });
+
+  it('prints IPv6 listeners in brackets on the start-up line', async () => {
+    const v6 = await freePort();
+    const [doh, http, admin] = [await freePort(), await freePort(), await freePort()];
+    const node = await startCli(['--listen', `[::1]:${v6}`, '--doh', `[::1]:${doh}`, '--doh-http', `[::1]:${http}`, '--admin', `[::1]:${admin}`, '--upstream', nsd.address]);
+    try {
+      expect(node.output()).toContain(`udp=127.0.0.1:${node.dns.port},[::1]:${v6} tcp=127.0.0.1:${node.dns.port},[::1]:${v6} doh=https://[::1]:${doh}/dns-query,http://[::1]:${http}/dns-query admin=http://[::1]:${admin}`);
+    } finally {
+      expect(await node.stop('SIGTERM')).toBe(0);
+    }
   });
 
   it('on SIGTERM answers the queries in progress (UDP and TCP), then exits 0', async () => {

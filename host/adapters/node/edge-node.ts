@@ -25,7 +25,8 @@ export interface EdgeNodeOptions extends NodePlatformOptions {
 
 export interface Listening {
   dns: Array<{ address: string; port: number }>;
-  doh: Array<{ address: string; port: number }>;
+  /** `tls`: HTTPS (HTTP/2 and HTTP/1.1); false: plain HTTP (`doh_http`). */
+  doh: Array<{ address: string; port: number; tls: boolean }>;
   admin: { address: string; port: number } | null;
 }
 
@@ -33,6 +34,11 @@ function splitHostPort(s: string): { host: string; port: number } {
   const m = /^\[(.+)\]:(\d+)$/.exec(s) ?? /^(.+):(\d+)$/.exec(s);
   if (!m) throw new ConfigError([`"${s}" is not HOST:PORT`]);
   return { host: m[1]!, port: Number(m[2]) };
+}
+
+/** An address as HOST:PORT, IPv6 in brackets ([::1]:53), the form the config takes. */
+export function hostPortText(a: { address: string; port: number }): string {
+  return a.address.includes(':') ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
 }
 
 export class EdgeNode {
@@ -90,7 +96,7 @@ export class EdgeNode {
       for (const { l, tls } of dohListeners) {
         const { host, port } = splitHostPort(l);
         const s = new DohServer(get, { host, port, path: c.server.doh_path, tls }, this.logger);
-        this.listening.doh.push(await s.listen());
+        this.listening.doh.push({ ...(await s.listen()), tls: tls !== 'http' });
         this.doh.push(s);
       }
       if (c.admin.listen) {
@@ -103,11 +109,15 @@ export class EdgeNode {
       await this.close(0);
       throw e;
     }
+    // Each listener with its protocol, IPv6 in brackets: udp=127.0.0.1:5353 tcp=127.0.0.1:5353
+    // doh=https://127.0.0.1:8053/dns-query,http://[::1]:8080/dns-query admin=http://127.0.0.1:9153
+    const dns = this.listening.dns.map(hostPortText).join(',');
     this.logger.log('info', 'edge-resolver listening', {
       node: c.node_id,
-      dns: this.listening.dns.map((a) => `${a.address}:${a.port}`).join(','),
-      doh: this.listening.doh.map((a) => `${a.address}:${a.port}`).join(','),
-      admin: this.listening.admin ? `${this.listening.admin.address}:${this.listening.admin.port}` : '',
+      udp: dns,
+      tcp: dns,
+      doh: this.listening.doh.map((a) => `${a.tls ? 'https' : 'http'}://${hostPortText(a)}${c.server.doh_path}`).join(','),
+      admin: this.listening.admin ? `http://${hostPortText(this.listening.admin)}` : 'off',
       apps: this.node.currentChain.apps.map((a) => a.name).join(','),
     });
   }

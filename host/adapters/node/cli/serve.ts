@@ -74,20 +74,28 @@ export async function serve(argv: string[]): Promise<number> {
   const overrides = (c: Config) => validateConfig(applyServeFlags(c, values), 'command line');
   const config = overrides(base);
   const logger = consoleLogger(config.log.level);
-  const node = await EdgeNode.start(config, { configPath: path, configText: text, logger, overrides });
-  // A rejection nothing awaited is a bug in background work (a watch, a timer), not a reason to
-  // stop answering: Node's default would end the process. Log it loudly and keep serving.
-  process.on('unhandledRejection', (e) => logger.log('error', 'unhandled rejection in background work (a bug; please report it)', { error: (e as Error)?.stack ?? String(e) }));
-  process.on('SIGHUP', () => void node.reload());
+  // The signal handlers go in before the node starts, so a SIGTERM that arrives while it is
+  // starting (making a certificate, loading a zone) stops it once it is up rather than killing
+  // the process half-way; a SIGHUP then has nothing to reload yet.
+  let node: EdgeNode | null = null;
   let stopping = false;
   const stop = (sig: string) => {
     if (stopping) return;
     stopping = true;
     logger.log('info', 'shutting down', { signal: sig });
-    void node.close().then(() => process.exit(0));
+    if (node) void node.close().then(() => process.exit(0));
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGHUP', () => (node ? void node.reload() : logger.log('warn', 'SIGHUP while starting; nothing to reload yet')));
+  // A rejection nothing awaited is a bug in background work (a watch, a timer), not a reason to
+  // stop answering: Node's default would end the process. Log it loudly and keep serving.
+  process.on('unhandledRejection', (e) => logger.log('error', 'unhandled rejection in background work (a bug; please report it)', { error: (e as Error)?.stack ?? String(e) }));
+  node = await EdgeNode.start(config, { configPath: path, configText: text, logger, overrides });
+  if (stopping) {
+    await node.close();
+    process.exit(0);
+  }
   return new Promise<number>(() => undefined);
 }
 
