@@ -7,6 +7,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
 import type { Logger } from '../../core/log.js';
+import { requestPath } from './http-util.js';
 
 export type AdminRoute = (req: IncomingMessage, body: string) => Promise<{ status: number; body: unknown; type?: string }>;
 
@@ -43,7 +44,14 @@ export class AdminServer {
   }
 
   listen(): Promise<{ address: string; port: number }> {
-    this.server = createServer((req, res) => void this.serve(req, res));
+    this.server = createServer((req, res) =>
+      void this.serve(req, res).catch((e: unknown) => {
+        // Nothing a request holds may leave it without an answer.
+        this.logger.log('error', 'admin request failed', { error: (e as Error).message });
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
+        res.end();
+      }),
+    );
     return new Promise((resolve, reject) => {
       this.server.once('error', reject);
       this.server.listen(this.opts.port, this.opts.host, () => {
@@ -64,13 +72,17 @@ export class AdminServer {
   }
 
   private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = new URL(req.url ?? '/', 'http://admin').pathname;
-    const route = this.routes.get(`${req.method} ${path}`);
     const send = (status: number, body: unknown, type = 'application/json') => {
       const text = typeof body === 'string' ? body : JSON.stringify(body, null, 2) + '\n';
       res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(text) });
       res.end(text);
     };
+    const path = requestPath(req.url);
+    if (path === null) {
+      req.resume();
+      return send(400, { error: 'the request target is not a path' });
+    }
+    const route = this.routes.get(`${req.method} ${path}`);
     if (!route) {
       const allowed = [...this.routes.keys()].filter((k) => k.endsWith(` ${path}`)).map((k) => k.split(' ')[0]);
       if (allowed.length) return send(405, { error: `method ${req.method} not allowed`, allow: allowed });

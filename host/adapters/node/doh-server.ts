@@ -13,7 +13,7 @@ import type { Socket } from 'node:net';
 import { generate } from 'selfsigned';
 import { handleDoh, type DohHandler } from '../../core/doh.js';
 import type { Logger } from '../../core/log.js';
-import { sendResponse, toRequest } from './http-util.js';
+import { requestPath, sendResponse, toRequest } from './http-util.js';
 
 export interface DohServerOptions {
   host: string;
@@ -99,6 +99,10 @@ export class DohServer {
 
   private async serve(scheme: string, req: Parameters<typeof toRequest>[0], res: Parameters<typeof sendResponse>[0]): Promise<void> {
     try {
+      if (requestPath(req.url) === null) {
+        await sendResponse(res, new Response('the request target is not a path\n', { status: 400 }));
+        return;
+      }
       const request = await toRequest(req, `${scheme}://${req.headers.host ?? req.headers[':authority'] ?? 'localhost'}`, 65536);
       if (request === 'too-large') {
         await sendResponse(res, new Response('query too large\n', { status: 413 }));

@@ -20,7 +20,14 @@ export async function toRequest(req: IncomingMessage | Http2ServerRequest, base:
     if (v === undefined || k.startsWith(':')) continue;
     headers.set(k, Array.isArray(v) ? v.join(', ') : v);
   }
-  return new Request(new URL(req.url ?? '/', base), {
+  let url: URL;
+  try {
+    url = new URL(req.url ?? '/', base);
+  } catch {
+    // A Host header that is not a host: the path is what matters.
+    url = new URL(req.url ?? '/', 'http://localhost');
+  }
+  return new Request(url, {
     method: req.method,
     headers,
     body: chunks.length ? Buffer.concat(chunks) : undefined,
@@ -34,4 +41,16 @@ export async function sendResponse(res: ServerResponse | Http2ServerResponse, r:
   headers['content-length'] = String(body.length);
   (res as ServerResponse).writeHead(r.status, headers);
   (res as ServerResponse).end(body);
+}
+
+/**
+ * The path of a request target (origin form `/a/b?q`, or absolute form `http://host/a/b`), or
+ * null when it is not a URL (`//%`, `http://[/x`): those get 400, never an exception.
+ */
+export function requestPath(target: string | undefined): string | null {
+  try {
+    return new URL(target ?? '/', 'http://localhost').pathname;
+  } catch {
+    return null;
+  }
 }
