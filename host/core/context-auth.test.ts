@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from './config.js';
-import { CLOCK_SKEW_MS, ContextAuth } from './context-auth.js';
+import { CLOCK_SKEW_MS, ContextAuth, ReplayCache } from './context-auth.js';
 import { Field, encodeContext, newContext, type RequestContext } from './context.js';
 import { textToName } from './dns/wire.js';
 import { peersFromConfig } from './from-config.js';
@@ -102,5 +102,21 @@ keys = { k1 = "${K1}" }
     const sent = await peers.auth.sign(encodeContext(context(NOW + 59_990)));
     expect(await reason(peers.auth, sent)).toBe('ok');
     expect(peers.auth.windowMs).toBe(60_000 + CLOCK_SKEW_MS);
+  });
+
+  it('accepts a signed context once per transport within its window, and keeps the replay cache bounded', async () => {
+    const a = auth();
+    const signed = await a.sign(encodeContext(context()));
+    expect(await reason(a, signed)).toBe('ok');
+    expect(await reason(a, signed)).toBe('replayed');
+    expect((await a.verify(signed, NOW, 'tcp')).ok).toBe(true);
+    expect((await a.verify(signed, NOW, 'tcp')).ok).toBe(false);
+    const r = new ReplayCache(3);
+    for (let i = 0; i < 10; i++) expect(r.check(`k${i}`, NOW + 1000, NOW)).toBe(false);
+    expect(r.size).toBe(3);
+    expect(r.check('k9', NOW + 1000, NOW)).toBe(true);
+    // Past its deadline an entry is dropped (verify refuses the context as expired by then).
+    expect(r.check('k9', NOW + 5000, NOW + 1001)).toBe(false);
+    expect(r.size).toBe(1);
   });
 });

@@ -14,7 +14,7 @@
 
 import { ContextError, decodeContext, Field, type RequestContext } from './context.js';
 
-export type RejectReason = 'not-peer' | 'no-mac' | 'unknown-key' | 'bad-mac' | 'expired' | 'malformed' | 'hops' | 'question-mismatch';
+export type RejectReason = 'not-peer' | 'no-mac' | 'unknown-key' | 'bad-mac' | 'expired' | 'replayed' | 'malformed' | 'hops' | 'question-mismatch';
 
 export interface SiteKeys {
   /** Key id -> secret. */
@@ -32,8 +32,40 @@ const enc = new TextEncoder();
  */
 export const CLOCK_SKEW_MS = 1000;
 
+/**
+ * The signed contexts accepted within the replay window, so each is accepted once. Keyed by the
+ * MAC (it covers every byte of the context: request id, deadline, question, tags) and the
+ * transport it came over: a sender whose UDP answer was truncated sends the same signed context
+ * again over TCP, and that retry is not a replay. An entry lives until the context's deadline,
+ * past which `verify` refuses it as expired anyway. Bounded: past `max` entries the oldest goes
+ * first (deadlines arrive nearly in order, so that is the one closest to expiring).
+ */
+export class ReplayCache {
+  private readonly seen = new Map<string, number>();
+
+  constructor(readonly max = 100_000) {}
+
+  get size(): number {
+    return this.seen.size;
+  }
+
+  /** True when `key` was seen and has not expired; else records it until `until` (ms) and returns false. */
+  check(key: string, until: number, now: number): boolean {
+    for (const [k, t] of this.seen) {
+      if (t >= now) break;
+      this.seen.delete(k);
+    }
+    const t = this.seen.get(key);
+    if (t !== undefined && t >= now) return true;
+    while (this.seen.size >= this.max) this.seen.delete(this.seen.keys().next().value!);
+    this.seen.set(key, until);
+    return false;
+  }
+}
+
 export class ContextAuth {
   private readonly keys = new Map<string, Promise<CryptoKey>>();
+  readonly replays: ReplayCache;
   readonly signingKey: string;
   /** Farthest in the future a deadline may lie; bounds how long a captured context replays. */
   readonly windowMs: number;
@@ -43,8 +75,9 @@ export class ContextAuth {
    * the deadline that far ahead of its clock, so a shorter window would refuse every context it
    * sends (the tags lost again, as in the incident), and a longer one only helps a replay.
    */
-  constructor(site: SiteKeys, requestTimeoutMs: number) {
+  constructor(site: SiteKeys, requestTimeoutMs: number, replayEntries = 100_000) {
     this.windowMs = requestTimeoutMs + CLOCK_SKEW_MS;
+    this.replays = new ReplayCache(replayEntries);
     for (const [id, secret] of Object.entries(site.keys)) {
       this.keys.set(id, crypto.subtle.importKey('raw', enc.encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']));
     }
@@ -72,9 +105,10 @@ export class ContextAuth {
 
   /**
    * Checks a context that arrived from a peer. Returns the context, or why it is refused. The
-   * caller has already checked that the sender is a peer.
+   * caller has already checked that the sender is a peer. `channel` names how it came (the
+   * transport), so a truncated UDP exchange retried over TCP is not taken for a replay.
    */
-  async verify(bytes: Uint8Array, now: number): Promise<{ ok: true; ctx: RequestContext } | { ok: false; reason: RejectReason }> {
+  async verify(bytes: Uint8Array, now: number, channel = ''): Promise<{ ok: true; ctx: RequestContext } | { ok: false; reason: RejectReason }> {
     let decoded: { ctx: RequestContext; macOffset: number };
     try {
       decoded = decodeContext(bytes, { allowMac: true });
@@ -96,6 +130,9 @@ export class ContextAuth {
     // context is stale. No skew allowance on the past side: there the ingress has given up.
     const d = decoded.ctx.deadline;
     if (d < now || d > now + this.windowMs) return { ok: false, reason: 'expired' };
+    let seen = `${channel}|`;
+    for (let i = 1 + idLen; i < value.length; i++) seen += String.fromCharCode(value[i]!);
+    if (this.replays.check(seen, d, now)) return { ok: false, reason: 'replayed' };
     return { ok: true, ctx: decoded.ctx };
   }
 }

@@ -274,6 +274,25 @@ describe.skipIf(!needTools('nsd', 'dig'))('cache pooling across three nodes', ()
     expect((await ask(name, hex(await craftedContext(name, 1, ['k1', K1])))).answers[0]?.data).toBe(`192.0.2.${JUNK.indexOf(name) + 1}`);
   });
 
+  it('(c) a captured signed context is accepted once: sent again from the peer address it is refused as replayed; once more over TCP is the retry of a truncated answer', async () => {
+    const name = names(20, 40).filter((n) => ownerOf('b', members, n) === 'b')[1]!;
+    const rejected = () => metric(nodes.b!, 'edge_context_rejected_total', 'reason="replayed"');
+    const before = await rejected();
+    const captured = hex(await craftedContext(name, 1, ['k1', K1]));
+    const ask = (extra: string[] = []) => dig(nodes.b!.dns, [name, 'A', `+ednsopt=65001:${captured}`, ...extra]);
+    expect((await ask()).answers[0]?.data).toBe(`192.0.2.${JUNK.indexOf(name) + 1}`);
+    expect(await rejected()).toBe(before);
+    for (let i = 1; i <= 3; i++) {
+      await ask();
+      expect(await rejected()).toBe(before + i);
+    }
+    // The same context over TCP: what a peer sends after a truncated UDP answer. Once.
+    await ask(['+tcp']);
+    expect(await rejected()).toBe(before + 3);
+    await ask(['+tcp']);
+    expect(await rejected()).toBe(before + 4);
+  });
+
   it('(d) a dead peer costs the bound and no more each time, is marked down after three, then probed back', async () => {
     const toC = names(40, 70).filter((n) => ownerOf('a', members, n) === 'c');
     expect(toC.length).toBeGreaterThanOrEqual(6);

@@ -38,7 +38,7 @@ export class PeerContext {
       return null;
     };
     if (!this.peers || !this.fromPeer(info)) return reject('not-peer');
-    const v = await this.peers.auth.verify(bytes, now);
+    const v = await this.peers.auth.verify(bytes, now, info.transport);
     if (!v.ok) return reject(v.reason);
     const ctx = v.ctx;
     const q = p.question!;
