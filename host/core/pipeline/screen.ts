@@ -45,6 +45,12 @@ export function screen(query: Uint8Array, p: ParsedQuery, udpSize: number, m: Pi
     const msg = buildErrorResponse(query, 0, p, opt);
     return { message: msg, rcode: Rcode.BADVERS, source: 'local', minTtl: 0, questionEnd: p.questionEnd, opt, udpLimit: 512 };
   }
+  const subnet = p.edns?.options.find((o) => o.code === EDNS_CLIENT_SUBNET);
+  if (subnet && !wellFormedEcs(subnet.data)) {
+    // A resolver that does not do ECS ignores the option, but not a broken one (RFC 7871 §7.1.1).
+    m.malformed.inc({ reason: 'ecs' });
+    return errorReply(query, Rcode.FORMERR, p, udpSize, m);
+  }
   const t = p.question.type;
   if (t === RRType.OPT || t === 0) {
     m.malformed.inc({ reason: 'qtype' });
@@ -59,4 +65,25 @@ export function screen(query: Uint8Array, p: ParsedQuery, udpSize: number, m: Pi
     return errorReply(query, Rcode.REFUSED, p, udpSize, m);
   }
   return undefined;
+}
+
+/** EDNS Client Subnet (RFC 7871). */
+export const EDNS_CLIENT_SUBNET = 8;
+
+/**
+ * RFC 7871 §6 as a query must have it: FAMILY 1 (IPv4) or 2 (IPv6), SOURCE PREFIX-LENGTH within
+ * the family, SCOPE PREFIX-LENGTH 0, exactly ceil(SOURCE/8) ADDRESS octets and no bit set past the
+ * prefix. This resolver does not do ECS; a well-formed option is ignored (not sent on, not echoed).
+ */
+export function wellFormedEcs(d: Uint8Array): boolean {
+  if (d.length < 4) return false;
+  const family = (d[0]! << 8) | d[1]!;
+  const source = d[2]!;
+  const scope = d[3]!;
+  const max = family === 1 ? 32 : family === 2 ? 128 : -1;
+  if (max < 0 || source > max || scope !== 0) return false;
+  const bytes = Math.ceil(source / 8);
+  if (d.length !== 4 + bytes) return false;
+  const spare = bytes * 8 - source;
+  return bytes === 0 || (d[3 + bytes]! & ((1 << spare) - 1)) === 0;
 }
