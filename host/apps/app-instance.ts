@@ -65,6 +65,7 @@ export interface AppMetrics {
   events: Counter;
   loads: Counter;
   collections: Counter;
+  logs: Counter;
 }
 
 export function appMetrics(sink: MetricsSink): AppMetrics {
@@ -77,12 +78,21 @@ export function appMetrics(sink: MetricsSink): AppMetrics {
     events: sink.counter('edge_app_events_total', 'Counters apps report through the metrics capability', ['app', 'event']),
     loads: sink.counter('edge_app_loads_total', 'Data and config loads into apps, by result', ['app', 'kind', 'result']),
     collections: sink.counter('edge_app_collections_total', 'Garbage collections the host ran in an app (each walks its whole heap)', ['app']),
+    logs: sink.counter('edge_app_log_lines_total', 'Log lines apps wrote through the log capability: written, or dropped over the rate limit', ['app', 'result']),
   };
 }
 
 const MAX_EVENT_NAMES = 64;
 const GC_EVERY_NEAR_CAP = 64;
 const GUEST_LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
+
+/**
+ * An app's log lines, per app: a token bucket of LOG_BURST lines refilled at LOG_PER_SECOND.
+ * Lines past it are dropped and counted (edge_app_log_lines_total{result="dropped"}), so an app
+ * that logs on every query cannot fill the disk (5 MB for 5 queries before this).
+ */
+export const LOG_PER_SECOND = 10;
+export const LOG_BURST = 50;
 
 /**
  * Checks a module against ABI v1 and its manifest before instantiating it, so a module built
@@ -178,6 +188,9 @@ export class AppInstance {
   private readonly callCounters: BoundCounter[];
   private readonly verdictCounters: BoundCounter[];
   private readonly eventCounters = new Map<string, BoundCounter>();
+  private logTokens = LOG_BURST;
+  private logRefilledAt = 0;
+  private logDropping = false;
 
   constructor(
     private readonly src: AppSource,
@@ -222,6 +235,25 @@ export class AppInstance {
     }
   }
 
+  /** A line the app logs, within its rate limit. */
+  private guestLog(level: number, msg: string): void {
+    const now = this.now();
+    this.logTokens = Math.min(LOG_BURST, this.logTokens + ((now - this.logRefilledAt) / 1000) * LOG_PER_SECOND);
+    this.logRefilledAt = now;
+    if (this.logTokens < 1) {
+      this.metrics.logs.inc({ app: this.name, result: 'dropped' });
+      if (!this.logDropping) {
+        this.logDropping = true;
+        this.logger.log('warn', `app ${this.name} logs more than ${LOG_PER_SECOND} lines a second; lines over that are dropped and counted`, { app: this.name });
+      }
+      return;
+    }
+    this.logTokens -= 1;
+    this.logDropping = false;
+    this.metrics.logs.inc({ app: this.name, result: 'written' });
+    this.logger.log(GUEST_LOG_LEVELS[level] ?? 'info', `${this.name}: ${msg}`, { app: this.name });
+  }
+
   get breakerOpen(): boolean {
     return this.now() < this.openUntil;
   }
@@ -241,7 +273,7 @@ export class AppInstance {
         appName: this.name,
         memory: () => memory,
         state: this.state,
-        log: (level, msg) => this.logger.log(GUEST_LOG_LEVELS[level] ?? 'info', `${this.name}: ${msg}`, { app: this.name }),
+        log: (level, msg) => this.guestLog(level, msg),
         now: () => this.now(),
         metric: (event, delta) => this.countEvent(event, delta),
       },

@@ -5,7 +5,7 @@
  */
 
 import { describe, expect, it } from 'vitest';
-import { AppInstance, AppLoadError, appMetrics, checkModule } from '../../host/apps/app-instance.js';
+import { AppInstance, AppLoadError, LOG_BURST, LOG_PER_SECOND, appMetrics, checkModule } from '../../host/apps/app-instance.js';
 import { WasmAppChain } from '../../host/apps/app-chain.js';
 import { parseManifest } from '../../host/apps/manifest.js';
 import { encodeContext, newContext } from '../../host/core/context.js';
@@ -247,5 +247,32 @@ describe('phases_wanted', () => {
     expect([...ctx.tags]).toEqual(['x']);
     expect(h.metrics.value('edge_app_calls_total', { app: 'override', phase: 'pre-cache' })).toBe(0);
     expect(h.metrics.value('edge_app_calls_total', { app: 'override', phase: 'resolve' })).toBe(1);
+  });
+});
+
+describe('app log lines', () => {
+  it('are rate-limited per app and counted: 200 lines a query make a bounded log, the rest dropped', () => {
+    let now = 5_000_000;
+    let written = 0;
+    let bytes = 0;
+    const logger = {
+      log(_level: string, msg: string) {
+        written++;
+        bytes += msg.length;
+      },
+    };
+    const metrics = new MemoryMetrics();
+    const manifest = parseManifest(testManifest('chatty', { capabilities: ['log'] }), 'test');
+    const app = new AppInstance({ manifest, module: testModule('chatty'), minPages: 1 }, logger, appMetrics(metrics), () => now);
+    for (let i = 0; i < 5; i++) expect(call(app, `q${i}.example.`).kind).toBe('ok');
+    // The burst and one warning that lines are being dropped, not 1,000 lines of 1,000 bytes.
+    expect(written).toBe(LOG_BURST + 1);
+    expect(bytes).toBeLessThan(100_000);
+    expect(metrics.value('edge_app_log_lines_total', { app: 'chatty', result: 'written' })).toBe(LOG_BURST);
+    expect(metrics.value('edge_app_log_lines_total', { app: 'chatty', result: 'dropped' })).toBe(1000 - LOG_BURST);
+    // A second later the bucket has refilled by the rate.
+    now += 1000;
+    call(app, 'later.example.');
+    expect(metrics.value('edge_app_log_lines_total', { app: 'chatty', result: 'written' })).toBe(LOG_BURST + LOG_PER_SECOND);
   });
 });
