@@ -53,8 +53,21 @@ describe('config', () => {
   });
 
   it('requires an upstream group and a valid default group', () => {
-    expect(problems('')).toEqual(['test.toml: upstreams: at least one upstream group is required']);
+    expect(problems('')).toEqual(['test.toml: upstreams: at least one upstream group is required (or resolver.mode = "recursive")']);
     expect(problems('[upstreams]\nalt = ["127.0.0.1:53"]\n')[0]).toMatch(/default_group: "default" is not a group/);
+  });
+
+  it('takes resolver.mode, root_hints and qname_minimisation; recursive mode needs no upstream group', () => {
+    const f = parseConfig('[upstreams]\ndefault = ["127.0.0.1:53"]\n');
+    expect(f.resolver).toEqual({ mode: 'forward', qname_minimisation: true });
+    const r = parseConfig('[resolver]\nmode = "recursive"\nroot_hints = "/etc/edge/named.root"\nqname_minimisation = false\n');
+    expect(r.resolver).toEqual({ mode: 'recursive', root_hints: '/etc/edge/named.root', qname_minimisation: false });
+    // a forwarded zone beside iteration, its group not the default
+    expect(() => parseConfig('[resolver]\nmode = "recursive"\n[upstreams]\ncorp = ["127.0.0.1:53"]\n')).not.toThrow();
+    expect(problems('[resolver]\nmode = "iterative"\n')[0]).toMatch(/^test\.toml: resolver\.mode: /);
+    expect(problems('[resolver]\nmode = "recursive"\n[upstreams]\niterate = ["127.0.0.1:53"]\n')).toEqual([
+      'test.toml: upstreams.iterate: in recursive mode "iterate" is the route that iterates; give the group another name',
+    ]);
   });
 
   it('encodes app config as key=value lines with host facts first', () => {

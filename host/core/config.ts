@@ -45,6 +45,12 @@ export const appOverrideSchema = z.strictObject({
   data: z.string().min(1).optional(),
 });
 
+/**
+ * The route that means "resolve by iteration" in recursive mode: where names without a route
+ * go, what "." is routed to, and a target a route or a `forward-to` rule may name.
+ */
+export const ITERATE_ROUTE = 'iterate';
+
 export const configSchema = z.strictObject({
   node_id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/).default('node1'),
   server: z
@@ -143,6 +149,21 @@ export const configSchema = z.strictObject({
       context_option: z.number().int().min(65001).max(65534).default(65001),
     })
     .prefault({}),
+  /** How names are resolved (docs/recursion.md). */
+  resolver: z
+    .strictObject({
+      /**
+       * `forward`: to the upstream groups. `recursive`: iterate from the root (the verified
+       * local root copy while one is in service, the root servers otherwise); the forward app's
+       * routes still send their zones to groups, and "." (or no route) means iterate.
+       */
+      mode: z.enum(['forward', 'recursive']).default('forward'),
+      /** Root hints (a named.root file) to prime from; the IANA hints are built in. */
+      root_hints: z.string().min(1).optional(),
+      /** RFC 9156 QNAME minimisation (relaxed), recursive mode. */
+      qname_minimisation: z.boolean().default(true),
+    })
+    .prefault({}),
   /** The zone static_zone serves (RFC 8806 local root); docs/zones.md. */
   zone: z
     .strictObject({
@@ -212,8 +233,13 @@ export function validateConfig(raw: unknown, source = 'config'): Config {
   if (!r.success) throw new ConfigError(formatIssues(r.error.issues).map((l) => `${source}: ${l}`));
   const cfg = r.data;
   const problems: string[] = [];
-  if (Object.keys(cfg.upstreams).length === 0) problems.push(`${source}: upstreams: at least one upstream group is required`);
-  if (!(cfg.upstream.default_group in cfg.upstreams) && Object.keys(cfg.upstreams).length > 0) {
+  const recursive = cfg.resolver.mode === 'recursive';
+  // In recursive mode names without a route are iterated: no group is needed.
+  if (!recursive && Object.keys(cfg.upstreams).length === 0) problems.push(`${source}: upstreams: at least one upstream group is required (or resolver.mode = "recursive")`);
+  if (recursive && ITERATE_ROUTE in cfg.upstreams) {
+    problems.push(`${source}: upstreams.${ITERATE_ROUTE}: in recursive mode "${ITERATE_ROUTE}" is the route that iterates; give the group another name`);
+  }
+  if (!recursive && !(cfg.upstream.default_group in cfg.upstreams) && Object.keys(cfg.upstreams).length > 0) {
     problems.push(`${source}: upstream.default_group: "${cfg.upstream.default_group}" is not a group in [upstreams]`);
   }
   const overrideData = (cfg.apps as Record<string, unknown>)['override'] as { data?: string } | undefined;

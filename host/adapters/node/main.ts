@@ -13,6 +13,7 @@ Usage:
   edge-resolver serve [--config FILE] [--listen HOST:PORT]... [--doh HOST:PORT]... [--doh-http HOST:PORT]...
                       [--admin HOST:PORT] [--upstream HOST:PORT]... [--node-id ID]
                       [--rules FILE] [--root-zone SOURCE --trust-anchor FILE]
+                      [--mode forward|recursive] [--root-hints FILE]
                       [--peer ID=HOST:PORT]... [--site-key KEYID:SECRET]...
                       [--log-level debug|info|warn|error]
   edge-resolver config check FILE

@@ -27,6 +27,8 @@ export function applyServeFlags(config: Config, v: Record<string, string | strin
   if (typeof v.rules === 'string') c.rules.file = v.rules;
   if (typeof v['root-zone'] === 'string') c.zone.source = v['root-zone'];
   if (typeof v['trust-anchor'] === 'string') c.zone.trust_anchor = v['trust-anchor'];
+  if (typeof v.mode === 'string') c.resolver.mode = v.mode as Config['resolver']['mode'];
+  if (typeof v['root-hints'] === 'string') c.resolver.root_hints = v['root-hints'];
   for (const p of list('peer')) {
     const eq = p.indexOf('=');
     if (eq <= 0) throw new ConfigError([`--peer ${p}: expected ID=HOST:PORT`]);
@@ -61,6 +63,8 @@ export async function serve(argv: string[]): Promise<number> {
       rules: { type: 'string' },
       'root-zone': { type: 'string' },
       'trust-anchor': { type: 'string' },
+      mode: { type: 'string' },
+      'root-hints': { type: 'string' },
       peer: { type: 'string', multiple: true },
       'site-key': { type: 'string', multiple: true },
     },
