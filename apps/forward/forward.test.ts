@@ -35,6 +35,19 @@ describe('forward app under the harness', () => {
       host: { upstream_groups: 'default,alt' },
     });
 
+  it('in recursive mode routes "." to iteration and other zones to their groups', () => {
+    const h = harnessFor('forward', {
+      config: { routes: { '.': 'default', 'corp.example.': 'alt', 'lab.corp.example.': 'iterate' } },
+      host: { upstream_groups: 'default,alt,iterate', mode: 'recursive' },
+    });
+    expect(h.query('www.example.com').ctx.route).toBe('iterate');
+    expect(h.query('www.corp.example').ctx.route).toBe('alt');
+    expect(h.query('x.lab.corp.example').ctx.route).toBe('iterate');
+    // no "." route: no route, and the host iterates what has none
+    const bare = harnessFor('forward', { config: { routes: { 'corp.example.': 'alt' } }, host: { upstream_groups: 'alt,iterate', mode: 'recursive' } });
+    expect(bare.query('www.example.com').ctx.route).toBe('');
+  });
+
   it('routes by the longest zone on label boundaries', () => {
     const h = app();
     expect(h.query('www.example.com').ctx.route).toBe('default');

@@ -11,6 +11,8 @@ import { CTX_FLAG_LOCAL } from "../../assembly/context";
 
 export { abi_version, input, gc } from "../../assembly/sdk";
 
+const ITERATE = "iterate";
+
 class Route {
   constructor(public zone: Uint8Array, public group: string) {}
 }
@@ -77,6 +79,8 @@ export function on_load(kind: i32, len: i32): i32 {
   if (kind != LoadKind.CONFIG) return loadError("forward takes no data loads, only its config");
   const cfg = Config.parse(data);
   const groups = cfg.get("host.upstream_groups").split(",");
+  // In recursive mode "." means iterate: names under no other route are resolved from the root.
+  const recursive = cfg.get("host.mode") == "recursive";
   const peerList = cfg.get("host.peers");
   const nextMembers = peerList.length > 0 ? peerList.split(",") : new Array<string>();
   const nextHashes = new Array<u64>();
@@ -89,7 +93,7 @@ export function on_load(kind: i32, len: i32): i32 {
     const zoneText = key.substring(7);
     const zone = nameFromString(zoneText);
     if (zone == null) return loadError("routes: \"" + zoneText + "\" is not a valid zone name");
-    const group = cfg.values[i];
+    const group = recursive && zone.length == 1 ? ITERATE : cfg.values[i];
     if (!groups.includes(group)) {
       return loadError("routes: zone \"" + zoneText + "\" names upstream group \"" + group + "\", which is not in [upstreams]");
     }

@@ -7,6 +7,7 @@
 
 import { Config, LoadKind, Phase, Request, Verdict, loadError, request, takeInput, count, now } from "../../assembly/sdk";
 import { ResponseWriter, SECTION_ANSWER, SECTION_AUTHORITY, SECTION_ADDITIONAL, FLAG_AA, FLAG_AD, RCODE_NXDOMAIN, CLASS_IN, TYPE_A, TYPE_AAAA, TYPE_DS, TYPE_NS, TYPE_NSEC, TYPE_RRSIG, TYPE_SOA, TYPE_ANY, TYPE_CNAME } from "../../assembly/message";
+import { CTX_FLAG_RD } from "../../assembly/context";
 import { Image, Found, canonicalKey, NO_NAME, NODE_CUT, NODE_BELOW_CUT, NODE_BELOW_DNAME, NODE_WILDCARD, DNSSEC_VERIFIED } from "./image";
 
 export { abi_version, input, gc } from "../../assembly/sdk";
@@ -14,13 +15,17 @@ export { abi_version, input, gc } from "../../assembly/sdk";
 let image: Image | null = null;
 let disableTag = "rec_disable_static";
 let referrals = false;
+// The host iterates (resolver.mode = "recursive"): referral mode is on, for its iterative queries.
+let recursive = false;
 
 export function on_load(kind: i32, len: i32): i32 {
   const data = takeInput(len);
   if (kind == LoadKind.CONFIG) {
     const cfg = Config.parse(data);
+    recursive = false;
     for (let i = 0; i < cfg.keys.length; i++) {
       const k = cfg.keys[i];
+      if (k == "host.mode") recursive = cfg.values[i] == "recursive";
       if (k.startsWith("host.")) continue;
       if (k == "disable_tag") disableTag = cfg.values[i];
       else if (k == "referrals") referrals = cfg.values[i] == "true";
@@ -115,7 +120,17 @@ function nodata(req: Request, img: Image, k: u32): Verdict {
   return req.respond(w.finish());
 }
 
-/** A referral to the delegation at `cut` (only when referrals are switched on). */
+/**
+ * Under a delegation: a referral to it in referral mode (switched on, or the host iterates), for
+ * an iterative query (RD clear) as a root server gives one; a client that wants recursion
+ * (RD set) is passed on to be resolved.
+ */
+function delegated(req: Request, img: Image, cut: u32): Verdict {
+  if (!(referrals || recursive) || (req.ctx.flags & CTX_FLAG_RD) != 0) return Verdict.CONTINUE;
+  return referral(req, img, cut);
+}
+
+/** A referral to the delegation at `cut`. */
 function referral(req: Request, img: Image, cut: u32): Verdict {
   const dnssec = req.ctx.dnssecOk;
   const w = new ResponseWriter(req.message, 2048);
@@ -191,7 +206,7 @@ export function on_query(phase: i32, ctxLen: i32, msgLen: i32): i32 {
     if ((flags & (NODE_BELOW_CUT | NODE_BELOW_DNAME)) != 0) return Verdict.CONTINUE;
     if ((flags & NODE_CUT) != 0) {
       // At a delegation the parent is authoritative only for DS (and the NSEC that denies it).
-      if (ctx.qtype != TYPE_DS) return referrals ? referral(req, img, k) : Verdict.CONTINUE;
+      if (ctx.qtype != TYPE_DS) return delegated(req, img, k);
       const ds = img.findRrset(k, TYPE_DS);
       if (ds < 0) return nodata(req, img, k);
       const w = begin(req, img);
@@ -228,7 +243,7 @@ export function on_query(phase: i32, ctxLen: i32, msgLen: i32): i32 {
   }
   if (ce < 0) return Verdict.CONTINUE; // not under this zone at all
   const ceFlags = img.nameFlags(<u32>ce);
-  if ((ceFlags & NODE_CUT) != 0) return referrals ? referral(req, img, <u32>ce) : Verdict.CONTINUE;
+  if ((ceFlags & NODE_CUT) != 0) return delegated(req, img, <u32>ce);
   if ((ceFlags & (NODE_BELOW_CUT | NODE_BELOW_DNAME)) != 0) return Verdict.CONTINUE;
   // A wildcard at the closest encloser would have to be expanded; leave that to the upstream.
   const wildcard = wildcardOf(ceName);

@@ -191,12 +191,30 @@ describe('versions', () => {
     expect(x.query('printer.local').response?.rcode).toBe(3);
   });
 
-  it('answers with referrals when switched on (for an iterative mode)', () => {
+  it('answers iterative queries with referrals when switched on (for an iterative mode)', () => {
     const x = harnessFor('static_zone', { config: { referrals: true } });
     x.load(v1);
-    const r = x.query('www.example.com', { qtype: 'A' }).response!;
+    const r = x.query('www.example.com', { qtype: 'A', rd: false }).response!;
     expect(r.answer).toEqual([]);
+    expect(r.flags.aa).toBe(false);
     expect(r.authority.every((a) => a.type === 2 && a.name === 'com.')).toBe(true);
     expect(r.authority.length).toBe(13);
+    // A client that wants recursion is passed on, not handed a referral.
+    expect(x.query('www.example.com', { qtype: 'A' }).verdict).toBe('continue');
+  });
+
+  it('is in referral mode when the host iterates (resolver.mode = "recursive")', () => {
+    const x = harnessFor('static_zone', { host: { mode: 'recursive' } });
+    x.load(v1);
+    const r = x.query('example.com', { qtype: 'A', rd: false, do: true }).response!;
+    expect(r.authority.some((a) => a.type === 2 && a.name === 'com.')).toBe(true);
+    expect(r.authority.some((a) => a.type === 43 && a.name === 'com.')).toBe(true); // the DS goes with it
+    expect(x.query('example.com', { qtype: 'A' }).verdict).toBe('continue');
+    expect(x.query('printer.local', { qtype: 'A', rd: false }).response?.rcode).toBe(3);
+    expect(x.query('example.com', { qtype: 'A', rd: false, tags: ['rec_disable_static'] }).verdict).toBe('continue');
+    // The same app under a forwarding host passes delegations.
+    const f = harnessFor('static_zone', { host: { mode: 'forward' } });
+    f.load(v1);
+    expect(f.query('example.com', { qtype: 'A', rd: false }).verdict).toBe('continue');
   });
 });

@@ -27,6 +27,8 @@ export interface HarnessQuery {
   tags?: string[];
   /** DNSSEC OK: the client asked for signatures. */
   do?: boolean;
+  /** Recursion desired (default true); false: an iterative query, as a resolver sends. */
+  rd?: boolean;
   client?: string;
   transport?: TransportName;
   route?: string;
@@ -106,14 +108,14 @@ export class AppHarness {
     if (type === undefined) throw new Error(`unknown type ${q.qtype}`);
     const name = textToName(qname.endsWith('.') ? qname : `${qname}.`);
     const qclass = q.qclass ?? 1;
-    const query = buildQuery({ name, type, class: qclass }, { id: 4711, udpSize: 1232, do: q.do });
+    const query = buildQuery({ name, type, class: qclass }, { id: 4711, udpSize: 1232, do: q.do, rd: q.rd !== false });
     const ctx = newContext({
       qname: name,
       qtype: type,
       qclass,
       client: { address: q.client ?? '192.0.2.10', port: 40000 },
       transport: q.transport ?? 'udp',
-      flags: (q.do ? 1 : 0) | 4,
+      flags: (q.do ? 1 : 0) | (q.rd === false ? 0 : 4),
       ingress: 'test',
       deadline: Date.now() + 4000,
       udpSize: 1232,

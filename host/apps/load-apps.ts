@@ -6,7 +6,7 @@
  */
 
 import { LoadKind } from '../abi/verdict.js';
-import { ConfigError, encodeAppConfig, type Config } from '../core/config.js';
+import { ConfigError, ITERATE_ROUTE, encodeAppConfig, type Config } from '../core/config.js';
 import type { Logger } from '../core/log.js';
 import type { MetricsSink } from '../core/metrics.js';
 import { AppInstance, AppLoadError, appMetrics, type AppMetrics, type AppSource, type BreakerPolicy } from './app-instance.js';
@@ -82,7 +82,9 @@ export function buildChain(config: Config, opts: BuildOptions): WasmAppChain {
   }
   const host = {
     node_id: config.node_id,
-    upstream_groups: Object.keys(config.upstreams).join(','),
+    // In recursive mode the iterate route is a target like a group (a route, a forward-to rule).
+    upstream_groups: [...Object.keys(config.upstreams), ...(config.resolver.mode === 'recursive' ? [ITERATE_ROUTE] : [])].join(','),
+    mode: config.resolver.mode,
     apps: order.join(','),
     installed_apps: catalog.names().join(','),
     // Every node must see the same members, so itself is always one of them.
