@@ -6,13 +6,14 @@
 
 import { AnswerCache, type CacheOptions } from './cache.js';
 import type { AppChain } from './chain.js';
-import type { Config } from './config.js';
+import { ITERATE_ROUTE, type Config } from './config.js';
 import { ContextAuth } from './context-auth.js';
 import type { Logger } from './log.js';
 import type { MetricsSink } from './metrics.js';
 import { Peers, rulesVersion } from './peers.js';
 import { Resolver, type ResolverOptions } from './resolver.js';
 import { parseServer, Upstreams, type UpstreamTransport } from './upstream.js';
+import type { AnswerOrigin } from './pipeline/resolve-step.js';
 
 export function cacheOptions(c: Config): CacheOptions {
   return {
@@ -34,7 +35,8 @@ export function resolverOptions(c: Config): ResolverOptions {
     clientResponseTimerMs: c.cache.client_response_timer_ms,
     failureRecheckMs: c.cache.failure_recheck_ms,
     udpSize: c.server.udp_payload,
-    defaultRoute: c.upstream.default_group,
+    // In recursive mode a name without a route is iterated.
+    defaultRoute: c.resolver.mode === 'recursive' ? ITERATE_ROUTE : c.upstream.default_group,
     maxHops: c.site.max_hops,
     settleMs: c.site.settle_ms,
   };
@@ -105,7 +107,7 @@ export function zoneSettings(c: Config) {
 }
 
 /** Config sections that decide where an answer comes from. */
-const ROUTING_SECTIONS = ['upstreams', 'upstream', 'apps'] as const;
+const ROUTING_SECTIONS = ['upstreams', 'upstream', 'apps', 'resolver'] as const;
 
 /**
  * Whether a new config can send a query somewhere other than the old one did: new upstreams,
@@ -120,6 +122,8 @@ export function routingChanged(before: Config, after: Config): boolean {
 export interface ResolverParts {
   chain: AppChain;
   upstreams: Upstreams;
+  /** Where answers come from, by route; default the upstream groups (recursive mode adds the iterator). */
+  origin?: AnswerOrigin;
   peers: Peers | null;
   metrics: MetricsSink;
   logger: Logger;
@@ -140,7 +144,7 @@ export function nextResolver(c: Config, previous: { resolver: Resolver; config: 
   const sameCache = previous !== null && JSON.stringify(cacheOptions(c)) === JSON.stringify(previous.resolver.cache.opts);
   const cache = sameCache ? previous.resolver.cache : new AnswerCache(cacheOptions(c), parts.now);
   const options = { ...resolverOptions(c), ...parts.options };
-  const resolver = new Resolver(parts.chain, cache, parts.upstreams, parts.peers, parts.metrics, parts.logger, options, parts.now);
+  const resolver = new Resolver(parts.chain, cache, parts.upstreams, parts.peers, parts.metrics, parts.logger, options, parts.now, parts.origin);
   resolver.rulesVersion = () => rulesVersion(parts.rulesHash());
   if (previous && (!sameCache || routingChanged(previous.config, c))) resolver.flush(null, 'config');
   return resolver;

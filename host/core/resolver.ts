@@ -33,7 +33,7 @@ import { InFlight } from './pipeline/in-flight.js';
 import { PipelineMetrics } from './pipeline/metrics.js';
 import { PeerContext, withoutOption } from './pipeline/peer-context.js';
 import { PEER_PREFIX, PeerForward } from './pipeline/peer-forward.js';
-import { ResolveStep } from './pipeline/resolve-step.js';
+import { ResolveStep, type AnswerOrigin } from './pipeline/resolve-step.js';
 import { errorReply, screen } from './pipeline/screen.js';
 import type { Body, ClientInfo, Reply, ResolverOptions } from './pipeline/types.js';
 import { PHASE } from './phases.js';
@@ -75,6 +75,8 @@ export class Resolver {
     private readonly logger: Logger,
     readonly opts: ResolverOptions = defaultResolverOptions,
     private readonly now: () => number = Date.now,
+    /** Where answers come from, by route (default: the upstream groups). */
+    readonly origin: AnswerOrigin = upstreams,
   ) {
     this.chain = chain;
     this.m = new PipelineMetrics(metrics);
@@ -84,7 +86,7 @@ export class Resolver {
     const ours = () => this.rulesVersion();
     this.peerContext = new PeerContext(peers, opts, ours, this.m, logger);
     this.peerForward = new PeerForward(peers, cache, inflight, opts, ours, now, this.m, logger);
-    this.resolveStep = new ResolveStep(upstreams, cache, inflight, opts, this.m, logger);
+    this.resolveStep = new ResolveStep(origin, cache, inflight, opts, this.m, logger);
   }
 
   get currentUpstreams(): Upstreams {

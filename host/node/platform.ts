@@ -79,6 +79,8 @@ export interface Platform<M extends MetricsSink = MetricsSink> {
   serialStore?(name: string): SerialStore;
   /** The bytes of `[zone] trust_anchor` and the name to report them by. Throws a plain Error. */
   readTrustAnchor(name: string): Promise<{ bytes: Uint8Array; file: string }>;
+  /** The text of `[resolver] root_hints` and the name to report it by, where the runtime can iterate. Throws a plain Error. */
+  readRootHints?(name: string): Promise<{ text: string; file: string }>;
   limits: {
     /** App data other than the rule set; each app's own max_load_bytes applies too. */
     dataMaxBytes: number;

@@ -17,6 +17,9 @@ import type { Counter, MetricsSink } from '../core/metrics.js';
 import type { Resolver } from '../core/resolver.js';
 import { UrlSource, type ZoneSource } from '../core/zone-source.js';
 import { parseTrustAnchor, type TrustAnchor } from '../core/zone/index.js';
+import { IANA_ROOT_HINTS, IterativeResolver, parseRootHints, type RootHints } from '../core/recursion/index.js';
+import { IteratorOrigin, RoutedOrigin } from '../core/recursion/origin.js';
+import { LocalRoot } from '../apps/local-root.js';
 import { loadData, NodeData, readData, type LoadedData } from './node-data.js';
 import type { Platform, RuntimeConfig } from './platform.js';
 
@@ -25,6 +28,8 @@ export type ReloadResult = { ok: boolean; errors: string[] };
 /** What a config needs from the outside world, read before anything is built or swapped. */
 interface Inputs {
   anchor: TrustAnchor | null;
+  /** `[resolver] root_hints` read and parsed (recursive mode); null: the built-in IANA hints. */
+  hints: { hints: RootHints; text: string } | null;
   data: Awaited<ReturnType<typeof readData>>;
   hash: string;
 }
@@ -34,6 +39,8 @@ interface Built {
   rc: RuntimeConfig;
   chain: WasmAppChain;
   parts: ResolverParts;
+  /** Recursive mode's iterator (null: forwarding). */
+  iterator: { key: string; it: IterativeResolver } | null;
   loaded: LoadedData[];
   zone: { source: ZoneSource; settings: ZoneSettings } | null;
   hash: string;
@@ -55,6 +62,10 @@ export class ResolverNode<M extends MetricsSink = MetricsSink> {
   private readonly reloads = { ok: 0, failed: 0, lastError: '' };
   private readonly configInfo;
   private readonly reloadFailures: Counter;
+  /** The iterator of recursive mode and the settings it was made with (kept across reloads that keep them: its caches). */
+  private iterator: { key: string; it: IterativeResolver } | null = null;
+  /** The local root copy as the iterator's start for the root zone. */
+  private readonly localRoot = new LocalRoot(() => this.chain);
   /** Applies run one after another: each builds on the chain the one before put in service. */
   private applying: Promise<unknown> = Promise.resolve();
 
@@ -161,12 +172,26 @@ export class ResolverNode<M extends MetricsSink = MetricsSink> {
 
   private async inputs(rc: RuntimeConfig, text: string): Promise<Inputs> {
     const c = rc.config;
-    const [anchor, data, hash] = await Promise.all([
+    const [anchor, hints, data, hash] = await Promise.all([
       this.trustAnchor(c),
+      this.rootHints(c),
       this.platform.appData.mode === 'with-config' ? readData(this.platform.appData.of(c)) : [],
       sha256Hex(new TextEncoder().encode(text)),
     ]);
-    return { anchor, data, hash };
+    return { anchor, hints, data, hash };
+  }
+
+  /** Reads `[resolver] root_hints` (recursive mode), before anything is swapped, so a bad file refuses the config. */
+  private async rootHints(c: Config): Promise<Inputs['hints']> {
+    const name = c.resolver.root_hints;
+    if (!name || c.resolver.mode !== 'recursive') return null;
+    try {
+      if (!this.platform.readRootHints) throw new Error('this runtime has no root hints files');
+      const { text, file } = await this.platform.readRootHints(name);
+      return { hints: await parseRootHints(text, file), text };
+    } catch (e) {
+      throw new ConfigError([`resolver.root_hints: ${(e as Error).message}`]);
+    }
   }
 
   /** Reads `[zone] trust_anchor`, before anything is swapped, so a bad one refuses the config. */
@@ -194,7 +219,8 @@ export class ResolverNode<M extends MetricsSink = MetricsSink> {
       ...(rc.members?.length ? { members: rc.members } : {}),
     });
     const loaded = loadData(chain, inputs.data);
-    return { rc, chain, parts: this.resolverParts(c, chain), loaded, zone: this.zoneFor(rc, inputs.anchor), hash: inputs.hash };
+    const iterator = this.iteratorFor(c, inputs);
+    return { rc, chain, iterator, parts: this.resolverParts(c, chain, iterator), loaded, zone: this.zoneFor(rc, inputs.anchor), hash: inputs.hash };
   }
 
   /**
@@ -202,12 +228,14 @@ export class ResolverNode<M extends MetricsSink = MetricsSink> {
    * components, for every runtime. A new component (a DNSSEC validator with its trust anchors,
    * an iterator with its root hints) is built here and handed to the resolver with the rest.
    */
-  private resolverParts(c: Config, chain: WasmAppChain): ResolverParts {
+  private resolverParts(c: Config, chain: WasmAppChain, iterator: Built['iterator']): ResolverParts {
     const p = this.platform;
     const wiring = { transport: p.transport, metrics: this.metrics, logger: this.logger, now: p.now };
+    const upstreams = upstreamsFromConfig(c, wiring);
     return {
       chain,
-      upstreams: upstreamsFromConfig(c, wiring),
+      upstreams,
+      ...(iterator ? { origin: new RoutedOrigin(new IteratorOrigin(iterator.it, (ctx) => this.localRoot.forRequest(ctx)), upstreams) } : {}),
       peers: peersFromConfig(c, { ...wiring, transport: p.peerTransport ?? p.transport }, { sendContext: !p.testOnlyForwardWithoutContext }),
       metrics: this.metrics,
       logger: this.logger,
@@ -215,6 +243,27 @@ export class ResolverNode<M extends MetricsSink = MetricsSink> {
       options: p.resolverOptions?.(c),
       now: p.now,
     };
+  }
+
+  /**
+   * The iterator for recursive mode: the running one when its settings are the same (its RRset
+   * cache and server table carry over), else a new one. Put in service by swap().
+   */
+  private iteratorFor(c: Config, inputs: Inputs): { key: string; it: IterativeResolver } | null {
+    if (c.resolver.mode !== 'recursive') return null;
+    const key = JSON.stringify([inputs.hints?.text ?? null, c.resolver.qname_minimisation, c.server.udp_payload]);
+    if (this.iterator?.key === key) return this.iterator;
+    const p = this.platform;
+    const it = new IterativeResolver({
+      transport: p.transport,
+      metrics: this.metrics,
+      logger: this.logger,
+      hints: inputs.hints?.hints ?? IANA_ROOT_HINTS,
+      qnameMinimisation: c.resolver.qname_minimisation,
+      udpSize: c.server.udp_payload,
+      ...(p.now ? { now: p.now } : {}),
+    });
+    return { key, it };
   }
 
   /** The zone source and settings `[zone]` asks for, or null for no zone copy on this node. */
@@ -233,6 +282,7 @@ export class ResolverNode<M extends MetricsSink = MetricsSink> {
   private swap(b: Built, text: string, source: string): void {
     const previous = this.resolver ? { resolver: this.resolver, config: this.running.config } : null;
     this.resolver = nextResolver(b.rc.config, previous, b.parts);
+    this.iterator = b.iterator;
     this.chain = b.chain;
     this.data.restore();
     this.zone?.restore();
@@ -305,8 +355,26 @@ export class ResolverNode<M extends MetricsSink = MetricsSink> {
       rules,
       data,
       zone: this.zone?.status() ?? null,
+      resolver: this.resolverStatus(c),
     };
     return this.platform.status ? this.platform.status(doc) : doc;
+  }
+
+  /**
+   * The resolver's mode, and in recursive mode where iteration starts for the root zone now:
+   * `local` while static_zone has a valid copy in service (no query goes to a root server),
+   * `root_servers` when it has none (never loaded, refused, expired, switched off), primed
+   * from the hints.
+   */
+  private resolverStatus(c: Config): Record<string, unknown> {
+    if (c.resolver.mode !== 'recursive' || !this.iterator) return { mode: c.resolver.mode };
+    return {
+      mode: c.resolver.mode,
+      qname_minimisation: c.resolver.qname_minimisation,
+      root_hints: c.resolver.root_hints ?? 'built-in (IANA)',
+      root_source: this.localRoot.inService() ? 'local' : 'root_servers',
+      ...this.iterator.it.status(),
+    };
   }
 
   /** Stops what runs in the background: data watches, the zone's refreshes. */

@@ -52,6 +52,7 @@ export function nodePlatform(o: NodePlatformOptions, applied?: Platform['applied
     zoneSource: (name) => new FileSource(name),
     serialStore: (name) => new SerialFile(name),
     readTrustAnchor: async (file) => ({ bytes: new Uint8Array(await readFile(file)), file }),
+    readRootHints: async (file) => ({ text: await readFile(file, 'utf8'), file }),
     limits: { dataMaxBytes: DATA_MAX_BYTES },
     applied,
     testOnlyForwardWithoutContext: o.testOnlyForwardWithoutContext,

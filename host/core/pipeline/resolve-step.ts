@@ -24,8 +24,8 @@ import type { Body } from './types.js';
 /** Where the answers of one route come from (Upstreams is one: a group per route). */
 export interface AnswerOrigin {
   has(route: string): boolean;
-  /** The answer without its OPT record; throws when nothing could be had. */
-  query(route: string, q: Question, flags: { do: boolean; cd: boolean }, deadline: number): Promise<{ body: Uint8Array; server?: string }>;
+  /** The answer without its OPT record; throws when nothing could be had. `ctx`: the request's (tags, disabled apps). */
+  query(route: string, q: Question, flags: { do: boolean; cd: boolean }, deadline: number, ctx?: RequestContext): Promise<{ body: Uint8Array; server?: string }>;
 }
 
 export class ResolveStep {
@@ -57,7 +57,7 @@ export class ResolveStep {
       const askedAt = this.cache.generation;
       return (async () => {
         if (!this.origin.has(route)) throw new UpstreamError(`route names upstream group "${route}", which is not configured`);
-        const ans = await this.origin.query(route, p.question!, { do: (ctx.flags & CtxFlag.do) !== 0, cd: (ctx.flags & CtxFlag.cd) !== 0 }, ctx.deadline);
+        const ans = await this.origin.query(route, p.question!, { do: (ctx.flags & CtxFlag.do) !== 0, cd: (ctx.flags & CtxFlag.cd) !== 0 }, ctx.deadline, ctx);
         const server = ans.server ?? route;
         const rcode = readHeader(ans.body).rcode;
         // Every server refused: that is a failure to resolve, not our refusal (which is what a

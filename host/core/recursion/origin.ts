@@ -1,0 +1,65 @@
+/**
+ * Recursive mode as the pipeline sees it: an AnswerOrigin (pipeline/resolve-step.ts) for the
+ * iterate route, and one that sends each route to its origin, the upstream groups for the rest.
+ * The resolve step stays what it is (coalescing, serve-stale, cache store); only where a
+ * route's answer comes from changes.
+ */
+
+import { ITERATE_ROUTE } from '../config.js';
+import type { RequestContext } from '../context.js';
+import { Rcode } from '../dns/rr-types.js';
+import type { Question } from '../dns/wire.js';
+import type { AnswerOrigin } from '../pipeline/resolve-step.js';
+import { EDE_NETWORK_ERROR, EDE_NO_REACHABLE_AUTHORITY, UpstreamError, type Ede } from '../upstream.js';
+import type { IterativeResolver, RootStart } from './iterator.js';
+
+/**
+ * The iterator as the origin of the iterate route. A SERVFAIL from iteration is thrown (as an
+ * upstream group throws when all its servers fail), so serve-stale and failure caching apply
+ * in recursive mode exactly as they do when forwarding.
+ */
+export class IteratorOrigin implements AnswerOrigin {
+  constructor(
+    readonly iterator: IterativeResolver,
+    /** This request's start for the root zone: the local root copy, or null (none in service, or switched off for it). */
+    private readonly rootStart: (ctx: RequestContext | undefined) => RootStart | null,
+  ) {}
+
+  has(route: string): boolean {
+    return route === ITERATE_ROUTE;
+  }
+
+  async query(_route: string, q: Question, flags: { do: boolean; cd: boolean }, deadline: number, ctx?: RequestContext): Promise<{ body: Uint8Array; server?: string }> {
+    const r = await this.iterator.resolve(q, { deadline, do: flags.do, rootStart: this.rootStart(ctx) });
+    if (r.rcode === Rcode.SERVFAIL) {
+      const reason = r.failure?.reason ?? 'servfail';
+      const text = `iteration failed: ${reason}${r.failure?.detail ? `: ${r.failure.detail}` : ''}`;
+      throw new UpstreamError(text, edeFor(reason, text));
+    }
+    return { body: r.body, server: ITERATE_ROUTE };
+  }
+}
+
+/** What a client's SERVFAIL says about a failed iteration (RFC 8914). */
+function edeFor(reason: string, text: string): Ede[] {
+  if (reason === 'no_reachable_authority' || reason === 'deadline') return [{ code: EDE_NO_REACHABLE_AUTHORITY, text }];
+  if (reason === 'bad_response') return [{ code: EDE_NETWORK_ERROR, text }];
+  if (reason === 'bogus') return [{ code: 6, text }]; // DNSSEC Bogus
+  return [{ code: 0, text }]; // limits, CNAME loops: Other, with the reason
+}
+
+/** The iterate route to the iterator, every other route to `others` (the upstream groups). */
+export class RoutedOrigin implements AnswerOrigin {
+  constructor(
+    private readonly iterate: AnswerOrigin,
+    private readonly others: AnswerOrigin,
+  ) {}
+
+  has(route: string): boolean {
+    return route === ITERATE_ROUTE || this.others.has(route);
+  }
+
+  query(route: string, q: Question, flags: { do: boolean; cd: boolean }, deadline: number, ctx?: RequestContext): Promise<{ body: Uint8Array; server?: string }> {
+    return (route === ITERATE_ROUTE ? this.iterate : this.others).query(route, q, flags, deadline, ctx);
+  }
+}
