@@ -17,7 +17,21 @@ export class ConfigError extends Error {
   }
 }
 
-const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s[\]]+):\d{1,5}$/, 'expected HOST:PORT (IPv6 as [ADDR]:PORT)');
+/**
+ * A listener's address: an IP address and a port, IPv6 in brackets. A name is refused (what it
+ * resolves to can change under a running node), and so is a port past 65535 (Node would bind
+ * it modulo 65536: 99999 became 34463). Port 0 takes a free port (tests use it).
+ */
+function checkListenAddress(s: string, ctx: z.RefinementCtx): void {
+  const m = /^\[([^\]]+)\]:(\d+)$/.exec(s) ?? /^([^:[\]]+):(\d+)$/.exec(s);
+  if (!m) return void ctx.addIssue({ code: 'custom', message: `"${s}" is not ADDRESS:PORT (IPv6 as [ADDRESS]:PORT)` });
+  const [, host, port] = m;
+  if (s.startsWith('[') ? !parseIPv6(host!) : !parseIPv4(host!)) {
+    ctx.addIssue({ code: 'custom', message: `"${s}": ${s.startsWith('[') ? `"${host}" is not an IPv6 address` : `"${host}" is not an IPv4 address (IPv6 goes in brackets, [::1]:53; names are not taken)`}` });
+  }
+  if (Number(port) > 65535) ctx.addIssue({ code: 'custom', message: `"${s}": port ${port} is out of range (0-65535; 0 takes a free port)` });
+}
+const hostPort = z.string().superRefine(checkListenAddress);
 const groupName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'group names are [A-Za-z0-9_.-], at most 64');
 const ms = (d: number) => z.number().int().min(0).max(3_600_000).default(d);
 const seconds = (d: number, max = 30 * 86_400) => z.number().int().min(0).max(max).default(d);
@@ -77,7 +91,7 @@ export const configSchema = z.strictObject({
   admin: z
     .strictObject({
       /** Admin and metrics HTTP listener; empty to disable. */
-      listen: z.union([hostPort, z.literal('')]).default(''),
+      listen: z.string().superRefine((s, ctx) => (s === '' ? undefined : checkListenAddress(s, ctx))).default(''),
       /** Bearer token for admin writes (PUT); writes are refused when unset. */
       token: z.string().min(16, 'use a token of at least 16 characters').optional(),
     })

@@ -88,6 +88,19 @@ export class ResolverNode<M extends MetricsSink = MetricsSink> {
     return node;
   }
 
+  /**
+   * Everything `create` and a reload do with a config short of putting it in service: parse it
+   * (the schema, the runtime's own checks), read what it names (trust anchor, data files), build
+   * the chain (app names, app config schemas, routes to groups, data loads) and the resolver's
+   * parts. `config check` runs this, so it refuses exactly what `serve` and a reload refuse, with
+   * the same messages. Throws ConfigError; nothing is started.
+   */
+  static async check<M extends MetricsSink>(platform: Platform<M>, text: string, source: string): Promise<void> {
+    const node = new ResolverNode(platform);
+    const rc = platform.parse(text, source);
+    node.build(rc, await node.inputs(rc, text));
+  }
+
   get currentConfig(): Config {
     return this.running.config;
   }

@@ -13,6 +13,7 @@ import { AdminServer } from './admin-server.js';
 import { adminRoutes } from './admin-routes.js';
 import { configBaseDir } from './app-files.js';
 import { DohServer } from './doh-server.js';
+import { nodeConfigProblems } from './node-checks.js';
 import { nodePlatform, type NodePlatformOptions } from './node-platform.js';
 import type { PromMetrics } from './prom-metrics.js';
 import { TcpServer } from './tcp-server.js';
@@ -58,6 +59,9 @@ export class EdgeNode {
 
   /** Builds the node from a validated config and opens its listeners. Throws ConfigError. */
   static async start(config: Config, opts: EdgeNodeOptions = {}): Promise<EdgeNode> {
+    // What the platform's parse checks on every reload, for the config given already parsed.
+    const problems = nodeConfigProblems(config);
+    if (problems.length) throw new ConfigError(problems.map((p) => `${opts.configPath ?? 'config'}: ${p}`));
     let edge: EdgeNode | null = null;
     const platform = nodePlatform(opts, (c, previous) => edge?.applied(c, previous));
     // Data files (a rule file, a block list) load into the chain before it serves: a file that

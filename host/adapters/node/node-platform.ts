@@ -6,12 +6,13 @@
 
 import { readFile } from 'node:fs/promises';
 import type { AppCatalog } from '../../apps/load-apps.js';
-import { parseConfig, type Config } from '../../core/config.js';
+import { ConfigError, parseConfig, type Config } from '../../core/config.js';
 import { consoleLogger, type Logger } from '../../core/log.js';
 import type { UpstreamTransport } from '../../core/upstream.js';
 import type { Platform } from '../../node/platform.js';
 import { catalogForConfig, configBaseDir, dataFiles, fileDataSource } from './app-files.js';
 import { nodeCatalog } from './catalog.js';
+import { nodeConfigProblems } from './node-checks.js';
 import { PromMetrics } from './prom-metrics.js';
 import { nodeTransport } from './transport.js';
 import { FileSource } from './zone-file-source.js';
@@ -44,8 +45,12 @@ export function nodePlatform(o: NodePlatformOptions, applied?: Platform['applied
     logger,
     metrics: new PromMetrics(),
     parse(text) {
-      const c = parseConfig(text, o.configPath ?? 'config');
-      return { config: o.overrides ? o.overrides(c) : c };
+      const source = o.configPath ?? 'config';
+      const parsed = parseConfig(text, source);
+      const config = o.overrides ? o.overrides(parsed) : parsed;
+      const problems = nodeConfigProblems(config);
+      if (problems.length) throw new ConfigError(problems.map((p) => `${source}: ${p}`));
+      return { config };
     },
     catalog: (c) => catalogForConfig(installed, c, baseDir),
     appData: { mode: 'with-config', of: (c) => dataFiles(c, baseDir).map((f) => fileDataSource(f, logger)) },
