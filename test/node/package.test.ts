@@ -47,7 +47,7 @@ describe.skipIf(!needTools('npm', 'unshare', 'ip', 'dig', 'curl'))('npm pack, th
     const bin = join(prefix, 'bin', 'edge-resolver');
     expect(readdirSync(join(prefix, 'bin'))).toContain('edge-resolver');
     const version = await runIn(scratch, bin, ['--version'], 20_000);
-    expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+    expect(version.stdout.trim()).toMatch(/^edge-resolver \d+\.\d+\.\d+$/);
 
     // In the namespace: serve in the background, wait for its start-up line, ask it over DNS
     // (the upstream is unreachable there: SERVFAIL is the answer) and over HTTP, then SIGTERM.

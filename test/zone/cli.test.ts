@@ -70,7 +70,7 @@ describe('edge-resolver zone check', () => {
     expect((await zone('check', 'a', '--now', 'yesterday')).code).toBe(2);
     expect((await zone('check', 'a', '--bogus')).code).toBe(2);
     expect((await zone('frobnicate')).code).toBe(2);
-    expect((await zone('compile', fixturePath(LOOKALIKE))).stderr).toMatch(/needs -o IMAGE/);
+    expect((await zone('compile', fixturePath(LOOKALIKE))).stderr).toMatch(/missing -o IMAGE/);
     const missing = await zone('check', join(dir, 'nope.zone'));
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/ENOENT/);

@@ -1,39 +1,44 @@
 #!/usr/bin/env node
 /**
- * The `edge-resolver` command. `serve` runs a node; `config check`, `zone ...`, `rules ...` and
- * `new-app` are the offline tools around it.
+ * The `edge-resolver` command. `serve` runs a node; `config
+ * check`, `zone ...`, `rules ...` and `new-app` are the offline tools around it. Every command
+ * and subcommand answers --help; exit statuses are in cli/args.ts (0 done, 1 refused or
+ * failed, 2 a wrong command line).
  */
 
 import { readFileSync } from 'node:fs';
+import { EXIT, UsageError, usageLine, type Out } from './cli/args.js';
 import { projectRoot } from './paths.js';
 
-const HELP = `edge-resolver: an edge DNS resolver on WebAssembly apps
+const HELP = `usage: edge-resolver COMMAND [options]
 
-Usage:
-  edge-resolver serve [--config FILE] [--listen HOST:PORT]... [--doh HOST:PORT]... [--doh-http HOST:PORT]...
-                      [--admin HOST:PORT] [--upstream HOST:PORT]... [--node-id ID]
-                      [--rules FILE] [--root-zone SOURCE --trust-anchor FILE]
-                      [--mode forward|recursive] [--root-hints FILE]
-                      [--peer ID=HOST:PORT]... [--site-key KEYID:SECRET]...
-                      [--log-level debug|info|warn|error]
-  edge-resolver config check FILE
-  edge-resolver rules check FILE [--config CONFIG]
-  edge-resolver rules push --to URL[,URL...] FILE [--token TOKEN]
-  edge-resolver zone check FILE [--trust-anchor FILE] [--now ISO-8601] [--json]
-  edge-resolver zone compile FILE -o IMAGE [--trust-anchor FILE]
-  edge-resolver new-app NAME [--dir DIR] [--phase PHASE] [--description TEXT]
-  edge-resolver --version | --help
+An edge DNS resolver on WebAssembly apps.
 
-Flags given to serve override the config file; without --config the embedded default config
-is used (DNS on 127.0.0.1:5353, DoH on https://127.0.0.1:8053 with a self-signed certificate
-and on http://127.0.0.1:8080, admin on 127.0.0.1:9153).
-Signals: SIGHUP reloads the config file; SIGINT/SIGTERM shut down gracefully.
+commands:
+  serve           run a resolver node (DNS over UDP/TCP, DoH, admin API)
+  config check    check a config file exactly as serve and a reload do
+  rules check     check a rule file offline with the override app the nodes run
+  rules push      push a rule file to several nodes, all or none
+  zone check      check a zone file (ZONEMD, DNSSEC, expiry)
+  zone compile    check a zone file and write a zone image
+  zone inspect    validate a zone image and print its header
+  new-app         scaffold a new app
+
+options:
+  -h, --help      show this help (COMMAND --help: a command's options)
+  -V, --version   print the version
+
+Exit status: 0 done, 1 refused or failed (a config, zone or rule set refused; a node that
+answered with an error or not at all), 2 a wrong command line.
 `;
 
 const ZONE_CLI = './cli/zone.bundle.js';
 
-type Out = { stdout: (s: string) => void; stderr: (s: string) => void };
 const io: Out = { stdout: (s) => process.stdout.write(s), stderr: (s) => process.stderr.write(s) };
+
+function version(): string {
+  return JSON.parse(readFileSync(`${projectRoot()}/package.json`, 'utf8')).version;
+}
 
 export async function main(argv: string[], out: Out = io): Promise<number> {
   const [cmd, ...rest] = argv;
@@ -41,40 +46,45 @@ export async function main(argv: string[], out: Out = io): Promise<number> {
     switch (cmd) {
       // Each command loads only what it needs: `zone check` need not start a server's worth of code.
       case 'serve':
-        return await (await import('./cli/serve.js')).serve(rest);
+        return await (await import('./cli/serve.js')).serve(rest, out);
       case 'config':
         return await (await import('./cli/serve.js')).configCommand(rest, out);
-      case 'rules': {
-        const { rulesCommand } = await import('./cli/rules.js');
-        return await rulesCommand(rest, out);
-      }
-      case 'new-app': {
-        const { newAppCommand } = await import('./cli/new-app.js');
-        return await newAppCommand(rest, out);
-      }
+      case 'rules':
+        return await (await import('./cli/rules.js')).rulesCommand(rest, out);
+      case 'new-app':
+        return await (await import('./cli/new-app.js')).newAppCommand(rest, out);
       case 'zone': {
         // the build's one-file bundle of ./cli/zone.js: a zone check starts about 40 ms sooner
         const { zoneCommand } = (await import(ZONE_CLI)) as typeof import('./cli/zone.js');
         return await zoneCommand(rest, out);
       }
       case '--version':
+      case '-V':
       case 'version':
-        out.stdout(`${JSON.parse(readFileSync(`${projectRoot()}/package.json`, 'utf8')).version}\n`);
-        return 0;
-      case undefined:
+        out.stdout(`edge-resolver ${version()}\n`);
+        return EXIT.ok;
       case '--help':
       case '-h':
       case 'help':
+        if (rest[0]) return await main([...rest, '--help'], out);
         out.stdout(HELP);
-        return 0;
+        return EXIT.ok;
+      case undefined:
+        out.stderr(HELP);
+        return EXIT.usage;
       default:
-        out.stderr(`edge-resolver: unknown command "${cmd}"\n\n${HELP}`);
-        return 2;
+        throw new UsageError('', `unknown command "${cmd}"; edge-resolver --help lists the commands`);
     }
   } catch (e) {
+    if (e instanceof UsageError) {
+      out.stderr(usageLine(e));
+      return EXIT.usage;
+    }
+    // A refused config: one line per problem, each naming its key (the same lines config check prints).
     const problems = (e as { problems?: unknown }).problems;
-    out.stderr(`edge-resolver: ${Array.isArray(problems) ? '\n' + problems.join('\n') : (e as Error).message}\n`);
-    return 1;
+    if (Array.isArray(problems)) out.stderr(problems.map((p) => `${p}\n`).join(''));
+    else out.stderr(`edge-resolver${cmd ? ` ${cmd}` : ''}: ${(e as Error).message.split('\n')[0]}\n`);
+    return EXIT.failed;
   }
 }
 

@@ -6,20 +6,34 @@
  */
 
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { LoadKind } from '../../../abi/verdict.js';
 import { AppInstance, appMetrics } from '../../../apps/app-instance.js';
 import { encodeAppConfig, parseConfig } from '../../../core/config.js';
 import { silentLogger } from '../../../core/log.js';
 import { MemoryMetrics } from '../../../core/metrics.js';
 import { nodeCatalog } from '../catalog.js';
+import { EXIT, UsageError, describeFsError, dispatch, parseCommand, type Command, type Out } from './args.js';
 
-type Out = { stdout: (s: string) => void; stderr: (s: string) => void };
+export const RULES_CHECK: Command = {
+  name: 'rules check',
+  synopsis: 'FILE [--config CONFIG]',
+  summary: 'Checks a rule file offline with the override app the nodes run (docs/rules.md). Prints FILE: ok, or FILE:LINE:COL: problem lines.',
+  flags: { config: { type: 'string', value: 'CONFIG', help: 'check group names against this config\'s [upstreams] (default: any name)' } },
+  positionals: { min: 1, max: 1, what: 'the rule FILE' },
+  details: 'Exit status: 0 valid, 1 refused, 2 a wrong command line.',
+};
 
-const USAGE = `usage:
-  edge-resolver rules check FILE [--config CONFIG]
-  edge-resolver rules push --to URL[,URL...] FILE [--token TOKEN]   (token also from EDGE_ADMIN_TOKEN)
-`;
+export const RULES_PUSH: Command = {
+  name: 'rules push',
+  synopsis: '--to URL[,URL...] FILE [--token TOKEN]',
+  summary: 'Pushes a rule file to the admin API of several nodes: a dry run on every node first, then, only if all accept, the push; a set one node refuses applies nowhere.',
+  flags: {
+    to: { type: 'string', value: 'URL[,URL...]', help: 'admin base URLs of the nodes (http://10.0.0.1:9153)' },
+    token: { type: 'string', value: 'TOKEN', help: 'admin bearer token (default: $EDGE_ADMIN_TOKEN)' },
+  },
+  positionals: { min: 1, max: 1, what: 'the rule FILE' },
+  details: 'Exit status: 0 applied on every node, 1 refused or unreachable somewhere (applied nowhere), 2 a wrong command line.',
+};
 
 /** Returns the problems with a rule set, as FILE:LINE:COL: message lines; empty when valid. */
 export function checkRules(file: string, text: Uint8Array, configPath?: string): string[] {
@@ -57,21 +71,18 @@ async function put(url: string, body: Uint8Array, token: string | undefined, che
   }
 }
 
-export async function rulesCommand(argv: string[], out: Out): Promise<number> {
-  const [sub, ...rest] = argv;
-  if (sub === 'check') {
-    const { values, positionals } = parseArgs({ args: rest, options: { config: { type: 'string' } }, allowPositionals: true });
-    if (positionals.length !== 1) {
-      out.stderr(USAGE);
-      return 2;
-    }
-    const file = positionals[0]!;
+async function rulesCheck(argv: string[], out: Out): Promise<number> {
+  const parsed = parseCommand(RULES_CHECK, argv, out);
+  if (!parsed) return EXIT.ok;
+  const values = parsed.values as { config?: string };
+  {
+    const file = parsed.positionals[0]!;
     let text: Uint8Array;
     try {
       text = new Uint8Array(readFileSync(file));
     } catch (e) {
-      out.stderr(`${file}: ${(e as Error).message}\n`);
-      return 1;
+      out.stderr(`${describeFsError(e, file)}\n`);
+      return EXIT.failed;
     }
     const problems = checkRules(file, text, values.config);
     if (problems.length) {
@@ -79,18 +90,26 @@ export async function rulesCommand(argv: string[], out: Out): Promise<number> {
       return 1;
     }
     out.stdout(`${file}: ok\n`);
-    return 0;
+    return EXIT.ok;
   }
-  if (sub === 'push') {
-    const { values, positionals } = parseArgs({ args: rest, options: { to: { type: 'string' }, token: { type: 'string' } }, allowPositionals: true });
-    if (!values.to || positionals.length !== 1) {
-      out.stderr(USAGE);
-      return 2;
-    }
-    const file = positionals[0]!;
+}
+
+async function rulesPush(argv: string[], out: Out): Promise<number> {
+  const parsed = parseCommand(RULES_PUSH, argv, out);
+  if (!parsed) return EXIT.ok;
+  const values = parsed.values as { to?: string; token?: string };
+  if (!values.to) throw new UsageError(RULES_PUSH.name, 'missing --to URL[,URL...]');
+  {
+    const file = parsed.positionals[0]!;
     const urls = values.to.split(',').filter(Boolean);
     const token = values.token ?? process.env.EDGE_ADMIN_TOKEN;
-    const body = new Uint8Array(readFileSync(file));
+    let body: Uint8Array;
+    try {
+      body = new Uint8Array(readFileSync(file));
+    } catch (e) {
+      out.stderr(`${describeFsError(e, file)}\n`);
+      return EXIT.failed;
+    }
     const checks = await Promise.all(urls.map((u) => put(u, body, token, true)));
     if (checks.some((c) => !c.ok)) {
       urls.forEach((u, i) => out.stdout(`${u}: ${checks[i]!.ok ? `would apply ${checks[i]!.text}` : `refused: ${checks[i]!.text}`}\n`));
@@ -107,6 +126,11 @@ export async function rulesCommand(argv: string[], out: Out): Promise<number> {
     }
     return 0;
   }
-  out.stderr(USAGE);
-  return 2;
+}
+
+export function rulesCommand(argv: string[], out: Out): Promise<number> {
+  return dispatch('rules', 'Rule sets for the override app (docs/rules.md).', [
+    { ...RULES_CHECK, run: rulesCheck },
+    { ...RULES_PUSH, run: rulesPush },
+  ], argv, out);
 }

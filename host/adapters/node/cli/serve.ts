@@ -5,13 +5,13 @@
  */
 
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { ConfigError, parseConfig, validateConfig, type Config } from '../../../core/config.js';
 import { consoleLogger } from '../../../core/log.js';
 import { defaultConfigText } from '../default-config.js';
+import { ResolverNode } from '../../../node/resolver-node.js';
 import { EdgeNode } from '../edge-node.js';
-
-type Out = { stdout: (s: string) => void; stderr: (s: string) => void };
+import { nodePlatform } from '../node-platform.js';
+import { EXIT, describeFsError, dispatch, parseCommand, type Command, type Out } from './args.js';
 
 /** Applies serve's flags on top of a config's raw TOML values; the result is validated again. */
 export function applyServeFlags(config: Config, v: Record<string, string | string[] | boolean | undefined>): Config {
@@ -48,30 +48,41 @@ export function applyServeFlags(config: Config, v: Record<string, string | strin
   return c;
 }
 
-export async function serve(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      config: { type: 'string', short: 'c' },
-      listen: { type: 'string', multiple: true },
-      doh: { type: 'string', multiple: true },
-      'doh-http': { type: 'string', multiple: true },
-      admin: { type: 'string' },
-      upstream: { type: 'string', multiple: true },
-      'node-id': { type: 'string' },
-      'log-level': { type: 'string' },
-      rules: { type: 'string' },
-      'root-zone': { type: 'string' },
-      'trust-anchor': { type: 'string' },
-      mode: { type: 'string' },
-      'root-hints': { type: 'string' },
-      peer: { type: 'string', multiple: true },
-      'site-key': { type: 'string', multiple: true },
-    },
-    strict: true,
-  });
-  const path = values.config;
-  const text = path ? readFileSync(path, 'utf8') : defaultConfigText();
+export const SERVE: Command = {
+  name: 'serve',
+  synopsis: '[--config FILE] [flags]',
+  summary: `Runs a resolver node: DNS over UDP and TCP, DoH, and the admin API. Flags override the config
+file; without --config the embedded default config is used (DNS on 127.0.0.1:5353, DoH on
+https://127.0.0.1:8053 with a self-signed certificate and on http://127.0.0.1:8080, admin on
+127.0.0.1:9153).`,
+  flags: {
+    config: { type: 'string', short: 'c', value: 'FILE', help: 'the config file (docs/configuration.md)' },
+    listen: { type: 'string', multiple: true, value: 'HOST:PORT', help: 'DNS over UDP and TCP (server.listen)' },
+    doh: { type: 'string', multiple: true, value: 'HOST:PORT', help: 'DoH over HTTPS, HTTP/2 (server.doh)' },
+    'doh-http': { type: 'string', multiple: true, value: 'HOST:PORT', help: 'DoH over plain HTTP (server.doh_http)' },
+    admin: { type: 'string', value: 'HOST:PORT', help: 'admin API and metrics (admin.listen)' },
+    upstream: { type: 'string', multiple: true, value: 'HOST:PORT', help: 'servers of the default upstream group' },
+    'node-id': { type: 'string', value: 'ID', help: 'this node\'s id (node_id)' },
+    'log-level': { type: 'string', value: 'LEVEL', help: 'debug, info, warn or error (log.level)' },
+    rules: { type: 'string', value: 'FILE', help: 'rule file for the override app (rules.file)' },
+    'root-zone': { type: 'string', value: 'SOURCE', help: 'zone copy static_zone serves: a file or URL (zone.source)' },
+    'trust-anchor': { type: 'string', value: 'FILE', help: 'DS or DNSKEY records the zone copy must match (zone.trust_anchor)' },
+    mode: { type: 'string', value: 'forward|recursive', help: 'how misses are resolved (resolver.mode)' },
+    'root-hints': { type: 'string', value: 'FILE', help: 'root hints for recursive mode (resolver.root_hints)' },
+    peer: { type: 'string', multiple: true, value: 'ID=HOST:PORT', help: 'a node of the site (site.peers)' },
+    'site-key': { type: 'string', multiple: true, value: 'KEYID:SECRET', help: 'a site key; the first one signs (site.keys)' },
+  },
+  details: `Signals: SIGHUP reloads the config file (a bad one is refused, the running one stays);
+SIGINT and SIGTERM stop accepting, let requests in progress finish, and exit 0.
+Exit status: 0 after a clean stop, 1 when the config is refused or a listener cannot be opened, 2 for a wrong command line.`,
+};
+
+export async function serve(argv: string[], out: Out): Promise<number> {
+  const parsed = parseCommand(SERVE, argv, out);
+  if (!parsed) return EXIT.ok;
+  const values = parsed.values;
+  const path = values.config as string | undefined;
+  const text = path ? readConfigText(path) : defaultConfigText();
   const base = parseConfig(text, path ?? 'embedded config');
   // Validated again after the flags, so a bad flag value is reported like a bad key; the same on
   // every reload, so SIGHUP does not drop --peer, --site-key, --root-zone and the rest.
@@ -103,19 +114,53 @@ export async function serve(argv: string[]): Promise<number> {
   return new Promise<number>(() => undefined);
 }
 
-export async function configCommand(argv: string[], out: Out): Promise<number> {
-  const [sub, file] = argv;
-  if (sub !== 'check' || !file) {
-    out.stderr('usage: edge-resolver config check FILE\n');
-    return 2;
-  }
+/** A config file's text; one readable line when it cannot be read. */
+function readConfigText(path: string): string {
   try {
-    parseConfig(readFileSync(file, 'utf8'), file);
-    out.stdout(`${file}: ok\n`);
-    return 0;
+    return readFileSync(path, 'utf8');
   } catch (e) {
-    out.stderr(e instanceof ConfigError ? e.problems.join('\n') + '\n' : `${file}: ${(e as Error).message}\n`);
-    return 1;
+    throw new ConfigError([describeFsError(e, path)]);
   }
 }
 
+export const CONFIG_CHECK: Command = {
+  name: 'config check',
+  synopsis: 'FILE',
+  brief: 'check a config file exactly as serve and a reload do',
+  summary: `Checks a config file exactly as serve and a reload do, without starting anything: the schema,
+listener addresses and ports, app names, each app's config (routes to upstream groups), the
+files it names (rule and data files, trust anchor, TLS certificate and key). Prints FILE: ok,
+or every problem, one line each, naming its key.`,
+  flags: {},
+  positionals: { min: 1, max: 1, what: 'the config FILE' },
+  details: 'Exit status: 0 the config can run, 1 it is refused, 2 a wrong command line.',
+};
+
+/** What `config check` prints for `file`: [] when it can run, else one line per problem. */
+export async function checkConfigFile(file: string): Promise<string[]> {
+  try {
+    const text = readConfigText(file);
+    await ResolverNode.check(nodePlatform({ configPath: file, logger: consoleLogger('error', () => undefined) }), text, file);
+    return [];
+  } catch (e) {
+    if (e instanceof ConfigError) return e.problems;
+    throw e;
+  }
+}
+
+async function configCheck(argv: string[], out: Out): Promise<number> {
+  const parsed = parseCommand(CONFIG_CHECK, argv, out);
+  if (!parsed) return EXIT.ok;
+  const file = parsed.positionals[0]!;
+  const problems = await checkConfigFile(file);
+  if (problems.length) {
+    out.stderr(problems.join('\n') + '\n');
+    return EXIT.failed;
+  }
+  out.stdout(`${file}: ok\n`);
+  return EXIT.ok;
+}
+
+export function configCommand(argv: string[], out: Out): Promise<number> {
+  return dispatch('config', 'Offline checks of a config file.', [{ ...CONFIG_CHECK, run: configCheck }], argv, out);
+}

@@ -6,7 +6,6 @@
 
 import { availableParallelism } from 'node:os';
 import { basename } from 'node:path';
-import { parseArgs } from 'node:util';
 import {
   checkZone,
   compileImage,
@@ -24,49 +23,44 @@ import {
 import { createWorkerVerifier, type ClosableVerifier } from './zone-crypto.js';
 import { writeFileAtomically } from '../files.js';
 import { fileChunks, includeResolverFor, readWhole } from './zone-files.js';
+import { EXIT, UsageError, describeFsError, groupHelp, guarded, parseCommand, type Command } from './args.js';
 
 export interface CommandOutput {
   stdout: (s: string) => void;
   stderr: (s: string) => void;
 }
 
-const USAGE = `usage:
-  zone check FILE [--trust-anchor FILE] [--now ISO-8601] [--json]
-                  [--zonemd require|verify-if-present|ignore] [--dnssec require|verify-if-present|ignore]
-                  [--format text|wire|axfr] [--origin NAME] [--max-bytes N] [--max-records N] [--max-age SECONDS]
-                  [--verifier worker|webcrypto]
-  zone compile FILE -o IMAGE [same options as check] [--force]
-  zone inspect IMAGE [--json] [--now ISO-8601]
-FILE may be gzip-compressed (.gz). Exit status: 0 usable, 1 refused, 2 usage error.
-`;
 
 const POLICIES = ['require', 'verify-if-present', 'ignore'] as const;
 
-class UsageError extends Error {}
+/** A bad flag value; reported as a wrong command line of the subcommand that got it. */
+class BadValue extends Error {}
 
 function policy(value: string | undefined, flag: string): (typeof POLICIES)[number] | undefined {
   if (value === undefined) return undefined;
-  if (!(POLICIES as readonly string[]).includes(value)) throw new UsageError(`--${flag} must be one of ${POLICIES.join(', ')}`);
+  if (!(POLICIES as readonly string[]).includes(value)) throw new BadValue(`--${flag} must be one of ${POLICIES.join(', ')}`);
   return value as (typeof POLICIES)[number];
 }
 
 function positiveInt(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new UsageError(`--${flag} must be a positive integer`);
+  if (!Number.isInteger(n) || n <= 0) throw new BadValue(`--${flag} must be a positive integer`);
   return n;
 }
 
 function parseNow(value: string | undefined): number {
   if (value === undefined) return Date.now();
   const t = Date.parse(value);
-  if (Number.isNaN(t)) throw new UsageError(`--now "${value}" is not an ISO 8601 time`);
+  // ISO 8601 only: Date.parse alone would take "1" (the year 2001) or "Tuesday 3pm".
+  const iso = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/.test(value);
+  if (!iso || Number.isNaN(t)) throw new BadValue(`--now "${value}" is not an ISO 8601 time (e.g. 2026-08-22T12:00:00Z)`);
   return t;
 }
 
 function formatFor(file: string, explicit: string | undefined): ZoneFormat {
   if (explicit !== undefined) {
-    if (explicit !== 'text' && explicit !== 'wire' && explicit !== 'axfr') throw new UsageError('--format must be text, wire or axfr');
+    if (explicit !== 'text' && explicit !== 'wire' && explicit !== 'axfr') throw new BadValue('--format must be text, wire or axfr');
     return explicit;
   }
   const name = file.replace(/\.gz$/i, '');
@@ -75,22 +69,54 @@ function formatFor(file: string, explicit: string | undefined): ZoneFormat {
   return 'text';
 }
 
-const CHECK_OPTIONS = {
-  'trust-anchor': { type: 'string' },
-  now: { type: 'string' },
-  json: { type: 'boolean' },
-  zonemd: { type: 'string' },
-  dnssec: { type: 'string' },
-  format: { type: 'string' },
-  origin: { type: 'string' },
-  'max-bytes': { type: 'string' },
-  'max-records': { type: 'string' },
-  'max-age': { type: 'string' },
-  output: { type: 'string', short: 'o' },
-  verifier: { type: 'string' },
-  force: { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
+const CHECK_FLAGS: Command['flags'] = {
+  'trust-anchor': { type: 'string', value: 'FILE', help: 'DS and/or DNSKEY records for the zone apex' },
+  now: { type: 'string', value: 'ISO-8601', help: 'the clock for signature windows and expiry (default: now)' },
+  json: { type: 'boolean', help: 'the full report as JSON' },
+  zonemd: { type: 'string', value: 'POLICY', help: 'require, verify-if-present (default) or ignore' },
+  dnssec: { type: 'string', value: 'POLICY', help: 'require, verify-if-present (default) or ignore' },
+  format: { type: 'string', value: 'FORMAT', help: 'text, wire or axfr (default: from the file name)' },
+  origin: { type: 'string', value: 'NAME', help: 'initial $ORIGIN; the SOA must be at this name' },
+  'max-bytes': { type: 'string', value: 'N', help: 'input limit in bytes (default 64 MiB)' },
+  'max-records': { type: 'string', value: 'N', help: 'input limit in records (default 1,000,000)' },
+  'max-age': { type: 'string', value: 'SECONDS', help: "operator cap on the copy's age; never past SOA EXPIRE" },
+  verifier: { type: 'string', value: 'worker|webcrypto', help: 'how signatures are checked (default worker)' },
+};
+const ZONE_DETAILS = 'FILE may be gzip-compressed. Exit status: 0 usable, 1 refused, 2 a wrong command line (docs/zones.md).';
+
+const ZONE_CHECK: Command = {
+  name: 'zone check',
+  synopsis: 'FILE [options]',
+  summary: 'Checks a zone file as a node does before serving it: parse, ZONEMD, DNSSEC, expiry.',
+  flags: CHECK_FLAGS,
+  positionals: { min: 1, max: 1, what: 'the zone FILE' },
+  details: ZONE_DETAILS,
+};
+const ZONE_COMPILE: Command = {
+  name: 'zone compile',
+  synopsis: 'FILE -o IMAGE [options]',
+  summary: 'Runs the same check and writes a zone image, only for a usable zone (docs/zone-image.md).',
+  flags: {
+    output: { type: 'string', short: 'o', value: 'IMAGE', help: 'where the image is written (atomically)' },
+    force: { type: 'boolean', help: 'write an unusable zone anyway, for inspection' },
+    ...CHECK_FLAGS,
+  },
+  positionals: { min: 1, max: 1, what: 'the zone FILE' },
+  details: ZONE_DETAILS,
+};
+const ZONE_INSPECT: Command = {
+  name: 'zone inspect',
+  synopsis: 'IMAGE [--json] [--now ISO-8601]',
+  summary: 'Validates a zone image (structure and digest) and prints its header.',
+  flags: {
+    json: { type: 'boolean', help: 'the header as JSON' },
+    now: { type: 'string', value: 'ISO-8601', help: 'the clock for the expiry check (default: now)' },
+  },
+  positionals: { min: 1, max: 1, what: 'the IMAGE file' },
+  details: 'Exit status: 0 valid and not expired, 1 invalid or expired, 2 a wrong command line.',
+};
+export const ZONE_COMMANDS = [ZONE_CHECK, ZONE_COMPILE, ZONE_INSPECT];
+const ZONE_SUMMARY = 'Zone copies for static_zone: check a zone file, compile it to an image, inspect an image.';
 
 function iso(ms: number | null): string {
   return ms === null ? 'none' : new Date(ms).toISOString();
@@ -126,14 +152,11 @@ async function run(
   args: string[],
   out: CommandOutput,
 ): Promise<number> {
-  const { values, positionals } = parseArgs({ args, options: CHECK_OPTIONS, allowPositionals: true, strict: true });
-  if (values.help) {
-    out.stdout(USAGE);
-    return 0;
-  }
-  if (positionals.length !== 1) throw new UsageError(`zone ${sub} takes exactly one zone file`);
-  const file = positionals[0]!;
-  if (sub === 'compile' && !values.output) throw new UsageError('zone compile needs -o IMAGE');
+  const parsed = parseCommand(sub === 'check' ? ZONE_CHECK : ZONE_COMPILE, args, out);
+  if (!parsed) return EXIT.ok;
+  const values = parsed.values as Record<string, string | undefined> & { json?: boolean; force?: boolean };
+  const file = parsed.positionals[0]!;
+  if (sub === 'compile' && !values.output) throw new BadValue('missing -o IMAGE');
   const now = parseNow(values.now);
   const zonemd: ZonemdPolicy | undefined = policy(values.zonemd, 'zonemd');
   const dnssec: DnssecPolicy | undefined = policy(values.dnssec, 'dnssec');
@@ -143,7 +166,7 @@ async function run(
   const format = formatFor(file, values.format);
 
   if (values.verifier !== undefined && values.verifier !== 'worker' && values.verifier !== 'webcrypto') {
-    throw new UsageError('--verifier must be worker or webcrypto');
+    throw new BadValue('--verifier must be worker or webcrypto');
   }
   // started first so the worker is up by the time the zone is parsed
   const verifier: ClosableVerifier =
@@ -206,7 +229,7 @@ function refuse(sub: string, file: string, err: unknown, json: boolean, out: Com
   const e = err as NodeJS.ErrnoException;
   if (e && typeof e.code === 'string' && e.syscall) {
     if (json) out.stdout(JSON.stringify({ usable: false, error: { code: e.code, message: e.message } }, null, 2) + '\n');
-    out.stderr(`zone ${sub}: ${e.message}\n`);
+    out.stderr(`zone ${sub}: ${describeFsError(e, e.path ?? file)}\n`);
     return 1;
   }
   // a bug, not bad input: still a refusal (the copy is not used), with the stack to report it
@@ -216,15 +239,11 @@ function refuse(sub: string, file: string, err: unknown, json: boolean, out: Com
 }
 
 async function inspect(args: string[], out: CommandOutput): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    options: { json: { type: 'boolean' }, now: { type: 'string' } },
-    allowPositionals: true,
-    strict: true,
-  });
-  if (positionals.length !== 1) throw new UsageError('zone inspect takes exactly one image file');
+  const parsed = parseCommand(ZONE_INSPECT, args, out);
+  if (!parsed) return EXIT.ok;
+  const values = parsed.values as { json?: boolean; now?: string };
   const now = parseNow(values.now);
-  const path = positionals[0]!;
+  const path = parsed.positionals[0]!;
   try {
     const started = performance.now();
     const image = await readImage(await readWhole(path));
@@ -263,29 +282,29 @@ async function inspect(args: string[], out: CommandOutput): Promise<number> {
 }
 
 /** `argv` starts after the word `zone`, e.g. `['check', 'root.zone', '--json']`. */
-export async function zoneCommand(argv: string[], out: CommandOutput): Promise<number> {
+export function zoneCommand(argv: string[], out: CommandOutput): Promise<number> {
   const [sub, ...rest] = argv;
-  try {
-    switch (sub) {
-      case 'check':
-      case 'compile':
-        return await run(sub, rest, out);
-      case 'inspect':
-        return await inspect(rest, out);
-      case undefined:
-      case 'help':
-      case '--help':
-      case '-h':
-        out.stdout(USAGE);
-        return sub === undefined ? 2 : 0;
-      default:
-        throw new UsageError(`unknown zone command "${sub}"`);
+  return guarded(out, async () => {
+    try {
+      switch (sub) {
+        case 'check':
+        case 'compile':
+          return await run(sub, rest, out);
+        case 'inspect':
+          return await inspect(rest, out);
+        case 'help':
+        case '--help':
+        case '-h':
+          out.stdout(groupHelp('zone', ZONE_SUMMARY, ZONE_COMMANDS));
+          return EXIT.ok;
+        case undefined:
+          throw new UsageError('zone', 'missing command (check, compile, inspect); see edge-resolver zone --help');
+        default:
+          throw new UsageError('zone', `unknown command "${sub}" (check, compile, inspect)`);
+      }
+    } catch (err) {
+      if (err instanceof BadValue) throw new UsageError(`zone ${sub}`, err.message);
+      throw err;
     }
-  } catch (err) {
-    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      out.stderr(`zone: ${(err as Error).message}\n${USAGE}`);
-      return 2;
-    }
-    throw err;
-  }
+  });
 }
