@@ -82,6 +82,16 @@ export const configSchema = z.strictObject({
       tcp_idle_timeout_ms: ms(10_000),
       tcp_max_connections: z.number().int().min(1).max(100_000).default(1000),
       tcp_max_queries_per_connection: z.number().int().min(1).max(1_000_000).default(1000),
+      /** Connections one client address may hold open on one TCP listener. */
+      tcp_max_connections_per_client: z.number().int().min(1).max(100_000).default(64),
+      /** Answers a TCP connection may have written and the client not read, bytes; past it the connection is closed. */
+      tcp_max_output_bytes: z.number().int().min(65_536).max(64 * 1024 * 1024).default(1024 * 1024),
+      /** Connections one DoH listener takes at once. */
+      doh_max_connections: z.number().int().min(1).max(100_000).default(1000),
+      /** Connections one client address may hold open on one DoH listener. */
+      doh_max_connections_per_client: z.number().int().min(1).max(100_000).default(64),
+      /** A DoH connection with no traffic for this long is closed. */
+      doh_idle_timeout_ms: ms(30_000),
       /** EDNS payload size we advertise (1232 avoids IP fragmentation, DNS Flag Day 2020). */
       udp_payload: z.number().int().min(512).max(4096).default(1232),
       request_timeout_ms: z.number().int().min(100).max(60_000).default(4000),

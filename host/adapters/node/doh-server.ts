@@ -4,6 +4,10 @@
  * configured one or, without one, a self-signed certificate made at start, so DoH works out of
  * the box for testing; production configures a real one. Requests go to the core's Fetch-based
  * handler.
+ *
+ * Connections are capped per listener and per client address (conn-limits.ts), and one with no
+ * traffic for `idleTimeoutMs` is closed, whether it never sent a request or sits idle between
+ * them (HTTP/1.1 keep-alive, an HTTP/2 session).
  */
 
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
@@ -14,6 +18,8 @@ import { generate } from 'selfsigned';
 import { handleDoh, type DohHandler } from '../../core/doh.js';
 import type { Logger } from '../../core/log.js';
 import { requestPath, sendResponse, toRequest } from './http-util.js';
+import type { ConnectionLimits } from './conn-limits.js';
+import type { Gauge } from '../../core/metrics.js';
 
 export interface DohServerOptions {
   host: string;
@@ -21,6 +27,8 @@ export interface DohServerOptions {
   path: string;
   /** 'http' for plain HTTP; for HTTPS, PEM files, or 'self-signed' for a certificate made at start. */
   tls: 'http' | 'self-signed' | { cert: string; key: string };
+  /** A connection without traffic for this long is closed, ms. */
+  idleTimeoutMs: number;
 }
 
 /** Requests in progress above which new ones get 503 (as UDP drops past its own limit). */
@@ -51,6 +59,8 @@ export class DohServer {
     private readonly resolver: () => DohHandler,
     private readonly opts: DohServerOptions,
     private readonly logger: Logger,
+    private readonly limits: ConnectionLimits,
+    private readonly open: Gauge,
   ) {}
 
   get pending(): number {
@@ -83,15 +93,27 @@ export class DohServer {
       }
       this.server = createSecureServer({ ...tls, allowHTTP1: true }, handler);
     }
+    let label = '';
     this.server.on('connection', (s: Socket) => {
+      if (!this.limits.admit(s)) return;
       this.sockets.add(s);
-      s.on('close', () => this.sockets.delete(s));
+      this.open.set({ listener: label }, this.sockets.size);
+      s.setTimeout(this.opts.idleTimeoutMs, () => {
+        this.limits.closed('idle');
+        s.destroy();
+      });
+      s.on('close', () => {
+        this.sockets.delete(s);
+        this.open.set({ listener: label }, this.sockets.size);
+      });
     });
     return new Promise((resolve, reject) => {
       this.server.once('error', reject);
       this.server.listen(this.opts.port, this.opts.host, () => {
         this.server.off('error', reject);
         const a = this.server.address() as { address: string; port: number };
+        label = a.address.includes(':') ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
+        this.open.set({ listener: label }, 0);
         resolve({ address: a.address, port: a.port });
       });
     });

@@ -17,6 +17,7 @@ import { nodeConfigProblems } from './node-checks.js';
 import { nodePlatform, type NodePlatformOptions } from './node-platform.js';
 import type { PromMetrics } from './prom-metrics.js';
 import { TcpServer } from './tcp-server.js';
+import { ConnectionLimits, type ConnectionMetrics } from './conn-limits.js';
 import { UdpServer } from './udp-server.js';
 
 export interface EdgeNodeOptions extends NodePlatformOptions {
@@ -85,11 +86,16 @@ export class EdgeNode {
     const dropped = this.node.metrics.counter('edge_dropped_queries_total', 'Queries dropped without an answer', ['transport', 'reason']);
     const truncated = this.node.metrics.counter('edge_truncated_responses_total', 'UDP answers sent truncated (TC)');
     const tcpOpen = this.node.metrics.gauge('edge_tcp_connections', 'Open DNS-over-TCP connections, by listener (each listener takes at most tcp_max_connections)', ['listener']);
+    const dohOpen = this.node.metrics.gauge('edge_doh_connections', 'Open DoH connections, by listener (each listener takes at most doh_max_connections)', ['listener']);
+    const conns: ConnectionMetrics = {
+      refused: this.node.metrics.counter('edge_connections_refused_total', 'TCP and DoH connections refused at a cap, by reason (listener-limit, client-limit)', ['transport', 'reason']),
+      closed: this.node.metrics.counter('edge_connections_closed_total', 'TCP and DoH connections the node closed, by reason (idle, output-limit)', ['transport', 'reason']),
+    };
     const get = () => this.node.currentResolver;
     try {
       for (const l of c.server.listen) {
         const { host, port } = splitHostPort(l);
-        const bound = await this.bindPair(host, port, get, dropped, truncated, tcpOpen);
+        const bound = await this.bindPair(host, port, get, dropped, truncated, tcpOpen, conns);
         this.listening.dns.push(bound);
       }
       const certificate = c.server.tls_cert && c.server.tls_key ? { cert: c.server.tls_cert, key: c.server.tls_key } : ('self-signed' as const);
@@ -99,7 +105,8 @@ export class EdgeNode {
       ];
       for (const { l, tls } of dohListeners) {
         const { host, port } = splitHostPort(l);
-        const s = new DohServer(get, { host, port, path: c.server.doh_path, tls }, this.logger);
+        const limits = new ConnectionLimits('doh', c.server.doh_max_connections, c.server.doh_max_connections_per_client, conns);
+        const s = new DohServer(get, { host, port, path: c.server.doh_path, tls, idleTimeoutMs: c.server.doh_idle_timeout_ms }, this.logger, limits, dohOpen);
         this.listening.doh.push({ ...(await s.listen()), tls: tls !== 'http' });
         this.doh.push(s);
       }
@@ -134,6 +141,7 @@ export class EdgeNode {
     dropped: ReturnType<PromMetrics['counter']>,
     truncated: ReturnType<PromMetrics['counter']>,
     tcpOpen: ReturnType<PromMetrics['gauge']>,
+    conns: ConnectionMetrics,
   ) {
     const c = this.node.currentConfig;
     for (let attempt = 0; ; attempt++) {
@@ -147,10 +155,13 @@ export class EdgeNode {
           idleTimeoutMs: c.server.tcp_idle_timeout_ms,
           maxConnections: c.server.tcp_max_connections,
           maxQueriesPerConnection: c.server.tcp_max_queries_per_connection,
+          maxConnectionsPerClient: c.server.tcp_max_connections_per_client,
+          maxOutputBytes: c.server.tcp_max_output_bytes,
         },
         this.logger,
         dropped,
         tcpOpen,
+        new ConnectionLimits('tcp', c.server.tcp_max_connections, c.server.tcp_max_connections_per_client, conns),
       );
       try {
         await tcp.listen();

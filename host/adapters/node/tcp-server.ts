@@ -6,12 +6,18 @@
  * A connection we close is ended (FIN, after the answers already written) and then destroyed a
  * moment later: a client that never closes its side would otherwise keep its slot, and
  * `tcp_max_connections` such clients would shut everyone else out.
+ *
+ * What a client can make us hold is bounded: connections per listener and per client address
+ * (conn-limits.ts), queries in progress per connection, and answers waiting to be written: no new
+ * query is taken while the socket's output is above its high-water mark, and a connection whose
+ * unread output passes `maxOutputBytes` (a client that sends and never reads) is closed.
  */
 
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from '../../core/log.js';
 import type { Counter, Gauge } from '../../core/metrics.js';
 import type { Resolver } from '../../core/resolver.js';
+import { ConnectionLimits } from './conn-limits.js';
 
 export interface TcpServerOptions {
   host: string;
@@ -19,6 +25,9 @@ export interface TcpServerOptions {
   idleTimeoutMs: number;
   maxConnections: number;
   maxQueriesPerConnection: number;
+  maxConnectionsPerClient: number;
+  /** Answers a connection may have written and the client not read, bytes. */
+  maxOutputBytes: number;
 }
 
 const HEADER_LEN = 12;
@@ -39,6 +48,7 @@ export class TcpServer {
     private readonly logger: Logger,
     private readonly dropped: Counter,
     private readonly open: Gauge,
+    private readonly limits: ConnectionLimits,
   ) {}
 
   get pending(): number {
@@ -49,7 +59,6 @@ export class TcpServer {
     return new Promise((resolve, reject) => {
       const server = createServer({ allowHalfOpen: true }, (sock) => this.onConnection(sock));
       this.server = server;
-      server.maxConnections = this.opts.maxConnections;
       server.once('error', reject);
       server.listen(this.opts.port, this.opts.host, () => {
         server.off('error', reject);
@@ -62,6 +71,7 @@ export class TcpServer {
   }
 
   private onConnection(sock: Socket): void {
+    if (!this.limits.admit(sock)) return;
     this.conns.add(sock);
     this.open.set({ listener: this.label }, this.conns.size);
     sock.setNoDelay(true);
@@ -82,7 +92,12 @@ export class TcpServer {
     };
     const armIdle = () => {
       clearTimeout(idle);
-      if (pendingHere === 0) idle = setTimeout(shut, this.opts.idleTimeoutMs);
+      if (pendingHere === 0) {
+        idle = setTimeout(() => {
+          this.limits.closed('idle');
+          shut();
+        }, this.opts.idleTimeoutMs);
+      }
     };
     armIdle();
     // Backpressure: a client that sends faster than it reads, or pipelines more than we take at
@@ -95,12 +110,16 @@ export class TcpServer {
     };
     sock.on('drain', () => {
       writeBlocked = false;
-      flow();
+      pump();
     });
     sock.on('data', (chunk) => {
       if (draining) return;
       buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
-      while (buf.length >= 2) {
+      pump();
+    });
+    /** Takes the complete queries in `buf`, while the connection may have more in progress. */
+    const pump = () => {
+      while (buf.length >= 2 && !draining && !writeBlocked && pendingHere < MAX_PIPELINED && !sock.destroyed) {
         const len = buf.readUInt16BE(0);
         if (len < HEADER_LEN) {
           // Not even a header: nothing sensible to answer; close as RFC 7766 §8 allows.
@@ -129,6 +148,11 @@ export class TcpServer {
             frame.writeUInt16BE(reply.message.length, 0);
             frame.set(reply.message, 2);
             if (!sock.write(frame)) writeBlocked = true;
+            if (sock.writableLength > this.opts.maxOutputBytes) {
+              // The client sends and does not read: what it left unread is all it gets.
+              this.limits.closed('output-limit');
+              sock.destroy();
+            }
           })
           .catch((e: Error) => this.logger.log('error', 'tcp request failed', { error: e.message, stack: e.stack }))
           .finally(() => {
@@ -136,11 +160,12 @@ export class TcpServer {
             this.inflight--;
             if (draining && pendingHere === 0) shut();
             else if (!sock.destroyed && !draining) armIdle();
+            pump();
             flow();
           });
       }
       flow();
-    });
+    };
     // A client that half-closes after its queries still gets their answers (the server allows
     // half-open sockets for this); then we close too.
     sock.on('end', () => {
