@@ -27,7 +27,7 @@ export interface LoadOptions {
   maxBytes?: number;
   /** Records; default 1,000,000. */
   maxRecords?: number;
-  /** Records outside the apex: refuse the zone (default) or drop them with a warning. */
+  /** Records outside the apex: drop them with a warning naming them (default) or refuse the zone. */
   outOfZone?: 'error' | 'drop';
   /** Table to parse into (a caller that watches the records as they arrive passes its own). */
   table?: RecordTable;

@@ -111,7 +111,11 @@ export interface Zone {
 export interface ZoneBuildOptions {
   /** When given, the SOA must be at this name (wire form). */
   origin?: Uint8Array;
-  /** What to do with records not at or below the apex. Default 'error'. */
+  /**
+   * What to do with records not at or below the apex. Default 'drop': they are left out of the
+   * zone (and so of its digest and image) with a warning naming them, as BIND ("ignoring
+   * out-of-zone data") and Unbound do, and as RFC 8976's own Appendix A.2 example needs.
+   */
   outOfZone?: 'error' | 'drop';
 }
 
@@ -217,6 +221,8 @@ interface NodeNames {
   /** Node ids inside the zone (in canonical order once sorted). */
   inZone: number[];
   dropped: number;
+  /** The first out-of-zone names left out, for the warning. */
+  droppedNames: string[];
 }
 
 /** Lower-case names and canonical keys (see canonicalKey) of the nodes inside the zone. */
@@ -234,6 +240,7 @@ function nodeNames(table: RecordTable, rep: number[], origin: Uint8Array, outOfZ
   const nLabels = new Uint8Array(nodeCount);
   const inZone: number[] = [];
   let dropped = 0;
+  const droppedNames: string[] = [];
   const labelStarts = new Int32Array(128);
   for (let id = 0; id < nodeCount; id++) {
     const r = rep[id]!;
@@ -244,6 +251,7 @@ function nodeNames(table: RecordTable, rep: number[], origin: Uint8Array, outOfZ
         throw new ZoneError('zone', `${nameToText(table.owner(r))} is outside the zone ${nameToText(origin)} (out-of-zone data)`);
       }
       dropped++;
+      if (droppedNames.length < 5) droppedNames.push(nameToText(table.owner(r)));
       continue;
     }
     inZone.push(id);
@@ -283,7 +291,7 @@ function nodeNames(table: RecordTable, rep: number[], origin: Uint8Array, outOfZ
     keyUsed = ko;
     nameUsed += len;
   }
-  return { nameBytes, keyBytes, nOff, nLen, kOff, kLen, nLabels, inZone, dropped };
+  return { nameBytes, keyBytes, nOff, nLen, kOff, kLen, nLabels, inZone, dropped, droppedNames };
 }
 
 function compareKeys(keyBytes: Uint8Array, ao: number, al: number, bo: number, bl: number): number {
@@ -659,14 +667,17 @@ export function buildZone(table: RecordTable, options: ZoneBuildOptions = {}): Z
     expire: u32(soaRd, se - 8),
     minimum: u32(soaRd, se - 4),
   };
-  const nn = nodeNames(table, groups.rep, origin, options.outOfZone ?? 'error');
+  const nn = nodeNames(table, groups.rep, origin, options.outOfZone ?? 'drop');
   sortNames(nn);
   const { start, order } = groupRecords(groups.nodeOf, groups.rep.length, nn.inZone);
   const { canonBytes, canonOff } = canonicalize(table);
   const asm = new Assembler(table, nn, new RdataOrder(table, canonBytes, canonOff));
   for (let rk = 0; rk < nn.inZone.length; rk++) asm.node(nn.inZone[rk]!, order, start[rk]!, start[rk + 1]!);
   const warnings = asm.warnings;
-  if (nn.dropped) warnings.unshift(`${nn.dropped} out-of-zone names dropped`);
+  if (nn.dropped) {
+    const more = nn.dropped > nn.droppedNames.length ? ` and ${nn.dropped - nn.droppedNames.length} more` : '';
+    warnings.unshift(`ignoring out-of-zone data: ${nn.droppedNames.join(', ')}${more} (not under ${nameToText(origin)}; left out of the digest and the image)`);
+  }
   if (asm.duplicates) warnings.push(`${asm.duplicates} duplicate records removed`);
 
   const { sets } = asm;
