@@ -385,9 +385,15 @@ export class ResolverNode<M extends MetricsSink = MetricsSink> {
       mode: c.resolver.mode,
       qname_minimisation: c.resolver.qname_minimisation,
       root_hints: c.resolver.root_hints ?? 'built-in (IANA)',
-      root_source: this.localRoot.inService() ? 'local' : 'root_servers',
+      root_source: this.localRootInService() ? 'local' : 'root_servers',
       ...this.iterator.it.status(),
     };
+  }
+
+  /** A valid copy is in service for the iterator: the lifecycle serves one and static_zone holds it. */
+  private localRootInService(): boolean {
+    const serving = this.zone ? (this.zone.status() as { serving?: boolean }).serving === true : false;
+    return serving && this.localRoot.inService();
   }
 
   /** Stops what runs in the background: data watches, the zone's refreshes. */
