@@ -125,6 +125,13 @@ export interface Resolution {
 export const LOCAL_ROOT = 'local-root';
 
 const MAX_MINIMISE_COUNT = 10; // RFC 9156 §2.3
+/**
+ * Rounds over a zone's servers for one name while the misses were timeouts: a zone with one
+ * server that dropped one packet is asked again (with the backed-off timeout) rather than
+ * failed. Unbound retries a target up to 5 times (OUTBOUND_MSG_RETRY); the deadline and the
+ * per-question query limit bound it too.
+ */
+const MAX_ROUNDS = 3;
 const MINIMISE_ONE_LAB = 4;
 
 interface Piece {
@@ -499,6 +506,8 @@ export class IterativeResolver {
     let tried = new Set<string>();
     let lastProblem = 'no server answered';
     let bogus = 0;
+    let rounds = 1;
+    let timeoutsThisRound = 0;
     // The name the minimised walk ends at: the question's, or for DS its parent (DS lives there).
     const walkTo = ds ? parentName(name) : name;
     const fallBack = (reason: string): void => {
@@ -548,6 +557,13 @@ export class IterativeResolver {
         if (dp.zone.length === 1 && !this.hasAddresses(dp)) dp = await this.rootDelegation(req);
         const pick = await this.pickServer(dp, tried, req, depth);
         if (!pick) {
+          if (timeoutsThisRound > 0 && rounds < MAX_ROUNDS) {
+            // Only timeouts this round: the same servers once more, each with its longer timeout.
+            rounds++;
+            timeoutsThisRound = 0;
+            tried = new Set();
+            continue;
+          }
           if (isMin && minimise) {
             // Every server failed the minimised question: RFC 9156 relaxed, try the full name.
             fallBack('no_server');
@@ -568,6 +584,7 @@ export class IterativeResolver {
 
       if (!sent.ok) {
         unusable(sent.reason);
+        if (sent.reason === 'timeout') timeoutsThisRound++;
         if (isMin && minimise && sent.reason === 'timeout') fallBack('timeout');
         continue;
       }
@@ -599,6 +616,8 @@ export class IterativeResolver {
         dp = this.absorbReferral(referral, s, origin);
         if (countLabels(dp.zone) > countLabels(known)) known = dp.zone;
         tried = new Set();
+        rounds = 1;
+        timeoutsThisRound = 0;
         continue;
       }
       if (isMin && rcode === Rcode.NXDOMAIN && server !== LOCAL_ROOT) {
