@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startCli, type CliNode } from '../helpers/edge.js';
 import { namedRoot, type Hierarchy } from '../helpers/hierarchy.js';
-import { freePort, waitFor } from '../helpers/net.js';
+import { freePort, sleep, waitFor } from '../helpers/net.js';
 import { needTools } from '../helpers/tools.js';
 import { nodeTransport } from '../../host/adapters/node/transport.js';
 import { RRType, rcodeToName, typeToName } from '../../host/core/dns/rr-types.js';
@@ -135,7 +135,7 @@ describe.skipIf(!runs)('differential: recursive mode against Unbound on the same
     const hints = join(dir, 'named.root');
     writeFileSync(hints, namedRoot({ 'a.root-servers.test.': h.ip.root! }));
     const config = join(dir, 'edge.toml');
-    writeFileSync(config, `[server]\nrequest_timeout_ms = 10000\n[resolver]\nmode = "recursive"\nroot_hints = "${hints}"\n`);
+    writeFileSync(config, `[server]\nrequest_timeout_ms = 10000\n[cache]\nfailure_ttl = 0\n[resolver]\nmode = "recursive"\nroot_hints = "${hints}"\n`);
     edge = await startCli(['--config', config], 'probe.dummy');
     unbound = await startUnbound(hints);
   }, 60_000);
@@ -149,14 +149,24 @@ describe.skipIf(!runs)('differential: recursive mode against Unbound on the same
     const questions = [...NAMES.flatMap((n) => TYPES.map((t) => [n, t] as const)), ...HARD.map((n) => [n, 'A'] as const)];
     expect(questions.length).toBeGreaterThanOrEqual(280);
     const differences: string[] = [];
+    const transient: string[] = [];
     const unexplained: string[] = [];
     // A few at a time: a dead server's timeouts should not serialise the whole list.
     for (let i = 0; i < questions.length; i += 8) {
       await Promise.all(
         questions.slice(i, i + 8).map(async ([name, type]) => {
-          const [ours, theirs] = await Promise.all([ask(edge.dns.port, name, type), ask(unbound.port, name, type)]);
           const rc = (a: Answer) => a.rcode.replace(/,.*$/, '');
-          if (rc(ours) === rc(theirs) && JSON.stringify(ours.answer) === JSON.stringify(theirs.answer)) return;
+          const same = (a: Answer, b: Answer) => rc(a) === rc(b) && JSON.stringify(a.answer) === JSON.stringify(b.answer);
+          let [ours, theirs] = await Promise.all([ask(edge.dns.port, name, type), ask(unbound.port, name, type)]);
+          if (same(ours, theirs)) return;
+          // A timeout on a loaded machine is not a difference in behaviour: ask both once more
+          // (ours does not cache the failure: cache.failure_ttl = 0 here; a server set aside comes back after 1 s).
+          await sleep(1200);
+          [ours, theirs] = await Promise.all([ask(edge.dns.port, name, type), ask(unbound.port, name, type)]);
+          if (same(ours, theirs)) {
+            transient.push(`${name} ${type}`);
+            return;
+          }
           const key = `${name} ${type}`;
           const line = `${key}: edge ${ours.rcode} [${ours.answer.join('; ')}] / unbound ${theirs.rcode} [${theirs.answer.join('; ')}]`;
           differences.push(line);
@@ -164,7 +174,7 @@ describe.skipIf(!runs)('differential: recursive mode against Unbound on the same
         }),
       );
     }
-    console.log(`differential: ${questions.length} questions, ${differences.length} differences\n${differences.sort().join('\n')}`);
+    console.log(`differential: ${questions.length} questions, ${differences.length} differences, ${transient.length} gone when asked again (${transient.join(', ')})\n${differences.sort().join('\n')}`);
     expect(unexplained.sort()).toEqual([]);
   }, 240_000);
 });
