@@ -205,6 +205,22 @@ describe('ZoneLifecycle', () => {
     expect(strict.app.held).toBeNull();
   });
 
+  it('with an anchor for the apex, refuses an unsigned copy as bogus: verified again, and as an image taken on its word', async () => {
+    const text = (await new Response(new Blob([V1]).stream().pipeThrough(new DecompressionStream('gzip'))).text())
+      .split('\n')
+      .filter((l) => !/\s(RRSIG|DNSKEY|NSEC|NSEC3|NSEC3PARAM|ZONEMD)\s/.test(l))
+      .join('\n');
+    const zone = await loadZone(text);
+    const report = await verifyZone(zone, { now: T0 });
+    expect(report.dnssec.status).toBe('unsigned');
+    const image = await compileImage(zone, report);
+    for (const verifyImages of [true, false]) {
+      const t = lifecycle(new TestSource(() => data(image), () => T0), { now: () => T0, verifyImages, dnssec: 'verify-if-present' });
+      expect(await t.lc.start(), `verify_images = ${verifyImages}`).not.toBe('loaded');
+      expect(t.app.held).toBeNull();
+    }
+  });
+
   it('retries with backoff after failures: 5 s, doubling, at most SOA RETRY (900 s without a copy)', async () => {
     const clock = new ManualClock(T0);
     const source = new TestSource(() => new Error('unreachable'), clock.now);

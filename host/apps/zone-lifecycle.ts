@@ -14,7 +14,7 @@ import type { Logger } from '../core/log.js';
 import type { Gauge, MetricsSink, Counter } from '../core/metrics.js';
 import type { SourceResult, Validators, ZoneSource } from '../core/zone-source.js';
 import { sameBytes } from '../core/dns/bytes.js';
-import { nameToText } from '../core/dns/wire.js';
+import { nameEquals, nameToText } from '../core/dns/wire.js';
 import { IMAGE_MAGIC } from '../core/zone/image-format.js';
 import {
   compileImage,
@@ -464,6 +464,13 @@ export class ZoneLifecycle {
     // verify-if-present as an insecure text zone does)
     if (!zonemdAcceptable(img.zonemd, this.settings.zonemd)) return `image ZONEMD ${img.zonemd} (policy ${this.settings.zonemd})`;
     if (!dnssecAcceptable(img.dnssec, this.settings.dnssec)) return `image DNSSEC ${img.dnssec} (policy ${this.settings.dnssec})`;
+    // As verifyZone judges a text zone: with an anchor for the apex an unsigned copy is bogus,
+    // and an anchor for another apex vouches for nothing.
+    const anchor = this.settings.trustAnchor;
+    if (anchor && this.settings.dnssec !== 'ignore') {
+      if (!nameEquals(anchor.owner, img.origin)) return `the trust anchor is for ${nameToText(anchor.owner)}, not for the image's apex ${img.originText}`;
+      if (img.dnssec === 'unsigned') return `image DNSSEC unsigned, but the trust anchor says ${img.originText} is signed (bogus)`;
+    }
     return null;
   }
 

@@ -26,6 +26,34 @@ describe('edge-resolver zone check', () => {
     expect(r.stdout).toMatch(/^usable {4}yes$/m);
   });
 
+  it('with an anchor for the apex, a copy stripped of DNSKEY, RRSIG, NSEC and ZONEMD is bogus, not unsigned', async () => {
+    const text = gunzipSync(readFileSync(fixturePath(LOOKALIKE))).toString('latin1');
+    const stripped = text
+      .split('\n')
+      .filter((l) => !/\s(RRSIG|DNSKEY|NSEC|NSEC3|NSEC3PARAM|ZONEMD)\s/.test(l))
+      .join('\n');
+    const file = join(dir, 'stripped.zone');
+    writeFileSync(file, stripped);
+    const r = await zone('check', file, '--trust-anchor', TA, '--now', AUG23, '--json');
+    expect(r.code).toBe(1);
+    const j = JSON.parse(r.stdout);
+    expect(j.dnssec.status).toBe('bogus');
+    expect(j.dnssec.reason).toMatch(/trust anchor says \. is signed/);
+    expect(j.usable).toBe(false);
+    // Without an anchor the same copy is what it looks like: unsigned.
+    expect(JSON.parse((await zone('check', file, '--now', AUG23, '--json')).stdout).dnssec.status).toBe('unsigned');
+  });
+
+  it('refuses an anchor for another apex instead of ignoring it', async () => {
+    const other = join(dir, 'other-anchor.ds');
+    writeFileSync(other, `example. 3600 IN DS 12345 8 2 ${'ab'.repeat(32)}\n`);
+    const r = await zone('check', fixturePath(LOOKALIKE), '--trust-anchor', other, '--now', AUG23, '--json');
+    expect(r.code).toBe(1);
+    const j = JSON.parse(r.stdout);
+    expect(j.dnssec.status).toBe('bogus');
+    expect(j.dnssec.reason).toMatch(/trust anchor is for example\., not for this zone's apex \./);
+  });
+
   it('--json gives the report as an object', async () => {
     const r = await zone('check', fixturePath(LOOKALIKE), '--trust-anchor', TA, '--now', AUG23, '--json');
     expect(r.code).toBe(0);

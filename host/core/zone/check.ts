@@ -4,7 +4,7 @@
  * their policies and it has not expired.
  */
 
-import { nameToText } from '../dns/wire.js';
+import { nameEquals, nameToText } from '../dns/wire.js';
 import { dnssecAcceptable, verifyDnssec, type DnssecPolicy, type DnssecResult } from './dnssec-verify.js';
 import { webCryptoVerifier, type SignatureVerifier } from './dnssec-keys.js';
 import { RecordTable } from './record-table.js';
@@ -82,7 +82,19 @@ export async function verifyZone(zone: Zone, options: VerifyOptions = {}, prefet
   const zonemdP = ready.then(() => verifyZonemd(zone));
   // a DNSSEC failure before dispatch must not leave ZONEMD waiting
   dnssecP.then(dispatched, dispatched);
-  const [dnssec, zonemd] = await Promise.all([dnssecP, zonemdP]);
+  let [dnssec, zonemd] = await Promise.all([dnssecP, zonemdP]);
+  const anchor = options.trustAnchor ?? null;
+  if (anchor && policy.dnssec !== 'ignore') {
+    if (!nameEquals(anchor.owner, zone.origin)) {
+      // An anchor for another zone vouches for nothing here; taking the copy as if no anchor had
+      // been given would hide the mistake.
+      dnssec = { ...dnssec, status: 'bogus', reason: `the trust anchor is for ${nameToText(anchor.owner)}, not for this zone's apex ${nameToText(zone.origin)}` };
+    } else if (dnssec.status === 'unsigned') {
+      // With an anchor for the apex, the zone is signed: a copy without DNSKEY, RRSIG, NSEC or
+      // ZONEMD records is one they were stripped from (RFC 4035 §4.3: bogus, not insecure).
+      dnssec = { ...dnssec, status: 'bogus', reason: `no DNSKEY or signatures, but the trust anchor says ${nameToText(zone.origin)} is signed` };
+    }
+  }
   const earliest = dnssec.earliestExpiration;
   const expiry = expiresAt({ earliestRrsigExpiration: earliest, soaExpire: zone.soa.expire }, lastRefresh, options.maxAgeMs);
   const reasons: string[] = [];
