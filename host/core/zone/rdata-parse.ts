@@ -4,14 +4,14 @@
  */
 
 import { parseNameInto } from '../dns/name.js';
-import { typeToName } from '../dns/rr-types.js';
+import { RRType, typeToName } from '../dns/rr-types.js';
 import { parseApl } from './apl-codec.js';
 import { decodeBase32Hex, decodeBase64Ranges, decodeHexRanges } from './base-encodings.js';
 import { FieldError } from './errors.js';
 import { parseAmtrelay, parseIpseckey } from './gateway-codec.js';
 import { parseHip } from './hip-codec.js';
 import { parseLoc } from './loc-codec.js';
-import { checkRdata } from './rdata-wire.js';
+import { checkRdata, nsec3HashProblem } from './rdata-wire.js';
 import { MAX_RDATA, type RdataWriter } from './rdata-writer.js';
 import * as S from './rdata-schema.js';
 import { parseSvcParams } from './svcb-params.js';
@@ -193,7 +193,9 @@ function parseField(
     case S.F_U16:
     case S.F_U32: {
       const max = f === S.F_U8 ? 0xff : f === S.F_U16 ? 0xffff : 0xffffffff;
-      const v = parseUint(b, s, e, max);
+      let v = parseUint(b, s, e, max);
+      // DSYNC's scheme has mnemonics (RFC 9859 §2.1), which BIND writes: 1 is NOTIFY.
+      if (v < 0 && type === RRType.DSYNC && f === S.F_U8) v = S.DSYNC_SCHEMES[tokenText(t, i).toUpperCase()] ?? -1;
       if (v < 0) throw new FieldError(i, `expected a ${FIELD_NAMES[f]}, got "${tokenForMessage(t, i)}"`);
       if (f === S.F_U8) w.u8(v);
       else if (f === S.F_U16) w.u16(v);
@@ -350,5 +352,9 @@ export function parseRdata(type: number, t: Tokens, first: number, w: RdataWrite
   }
   if (i < t.count) {
     throw new FieldError(i, `unexpected "${tokenForMessage(t, i)}" after the ${typeToName(type)} RDATA`);
+  }
+  if (type === RRType.NSEC3) {
+    const problem = nsec3HashProblem(w.buf.subarray(0, w.pos));
+    if (problem) throw new FieldError(first + 4, `NSEC3: ${problem}`);
   }
 }

@@ -151,6 +151,9 @@ export const DNSSEC_ALGORITHMS: Readonly<Record<string, number>> = {
   INDIRECT: 252, PRIVATEDNS: 253, PRIVATEOID: 254,
 };
 
+/** DSYNC scheme mnemonics (RFC 9859 §2.1, IANA "DSYNC: Location of Synchronization Endpoints"). */
+export const DSYNC_SCHEMES: Readonly<Record<string, number>> = { NOTIFY: 1 };
+
 export const CERT_TYPES: Readonly<Record<string, number>> = {
   PKIX: 1, SPKI: 2, PGP: 3, IPKIX: 4, ISPKI: 5, IPGP: 6, ACPKIX: 7, IACPKIX: 8, URI: 253, OID: 254,
 };

@@ -5,6 +5,7 @@
  */
 
 import { isLowerName, lowerNameInPlace, readName, wireNameLength } from '../dns/name.js';
+import { RRType } from '../dns/rr-types.js';
 import { WireError } from '../dns/wire-error.js';
 import { aplEnd } from './apl-codec.js';
 import { amtrelayEnd, ipseckeyEnd } from './gateway-codec.js';
@@ -110,7 +111,25 @@ export function checkRdata(type: number, rdata: Uint8Array): string | null {
     }
     p = q;
   }
-  return p === end ? null : `${end - p} octets left over`;
+  if (p !== end) return `${end - p} octets left over`;
+  return type === RRType.NSEC3 ? nsec3HashProblem(rdata) : null;
+}
+
+/** Octets of a hash by NSEC3 hash algorithm (RFC 5155 §11: 1 is SHA-1). */
+const NSEC3_HASH_LENGTHS: ReadonlyMap<number, number> = new Map([[1, 20]]);
+
+/**
+ * An NSEC3 whose Next Hashed Owner Name is not as long as its hash algorithm makes it (RFC 5155
+ * §3.2: the hash value, 20 octets for SHA-1) cannot be in any chain. Null when it is right or
+ * the algorithm is one this table does not know.
+ */
+export function nsec3HashProblem(rdata: Uint8Array): string | null {
+  const want = NSEC3_HASH_LENGTHS.get(rdata[0]!);
+  if (want === undefined || rdata.length < 5) return null;
+  const at = 5 + rdata[4]!;
+  const got = rdata[at];
+  if (got === undefined || got === want) return null;
+  return `the next hashed owner name is ${got} octets; hash algorithm ${rdata[0]} makes ${want}`;
 }
 
 /**

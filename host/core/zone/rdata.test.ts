@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { RRType } from '../dns/rr-types.js';
 import { hex } from '../dns/wire.js';
 import { ZoneError } from './errors.js';
+import { checkRdata } from './rdata-wire.js';
 import { parsePresentationAll } from './presentation-parser.js';
 import { formatRecord } from './presentation-writer.js';
 import type { ZoneRecord } from './record.js';
@@ -358,4 +359,23 @@ describe('bad RDATA is a clear error at its token', () => {
       expect(err.message).toMatch(/^t\.zone:3:\d+: /);
     });
   }
+
+  it('takes the DSYNC scheme mnemonic NOTIFY (RFC 9859 §2.1, as BIND writes it) as scheme 1', async () => {
+    const a = await one('_dsync DSYNC CDS NOTIFY 5359 rr-endpoint.example.');
+    const b = await one('_dsync DSYNC CDS 1 5359 rr-endpoint.example.');
+    expect(hex(a.rdata)).toBe(hex(b.rdata));
+    expect((await one('_dsync DSYNC CDS notify 5359 rr-endpoint.example.')).rdata).toEqual(b.rdata);
+    await expect(one('_dsync DSYNC CDS NOTIFYX 5359 rr-endpoint.example.')).rejects.toThrow(ZoneError);
+  });
+
+  it('refuses an NSEC3 whose next hashed owner is not 20 octets for SHA-1, in text and in wire form', async () => {
+    // 2T7B4G4VSA5SMI47K61MV5BV is 24 base32hex digits: 15 octets.
+    await expect(one('h NSEC3 1 1 10 AABBCCDD 2T7B4G4VSA5SMI47K61MV5BV A RRSIG')).rejects.toThrow(/t\.zone:3:\d+: NSEC3: the next hashed owner name is 15 octets; hash algorithm 1 makes 20/);
+    const good = await one('h NSEC3 1 1 10 AABBCCDD 2T7B4G4VSA5SMI47K61MV5BV1A22BOJR A RRSIG');
+    expect(checkRdata(RRType.NSEC3, good.rdata)).toBeNull();
+    const short = new Uint8Array([...good.rdata.subarray(0, 9), 19, ...good.rdata.subarray(10, 29), ...good.rdata.subarray(30)]);
+    expect(checkRdata(RRType.NSEC3, short)).toMatch(/19 octets; hash algorithm 1 makes 20/);
+    // An algorithm with no known length is not judged.
+    await one('h NSEC3 99 1 10 AABBCCDD 2T7B4G4VSA5SMI47K61MV5BV A RRSIG');
+  });
 });
