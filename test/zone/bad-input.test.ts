@@ -57,6 +57,13 @@ describe('bad input through the CLI: a clear error, never a crash or a hang', ()
     expect(r.stderr).toMatch(/long\.zone:6:1: line longer than 65536 bytes/);
   });
 
+  it('an $INCLUDE of a directory, with the file and line of the $INCLUDE', async () => {
+    mkdirSync(join(dir, 'incdir'), { recursive: true });
+    const r = await zone('check', write('incdir.zone', SOA + '$INCLUDE incdir\n'));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/incdir\.zone:6:\d+: \$INCLUDE incdir refused: /);
+  });
+
   it('an $INCLUDE loop', async () => {
     write('loop-a.zone', SOA + '$INCLUDE loop-b.inc\n');
     write('loop-b.inc', '$INCLUDE loop-a.zone\n');

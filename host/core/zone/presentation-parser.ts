@@ -387,7 +387,14 @@ class FileParser {
       this.defaultTtl,
     );
     const owner = sh.table.currentOwner();
-    await child.run(inc.chunks);
+    try {
+      await child.run(inc.chunks);
+    } catch (err) {
+      if (err instanceof ZoneError) throw err;
+      // A read error of the included file (a directory, a file that went away): named at the line
+      // that included it, as every other $INCLUDE problem is.
+      throw new ZoneError('include', `$INCLUDE ${req.path} refused: ${(err as Error).message}`, req.pos);
+    }
     // the included file moved the table's current owner; the parent's next line inherits its own
     if (owner) sh.table.setOwner(owner, 0, owner.length);
   }
