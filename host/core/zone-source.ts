@@ -30,7 +30,10 @@ export class SourceError extends Error {
   override readonly name = 'SourceError';
 }
 
-const MAX_ZONE_BYTES = 256 * 1024 * 1024;
+/** The most a zone source may deliver, bytes (the root zone is about 2 MB; its text about 3 MB gzipped, 10 MB not). */
+export const MAX_ZONE_BYTES = 256 * 1024 * 1024;
+/** The longest one read of a zone source may take, ms: a source that stalls fails this refresh, never blocks it. */
+export const ZONE_READ_TIMEOUT_MS = 60_000;
 
 /** An HTTP(S) URL, fetched with a conditional GET (If-None-Match / If-Modified-Since). */
 export class UrlSource implements ZoneSource {
@@ -39,6 +42,7 @@ export class UrlSource implements ZoneSource {
   constructor(
     private readonly url: string,
     private readonly timeoutMs = 30_000,
+    private readonly maxBytes = MAX_ZONE_BYTES,
   ) {
     this.description = url;
   }
@@ -48,17 +52,30 @@ export class UrlSource implements ZoneSource {
     if (previous?.etag) headers['if-none-match'] = previous.etag;
     if (previous?.lastModified) headers['if-modified-since'] = previous.lastModified;
     let res: Response;
+    // One deadline for the whole exchange, the body included: a server that stalls half way
+    // through fails this refresh instead of holding it.
+    const signal = AbortSignal.timeout(this.timeoutMs);
     try {
-      res = await fetch(this.url, { headers, signal: AbortSignal.timeout(this.timeoutMs) });
+      res = await fetch(this.url, { headers, signal });
     } catch (e) {
       throw new SourceError(`${this.url}: ${(e as Error).message}`);
     }
     if (res.status === 304) return { kind: 'unchanged', confirms: true };
-    if (res.status !== 200) throw new SourceError(`${this.url}: HTTP ${res.status}`);
+    if (res.status !== 200) {
+      await res.body?.cancel().catch(() => undefined);
+      throw new SourceError(`${this.url}: HTTP ${res.status}`);
+    }
     const declared = Number(res.headers.get('content-length') ?? '0');
-    if (declared > MAX_ZONE_BYTES) throw new SourceError(`${this.url}: ${declared} bytes is above the ${MAX_ZONE_BYTES}-byte limit`);
-    const bytes = new Uint8Array(await res.arrayBuffer());
-    if (bytes.length > MAX_ZONE_BYTES) throw new SourceError(`${this.url}: larger than the ${MAX_ZONE_BYTES}-byte limit`);
+    if (declared > this.maxBytes) {
+      await res.body?.cancel().catch(() => undefined);
+      throw new SourceError(`${this.url}: ${declared} bytes is above the ${this.maxBytes}-byte limit`);
+    }
+    let bytes: Uint8Array;
+    try {
+      bytes = await readCapped(res, this.maxBytes);
+    } catch (e) {
+      throw new SourceError(`${this.url}: ${(e as Error).message}`);
+    }
     const validators: Validators = {};
     const etag = res.headers.get('etag');
     const lastModified = res.headers.get('last-modified');
@@ -66,4 +83,29 @@ export class UrlSource implements ZoneSource {
     if (lastModified) validators.lastModified = lastModified;
     return { kind: 'data', bytes, validators };
   }
+}
+
+/** The body, read chunk by chunk and refused as soon as it passes `cap` bytes (no Content-Length needed). */
+async function readCapped(res: Response, cap: number): Promise<Uint8Array> {
+  if (!res.body) return new Uint8Array(0);
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.length;
+    if (size > cap) {
+      await reader.cancel().catch(() => undefined);
+      throw new Error(`larger than the ${cap}-byte limit`);
+    }
+    chunks.push(value);
+  }
+  const out = new Uint8Array(size);
+  let p = 0;
+  for (const c of chunks) {
+    out.set(c, p);
+    p += c.length;
+  }
+  return out;
 }
