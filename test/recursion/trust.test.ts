@@ -120,6 +120,21 @@ describe.runIf(ok)('trust', () => {
     expect(judged.some((j) => j.server === h.ip.root)).toBe(false); // referrals are not judged
   });
 
+  it('takes a judge per request (the resolve step’s validator), beside or instead of the constructor’s', async () => {
+    const { it: r } = iteratorFor(h);
+    const mine: string[] = [];
+    const judge = (j: JudgedResponse) => (mine.push(nameToText(j.question.name)), j.server === h.ip.ex1 ? ('bogus' as const) : ('accept' as const));
+    for (let i = 0; i < 3; i++) {
+      const res = await r.resolve(q(`j${i}.wild.example.test.`), { deadline: deadline(), judge });
+      expect(res.provenance[0]!.server).toBe(h.ip.ex2);
+    }
+    expect(mine.some((n) => n.endsWith('wild.example.test.'))).toBe(true);
+    // Without one, nothing is judged.
+    mine.length = 0;
+    await r.resolve(q('k.wild.example.test.'), { deadline: deadline() });
+    expect(mine).toEqual([]);
+  });
+
   it('answers SERVFAIL (bogus) when every server is judged bogus, and caches nothing of it', async () => {
     const { it: r } = iteratorFor(h, { judge: (j) => (nameToText(j.zone) === 'example.test.' ? 'bogus' : 'accept') });
     const res = await r.resolve(q('www.example.test.'), { deadline: deadline() });

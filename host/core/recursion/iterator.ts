@@ -90,6 +90,8 @@ export interface ResolveOptions {
   do?: boolean;
   /** This request's start for the root zone; undefined: the constructor's. */
   rootStart?: RootStart | null;
+  /** This request's judge (the resolve step's validator); undefined: the constructor's, null: none. */
+  judge?: Judge | null;
 }
 
 /** Where one RRset of the response came from, for the validator. */
@@ -178,6 +180,7 @@ class Request {
   constructor(
     readonly deadline: number,
     readonly rootStart: RootStart | null,
+    readonly judge: Judge | null,
   ) {}
 }
 
@@ -269,7 +272,7 @@ export class IterativeResolver {
 
   /** Resolves one question. Never throws: a failure is a SERVFAIL with `failure` set. */
   async resolve(q: Question, opts: ResolveOptions): Promise<Resolution> {
-    const req = new Request(opts.deadline, opts.rootStart === undefined ? this.rootStart : opts.rootStart);
+    const req = new Request(opts.deadline, opts.rootStart === undefined ? this.rootStart : opts.rootStart, opts.judge === undefined ? this.judge : opts.judge);
     const dnssec = opts.do ?? false;
     let result: Resolution;
     if (q.class !== RRClass.IN) {
@@ -631,7 +634,7 @@ export class IterativeResolver {
         continue;
       }
       if (!isMin && chain.loop) throw new ResolutionError('cname_loop', `CNAME chain in the answer for ${nameToText(name)} loops`);
-      if (!(await this.accepted(q, sent.raw, origin))) {
+      if (!(await this.accepted(q, sent.raw, origin, req))) {
         bogus++;
         unusable('bogus');
         if (server !== LOCAL_ROOT) {
@@ -663,9 +666,9 @@ export class IterativeResolver {
     return !!n && n.entry.kind === 'nodata' && isSubdomain(n.entry.origin.zone, zone);
   }
 
-  private async accepted(q: Question, raw: Uint8Array, origin: Origin): Promise<boolean> {
-    if (!this.judge) return true;
-    const verdict = await this.judge({ question: q, message: raw, zone: origin.zone, server: origin.server });
+  private async accepted(q: Question, raw: Uint8Array, origin: Origin, req: Request): Promise<boolean> {
+    if (!req.judge) return true;
+    const verdict = await req.judge({ question: q, message: raw, zone: origin.zone, server: origin.server });
     this.m.judged.inc({ verdict });
     return verdict !== 'bogus';
   }
