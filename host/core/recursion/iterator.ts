@@ -638,7 +638,9 @@ export class IterativeResolver {
         bogus++;
         unusable('bogus');
         if (server !== LOCAL_ROOT) {
-          this.servers.setAside(dp.zone, server, 'bogus');
+          // For the zone the bogus data is from: a server that also serves a child zone (asked
+          // as the parent, it answers from the child) is not set aside for the parent.
+          this.servers.setAside(answerZone(msg, dp.zone), server, 'bogus');
           this.m.aside.inc({ reason: 'bogus' });
         }
         continue;
@@ -1008,4 +1010,38 @@ function keyToText(key: string): string {
   const b = new Uint8Array(key.length);
   for (let i = 0; i < key.length; i++) b[i] = key.charCodeAt(i);
   return nameToText(b);
+}
+
+/**
+ * The zone an authoritative answer's data is from, as far as the message says: the deepest
+ * RRSIG signer or SOA owner at or below `asked` (the zone the server was asked as); `asked`
+ * when it says nothing deeper.
+ */
+function answerZone(msg: ParsedResponse, asked: Uint8Array): Uint8Array {
+  let best = asked;
+  const consider = (zone: Uint8Array) => {
+    if (countLabels(zone) > countLabels(best) && isSubdomain(zone, asked)) best = zone;
+  };
+  for (const section of msg.sections.slice(0, 2)) {
+    for (const set of section) {
+      if (set.type === RRType.SOA) consider(set.owner);
+      for (const sig of set.sigs) {
+        const signer = signerName(sig);
+        if (signer) consider(signer);
+      }
+    }
+  }
+  return best;
+}
+
+/** The signer name of RRSIG RDATA (uncompressed, RFC 4034 §3.1.7), or null when malformed. */
+function signerName(rdata: Uint8Array): Uint8Array | null {
+  let p = 18;
+  while (p < rdata.length) {
+    const l = rdata[p]!;
+    if (l === 0) return rdata.subarray(18, p + 1);
+    if (l > 63) return null;
+    p += l + 1;
+  }
+  return null;
 }
