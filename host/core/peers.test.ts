@@ -47,7 +47,7 @@ function ownerAnswer(query: Uint8Array, version: Uint8Array | null): Uint8Array 
   return appendOpt(concat([head, rr]), encodeOpt(1232, 0, [{ code: 65001, data: mark }]));
 }
 
-function site(chain: AppChain, o: { ownerVersion?: () => Uint8Array | null } = {}) {
+function site(chain: AppChain, o: { ownerVersion?: () => Uint8Array | null; ownerReply?: (q: Uint8Array) => Uint8Array } = {}) {
   let clock = 1_790_000_000_000;
   const now = () => clock;
   const metrics = new MemoryMetrics();
@@ -57,6 +57,7 @@ function site(chain: AppChain, o: { ownerVersion?: () => Uint8Array | null } = {
     udp: (host, _port, msg) => {
       sent.push(host === B ? 'b' : host === UPSTREAM ? 'upstream' : host);
       if (host === B && !bAnswers) return new Promise<Uint8Array>(() => undefined);
+      if (host === B && o.ownerReply) return Promise.resolve(o.ownerReply(msg));
       if (host === B && o.ownerVersion) return Promise.resolve(ownerAnswer(msg, o.ownerVersion()));
       return Promise.resolve(buildErrorResponse(msg, Rcode.NXDOMAIN, parseQuery(msg)));
     },
@@ -102,6 +103,15 @@ function site(chain: AppChain, o: { ownerVersion?: () => Uint8Array | null } = {
 }
 
 describe('peer forwarding in the host', () => {
+  it('takes a malformed answer from a peer as that peer failing and resolves the query here', async () => {
+    // The owner's answer with a second OPT record: no client could parse it.
+    const s = site(alwaysPeer, { ownerReply: (q) => appendOpt(ownerAnswer(q, null), encodeOpt(1232, 0)) });
+    const r = await s.ask('192.0.2.1');
+    expect(r.went).toEqual(['b', 'upstream']);
+    expect(r.rcode).toBe(Rcode.NXDOMAIN);
+    expect(s.metrics.value('edge_peer_forwarded_total', { peer: 'b', result: 'error' })).toBe(1);
+  });
+
   it('never forwards a query whose hops are used up, whatever the app asks', async () => {
     const s = site(alwaysPeer);
     // A client query: hop 0 of 1, so it goes to b.

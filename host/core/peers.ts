@@ -6,6 +6,7 @@
  * the peer is marked down and gets one probe query per interval until it answers again.
  */
 
+import { checkAnswer } from './answer-check.js';
 import { CONTEXT_HEADER, type ContextAuth } from './context-auth.js';
 import { encodeContext, parseIPv4, parseIPv6, type RequestContext } from './context.js';
 import { EDE_OPTION, EDE_STALE_ANSWER, FLAG_TC, base64UrlEncode, buildQuery, parseQuery, readHeader, stripOpt, type EdnsOption, type Question } from './dns/wire.js';
@@ -154,6 +155,8 @@ export class Peers {
           if (!accept(reply)) throw new PeerError('TCP reply does not match the query');
         }
       }
+      // Parsed in full before it is cached or relayed, as an upstream's answer is (answer-check.ts).
+      if (checkAnswer(reply) > 0xf) throw new PeerError('answered with an extended rcode');
       if (p.down) {
         this.logger.log('info', 'peer back up', { peer: p.id });
         this.m.up.set({ peer: p.id }, 1);
