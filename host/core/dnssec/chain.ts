@@ -189,7 +189,7 @@ export class ChainOfTrust {
     for (let attempt = 0; attempt < this.opts.attempts; attempt++) {
       if (Date.now() >= run.deadline) break;
       run.budget.fetch();
-      const got = await this.opts.fetcher.fetch(name, type, run.deadline, attempt).catch(() => null);
+      const got = await (run.fetcher ?? this.opts.fetcher).fetch(name, type, run.deadline, attempt).catch(() => null);
       if (!got) continue;
       const from = got.server ? ` from ${got.server}` : '';
       let resp: Response;

@@ -16,6 +16,7 @@ import { lowerName, nameEquals, nameToText, wireNameLength } from '../dns/name.j
 import { nsec3Hash, parseNsec3, type Nsec3Params } from '../zone/nsec3-chain.js';
 import { signedData } from '../zone/signed-data.js';
 import { BudgetExceeded, WorkBudget, type ResponseWork, type ValidationLimits } from './budget.js';
+import type { KeyFetcher } from './chain.js';
 import type { ProofRecords } from './denial.js';
 import { EDE, type Ede } from './ede.js';
 import { canonicalRdatas, type RRset } from './message.js';
@@ -32,6 +33,8 @@ export class Run {
     readonly limits: ValidationLimits,
     readonly now: number,
     readonly deadline: number,
+    /** This answer's key source, over the chain's own (ValidateOptions.fetcher). */
+    readonly fetcher?: KeyFetcher,
   ) {
     this.budget = new WorkBudget(limits);
     this.nowSec = Math.floor(now / 1000);

@@ -80,7 +80,8 @@ export interface ValidationResult {
 export interface ValidatorOptions {
   /** Trust anchors, one or more zones (`parseTrustAnchors`). */
   anchors: readonly TrustAnchor[];
-  fetcher: KeyFetcher;
+  /** Default key source; `validate` may be given another per answer (none: key fetches fail). */
+  fetcher?: KeyFetcher;
   /** Default WebCrypto. */
   verifier?: SignatureVerifier;
   /** Shared across answers; default a new one (10,000 entries). */
@@ -103,6 +104,12 @@ export interface ValidateOptions {
   deadline?: number;
   /** Who sent the response, for the EDE text. */
   server?: string;
+  /**
+   * Where this answer's DS and DNSKEY queries go, when not the validator's own `fetcher`: the
+   * resolver passes its route's (the upstream group the answer came from), so keys come
+   * through the same servers. Keys learnt are shared in `keyCache` whichever fetcher found them.
+   */
+  fetcher?: KeyFetcher;
 }
 
 /** An internal verdict, before it becomes a ValidationResult. */
@@ -111,6 +118,8 @@ type Verdict =
   | { state: 'insecure' | 'bogus' | 'indeterminate'; zone: Uint8Array | null; reason: string; text: string; ede?: Ede };
 
 const t = nameToText;
+
+const NO_FETCHER: KeyFetcher = { fetch: async () => null };
 
 export class Validator {
   readonly keyCache: KeyCache;
@@ -144,7 +153,7 @@ export class Validator {
     };
     this.chain = new ChainOfTrust({
       anchors: options.anchors,
-      fetcher: options.fetcher,
+      fetcher: options.fetcher ?? NO_FETCHER,
       cache: this.keyCache,
       negativeAnchors: this.negativeAnchors,
       bogusTtl: this.bogusTtl,
@@ -156,7 +165,7 @@ export class Validator {
   /** Validates one response (wire bytes). See the header for what the result means. */
   async validate(response: Uint8Array, options: ValidateOptions = {}): Promise<ValidationResult> {
     const now = this.clock();
-    const run = new Run(this.verifier, this.limits, now, options.deadline ?? Date.now() + this.timeout);
+    const run = new Run(this.verifier, this.limits, now, options.deadline ?? Date.now() + this.timeout, options.fetcher);
     const from = options.server ? ` from ${options.server}` : '';
     let verdict: Verdict;
     let question = 'the response';
