@@ -43,7 +43,7 @@ const qs = Array.from({ length: 1000 }, (_, i) => buildQuery({ name: textToName(
 const info = { client: { address: '192.0.2.1', port: 40000 }, transport: 'udp' };
 
 async function node(withRules) {
-  const text = `[server]\nlisten = ["127.0.0.1:0"]\n[upstreams]\ndefault = ["127.0.0.1:${up.address().port}"]\n[apps]\nchain = ${withRules ? '["override", "forward"]' : '["forward"]'}\n${withRules ? `[rules]\nfile = "${rules}"\n` : ''}[log]\nlevel = "error"\n`;
+  const text = `[server]\nlisten = ["127.0.0.1:0"]\n[upstreams]\ndefault = ["127.0.0.1:${up.address().port}"]\n[apps]\nchain = ${withRules ? '["override", "forward"]' : '["forward"]'}\n${withRules ? `[rules]\nfile = "${rules}"\n` : ''}[log]\nlevel = "error"\n[dnssec]\nvalidate = false\n`;
   const n = await EdgeNode.start(parseConfig(text, 'bench'), { logger: silentLogger, configText: text });
   for (const q of qs) await n.node.currentResolver.handle(q, info); // fill the cache
   return n;

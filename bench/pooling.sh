@@ -32,6 +32,9 @@ node_id = "$1"
 listen = ["127.0.0.1:$2"]
 [admin]
 listen = "127.0.0.1:$(($2 + 100))"
+# the NSD zones here are unsigned: the benchmarks without validation
+[dnssec]
+validate = false
 [upstreams]
 default = ["127.0.0.1:$AUTH"]
 [cache]

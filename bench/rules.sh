@@ -36,6 +36,9 @@ file = \"$3\""
   cat > "$work/edge.toml" <<CONF
 [server]
 listen = ["127.0.0.1:$EDGE_PORT"]
+# the NSD zones here are unsigned: the benchmarks without validation
+[dnssec]
+validate = false
 [upstreams]
 default = ["127.0.0.1:$AUTH_PORT"]
 [apps]

@@ -66,6 +66,9 @@ cat > "$work/node.toml" <<CONF
 [server]
 listen = ["127.0.0.1:$EDGE_PORT"]
 doh_http = ["127.0.0.1:$DOH_PORT"]
+# the NSD zones here are unsigned: the benchmarks without validation
+[dnssec]
+validate = false
 [upstreams]
 default = ["$AUTH:$AUTH_PORT"]
 [apps.forward.config.routes]
@@ -78,6 +81,9 @@ pids+=($node_pid)
 
 # The Worker, with wrangler.toml's bindings and a config whose upstream is the Node DoH listener.
 config="node_id = \"ingress\"
+# the NSD zones here are unsigned: the benchmarks without validation
+[dnssec]
+validate = false
 [upstreams]
 default = [\"http://127.0.0.1:$DOH_PORT/dns-query\"]
 [apps.forward.config.routes]

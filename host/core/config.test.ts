@@ -74,4 +74,19 @@ describe('config', () => {
     const bytes = encodeAppConfig({ routes: { 'com.': 'alt', '.': 'default' }, list: ['a', 'b'] }, { upstream_groups: 'default,alt' });
     expect(new TextDecoder().decode(bytes)).toBe('host.upstream_groups=default,alt\nroutes.com.=alt\nroutes..=default\nlist=a,b\n');
   });
+
+  it('reads [dnssec]: validation on by default, the built-in anchor, bogus answers remembered 60 s', () => {
+    const c = parseConfig('[upstreams]\ndefault = ["127.0.0.1:53"]\n');
+    expect(c.dnssec).toEqual({ validate: true, bogus_ttl: 60 });
+    const d = parseConfig('[upstreams]\ndefault = ["127.0.0.1:53"]\n[dnssec]\nvalidate = false\ntrust_anchor = "anchors.ds"\nbogus_ttl = 5\n');
+    expect(d.dnssec).toEqual({ validate: false, trust_anchor: 'anchors.ds', bogus_ttl: 5 });
+    expect(problems('[upstreams]\ndefault = ["127.0.0.1:53"]\n[dnssec]\nvalidation = true\n')).toEqual(['test.toml: dnssec: unknown key "validation"']);
+    expect(problems('[upstreams]\ndefault = ["127.0.0.1:53"]\n[dnssec]\nbogus_ttl = -1\n')[0]).toMatch(/^test\.toml: dnssec\.bogus_ttl: /);
+  });
+
+  it('takes dnssec.trust_anchor as the anchor of a root copy under zone.dnssec = "require"', () => {
+    const base = '[upstreams]\ndefault = ["127.0.0.1:53"]\n[zone]\nsource = "root.zone"\n';
+    expect(problems(base)[0]).toMatch(/zone\.trust_anchor: required to verify the zone under zone\.dnssec = "require"/);
+    expect(() => parseConfig(`${base}[dnssec]\ntrust_anchor = "root.ds"\n`)).not.toThrow();
+  });
 });

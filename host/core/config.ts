@@ -193,7 +193,10 @@ export const configSchema = z.strictObject({
     .strictObject({
       /** A file path (watched) or an http(s):// URL (conditional GET); text, gzip or a zone image. */
       source: z.string().min(1).optional(),
-      /** DS or DNSKEY records the zone's DNSKEY RRset must match. */
+      /**
+       * DS or DNSKEY records the zone's DNSKEY RRset must match; default dnssec.trust_anchor
+       * (one file for both). Set it only for a copy verified against another anchor.
+       */
       trust_anchor: z.string().min(1).optional(),
       zonemd: z.enum(['require', 'verify-if-present', 'ignore']).default('verify-if-present'),
       dnssec: z.enum(['require', 'verify-if-present', 'ignore']).default('require'),
@@ -215,6 +218,21 @@ export const configSchema = z.strictObject({
        * older copy as a running node does. Without it a restart takes any serial.
        */
       state_file: z.string().min(1).optional(),
+    })
+    .prefault({}),
+  /** DNSSEC validation of upstream answers (docs/dnssec.md). */
+  dnssec: z
+    .strictObject({
+      /** Validate every upstream answer (AD only on what validated; bogus is SERVFAIL with an EDE). */
+      validate: z.boolean().default(true),
+      /**
+       * DS or DNSKEY records, zone-file form, for one or more zones: the anchors validation
+       * starts from, and the one that verifies the local root copy (unless zone.trust_anchor
+       * names another). Default: the IANA root anchors built in.
+       */
+      trust_anchor: z.string().min(1).optional(),
+      /** Seconds a bogus answer is remembered and answered SERVFAIL without asking again (RFC 4035 §4.7). */
+      bogus_ttl: seconds(60, 86_400),
     })
     .prefault({}),
   rules: z
@@ -285,9 +303,9 @@ export function validateConfig(raw: unknown, source = 'config'): Config {
   if (cfg.site.signing_key !== undefined && !keyIds.includes(cfg.site.signing_key)) {
     problems.push(`${source}: site.signing_key: "${cfg.site.signing_key}" is not in site.keys`);
   }
-  if (cfg.zone.source && cfg.zone.dnssec === 'require' && cfg.zone.verify_images && !cfg.zone.trust_anchor) {
+  if (cfg.zone.source && cfg.zone.dnssec === 'require' && cfg.zone.verify_images && !cfg.zone.trust_anchor && !cfg.dnssec.trust_anchor) {
     // Every version would be refused, and the node would retry for ever.
-    problems.push(`${source}: zone.trust_anchor: required to verify the zone under zone.dnssec = "require" (the default): give trust_anchor (serve: --trust-anchor FILE), or set zone.dnssec = "verify-if-present" or "ignore"`);
+    problems.push(`${source}: zone.trust_anchor: required to verify the zone under zone.dnssec = "require" (the default): give dnssec.trust_anchor or zone.trust_anchor (serve: --trust-anchor FILE), or set zone.dnssec = "verify-if-present" or "ignore"`);
   }
   if ((cfg.server.tls_cert === undefined) !== (cfg.server.tls_key === undefined)) {
     problems.push(`${source}: server: tls_cert and tls_key go together`);

@@ -12,6 +12,7 @@ import type { Logger } from './log.js';
 import type { MetricsSink } from './metrics.js';
 import { Peers, rulesVersion } from './peers.js';
 import { Resolver, type ResolverOptions } from './resolver.js';
+import type { AnswerValidation } from './pipeline/validation.js';
 import { parseServer, Upstreams, type UpstreamTransport } from './upstream.js';
 import type { AnswerOrigin } from './pipeline/resolve-step.js';
 
@@ -106,8 +107,8 @@ export function zoneSettings(c: Config) {
   };
 }
 
-/** Config sections that decide where an answer comes from. */
-const ROUTING_SECTIONS = ['upstreams', 'upstream', 'apps', 'resolver'] as const;
+/** Config sections that decide where an answer comes from, or what is made of it (validation). */
+const ROUTING_SECTIONS = ['upstreams', 'upstream', 'apps', 'resolver', 'dnssec'] as const;
 
 /**
  * Whether a new config can send a query somewhere other than the old one did: new upstreams,
@@ -132,6 +133,8 @@ export interface ResolverParts {
   /** What the runtime changes in resolverOptions(c). */
   options?: Partial<ResolverOptions>;
   now?: () => number;
+  /** DNSSEC validation; null when `[dnssec] validate = false`. */
+  validation?: AnswerValidation | null;
 }
 
 /**
@@ -144,7 +147,7 @@ export function nextResolver(c: Config, previous: { resolver: Resolver; config: 
   const sameCache = previous !== null && JSON.stringify(cacheOptions(c)) === JSON.stringify(previous.resolver.cache.opts);
   const cache = sameCache ? previous.resolver.cache : new AnswerCache(cacheOptions(c), parts.now);
   const options = { ...resolverOptions(c), ...parts.options };
-  const resolver = new Resolver(parts.chain, cache, parts.upstreams, parts.peers, parts.metrics, parts.logger, options, parts.now, parts.origin);
+  const resolver = new Resolver(parts.chain, cache, parts.upstreams, parts.peers, parts.metrics, parts.logger, options, parts.now, parts.origin, parts.validation ?? null);
   resolver.rulesVersion = () => rulesVersion(parts.rulesHash());
   if (previous && (!sameCache || routingChanged(previous.config, c))) resolver.flush(null, 'config');
   return resolver;

@@ -3,7 +3,7 @@
  *
  *   parse -> screen -> context -> [pre-cache] -> cache hit  -> [post-cache] -> respond
  *                                             -> cache miss -> [resolve] -> peer owner, or
- *                                                              upstream -> cache store
+ *                                                              upstream -> validator -> cache store
  *                                                           -> [post-resolve] -> respond
  *
  * This file is the spine: it runs the phases in order and decides where a query goes next. The
@@ -12,9 +12,10 @@
  * coalescing and serve-stale (resolve-step.ts, in-flight.ts, serve-stale.ts), and shaping the
  * answer and its EDNS (answer-shape.ts).
  *
- * Upstream answers are cached as they arrive (so a refresh that outlives its request still
- * fills the cache), as the upstream sent them: what a post-resolve app makes of an answer is for
- * its request. A post-resolve TTL cap still bounds the entry. Serve-stale (RFC 8767) kicks in
+ * Upstream answers are validated (DNSSEC, pipeline/validation.ts) and cached as they arrive
+ * (so a refresh that outlives its request still fills the cache), with AD as our verdict says
+ * and the records a DO=0 client must not see taken out, but otherwise as the upstream sent
+ * them: what a post-resolve app makes of an answer is for its request. A post-resolve TTL cap still bounds the entry. Serve-stale (RFC 8767) kicks in
  * when the upstreams fail or are slower than the client response timer.
  */
 
@@ -34,6 +35,7 @@ import { PipelineMetrics } from './pipeline/metrics.js';
 import { PeerContext, withoutOption } from './pipeline/peer-context.js';
 import { PEER_PREFIX, PeerForward } from './pipeline/peer-forward.js';
 import { ResolveStep, type AnswerOrigin } from './pipeline/resolve-step.js';
+import type { AnswerValidation } from './pipeline/validation.js';
 import { errorReply, screen } from './pipeline/screen.js';
 import type { Body, ClientInfo, Reply, ResolverOptions } from './pipeline/types.js';
 import { PHASE } from './phases.js';
@@ -77,6 +79,8 @@ export class Resolver {
     private readonly now: () => number = Date.now,
     /** Where answers come from, by route (default: the upstream groups). */
     readonly origin: AnswerOrigin = upstreams,
+    /** DNSSEC validation of what the upstreams answer; null when `[dnssec] validate = false`. */
+    readonly validation: AnswerValidation | null = null,
   ) {
     this.chain = chain;
     this.m = new PipelineMetrics(metrics);
@@ -86,7 +90,7 @@ export class Resolver {
     const ours = () => this.rulesVersion();
     this.peerContext = new PeerContext(peers, opts, ours, this.m, logger);
     this.peerForward = new PeerForward(peers, cache, inflight, opts, ours, now, this.m, logger);
-    this.resolveStep = new ResolveStep(origin, cache, inflight, opts, this.m, logger);
+    this.resolveStep = new ResolveStep(origin, cache, inflight, opts, this.m, logger, validation);
   }
 
   get currentUpstreams(): Upstreams {

@@ -15,6 +15,8 @@ import { checkAnswer, isRefusal as refuses } from './answer-check.js';
 import type { Logger } from './log.js';
 import { parseIPv4, parseIPv6 } from './context.js';
 import type { Counter, Gauge, Histogram, MetricsSink } from './metrics.js';
+import type { KeyFetcher } from './dnssec/chain.js';
+import type { RequestContext } from './context.js';
 
 export type ServerSpec =
   | { kind: 'dns'; host: string; port: number; label: string }
@@ -96,13 +98,22 @@ export interface UpstreamOptions {
   /** EDNS payload size we advertise upstream. */
   udpSize: number;
   health: HealthPolicy;
+  /** Servers whose answers a judge may find bogus before the query gives up (default 3). */
+  bogusTries?: number;
 }
 
 export const defaultUpstreamOptions: UpstreamOptions = {
   tryTimeoutMs: 1500,
   udpSize: 1232,
   health: { failures: 3, probeIntervalMs: 5000 },
+  bogusTries: 3,
 };
+
+/**
+ * Says whether one server's answer may be taken: the DNSSEC validator, in the resolve step.
+ * `bogus` makes the origin try another server.
+ */
+export type Judge = (body: Uint8Array, server: string) => Promise<'accept' | 'bogus'>;
 
 class ServerState {
   consecutiveFailures = 0;
@@ -259,15 +270,49 @@ export class Upstreams {
   /**
    * Resolves `q` through group `groupName` before `deadline` (ms since epoch). Answers with
    * rcode SERVFAIL, REFUSED or NOTIMP make the next server be tried; the last such answer is
-   * returned when no server does better. Throws UpstreamError when no server answered at all.
+   * returned when no server does better. With a `judge` (the DNSSEC validator), every other
+   * answer is judged before it is taken: a bogus one makes the next server be tried too, at most
+   * `bogusTries` servers in all, and the last bogus answer is returned when none does better
+   * (the caller knows it is bogus: its judge said so). Throws UpstreamError when no server
+   * answered at all.
    */
-  async query(groupName: string, q: Question, flags: { do: boolean; cd: boolean }, deadline: number): Promise<UpstreamAnswer> {
+  async query(groupName: string, q: Question, flags: { do: boolean; cd: boolean }, deadline: number, _ctx?: RequestContext, judge?: Judge): Promise<UpstreamAnswer> {
     const g = this.groups.get(groupName);
     if (!g) throw new UpstreamError(`no upstream group "${groupName}"`);
+    return this.ask(g, this.order(g, q, flags), q, flags, deadline, judge);
+  }
+
+  /**
+   * Where the validator's DS and DNSKEY queries for answers of `groupName` go: the same group,
+   * with DO=1 and CD=1, attempt k starting at the k-th server in the group's order (so a retry
+   * after a bad key set asks another server); null once the attempts outnumber the servers.
+   */
+  keyFetcher(groupName: string): KeyFetcher {
+    return {
+      fetch: async (name, type, deadline, attempt) => {
+        const g = this.groups.get(groupName);
+        if (!g) return null;
+        const q: Question = { name, type, class: 1 };
+        const flags = { do: true, cd: true };
+        const order = this.order(g, q, flags);
+        if (attempt >= order.length) return null;
+        try {
+          const a = await this.ask(g, [...order.slice(attempt), ...order.slice(0, attempt)], q, flags, deadline);
+          return { response: a.body, server: a.server };
+        } catch {
+          return null;
+        }
+      },
+    };
+  }
+
+  private async ask(g: UpstreamGroup, servers: ServerState[], q: Question, flags: { do: boolean; cd: boolean }, deadline: number, judge?: Judge): Promise<UpstreamAnswer> {
     let lastAnswer: UpstreamAnswer | null = null;
+    let lastBogus: UpstreamAnswer | null = null;
+    let bogusTries = 0;
     let lastError = 'no servers';
     let lastFailure: { server: string; reason: string } | null = null;
-    for (const s of this.order(g, q, flags)) {
+    for (const s of servers) {
       const left = deadline - this.now();
       if (left <= 0) {
         lastError = 'deadline passed';
@@ -293,6 +338,14 @@ export class Upstreams {
           lastAnswer = { body, server: s.spec.label, rcode };
           continue;
         }
+        if (judge && (await judge(body, s.spec.label)) === 'bogus') {
+          // Up, but its answer failed validation (the 9 July 2023 incident): another server of
+          // the group may serve good signatures.
+          this.m.queries.inc({ group: g.name, server: s.spec.label, result: 'bogus' });
+          lastBogus = { body, server: s.spec.label, rcode };
+          if (++bogusTries >= (this.opts.bogusTries ?? 3)) break;
+          continue;
+        }
         this.m.queries.inc({ group: g.name, server: s.spec.label, result: 'ok' });
         return { body, server: s.spec.label, rcode };
       } catch (e) {
@@ -304,8 +357,9 @@ export class Upstreams {
         if (!isLocalError(e)) this.failed(g, s, reason);
       }
     }
+    if (lastBogus) return lastBogus;
     if (lastAnswer) return lastAnswer;
-    throw new UpstreamError(`all upstreams of group "${groupName}" failed (last: ${lastError})`, failureEde(g.name, lastFailure));
+    throw new UpstreamError(`all upstreams of group "${g.name}" failed (last: ${lastError})`, failureEde(g.name, lastFailure));
   }
 
   private async tryServer(g: UpstreamGroup, s: ServerState, q: Question, flags: { do: boolean; cd: boolean }, timeoutMs: number): Promise<Uint8Array> {

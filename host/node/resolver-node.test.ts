@@ -171,4 +171,32 @@ describe('ResolverNode', () => {
     await node.reload(`${BASE}[log]\nlevel = "error"\n`);
     expect(levels).toEqual(['info', 'error']);
   });
+
+  it('validates from [dnssec] trust_anchor, and the same file verifies the root copy (one anchor for both)', async () => {
+    const root = new Uint8Array(readFileSync(join(__dirname, '../../test/fixtures/zones/root-lookalike-2026082201.zone.gz')));
+    const files = new Map<string, string | Uint8Array>([['site.rules', RULES], ['anchor.ds', anchor], ['root.zone.gz', root]]);
+    const node = await ResolverNode.create(memoryPlatform(files), `${BASE}[dnssec]\ntrust_anchor = "anchor.ds"\n[zone]\nsource = "root.zone.gz"\n`, 'test');
+    expect(node.currentResolver.validation).not.toBeNull();
+    expect(node.zone?.status()).toMatchObject({ dnssec: 'verified' });
+    // a zone.trust_anchor of its own still wins for the copy (here: the real root's, which the lookalike is not signed with)
+    files.set('iana.ds', readFileSync(join(__dirname, '../../test/fixtures/zones/root-anchors.ds')));
+    const other = await ResolverNode.create(memoryPlatform(files), `${BASE}[dnssec]\ntrust_anchor = "anchor.ds"\n[zone]\nsource = "root.zone.gz"\ntrust_anchor = "iana.ds"\n`, 'test');
+    expect(other.zone?.status()).not.toMatchObject({ dnssec: 'verified' });
+    const off = await ResolverNode.create(memoryPlatform(files), `${BASE}[dnssec]\nvalidate = false\n`, 'test');
+    expect(off.currentResolver.validation).toBeNull();
+    // validation is on by default, from the built-in root anchors
+    expect((await ResolverNode.create(memoryPlatform(files), BASE, 'test')).currentResolver.validation).not.toBeNull();
+  });
+
+  it('refuses a [dnssec] trust_anchor that cannot be read or parsed, naming the key, and keeps running', async () => {
+    const files = new Map<string, string | Uint8Array>([['site.rules', RULES], ['anchor.ds', anchor], ['garbage.ds', 'not a record\n']]);
+    const node = await ResolverNode.create(memoryPlatform(files), `${BASE}[dnssec]\ntrust_anchor = "anchor.ds"\n`, 'test');
+    const before = node.config.hash;
+    for (const [name, want] of [['none.ds', /^dnssec\.trust_anchor: no file "none\.ds"$/], ['garbage.ds', /^dnssec\.trust_anchor: /]] as const) {
+      const r = await node.reload(`${BASE}[dnssec]\ntrust_anchor = "${name}"\n`);
+      expect(r.ok).toBe(false);
+      expect(r.errors[0]).toMatch(want);
+    }
+    expect(node.config.hash).toBe(before);
+  });
 });

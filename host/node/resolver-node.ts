@@ -16,20 +16,31 @@ import type { Logger } from '../core/log.js';
 import type { Counter, MetricsSink } from '../core/metrics.js';
 import type { Resolver } from '../core/resolver.js';
 import { UrlSource, type ZoneSource } from '../core/zone-source.js';
-import { parseTrustAnchor, type TrustAnchor } from '../core/zone/index.js';
 import { IANA_ROOT_HINTS, IterativeResolver, parseRootHints, type RootHints } from '../core/recursion/index.js';
 import { IteratorOrigin, RoutedOrigin } from '../core/recursion/origin.js';
 import { LocalRoot } from '../apps/local-root.js';
+import { anchorFor, parseTrustAnchor, parseTrustAnchors, type TrustAnchor } from '../core/zone/index.js';
+import { BogusCache } from '../core/dnssec/bogus-cache.js';
+import { KeyCache } from '../core/dnssec/key-cache.js';
+import { NegativeTrustAnchors } from '../core/dnssec/negative-anchors.js';
+import { rootAnchors } from '../core/dnssec/root-anchors.js';
+import { Validator } from '../core/dnssec/validator.js';
+import { AnswerValidation } from '../core/pipeline/validation.js';
 import { loadData, NodeData, readData, type LoadedData } from './node-data.js';
 import type { Platform, RuntimeConfig } from './platform.js';
 
 export type ReloadResult = { ok: boolean; errors: string[] };
 
+const ROOT = new Uint8Array([0]);
+
 /** What a config needs from the outside world, read before anything is built or swapped. */
 interface Inputs {
+  /** The anchor the zone copy is verified against. */
   anchor: TrustAnchor | null;
   /** `[resolver] root_hints` read and parsed (recursive mode); null: the built-in IANA hints. */
   hints: { hints: RootHints; text: string } | null;
+  /** The anchors validation starts from (`[dnssec] trust_anchor`, else the built-in root's). */
+  anchors: { list: TrustAnchor[]; key: string };
   data: Awaited<ReturnType<typeof readData>>;
   hash: string;
 }
@@ -66,6 +77,10 @@ export class ResolverNode<M extends MetricsSink = MetricsSink> {
   private iterator: { key: string; it: IterativeResolver } | null = null;
   /** The local root copy as the iterator's start for the root zone. */
   private readonly localRoot = new LocalRoot(() => this.chain);
+  /** Negative trust anchors (RFC 7646): the node's, kept across configs. */
+  readonly negativeAnchors = new NegativeTrustAnchors();
+  /** Validated keys, kept while the trust anchors they came from stay the same. */
+  private keys: { anchors: string; cache: KeyCache } | null = null;
   /** Applies run one after another: each builds on the chain the one before put in service. */
   private applying: Promise<unknown> = Promise.resolve();
 
@@ -185,13 +200,32 @@ export class ResolverNode<M extends MetricsSink = MetricsSink> {
 
   private async inputs(rc: RuntimeConfig, text: string): Promise<Inputs> {
     const c = rc.config;
-    const [anchor, hints, data, hash] = await Promise.all([
+    const [anchors, anchor, hints, data, hash] = await Promise.all([
+      this.validationAnchors(c),
       this.trustAnchor(c),
       this.rootHints(c),
       this.platform.appData.mode === 'with-config' ? readData(this.platform.appData.of(c)) : [],
       sha256Hex(new TextEncoder().encode(text)),
     ]);
-    return { anchor, hints, data, hash };
+    // One file serves both: without zone.trust_anchor the copy is verified by the validation
+    // anchor of its zone (the root's, or the only one the file has).
+    const zoneAnchor = anchor ?? (c.dnssec.trust_anchor ? (anchorFor(anchors.list, ROOT) ?? (anchors.list.length === 1 ? anchors.list[0]! : null)) : null);
+    return { anchor: zoneAnchor, anchors, hints, data, hash };
+  }
+
+  /**
+   * Reads `[dnssec] trust_anchor` (one or more zones), else the built-in root anchors, before
+   * anything is swapped, so a bad file refuses the config.
+   */
+  private async validationAnchors(c: Config): Promise<Inputs['anchors']> {
+    const name = c.dnssec.trust_anchor;
+    if (!name) return { list: await rootAnchors(), key: 'built-in' };
+    try {
+      const { bytes, file } = await this.platform.readTrustAnchor(name);
+      return { list: await parseTrustAnchors(bytes, { file }), key: await sha256Hex(bytes) };
+    } catch (e) {
+      throw new ConfigError([`dnssec.trust_anchor: ${(e as Error).message}`]);
+    }
   }
 
   /** Reads `[resolver] root_hints` (recursive mode), before anything is swapped, so a bad file refuses the config. */
@@ -233,15 +267,16 @@ export class ResolverNode<M extends MetricsSink = MetricsSink> {
     });
     const loaded = loadData(chain, inputs.data);
     const iterator = this.iteratorFor(c, inputs);
-    return { rc, chain, iterator, parts: this.resolverParts(c, chain, iterator), loaded, zone: this.zoneFor(rc, inputs.anchor), hash: inputs.hash };
+    return { rc, chain, iterator, parts: this.resolverParts(c, chain, iterator, inputs), loaded, zone: this.zoneFor(rc, inputs.anchor), hash: inputs.hash };
   }
 
   /**
    * What the resolver for `c` is made of: the one place a config becomes the resolver's
-   * components, for every runtime. A new component (a DNSSEC validator with its trust anchors,
-   * an iterator with its root hints) is built here and handed to the resolver with the rest.
+   * components, for every runtime. A new component (the DNSSEC validator with its trust
+   * anchors, an iterator with its root hints) is built here and handed to the resolver with the
+   * rest.
    */
-  private resolverParts(c: Config, chain: WasmAppChain, iterator: Built['iterator']): ResolverParts {
+  private resolverParts(c: Config, chain: WasmAppChain, iterator: Built['iterator'], inputs: Inputs): ResolverParts {
     const p = this.platform;
     const wiring = { transport: p.transport, metrics: this.metrics, logger: this.logger, now: p.now };
     const upstreams = upstreamsFromConfig(c, wiring);
@@ -249,6 +284,7 @@ export class ResolverNode<M extends MetricsSink = MetricsSink> {
       chain,
       upstreams,
       ...(iterator ? { origin: new RoutedOrigin(new IteratorOrigin(iterator.it, (ctx) => this.localRoot.forRequest(ctx)), upstreams) } : {}),
+      validation: this.validation(c, inputs.anchors),
       peers: peersFromConfig(c, { ...wiring, transport: p.peerTransport ?? p.transport }, { sendContext: !p.testOnlyForwardWithoutContext }),
       metrics: this.metrics,
       logger: this.logger,
@@ -277,6 +313,27 @@ export class ResolverNode<M extends MetricsSink = MetricsSink> {
       ...(p.now ? { now: p.now } : {}),
     });
     return { key, it };
+  }
+
+  /**
+   * The validator for `c`, or null when `[dnssec] validate = false`. Validated keys are kept
+   * across reloads while the anchors stay the same; negative trust anchors are the node's and
+   * outlive every config.
+   */
+  private validation(c: Config, anchors: Inputs['anchors']): AnswerValidation | null {
+    if (!c.dnssec.validate) return null;
+    if (this.keys?.anchors !== anchors.key) this.keys = { anchors: anchors.key, cache: new KeyCache() };
+    const now = this.platform.now;
+    const validator = new Validator({
+      anchors: anchors.list,
+      keyCache: this.keys.cache,
+      negativeAnchors: this.negativeAnchors,
+      bogusTtl: c.dnssec.bogus_ttl,
+      timeout: c.server.request_timeout_ms,
+      metrics: this.metrics,
+      ...(now ? { now } : {}),
+    });
+    return new AnswerValidation({ validator, bogus: new BogusCache({ ttl: c.dnssec.bogus_ttl }), metrics: this.metrics, ...(now ? { now } : {}) });
   }
 
   /** The zone source and settings `[zone]` asks for, or null for no zone copy on this node. */

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { EdgeNode, type EdgeNodeOptions } from '../../host/adapters/node/edge-node.js';
 import type { PromMetrics } from '../../host/adapters/node/prom-metrics.js';
 import type { ResolverNode } from '../../host/node/resolver-node.js';
-import { parseConfig } from '../../host/core/config.js';
+import { parseConfig, type Config } from '../../host/core/config.js';
 import { silentLogger, consoleLogger } from '../../host/core/log.js';
 import { freePort, waitFor } from './net.js';
 import { run } from './dig.js';
@@ -22,12 +22,25 @@ export interface TestNode {
   stop(): Promise<void>;
 }
 
-/** A node on loopback with port-0 listeners. `toml` is appended to a minimal base config. */
+/**
+ * Validation off, on this config and every one the node reloads: the test NSD zones are
+ * unsigned, under a root the built-in anchor cannot reach, so with the default (validation on)
+ * every forwarded answer would be bogus.
+ */
+export const noValidation = (c: Config): Config => ({ ...c, dnssec: { ...c.dnssec, validate: false } });
+
+/**
+ * A node on loopback with port-0 listeners. `toml` is appended to a minimal base config. DNSSEC
+ * validation is off (noValidation, reloads included) unless `toml` has a `[dnssec]` table: a
+ * test about validation says so.
+ */
 export async function startEdge(toml: string, opts: EdgeNodeOptions = {}): Promise<TestNode> {
   const text = `[server]\nlisten = ["127.0.0.1:0"]\nrequest_timeout_ms = 3000\n${toml}`;
-  const config = parseConfig(text, 'test config');
   const logger = process.env.EDGE_TEST_LOG ? consoleLogger('debug') : silentLogger;
-  return testNode(await EdgeNode.start(config, { logger, configText: text, ...opts }));
+  const theirs = opts.overrides;
+  const overrides = /^\[dnssec\]/m.test(toml) ? theirs : (c: Config) => (theirs ? theirs(noValidation(c)) : noValidation(c));
+  const config = parseConfig(text, 'test config');
+  return testNode(await EdgeNode.start(overrides ? overrides(config) : config, { logger, configText: text, ...opts, ...(overrides ? { overrides } : {}) }));
 }
 
 /** The test's view of a started EdgeNode, answering on its first DNS listener. */
@@ -43,10 +56,13 @@ export interface CliNode {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Runs `edge-resolver serve` from dist/ exactly as a user would, and waits until it answers. */
-export async function startCli(args: string[], probeName = 'www.example.test'): Promise<CliNode> {
+/**
+ * Runs `edge-resolver serve` from dist/ exactly as a user would, and waits until it answers.
+ * `--no-validate` is added (the test zones are unsigned) unless `validate` is true.
+ */
+export async function startCli(args: string[], probeName = 'www.example.test', validate = false): Promise<CliNode> {
   const port = await freePort();
-  const proc = spawn(process.execPath, [join(root, 'dist/host/adapters/node/main.js'), 'serve', '--listen', `127.0.0.1:${port}`, ...args], {
+  const proc = spawn(process.execPath, [join(root, 'dist/host/adapters/node/main.js'), 'serve', '--listen', `127.0.0.1:${port}`, ...(validate ? [] : ['--no-validate']), ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -34,6 +34,8 @@ peer_timeout_ms = 3000
 [zone]
 source = "${LOCAL_ROOT}"
 trust_anchor = "${TRUST_ANCHOR}"
+[dnssec]
+validate = false
 [apps.forward.config.routes]
 "." = "default"
 `;

@@ -73,6 +73,8 @@ settle_ms = 0
 [zone]
 source = "${LOCAL_ROOT}"
 trust_anchor = "${TRUST_ANCHOR}"
+[dnssec]
+validate = false
 [apps.forward.config.routes]
 "." = "default"
 `;

@@ -152,8 +152,12 @@ async function main() {
   // The shipped EDGE_CONFIG with its upstreams on loopback.
   const shipped = /EDGE_CONFIG = '''\n([\s\S]*?)'''/.exec(readFileSync(join(clone, 'wrangler.toml'), 'utf8'))?.[1];
   if (!shipped) throw new Error('wrangler.toml has no EDGE_CONFIG var');
-  const config = shipped.replace(/^default = \[.*\]$/m, `default = ["http://127.0.0.1:${up.port}/dns-query"]`);
-  if (config === shipped) throw new Error('EDGE_CONFIG in wrangler.toml has no "default = [...]" upstream line');
+  const looped = shipped.replace(/^default = \[.*\]$/m, `default = ["http://127.0.0.1:${up.port}/dns-query"]`);
+  if (looped === shipped) throw new Error('EDGE_CONFIG in wrangler.toml has no "default = [...]" upstream line');
+  // The loopback upstream answers an A record for every name and has no DNSSEC to offer, so
+  // validation (on by default, from the built-in root anchor) is turned off for it.
+  if (/^\[dnssec\]/m.test(looped)) throw new Error('EDGE_CONFIG in wrangler.toml has a [dnssec] table; this script adds its own');
+  const config = `${looped}\n[dnssec]\nvalidate = false\n`;
 
   const wrangler = spawn('npx', ['wrangler', 'dev', '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', '0', '--var', `EDGE_CONFIG:${config}`], {
     cwd: clone,

@@ -163,11 +163,11 @@ describe('serve-stale', () => {
     const { cache, key } = expiredEntry();
     const { sink, m } = metrics();
     const fresh = answer(300);
-    expect(await serveStale(key, staleEntry(cache, key)!, async () => fresh, cache, timers, m)).toEqual({ body: fresh, source: 'upstream' });
-    const failed = await serveStale(key, staleEntry(cache, key)!, async () => answer(0, FLAG_QR, Rcode.SERVFAIL), cache, timers, m);
+    expect(await serveStale(key, staleEntry(cache, key)!, async () => ({ body: fresh }), cache, timers, m)).toEqual({ body: fresh, source: 'upstream' });
+    const failed = await serveStale(key, staleEntry(cache, key)!, async () => ({ body: answer(0, FLAG_QR, Rcode.SERVFAIL) }), cache, timers, m);
     expect(failed).toMatchObject({ source: 'stale', minTtl: 30 });
     let asked = 0;
-    const again = await serveStale(key, staleEntry(cache, key)!, async () => (asked++, fresh), cache, timers, m);
+    const again = await serveStale(key, staleEntry(cache, key)!, async () => (asked++, { body: fresh }), cache, timers, m);
     expect(again.source).toBe('stale');
     expect(asked).toBe(0);
     expect(sink.snapshot()['edge_stale_answers_total']).toEqual({ 'reason=upstream-failure': 1, 'reason=recheck': 1 });
@@ -177,7 +177,7 @@ describe('serve-stale', () => {
     const { cache, key } = expiredEntry();
     const { sink, m } = metrics();
     let fail!: (e: Error) => void;
-    const slow = new Promise<Uint8Array>((_, reject) => (fail = reject));
+    const slow = new Promise<{ body: Uint8Array }>((_, reject) => (fail = reject));
     const r = await serveStale(key, staleEntry(cache, key)!, () => slow, cache, timers, m);
     expect(r.source).toBe('stale');
     expect(sink.value('edge_stale_answers_total', { reason: 'timer' })).toBe(1);

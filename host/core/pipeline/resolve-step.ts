@@ -3,29 +3,59 @@
  * asked once per key at a time (in-flight.ts), under serve-stale (serve-stale.ts), and stored in
  * the cache the moment it arrives, so a refresh that outlives its request still fills the cache.
  *
- * The answer comes from an AnswerOrigin for the route: today the upstream group of that name
- * (forwarding). Two steps are meant to plug in here and nowhere else: a DNSSEC validator between
- * the origin's answer and cache.store in fetch(), and, for zones routed to recursion, an iterator
- * as the AnswerOrigin of that route in place of an upstream group.
+ * The answer comes from an AnswerOrigin for the route: the upstream group of that name in
+ * forwarding mode, an iterator in recursive mode. Between the origin's answer and cache.store
+ * sits DNSSEC validation (validation.ts): the origin calls the judge on each server's answer,
+ * so a bogus answer makes it ask another server before this step gives up with SERVFAIL and an
+ * Extended DNS Error.
  */
 
 import type { AnswerCache } from '../cache.js';
 import { CtxFlag, type RequestContext } from '../context.js';
 import { Rcode, rcodeToName } from '../dns/rr-types.js';
 import { buildErrorResponse, nameToText, readHeader, type ParsedQuery, type Question } from '../dns/wire.js';
+import { setAuthenticData, stripDnssec } from '../dnssec/answer.js';
+import type { KeyFetcher } from '../dnssec/chain.js';
 import type { Logger } from '../log.js';
-import { EDE_NETWORK_ERROR, EDE_NO_REACHABLE_AUTHORITY, UpstreamError } from '../upstream.js';
+import { EDE_NETWORK_ERROR, EDE_NO_REACHABLE_AUTHORITY, UpstreamError, type Judge } from '../upstream.js';
 import { boundTtls, cnameLoop, isRefusal } from '../answer-check.js';
 import type { InFlight } from './in-flight.js';
 import type { PipelineMetrics } from './metrics.js';
 import { serveStale, staleEntry, type StaleTimers } from './serve-stale.js';
 import type { Body } from './types.js';
+import { bogusEde, type AnswerValidation, type Judged } from './validation.js';
 
-/** Where the answers of one route come from (Upstreams is one: a group per route). */
+/**
+ * Where the answers of one route come from. Upstreams (../upstream.ts) is one: a group of
+ * servers per route. An iterator (recursive mode) is another; what it must do:
+ *
+ * - `has(route)`: whether this origin answers for `route` (a route it does not know is a
+ *   configuration error the resolve step reports as SERVFAIL).
+ * - `query(route, q, flags, deadline, ctx?, judge?)`: the final answer to `q`, without its OPT
+ *   record, before `deadline` (ms since the epoch), or a throw when nothing could be had; `ctx`
+ *   is the request's (tags, disabled apps), for an origin that needs them. The
+ *   resolve step always asks with `do: true` (it strips DNSSEC records for clients without DO
+ *   itself) and with `cd: true` when it validates. When a `judge` is given, call it on every
+ *   answer that would be returned (not on referrals, not on SERVFAIL/REFUSED) with the bytes
+ *   and who sent them ("192.0.2.53:53"); on `'bogus'`, try another server that could answer
+ *   (forwarding: the next server of the group; recursive: another nameserver of the zone that
+ *   gave the answer), a bounded number of times and within the deadline, and return the last
+ *   bogus answer when none does better. Return `server`, the one whose answer `body` is: the
+ *   judge's verdict is looked up by these exact bytes (return them unchanged).
+ * - `keyFetcher(route)`: where the validator's DS and DNSKEY queries go for answers of
+ *   `route` (dnssec/chain.ts `KeyFetcher`: DO=1, CD=1, `attempt` 0, 1, 2 to another server
+ *   each time it can, null when it has no answer). An iterator resolves them itself.
+ */
 export interface AnswerOrigin {
   has(route: string): boolean;
-  /** The answer without its OPT record; throws when nothing could be had. `ctx`: the request's (tags, disabled apps). */
-  query(route: string, q: Question, flags: { do: boolean; cd: boolean }, deadline: number, ctx?: RequestContext): Promise<{ body: Uint8Array; server?: string }>;
+  query(route: string, q: Question, flags: { do: boolean; cd: boolean }, deadline: number, ctx?: RequestContext, judge?: Judge): Promise<{ body: Uint8Array; server?: string }>;
+  keyFetcher(route: string): KeyFetcher;
+}
+
+/** An answer from outside, and the Extended DNS Errors its SERVFAIL carries when it was bogus. */
+export interface Fetched {
+  body: Uint8Array;
+  ede?: Array<{ code: number; text: string }>;
 }
 
 export class ResolveStep {
@@ -36,6 +66,8 @@ export class ResolveStep {
     private readonly timers: StaleTimers,
     private readonly m: PipelineMetrics,
     private readonly logger: Logger,
+    /** DNSSEC validation; null when `[dnssec] validate = false`. */
+    private readonly validation: AnswerValidation | null = null,
   ) {}
 
   /** An answer for `key` from `route`; never throws: when nothing can be had, the body is a SERVFAIL. */
@@ -43,7 +75,8 @@ export class ResolveStep {
     const stale = staleEntry(this.cache, key);
     if (stale) return serveStale(key, stale, () => this.fetch(key, route, p, ctx), this.cache, this.timers, this.m);
     try {
-      return { body: await this.fetch(key, route, p, ctx), source: 'upstream' };
+      const f = await this.fetch(key, route, p, ctx);
+      return { body: f.body, source: 'upstream', ...(f.ede ? { ede: f.ede } : {}) };
     } catch (e) {
       this.logger.log('warn', 'resolution failed', { request: ctx.requestId, qname: nameToText(ctx.qname), group: route, error: (e as Error).message });
       const ede = e instanceof UpstreamError ? e.ede : [];
@@ -51,13 +84,26 @@ export class ResolveStep {
     }
   }
 
-  /** One outside query per key and route at a time; the answer is cached as soon as it arrives. */
-  private fetch(key: string, route: string, p: ParsedQuery, ctx: RequestContext): Promise<Uint8Array> {
+  /**
+   * One outside query per key and route at a time, validated unless the client set CD or the
+   * route is not validated; the answer is cached as soon as it arrives (a bogus one only in the
+   * bogus cache, with its EDE).
+   */
+  private fetch(key: string, route: string, p: ParsedQuery, ctx: RequestContext): Promise<Fetched> {
     return this.inflight.join(`${key}|${route}`, () => {
       const askedAt = this.cache.generation;
-      return (async () => {
+      return (async (): Promise<Fetched> => {
         if (!this.origin.has(route)) throw new UpstreamError(`route names upstream group "${route}", which is not configured`);
-        const ans = await this.origin.query(route, p.question!, { do: (ctx.flags & CtxFlag.do) !== 0, cd: (ctx.flags & CtxFlag.cd) !== 0 }, ctx.deadline, ctx);
+        const q = p.question!;
+        const clientCd = (ctx.flags & CtxFlag.cd) !== 0;
+        const v = this.validation && !clientCd && this.validation.validates(route) ? this.validation : null;
+        if (v) {
+          const known = v.remembered(q);
+          if (known) return { body: buildErrorResponse(new Uint8Array(0), Rcode.SERVFAIL, p), ede: [bogusEde(known)] };
+        }
+        const seen = new Map<Uint8Array, Judged>();
+        const judge = v ? v.judge(this.origin.keyFetcher(route), ctx.deadline, seen) : undefined;
+        const ans = await this.origin.query(route, q, { do: true, cd: v !== null || clientCd }, ctx.deadline, ctx, judge);
         const server = ans.server ?? route;
         const rcode = readHeader(ans.body).rcode;
         // Every server refused: that is a failure to resolve, not our refusal (which is what a
@@ -68,11 +114,24 @@ export class ResolveStep {
             { code: EDE_NO_REACHABLE_AUTHORITY, text: `no server of upstream group ${route} would answer` },
           ]);
         }
-        if (cnameLoop(ans.body, p.question!)) throw new UpstreamError(`${server} answered with a CNAME loop`, [{ code: 0, text: 'CNAME loop' }]);
+        const judged = seen.get(ans.body);
+        if (judged?.result.state === 'bogus') {
+          v!.remember(q, judged.result);
+          this.logger.log('warn', 'answer failed DNSSEC validation', { request: ctx.requestId, qname: nameToText(ctx.qname), group: route, server: judged.server, reason: judged.result.reason, text: judged.result.text });
+          return { body: buildErrorResponse(new Uint8Array(0), Rcode.SERVFAIL, p), ede: [bogusEde(judged.result)] };
+        }
+        if (cnameLoop(ans.body, q)) throw new UpstreamError(`${server} answered with a CNAME loop`, [{ code: 0, text: 'CNAME loop' }]);
         // The client gets the TTLs the cache keeps, the first answer too.
         boundTtls(ans.body, this.cache.opts.maxTtl, this.cache.opts.maxNegativeTtl);
-        this.cache.store(key, ans.body, ctx.ttlCap, askedAt);
-        return ans.body;
+        const secure = judged?.result.state === 'secure';
+        // AD is ours to say: set on what validated, cleared on everything else.
+        let body = setAuthenticData(ans.body, secure);
+        if ((ctx.flags & CtxFlag.do) === 0) body = stripDnssec(body, q.type);
+        let cap = ctx.ttlCap;
+        // RFC 4035 §5.3.3: a secure answer is not kept past what its signatures allow.
+        if (secure) cap = cap > 0 ? Math.min(cap, judged!.result.ttl ?? 0) : (judged!.result.ttl ?? 0);
+        if (!secure || cap > 0) this.cache.store(key, body, cap, askedAt);
+        return { body };
       })();
     });
   }

@@ -26,7 +26,7 @@ export function staleEntry(cache: AnswerCache, key: string): CacheHit | null {
 export async function serveStale(
   key: string,
   stale: CacheHit,
-  refresh: () => Promise<Uint8Array>,
+  refresh: () => Promise<{ body: Uint8Array }>,
   cache: AnswerCache,
   t: StaleTimers,
   m: PipelineMetrics,
@@ -48,13 +48,14 @@ export async function serveStale(
     // asking again until the recheck window ends.
     fetch.then(
       (b) => {
-        if ((b[3]! & 0xf) === Rcode.SERVFAIL) cache.markRefreshFailed(key, t.failureRecheckMs);
+        if ((b.body[3]! & 0xf) === Rcode.SERVFAIL) cache.markRefreshFailed(key, t.failureRecheckMs);
       },
       () => cache.markRefreshFailed(key, t.failureRecheckMs),
     );
     return served(stale);
   }
-  if ('b' in first && (first.b[3]! & 0xf) !== Rcode.SERVFAIL) return { body: first.b, source: 'upstream' };
+  // A bogus answer is a failure like any SERVFAIL: the stale answer validated when it came.
+  if ('b' in first && (first.b.body[3]! & 0xf) !== Rcode.SERVFAIL) return { body: first.b.body, source: 'upstream' };
   cache.markRefreshFailed(key, t.failureRecheckMs);
   m.stale.inc({ reason: 'upstream-failure' });
   return served(stale);

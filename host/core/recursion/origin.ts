@@ -10,7 +10,8 @@ import type { RequestContext } from '../context.js';
 import { Rcode } from '../dns/rr-types.js';
 import type { Question } from '../dns/wire.js';
 import type { AnswerOrigin } from '../pipeline/resolve-step.js';
-import { EDE_NETWORK_ERROR, EDE_NO_REACHABLE_AUTHORITY, UpstreamError, type Ede } from '../upstream.js';
+import type { KeyFetcher } from '../dnssec/chain.js';
+import { EDE_NETWORK_ERROR, EDE_NO_REACHABLE_AUTHORITY, UpstreamError, type Ede, type Judge } from '../upstream.js';
 import type { IterativeResolver, RootStart } from './iterator.js';
 
 /**
@@ -29,7 +30,12 @@ export class IteratorOrigin implements AnswerOrigin {
     return route === ITERATE_ROUTE;
   }
 
-  async query(_route: string, q: Question, flags: { do: boolean; cd: boolean }, deadline: number, ctx?: RequestContext): Promise<{ body: Uint8Array; server?: string }> {
+  /**
+   * The iterated answer. The `judge` (DNSSEC validation) is not called yet: iterated answers go
+   * out unvalidated, without AD, until the iterator asks another nameserver of the zone on a
+   * bogus answer (the AnswerOrigin contract, pipeline/resolve-step.ts).
+   */
+  async query(_route: string, q: Question, flags: { do: boolean; cd: boolean }, deadline: number, ctx?: RequestContext, _judge?: Judge): Promise<{ body: Uint8Array; server?: string }> {
     const r = await this.iterator.resolve(q, { deadline, do: flags.do, rootStart: this.rootStart(ctx) });
     if (r.rcode === Rcode.SERVFAIL) {
       const reason = r.failure?.reason ?? 'servfail';
@@ -37,6 +43,17 @@ export class IteratorOrigin implements AnswerOrigin {
       throw new UpstreamError(text, edeFor(reason, text));
     }
     return { body: r.body, server: ITERATE_ROUTE };
+  }
+
+  /** DS and DNSKEY queries, resolved by the iterator itself (one path: `attempt` 0 only). */
+  keyFetcher(): KeyFetcher {
+    return {
+      fetch: async (name, type, deadline, attempt) => {
+        if (attempt > 0) return null;
+        const r = await this.iterator.resolve({ name, type, class: 1 }, { deadline, do: true, rootStart: null });
+        return r.rcode === Rcode.SERVFAIL ? null : { response: r.body, server: ITERATE_ROUTE };
+      },
+    };
   }
 }
 
@@ -59,7 +76,11 @@ export class RoutedOrigin implements AnswerOrigin {
     return route === ITERATE_ROUTE || this.others.has(route);
   }
 
-  query(route: string, q: Question, flags: { do: boolean; cd: boolean }, deadline: number, ctx?: RequestContext): Promise<{ body: Uint8Array; server?: string }> {
-    return (route === ITERATE_ROUTE ? this.iterate : this.others).query(route, q, flags, deadline, ctx);
+  query(route: string, q: Question, flags: { do: boolean; cd: boolean }, deadline: number, ctx?: RequestContext, judge?: Judge): Promise<{ body: Uint8Array; server?: string }> {
+    return (route === ITERATE_ROUTE ? this.iterate : this.others).query(route, q, flags, deadline, ctx, judge);
+  }
+
+  keyFetcher(route: string): KeyFetcher {
+    return (route === ITERATE_ROUTE ? this.iterate : this.others).keyFetcher(route);
   }
 }

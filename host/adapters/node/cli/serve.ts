@@ -26,7 +26,12 @@ export function applyServeFlags(config: Config, v: Record<string, string | strin
   if (typeof v['log-level'] === 'string') c.log.level = v['log-level'] as Config['log']['level'];
   if (typeof v.rules === 'string') c.rules.file = v.rules;
   if (typeof v['root-zone'] === 'string') c.zone.source = v['root-zone'];
-  if (typeof v['trust-anchor'] === 'string') c.zone.trust_anchor = v['trust-anchor'];
+  if (typeof v['trust-anchor'] === 'string') {
+    // One anchor for validation and for the root copy: the flag replaces both.
+    c.dnssec.trust_anchor = v['trust-anchor'];
+    delete c.zone.trust_anchor;
+  }
+  if (v['no-validate'] === true) c.dnssec.validate = false;
   if (typeof v.mode === 'string') c.resolver.mode = v.mode as Config['resolver']['mode'];
   if (typeof v['root-hints'] === 'string') c.resolver.root_hints = v['root-hints'];
   for (const p of list('peer')) {
@@ -66,7 +71,8 @@ https://127.0.0.1:8053 with a self-signed certificate and on http://127.0.0.1:80
     'log-level': { type: 'string', value: 'LEVEL', help: 'debug, info, warn or error (log.level)' },
     rules: { type: 'string', value: 'FILE', help: 'rule file for the override app (rules.file)' },
     'root-zone': { type: 'string', value: 'SOURCE', help: 'zone copy static_zone serves: a file or URL (zone.source)' },
-    'trust-anchor': { type: 'string', value: 'FILE', help: 'DS or DNSKEY records the zone copy must match (zone.trust_anchor)' },
+    'trust-anchor': { type: 'string', value: 'FILE', help: 'DS or DNSKEY records, one or more zones: where DNSSEC validation starts and what the zone copy must match (dnssec.trust_anchor; default: the IANA root anchors built in)' },
+    'no-validate': { type: 'boolean', help: 'pass answers on without DNSSEC validation (dnssec.validate = false)' },
     mode: { type: 'string', value: 'forward|recursive', help: 'how misses are resolved (resolver.mode)' },
     'root-hints': { type: 'string', value: 'FILE', help: 'root hints for recursive mode (resolver.root_hints)' },
     peer: { type: 'string', multiple: true, value: 'ID=HOST:PORT', help: 'a node of the site (site.peers)' },
