@@ -233,6 +233,10 @@ export const configSchema = z.strictObject({
       trust_anchor: z.string().min(1).optional(),
       /** Seconds a bogus answer is remembered and answered SERVFAIL without asking again (RFC 4035 §4.7). */
       bogus_ttl: seconds(60, 86_400),
+      /** Bogus answers in a row from one server for one zone after which it is set aside for that zone. */
+      set_aside_after: z.number().int().min(1).max(1000).default(3),
+      /** Seconds the first set-aside lasts; doubled each time the server is set aside again for the zone, at most 16×. */
+      set_aside_ttl: seconds(60, 86_400),
     })
     .prefault({}),
   rules: z

@@ -13,6 +13,7 @@ import type { MetricsSink } from './metrics.js';
 import { Peers, rulesVersion } from './peers.js';
 import { Resolver, type ResolverOptions } from './resolver.js';
 import type { AnswerValidation } from './pipeline/validation.js';
+import type { SetAside } from './set-aside.js';
 import { parseServer, Upstreams, type UpstreamTransport } from './upstream.js';
 import type { AnswerOrigin } from './pipeline/resolve-step.js';
 
@@ -50,7 +51,7 @@ export interface Wiring {
   now?: () => number;
 }
 
-export function upstreamsFromConfig(c: Config, w: Wiring): Upstreams {
+export function upstreamsFromConfig(c: Config, w: Wiring, setAside: SetAside | null = null): Upstreams {
   const groups = Object.fromEntries(Object.entries(c.upstreams).map(([k, v]) => [k, v.map(parseServer)]));
   return new Upstreams(
     groups,
@@ -63,6 +64,7 @@ export function upstreamsFromConfig(c: Config, w: Wiring): Upstreams {
     w.metrics,
     w.logger,
     w.now,
+    setAside,
   );
 }
 

@@ -17,6 +17,7 @@ import { parseIPv4, parseIPv6 } from './context.js';
 import type { Counter, Gauge, Histogram, MetricsSink } from './metrics.js';
 import type { KeyFetcher } from './dnssec/chain.js';
 import type { RequestContext } from './context.js';
+import type { SetAside } from './set-aside.js';
 
 export type ServerSpec =
   | { kind: 'dns'; host: string; port: number; label: string }
@@ -164,6 +165,8 @@ export class Upstreams {
     metrics: MetricsSink,
     private readonly logger: Logger,
     private readonly now: () => number = Date.now,
+    /** Servers set aside for a zone whose answers for it keep failing validation (set-aside.ts); shared by the node. */
+    private readonly setAside: SetAside | null = null,
   ) {
     for (const [name, servers] of Object.entries(groups)) this.groups.set(name, new UpstreamGroup(name, servers));
     this.m = {
@@ -203,7 +206,18 @@ export class Upstreams {
     if (healthy.length === 0) return [...g.servers];
     const now = this.now();
     for (const s of g.servers) if (s.down && now >= s.nextProbeAt) this.probe(g, s, q, flags, now);
-    return healthy;
+    return this.withoutSetAside(healthy, q);
+  }
+
+  /**
+   * `servers` without those set aside for the zone of `q` (their answers for it keep failing
+   * validation); all of them when every one is set aside.
+   */
+  private withoutSetAside(servers: ServerState[], q: Question): ServerState[] {
+    const aside = this.setAside;
+    if (!aside) return servers;
+    const kept = servers.filter((s) => !aside.isSetAside(s.spec.label, q.name));
+    return kept.length > 0 ? kept : servers;
   }
 
   private probe(g: UpstreamGroup, s: ServerState, q: Question, flags: { do: boolean; cd: boolean }, now: number): void {

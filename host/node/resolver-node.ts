@@ -25,6 +25,8 @@ import { KeyCache } from '../core/dnssec/key-cache.js';
 import { NegativeTrustAnchors } from '../core/dnssec/negative-anchors.js';
 import { rootAnchors } from '../core/dnssec/root-anchors.js';
 import { Validator } from '../core/dnssec/validator.js';
+import { nameToText } from '../core/dns/name.js';
+import { SetAside } from '../core/set-aside.js';
 import { AnswerValidation } from '../core/pipeline/validation.js';
 import { loadData, NodeData, readData, type LoadedData } from './node-data.js';
 import type { Platform, RuntimeConfig } from './platform.js';
@@ -79,6 +81,8 @@ export class ResolverNode<M extends MetricsSink = MetricsSink> {
   private readonly localRoot = new LocalRoot(() => this.chain);
   /** Negative trust anchors (RFC 7646): the node's, kept across configs. */
   readonly negativeAnchors = new NegativeTrustAnchors();
+  /** Upstream servers set aside for a zone (their answers for it keep failing validation): the node's, kept across configs. */
+  readonly setAside: SetAside;
   /** Validated keys, kept while the trust anchors they came from stay the same. */
   private keys: { anchors: string; cache: KeyCache } | null = null;
   /** Applies run one after another: each builds on the chain the one before put in service. */
@@ -90,6 +94,14 @@ export class ResolverNode<M extends MetricsSink = MetricsSink> {
     this.data = new NodeData(() => this.chain, this.metrics, this.logger, platform.limits.dataMaxBytes, (change) => this.flushForRules(change), platform.now);
     this.configInfo = this.metrics.gauge('edge_config_info', 'The running config (value 1), labelled by its hash', ['hash']);
     this.reloadFailures = this.metrics.counter('edge_config_reload_failures_total', 'Config reloads refused (the running config stayed)');
+    this.setAside = new SetAside({}, this.metrics, platform.now ?? Date.now, (what, e) =>
+      this.logger.log(what === 'set-aside' ? 'warn' : 'info', what === 'set-aside' ? 'upstream set aside for a zone: its answers keep failing DNSSEC validation' : 'upstream back for a zone: its answer validated', {
+        server: e.server,
+        zone: e.zone,
+        reason: e.reason,
+        ...(what === 'set-aside' ? { until: new Date(e.until).toISOString() } : {}),
+      }),
+    );
   }
 
   /**
@@ -279,7 +291,8 @@ export class ResolverNode<M extends MetricsSink = MetricsSink> {
   private resolverParts(c: Config, chain: WasmAppChain, iterator: Built['iterator'], inputs: Inputs): ResolverParts {
     const p = this.platform;
     const wiring = { transport: p.transport, metrics: this.metrics, logger: this.logger, now: p.now };
-    const upstreams = upstreamsFromConfig(c, wiring);
+    this.setAside.configure({ after: c.dnssec.set_aside_after, ttlMs: c.dnssec.set_aside_ttl * 1000 });
+    const upstreams = upstreamsFromConfig(c, wiring, c.dnssec.validate ? this.setAside : null);
     return {
       chain,
       upstreams,
@@ -333,7 +346,7 @@ export class ResolverNode<M extends MetricsSink = MetricsSink> {
       metrics: this.metrics,
       ...(now ? { now } : {}),
     });
-    return new AnswerValidation({ validator, bogus: new BogusCache({ ttl: c.dnssec.bogus_ttl }), metrics: this.metrics, ...(now ? { now } : {}) });
+    return new AnswerValidation({ validator, bogus: new BogusCache({ ttl: c.dnssec.bogus_ttl }), metrics: this.metrics, setAside: this.setAside, ...(now ? { now } : {}) });
   }
 
   /** The zone source and settings `[zone]` asks for, or null for no zone copy on this node. */
@@ -426,6 +439,7 @@ export class ResolverNode<M extends MetricsSink = MetricsSink> {
       data,
       zone: this.zone?.status() ?? null,
       resolver: this.resolverStatus(c),
+      dnssec: this.dnssecStatus(),
     };
     return this.platform.status ? this.platform.status(doc) : doc;
   }
@@ -451,6 +465,19 @@ export class ResolverNode<M extends MetricsSink = MetricsSink> {
   private localRootInService(): boolean {
     const serving = this.zone ? (this.zone.status() as { serving?: boolean }).serving === true : false;
     return serving && this.localRoot.inService();
+  }
+
+  /** Validation as /status shows it: on or off, the anchors, negative trust anchors, servers set aside. */
+  private dnssecStatus(): Record<string, unknown> {
+    const v = this.resolver.validation;
+    const iso = (ms: number) => new Date(ms).toISOString();
+    const now = (this.platform.now ?? Date.now)();
+    return {
+      validate: v !== null,
+      trust_anchors: v ? v.validator.anchors.map((a) => nameToText(a.owner)) : [],
+      negative_trust_anchors: this.negativeAnchors.list(now).map((n) => ({ name: n.name, until: iso(n.expires), reason: n.reason })),
+      set_aside: this.setAside.list().map((e) => ({ server: e.server, zone: e.zone, reason: e.reason, until: iso(e.until), bogus: e.bogus, times: e.times })),
+    };
   }
 
   /** Stops what runs in the background: data watches, the zone's refreshes. */

@@ -122,6 +122,8 @@ const t = nameToText;
 const NO_FETCHER: KeyFetcher = { fetch: async () => null };
 
 export class Validator {
+  /** The trust anchors it starts from. */
+  readonly anchors: readonly TrustAnchor[];
   readonly keyCache: KeyCache;
   readonly negativeAnchors: NegativeTrustAnchors;
   readonly limits: ValidationLimits;
@@ -136,6 +138,7 @@ export class Validator {
   };
 
   constructor(options: ValidatorOptions) {
+    this.anchors = options.anchors;
     this.keyCache = options.keyCache ?? new KeyCache();
     this.negativeAnchors = options.negativeAnchors ?? new NegativeTrustAnchors();
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };

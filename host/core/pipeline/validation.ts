@@ -17,6 +17,7 @@ import type { KeyFetcher } from '../dnssec/chain.js';
 import type { Ede } from '../dnssec/ede.js';
 import type { ValidationResult, Validator } from '../dnssec/validator.js';
 import type { Counter, MetricsSink } from '../metrics.js';
+import type { SetAside } from '../set-aside.js';
 import type { Judge } from '../upstream.js';
 
 export interface ValidationOptions {
@@ -27,6 +28,8 @@ export interface ValidationOptions {
   unvalidated?: ReadonlySet<string>;
   metrics: MetricsSink;
   now?: () => number;
+  /** Where bogus and good answers are counted per server and zone, to set bad servers aside. */
+  setAside?: SetAside | null;
 }
 
 /** What the judge made of the answer the origin returned. */
@@ -41,8 +44,10 @@ export class AnswerValidation {
   private readonly unvalidated: ReadonlySet<string>;
   private readonly bogusTotal: Counter;
   private readonly now: () => number;
+  private readonly setAside: SetAside | null;
 
   constructor(o: ValidationOptions) {
+    this.setAside = o.setAside ?? null;
     this.validator = o.validator;
     this.bogus = o.bogus;
     this.unvalidated = o.unvalidated ?? new Set();
@@ -79,8 +84,12 @@ export class AnswerValidation {
     return async (body, server) => {
       const result = await this.validator.validate(body, { deadline, server, fetcher: keys });
       seen.set(body, { result, server });
-      if (result.state !== 'bogus') return 'accept';
+      if (result.state !== 'bogus') {
+        if (result.state !== 'indeterminate') this.setAside?.good(server, result.zone);
+        return 'accept';
+      }
       this.bogusTotal.inc({ server, reason: result.reason });
+      this.setAside?.bogus(server, result.zone, result.reason);
       return 'bogus';
     };
   }
