@@ -33,6 +33,7 @@ function checkListenAddress(s: string, ctx: z.RefinementCtx): void {
 }
 const hostPort = z.string().superRefine(checkListenAddress);
 const groupName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'group names are [A-Za-z0-9_.-], at most 64');
+const domainName = z.string().regex(/^(\.|([A-Za-z0-9_*-]([A-Za-z0-9_-]{0,62})?\.?)+)$/, 'a domain name (example.com or example.com.)').refine((v) => v.length <= 254, 'a domain name of at most 253 characters');
 const ms = (d: number) => z.number().int().min(0).max(3_600_000).default(d);
 const seconds = (d: number, max = 30 * 86_400) => z.number().int().min(0).max(max).default(d);
 
@@ -233,6 +234,31 @@ export const configSchema = z.strictObject({
       trust_anchor: z.string().min(1).optional(),
       /** Seconds a bogus answer is remembered and answered SERVFAIL without asking again (RFC 4035 §4.7). */
       bogus_ttl: seconds(60, 86_400),
+      /**
+       * Upstream groups whose answers are passed on unvalidated (an internal zone behind its
+       * own servers, unsigned under a signed parent): no AD, never bogus.
+       */
+      unvalidated_groups: z.array(groupName).default([]),
+      /**
+       * Negative trust anchors (RFC 7646): names whose answers are served as insecure instead
+       * of SERVFAIL while their DNSSEC is known broken. A name alone lasts `nta_lifetime` from
+       * when the config is applied; a table gives its own `until` (a TOML date-time or
+       * RFC 3339 text) and `reason`.
+       */
+      negative_trust_anchors: z
+        .array(
+          z.union([
+            domainName,
+            z.strictObject({
+              name: domainName,
+              until: z.union([z.date(), z.string().refine((v) => Number.isFinite(Date.parse(v)), 'an RFC 3339 date-time, e.g. 2026-12-31T00:00:00Z')]).optional(),
+              reason: z.string().max(200).default(''),
+            }),
+          ]),
+        )
+        .default([]),
+      /** Seconds a negative trust anchor given by name alone lasts (RFC 7646 §2: they must expire). */
+      nta_lifetime: seconds(86_400, 30 * 86_400),
       /** Bogus answers in a row from one server for one zone after which it is set aside for that zone. */
       set_aside_after: z.number().int().min(1).max(1000).default(3),
       /** Seconds the first set-aside lasts; doubled each time the server is set aside again for the zone, at most 16×. */
@@ -310,6 +336,9 @@ export function validateConfig(raw: unknown, source = 'config'): Config {
   if (cfg.zone.source && cfg.zone.dnssec === 'require' && cfg.zone.verify_images && !cfg.zone.trust_anchor && !cfg.dnssec.trust_anchor) {
     // Every version would be refused, and the node would retry for ever.
     problems.push(`${source}: zone.trust_anchor: required to verify the zone under zone.dnssec = "require" (the default): give dnssec.trust_anchor or zone.trust_anchor (serve: --trust-anchor FILE), or set zone.dnssec = "verify-if-present" or "ignore"`);
+  }
+  for (const g of cfg.dnssec.unvalidated_groups) {
+    if (!(g in cfg.upstreams)) problems.push(`${source}: dnssec.unvalidated_groups: "${g}" is not a group in [upstreams]`);
   }
   if ((cfg.server.tls_cert === undefined) !== (cfg.server.tls_key === undefined)) {
     problems.push(`${source}: server: tls_cert and tls_key go together`);

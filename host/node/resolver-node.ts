@@ -25,7 +25,7 @@ import { KeyCache } from '../core/dnssec/key-cache.js';
 import { NegativeTrustAnchors } from '../core/dnssec/negative-anchors.js';
 import { rootAnchors } from '../core/dnssec/root-anchors.js';
 import { Validator } from '../core/dnssec/validator.js';
-import { nameToText } from '../core/dns/name.js';
+import { lowerName, nameFromText, nameToText } from '../core/dns/name.js';
 import { SetAside } from '../core/set-aside.js';
 import { AnswerValidation } from '../core/pipeline/validation.js';
 import { loadData, NodeData, readData, type LoadedData } from './node-data.js';
@@ -57,6 +57,8 @@ interface Built {
   loaded: LoadedData[];
   zone: { source: ZoneSource; settings: ZoneSettings } | null;
   hash: string;
+  /** `[dnssec] negative_trust_anchors`, checked: name (presentation), expiry (null: nta_lifetime from now), reason. */
+  ntas: Array<{ name: string; until: number | null; reason: string }>;
 }
 
 export class ResolverNode<M extends MetricsSink = MetricsSink> {
@@ -81,6 +83,8 @@ export class ResolverNode<M extends MetricsSink = MetricsSink> {
   private readonly localRoot = new LocalRoot(() => this.chain);
   /** Negative trust anchors (RFC 7646): the node's, kept across configs. */
   readonly negativeAnchors = new NegativeTrustAnchors();
+  /** Names of the negative trust anchors the running config set (a pushed one is not among them). */
+  private fromConfig = new Set<string>();
   /** Upstream servers set aside for a zone (their answers for it keep failing validation): the node's, kept across configs. */
   readonly setAside: SetAside;
   /** Validated keys, kept while the trust anchors they came from stay the same. */
@@ -279,7 +283,7 @@ export class ResolverNode<M extends MetricsSink = MetricsSink> {
     });
     const loaded = loadData(chain, inputs.data);
     const iterator = this.iteratorFor(c, inputs);
-    return { rc, chain, iterator, parts: this.resolverParts(c, chain, iterator, inputs), loaded, zone: this.zoneFor(rc, inputs.anchor), hash: inputs.hash };
+    return { rc, chain, iterator, parts: this.resolverParts(c, chain, iterator, inputs), loaded, ntas: configNtas(c), zone: this.zoneFor(rc, inputs.anchor), hash: inputs.hash };
   }
 
   /**
@@ -346,7 +350,14 @@ export class ResolverNode<M extends MetricsSink = MetricsSink> {
       metrics: this.metrics,
       ...(now ? { now } : {}),
     });
-    return new AnswerValidation({ validator, bogus: new BogusCache({ ttl: c.dnssec.bogus_ttl }), metrics: this.metrics, setAside: this.setAside, ...(now ? { now } : {}) });
+    return new AnswerValidation({
+      validator,
+      bogus: new BogusCache({ ttl: c.dnssec.bogus_ttl }),
+      unvalidated: new Set(c.dnssec.unvalidated_groups),
+      metrics: this.metrics,
+      setAside: this.setAside,
+      ...(now ? { now } : {}),
+    });
   }
 
   /** The zone source and settings `[zone]` asks for, or null for no zone copy on this node. */
@@ -366,6 +377,7 @@ export class ResolverNode<M extends MetricsSink = MetricsSink> {
     const previous = this.resolver ? { resolver: this.resolver, config: this.running.config } : null;
     this.resolver = nextResolver(b.rc.config, previous, b.parts);
     this.iterator = b.iterator;
+    this.followNtas(b.ntas, b.rc.config.dnssec.nta_lifetime);
     this.chain = b.chain;
     this.data.restore();
     this.zone?.restore();
@@ -467,6 +479,50 @@ export class ResolverNode<M extends MetricsSink = MetricsSink> {
     return serving && this.localRoot.inService();
   }
 
+  /**
+   * The config's negative trust anchors replace the previous config's; pushed ones stay. A name
+   * alone keeps the expiry it already had from an earlier config, so a reload does not extend it.
+   */
+  private followNtas(ntas: Built['ntas'], lifetimeSec: number): void {
+    const now = (this.platform.now ?? Date.now)();
+    const running = new Map(this.negativeAnchors.list(now).map((n) => [n.name, n]));
+    const next = new Set<string>();
+    for (const n of ntas) {
+      const kept = n.until === null && this.fromConfig.has(n.name) ? running.get(n.name) : undefined;
+      const set = this.negativeAnchors.set(n.name, kept?.expires ?? n.until ?? now + lifetimeSec * 1000, n.reason || 'config');
+      next.add(set.name);
+    }
+    for (const name of this.fromConfig) if (!next.has(name)) this.negativeAnchors.remove(name);
+    this.fromConfig = next;
+  }
+
+  /**
+   * Sets a negative trust anchor at run time (the admin API): `name` is served as insecure
+   * until `until` (ms since the epoch). Cached answers at and below it are flushed. Throws
+   * Error for a bad name or an expiry not in the future.
+   */
+  setNegativeAnchor(name: string, until: number, reason = ''): { name: string; until: number; reason: string } {
+    const now = (this.platform.now ?? Date.now)();
+    if (!Number.isFinite(until) || until <= now) throw new Error('a negative trust anchor needs an expiry in the future (RFC 7646 §2)');
+    const wire = lowerName(nameFromText(name.endsWith('.') ? name : `${name}.`));
+    const nta = this.negativeAnchors.set(wire, until, reason);
+    this.fromConfig.delete(nta.name);
+    this.resolver.flush({ names: [], suffixes: [wire] }, 'admin');
+    this.logger.log('warn', 'negative trust anchor set', { name: nta.name, until: new Date(until).toISOString(), reason });
+    return { name: nta.name, until, reason };
+  }
+
+  /** Removes a negative trust anchor (pushed or from the config, until the next reload); true when there was one. */
+  removeNegativeAnchor(name: string): boolean {
+    const wire = lowerName(nameFromText(name.endsWith('.') ? name : `${name}.`));
+    const removed = this.negativeAnchors.remove(wire);
+    if (removed) {
+      this.resolver.flush({ names: [], suffixes: [wire] }, 'admin');
+      this.logger.log('info', 'negative trust anchor removed', { name: nameToText(wire) });
+    }
+    return removed;
+  }
+
   /** Validation as /status shows it: on or off, the anchors, negative trust anchors, servers set aside. */
   private dnssecStatus(): Record<string, unknown> {
     const v = this.resolver.validation;
@@ -485,4 +541,22 @@ export class ResolverNode<M extends MetricsSink = MetricsSink> {
     this.data.close();
     await this.zone?.stop();
   }
+}
+
+/** `[dnssec] negative_trust_anchors` as the node sets them; a name that is not one refuses the config. */
+function configNtas(c: Config): Built['ntas'] {
+  const problems: string[] = [];
+  const out: Built['ntas'] = [];
+  c.dnssec.negative_trust_anchors.forEach((e, i) => {
+    const name = typeof e === 'string' ? e : e.name;
+    try {
+      const wire = lowerName(nameFromText(name.endsWith('.') ? name : `${name}.`));
+      const until = typeof e === 'string' || e.until === undefined ? null : e.until instanceof Date ? e.until.getTime() : Date.parse(e.until);
+      out.push({ name: nameToText(wire), until, reason: typeof e === 'string' ? '' : e.reason });
+    } catch (err) {
+      problems.push(`dnssec.negative_trust_anchors.${i}: "${name}": ${(err as Error).message}`);
+    }
+  });
+  if (problems.length) throw new ConfigError(problems);
+  return out;
 }

@@ -45,15 +45,31 @@ describe.skipIf(!needTools('ldns-keygen', 'ldns-signzone', 'dnssec-keygen', 'dns
     await freePort(host);
     h = signHierarchy(testHierarchy(), { nsAddress: host });
     nsd = await startNsd(h.zones, { host });
-    edge = await startEdge(`
+    edge = await startEdge(config());
+  }, 120_000);
+
+  const TOKEN = 'a-long-admin-token-for-dnssec-tests';
+  /** The node's config; `dnssec` adds keys to [dnssec], `routes` lines to the forward app's routes. */
+  function config(o: { dnssec?: string; routes?: string } = {}): string {
+    return `
+[admin]
+listen = "127.0.0.1:0"
+token = "${TOKEN}"
 [upstreams]
 default = ["${upstream()}"]
+plain = ["${upstream()}"]
 [dnssec]
 trust_anchor = "${h.anchorFile()}"
+${o.dnssec ?? ''}
 [apps.forward.config.routes]
 "." = "default"
-`);
-  }, 120_000);
+${o.routes ?? ''}
+`;
+  }
+  const reload = async (o: { dnssec?: string; routes?: string } = {}) => expect(await edge.node.reload(`[server]\nlisten = ["127.0.0.1:0"]\n${config(o)}`)).toEqual({ ok: true, errors: [] });
+  const admin = (path: string, init: RequestInit = {}) =>
+    fetch(`http://127.0.0.1:${edge.edge.listening.admin!.port}${path}`, { ...init, headers: { authorization: `Bearer ${TOKEN}`, ...(init.headers ?? {}) } });
+  const ntas = async () => ((await (await admin('/status')).json()) as { dnssec: { negative_trust_anchors: Array<{ name: string; until: string; reason: string }> } }).dnssec.negative_trust_anchors;
 
   afterAll(async () => {
     await edge?.stop();
@@ -139,5 +155,74 @@ trust_anchor = "${h.anchorFile()}"
     } finally {
       edge.node.negativeAnchors.remove('wrongkey.test.');
     }
+  });
+
+  it('takes negative trust anchors pushed through the admin API, with an expiry, lists them in /status, and drops them on DELETE', async () => {
+    expect((await ask('www.dsmismatch.test.', 'A', '+dnssec')).status).toBe('SERVFAIL');
+    const put = await admin('/negative-trust-anchors', { method: 'PUT', body: JSON.stringify({ name: 'dsmismatch.test', seconds: 600, reason: 'DS rollover gone wrong' }) });
+    expect(put.status).toBe(200);
+    const r = await ask('www.dsmismatch.test.', 'A', '+dnssec');
+    expect(r.status, r.raw).toBe('NOERROR');
+    expect(r.flags).not.toContain('ad');
+    const listed = await ntas();
+    expect(listed).toEqual([{ name: 'dsmismatch.test.', until: expect.any(String), reason: 'DS rollover gone wrong' }]);
+    expect(Date.parse(listed[0]!.until) - Date.now()).toBeGreaterThan(590_000);
+    // a reload keeps a pushed one
+    await reload();
+    expect((await ntas()).map((n) => n.name)).toEqual(['dsmismatch.test.']);
+    // writes need the token; an NTA without an expiry or with a bad name is refused
+    expect((await fetch(`http://127.0.0.1:${edge.edge.listening.admin!.port}/negative-trust-anchors`, { method: 'PUT', body: '{"name":"x.test","seconds":60}' })).status).toBe(401);
+    expect((await admin('/negative-trust-anchors', { method: 'PUT', body: JSON.stringify({ name: 'x.test' }) })).status).toBe(400);
+    expect((await admin('/negative-trust-anchors', { method: 'PUT', body: JSON.stringify({ name: 'a..b', seconds: 60 }) })).status).toBe(400);
+    const del = await admin('/negative-trust-anchors?name=dsmismatch.test.', { method: 'DELETE' });
+    expect(await del.json()).toMatchObject({ removed: true });
+    expect(await ntas()).toEqual([]);
+    const after = await ask('www.dsmismatch.test.', 'A', '+dnssec');
+    expect(after.status).toBe('SERVFAIL');
+    expect(edes(after)[0]?.code).toBe(9);
+  });
+
+  it('takes negative trust anchors from [dnssec] negative_trust_anchors, and a reload without them takes them away', async () => {
+    await reload({ dnssec: 'negative_trust_anchors = ["nosig.test.", { name = "notyet.test", until = 2099-01-01T00:00:00Z, reason = "clock skew at the signer" }]\nnta_lifetime = 3600' });
+    try {
+      for (const name of ['www.nosig.test.', 'www.notyet.test.']) {
+        const r = await ask(name, 'A', '+dnssec');
+        expect(r.status, r.raw).toBe('NOERROR');
+        expect(r.flags).not.toContain('ad');
+      }
+      const listed = await ntas();
+      expect(listed.map((n) => [n.name, n.reason])).toEqual([
+        ['nosig.test.', 'config'],
+        ['notyet.test.', 'clock skew at the signer'],
+      ]);
+      expect(listed[1]!.until).toBe('2099-01-01T00:00:00.000Z');
+      expect(Math.abs(Date.parse(listed[0]!.until) - Date.now() - 3_600_000)).toBeLessThan(60_000);
+    } finally {
+      await reload();
+    }
+    expect(await ntas()).toEqual([]);
+    expect((await ask('www.nosig.test.', 'A', '+dnssec')).status).toBe('SERVFAIL');
+    const bad = await edge.node.reload(`[server]\nlisten = ["127.0.0.1:0"]\n${config({ dnssec: 'negative_trust_anchors = [{ name = "x.test", until = "soon" }]' })}`);
+    expect(bad.ok).toBe(false);
+    expect(bad.errors.join('\n')).toMatch(/dnssec\.negative_trust_anchors\.0\.until/);
+  });
+
+  it('passes on the answers of a group in [dnssec] unvalidated_groups unvalidated: the data, no AD, never bogus', async () => {
+    await reload({ dnssec: 'unvalidated_groups = ["plain"]', routes: '"expired.test." = "plain"\n"rsa.test." = "plain"' });
+    try {
+      const expired = await ask('www.expired.test.', 'A', '+dnssec');
+      expect(expired.status, expired.raw).toBe('NOERROR');
+      expect(expired.answers.find((a) => a.type === 'A')?.data).toBe('192.0.2.41');
+      expect(expired.flags).not.toContain('ad');
+      const signed = await ask('www.rsa.test.', 'A', '+dnssec');
+      expect(signed.flags).not.toContain('ad');
+      // the other groups still validate
+      expect((await ask('www.secure.test.', 'A', '+dnssec')).flags).toContain('ad');
+    } finally {
+      await reload();
+    }
+    expect((await ask('www.expired.test.', 'A', '+dnssec')).status).toBe('SERVFAIL');
+    const bad = await edge.node.reload(`[server]\nlisten = ["127.0.0.1:0"]\n${config({ dnssec: 'unvalidated_groups = ["nosuch"]' })}`);
+    expect(bad.errors.join('\n')).toContain('dnssec.unvalidated_groups: "nosuch" is not a group in [upstreams]');
   });
 });

@@ -61,6 +61,37 @@ export function adminRoutes(admin: AdminServer, node: ResolverNode<PromMetrics>,
     const flushed = node.currentResolver.flush(zone ? { names: [], suffixes: [zone] } : null, 'admin');
     return { status: 200, body: { flushed, name: name ?? null } };
   });
+  // Negative trust anchors (RFC 7646), pushed at run time beside the config's: in memory, so a
+  // restart forgets them (they are meant to expire anyway); a reload keeps them.
+  const ntaList = () => ({ status: 200, body: { negative_trust_anchors: (node.status().dnssec as { negative_trust_anchors: unknown[] }).negative_trust_anchors } });
+  admin.route('GET', '/negative-trust-anchors', async () => ntaList());
+  admin.route('PUT', '/negative-trust-anchors', async (_req, body) => {
+    let doc: { name?: unknown; until?: unknown; seconds?: unknown; reason?: unknown };
+    try {
+      doc = JSON.parse(body) as typeof doc;
+    } catch {
+      return { status: 400, body: { error: 'expected JSON: {"name": "example.com.", "seconds": 3600 | "until": "2026-12-31T00:00:00Z", "reason": "..."}' } };
+    }
+    if (typeof doc.name !== 'string') return { status: 400, body: { error: 'name: a domain name is required' } };
+    const until = typeof doc.until === 'string' ? Date.parse(doc.until) : typeof doc.seconds === 'number' ? Date.now() + doc.seconds * 1000 : NaN;
+    if (!Number.isFinite(until)) return { status: 400, body: { error: 'give "seconds" (a number) or "until" (an RFC 3339 date-time): negative trust anchors expire (RFC 7646 §2)' } };
+    if (until > Date.now() + 30 * 86_400_000) return { status: 400, body: { error: 'a negative trust anchor lasts at most 30 days' } };
+    try {
+      const nta = node.setNegativeAnchor(doc.name, until, typeof doc.reason === 'string' ? doc.reason.slice(0, 200) : '');
+      return { status: 200, body: { name: nta.name, until: new Date(nta.until).toISOString(), reason: nta.reason } };
+    } catch (e) {
+      return { status: 400, body: { error: (e as Error).message } };
+    }
+  });
+  admin.route('DELETE', '/negative-trust-anchors', async (req) => {
+    const name = new URL(req.url ?? '/', 'http://admin').searchParams.get('name');
+    if (!name) return { status: 400, body: { error: 'name: give ?name=example.com' } };
+    try {
+      return { status: 200, body: { removed: node.removeNegativeAnchor(name), name } };
+    } catch (e) {
+      return { status: 400, body: { error: (e as Error).message } };
+    }
+  });
   const noZone = { status: 404, body: { error: 'no [zone] source configured' } };
   admin.route('GET', '/zone', async () => (node.zone ? { status: 200, body: node.zone.status() } : noZone));
   admin.route('POST', '/zone/refresh', async () => {
