@@ -58,6 +58,15 @@ describe('forward app under the harness', () => {
     expect(h.query('www.example.com').verdict).toBe('continue');
   });
 
+  it("routes a DS query by its parent's name: the DS of a zone is on the parent's servers", () => {
+    const h = app();
+    expect(h.query('example.com', { qtype: 'DS' }).ctx.route).toBe('alt');
+    expect(h.query('example.com', { qtype: 'A' }).ctx.route).toBe('default');
+    expect(h.query('www.example.com', { qtype: 'DS' }).ctx.route).toBe('default');
+    expect(h.query('com', { qtype: 'DS' }).ctx.route).toBe('default');
+    expect(h.query('.', { qtype: 'DS' }).ctx.route).toBe('default');
+  });
+
   it('keeps a route a rule already chose, and forgets it for the next request', () => {
     const h = app();
     expect(h.query('www.other.com', { route: 'default' }).ctx.route).toBe('default');

@@ -2,12 +2,13 @@
 // of several nodes, the node that owns the query (rendezvous hashing over qname, qtype and the
 // DO bit) resolves it, so each answer is fetched and cached once per site; a non-owner returns
 // FORWARD to that peer and the host carries the request context there. Then the upstream group,
-// by longest-suffix zone routing; the host does the I/O (UDP, TCP on TC, retries, health) once
+// by longest-suffix zone routing (a DS query by its parent's name); the host does the I/O (UDP, TCP on TC, retries, health) once
 // the resolve chain ends without an answer.
 
 import { Config, LoadKind, Request, Verdict, loadError, request, takeInput, count } from "../../assembly/sdk";
 import { lower, lowerName, nameFromString, suffixOffset } from "../../assembly/name";
 import { CTX_FLAG_LOCAL } from "../../assembly/context";
+import { TYPE_DS } from "../../assembly/rrtypes.generated";
 
 export { abi_version, input, gc } from "../../assembly/sdk";
 
@@ -123,9 +124,13 @@ export function on_query(phase: i32, ctxLen: i32, msgLen: i32): i32 {
   }
   // A rule (forward-to) has chosen already: respect it.
   if (ctx.route.len > 0) return Verdict.CONTINUE;
+  // A DS record lives on the parent's side of a zone cut (RFC 4035 §2.4): a DS query goes where
+  // the parent's names go, so with a route per zone to its authoritative servers, the DS query
+  // for child.example. reaches example.'s servers, not child.example.'s.
+  const routed = ctx.qtype == TYPE_DS && qname.length > 1 ? qname.subarray(<i32>unchecked(qname[0]) + 1) : qname;
   for (let i = 0; i < routes.length; i++) {
     const r = unchecked(routes[i]);
-    if (suffixOffset(qname, r.zone) >= 0) {
+    if (suffixOffset(routed, r.zone) >= 0) {
       req.setRoute(r.group);
       count("routed");
       return Verdict.CONTINUE;
