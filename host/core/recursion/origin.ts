@@ -50,7 +50,7 @@ export class IteratorOrigin implements AnswerOrigin {
     return {
       fetch: async (name, type, deadline, attempt) => {
         if (attempt > 0) return null;
-        const r = await this.iterator.resolve({ name, type, class: 1 }, { deadline, do: true, rootStart: null });
+        const r = await this.iterator.resolve({ name, type, class: 1 }, { deadline, do: true, rootStart: this.rootStart(undefined) });
         return r.rcode === Rcode.SERVFAIL ? null : { response: r.body, server: ITERATE_ROUTE };
       },
     };
