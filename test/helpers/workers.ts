@@ -92,8 +92,10 @@ export function workerFromToml(name: string, o: { vars?: Record<string, string>;
 export function unmeteredBundle(app: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'edge-worker-'));
   cpSync(dirname(bundle), dir, { recursive: true });
-  const file = readdirSync(dir).find((f) => f.endsWith(`-${app}.wasm`));
-  if (!file) throw new Error(`no ${app}.wasm in ${dirname(bundle)}`);
+  // The module the bundle imports: a build folder used before may hold older ones beside it.
+  const imported = new RegExp(`[0-9a-f]+-${app}\\.wasm`).exec(readFileSync(join(dir, 'index.js'), 'utf8'))?.[0];
+  const file = readdirSync(dir).find((f) => f === imported);
+  if (!file) throw new Error(`no ${app}.wasm imported by ${bundle}`);
   copyFileSync(join(root, 'build', 'apps', `${app}.wasm`), join(dir, file));
   return join(dir, 'index.js');
 }
