@@ -135,7 +135,7 @@ describe.skipIf(!runs)('differential: recursive mode against Unbound on the same
     const hints = join(dir, 'named.root');
     writeFileSync(hints, namedRoot({ 'a.root-servers.test.': h.ip.root! }));
     const config = join(dir, 'edge.toml');
-    writeFileSync(config, `[server]\nrequest_timeout_ms = 10000\n[cache]\nfailure_ttl = 0\n[resolver]\nmode = "recursive"\nroot_hints = "${hints}"\n`);
+    writeFileSync(config, `[server]\nrequest_timeout_ms = 10000\n[cache]\nfailure_ttl = 0\n[dnssec]\nvalidate = false\n[resolver]\nmode = "recursive"\nroot_hints = "${hints}"\n`);
     edge = await startCli(['--config', config], 'probe.dummy');
     unbound = await startUnbound(hints);
   }, 60_000);

@@ -65,6 +65,7 @@ root_hints = "${hints}"
 qname_minimisation = ${o.qmin}
 [zone]
 source = "${o.copy}"
+[dnssec]
 trust_anchor = "${root.anchorFile()}"
 `,
   );

@@ -12,7 +12,7 @@ import type { Question } from '../dns/wire.js';
 import type { AnswerOrigin } from '../pipeline/resolve-step.js';
 import type { KeyFetcher } from '../dnssec/chain.js';
 import { EDE_NETWORK_ERROR, EDE_NO_REACHABLE_AUTHORITY, UpstreamError, type Ede, type Judge } from '../upstream.js';
-import type { IterativeResolver, RootStart } from './iterator.js';
+import type { IterativeResolver, JudgedResponse, RootStart } from './iterator.js';
 
 /**
  * The iterator as the origin of the iterate route. A SERVFAIL from iteration is thrown (as an
@@ -31,18 +31,24 @@ export class IteratorOrigin implements AnswerOrigin {
   }
 
   /**
-   * The iterated answer. The `judge` (DNSSEC validation) is not called yet: iterated answers go
-   * out unvalidated, without AD, until the iterator asks another nameserver of the zone on a
-   * bogus answer (the AnswerOrigin contract, pipeline/resolve-step.ts).
+   * The iterated answer. With a `judge` (DNSSEC validation, the resolve step's), each
+   * nameserver's answer is judged as it arrives: a bogus one sets that server aside for its zone
+   * and the iterator asks the zone's other servers (the 9 July 2023 lesson, per nameserver).
+   * The answer put together from them is judged once more, whole, under the server that gave
+   * its first RRset: the resolve step takes its verdict (AD, or SERVFAIL with the EDE) by these
+   * bytes, as the AnswerOrigin contract asks (pipeline/resolve-step.ts).
    */
-  async query(_route: string, q: Question, flags: { do: boolean; cd: boolean }, deadline: number, ctx?: RequestContext, _judge?: Judge): Promise<{ body: Uint8Array; server?: string }> {
-    const r = await this.iterator.resolve(q, { deadline, do: flags.do, rootStart: this.rootStart(ctx) });
+  async query(_route: string, q: Question, flags: { do: boolean; cd: boolean }, deadline: number, ctx?: RequestContext, judge?: Judge): Promise<{ body: Uint8Array; server?: string }> {
+    const perServer = judge ? (j: JudgedResponse) => judge(j.message, j.server) : undefined;
+    const r = await this.iterator.resolve(q, { deadline, do: flags.do, rootStart: this.rootStart(ctx), ...(perServer ? { judge: perServer } : {}) });
     if (r.rcode === Rcode.SERVFAIL) {
       const reason = r.failure?.reason ?? 'servfail';
       const text = `iteration failed: ${reason}${r.failure?.detail ? `: ${r.failure.detail}` : ''}`;
       throw new UpstreamError(text, edeFor(reason, text));
     }
-    return { body: r.body, server: ITERATE_ROUTE };
+    const server = r.provenance[0]?.server ?? ITERATE_ROUTE;
+    if (judge) await judge(r.body, server);
+    return { body: r.body, server };
   }
 
   /** DS and DNSKEY queries, resolved by the iterator itself (one path: `attempt` 0 only). */
