@@ -340,7 +340,9 @@ async function meterForWorkers(apps) {
   for (const app of apps) {
     const src = join(root, 'build', 'apps', `${app.name}.wasm`);
     const out = join(outDir, `${app.name}.wasm`);
-    if (!force && existsSync(out) && statSync(out).mtimeMs >= statSync(src).mtimeMs) continue;
+    // a changed meter re-meters every app, not only the apps that changed
+    const newest = Math.max(statSync(src).mtimeMs, statSync(join(root, 'dist', 'host', 'abi', 'meter.js')).mtimeMs);
+    if (!force && existsSync(out) && statSync(out).mtimeMs >= newest) continue;
     writeFileSync(out, meter(new Uint8Array(readFileSync(src))));
   }
   const ident = (name) => `${name.replace(/_([a-z0-9])/g, (_, c) => c.toUpperCase())}Wasm`;

@@ -11,7 +11,7 @@ import { MAX_CONTEXT_BYTES } from '../core/context.js';
 import type { Logger, LogLevel } from '../core/log.js';
 import { MemoryMetrics, type MetricsSink, type Counter, type Gauge, type BoundCounter } from '../core/metrics.js';
 import type { AppManifest } from './manifest.js';
-import { FUEL_EXPORT } from '../abi/meter.js';
+import { FUEL_EXPORT, START_EXPORT } from '../abi/meter.js';
 import { ABI_SECTION, abiMarker } from '../abi/abi-marker.js';
 
 export class AppLoadError extends Error {
@@ -46,6 +46,8 @@ export type LoadResult = { ok: true } | { ok: false; error: string };
 
 interface Exports {
   [FUEL_EXPORT]?: WebAssembly.Global;
+  /** The start function of a metered module (run by the host on its start budget). */
+  [START_EXPORT]?: () => void;
   abi_version(): number;
   input(size: number): number;
   on_query(phase: number, ctxLen: number, msgLen: number): number;
@@ -170,6 +172,8 @@ export class AppInstance {
   /** Last successful load per kind; replayed into every new instance. */
   private readonly loads = new Map<LoadKindCode, Uint8Array>();
   private trapTimes: number[] = [];
+  /** What the meter held when the last query call returned, when a collection refilled it since. */
+  private fuelBeforeGc: bigint | null = null;
   private openUntil = 0;
   /** Memory size right after the last collection; growth past it triggers the next one. */
   private sizeAfterGc = 0;
@@ -261,7 +265,18 @@ export class AppInstance {
   /** Creates a fresh instance and memory, replaying the last good loads. Throws AppLoadError. */
   private instantiate(): void {
     this.exports = null;
-    const memory = new WebAssembly.Memory({ initial: Math.max(1, this.src.minPages), maximum: this.manifest.memory.max_pages });
+    // The previous instance's memory is zeroed and reused, not replaced: a new memory's pages
+    // are faulted in and zeroed by the kernel when first written (about 0.5 ms per MiB here,
+    // bench/fuel.mjs), in whatever call first writes them, and every dropped memory is
+    // external memory that makes the JS engine collect its whole heap sooner (pauses of
+    // 100-300 ms seen when a hostile app trapped on every call). Zeroing is a memset.
+    let memory: WebAssembly.Memory;
+    if (this.memory as WebAssembly.Memory | undefined) {
+      memory = this.memory;
+      new Uint8Array(memory.buffer).fill(0);
+    } else {
+      memory = new WebAssembly.Memory({ initial: Math.max(1, this.src.minPages), maximum: this.manifest.memory.max_pages });
+    }
     this.memory = memory;
     this.heap = new Uint8Array(memory.buffer);
     this.sizeAfterGc = 0;
@@ -286,10 +301,30 @@ export class AppInstance {
       throw new AppLoadError(`app ${this.name}: cannot instantiate: ${(e as Error).message}`);
     }
     const ex = instance.exports as unknown as Exports;
+    const start = ex[START_EXPORT];
+    if (start) {
+      // Top-level code, on its own budget: what it spends is no query's.
+      this.exports = ex;
+      try {
+        this.refuel(this.manifest.fuel.start);
+        start();
+      } catch (e) {
+        const fuel = this.outOfFuel();
+        const why = fuel ? `ran out of its start budget of ${this.manifest.fuel.start} fuel units` : `trapped: ${(e as Error).message}`;
+        this.exports = null;
+        this.metrics.traps.inc({ app: this.name, reason: fuel ? 'fuel' : 'trap' });
+        throw new AppLoadError(`app ${this.name}: its start code ${why}`);
+      }
+      this.exports = null;
+    }
     let version: number;
     try {
+      this.exports = ex;
+      this.refuel(this.manifest.fuel.query);
       version = ex.abi_version();
+      this.exports = null;
     } catch (e) {
+      this.exports = null;
       throw new AppLoadError(`app ${this.name}: abi_version() trapped: ${(e as Error).message}`);
     }
     if (version !== ABI_VERSION) {
@@ -306,6 +341,13 @@ export class AppInstance {
         this.exports = null;
         throw new AppLoadError(`app ${this.name}: replaying its last good ${kind === 0 ? 'config' : 'data'} failed: ${r.error}`);
       }
+    }
+    // The instance's own garbage (start code, replayed loads) is collected now, on the
+    // collector's budget, so the first query after a new instance does not pay for it.
+    const gc = this.collect();
+    if (gc) {
+      this.exports = null;
+      throw new AppLoadError(`app ${this.name}: its collector ${gc}`);
     }
     this.refreshWanted();
   }
@@ -334,12 +376,23 @@ export class AppInstance {
 
   private refuel(units: number): void {
     const fuel = this.exports?.[FUEL_EXPORT];
-    if (fuel) fuel.value = units;
+    if (fuel) fuel.value = BigInt(units);
+  }
+
+  /** Fuel the last query call spent (for tests and bench/fuel.mjs; read from the meter's global). */
+  lastCallFuel(): number {
+    if (this.fuelBeforeGc !== null) return this.manifest.fuel.query - Number(this.fuelBeforeGc);
+    const fuel = this.exports?.[FUEL_EXPORT];
+    return fuel ? this.manifest.fuel.query - Number(fuel.value as bigint) : 0;
+  }
+
+  private outOfFuel(): boolean {
+    const fuel = this.exports?.[FUEL_EXPORT];
+    return !!fuel && (fuel.value as bigint) < 0n;
   }
 
   private trapped(e: unknown): { kind: 'trap'; reason: TrapReason; message: string } {
-    const fuel = this.exports?.[FUEL_EXPORT];
-    const outOfFuel = !!fuel && (fuel.value as number) < 0;
+    const outOfFuel = this.outOfFuel();
     // An allocator that cannot grow the memory traps with a plain `unreachable`; a memory at
     // (or within a few pages of) its cap tells what happened.
     const capPages = this.manifest.memory.max_pages;
@@ -410,7 +463,11 @@ export class AppInstance {
         throw new AppTrap('verdict FORWARD without a target (call set_target first)', 'bad-verdict');
       }
       this.verdictCounters[v]!.inc();
-      if (this.gcDue()) this.collect();
+      this.fuelBeforeGc = null;
+      if (this.gcDue()) {
+        this.fuelBeforeGc = (this.exports![FUEL_EXPORT]?.value as bigint | undefined) ?? null;
+        this.collect();
+      }
       return { kind: 'ok', verdict: v as VerdictCode, response: this.state.response, target: this.state.target, effects: this.state.effects };
     } catch (e) {
       return this.trapped(e);
@@ -443,17 +500,21 @@ export class AppInstance {
     return true;
   }
 
-  private collect(): void {
+  /** Runs the app's collector on its own budget; returns why it failed, or null. */
+  private collect(): string | null {
     this.callsSinceGc = 0;
+    const gc = this.exports?.gc;
+    if (!gc) return null;
     this.metrics.collections.inc({ app: this.name });
     try {
-      // A collection walks the whole heap: give it the load budget, not what a query left.
-      this.refuel(this.manifest.fuel.load);
-      this.exports?.gc?.();
+      this.refuel(this.manifest.fuel.gc);
+      gc();
     } catch (e) {
-      this.trapped(e);
+      const t = this.trapped(e);
+      return t.reason === 'fuel' ? `gc() ran out of its budget of ${this.manifest.fuel.gc} fuel units` : `gc() trapped: ${t.message}`;
     }
     this.sizeAfterGc = this.memory.buffer.byteLength;
+    return null;
   }
 
   private rawLoad(kind: LoadKindCode, data: Uint8Array): LoadResult {

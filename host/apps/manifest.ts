@@ -7,6 +7,15 @@ import { z } from 'zod';
 import { phaseNames } from '../abi/verdict.js';
 import { formatIssues } from '../core/schema-errors.js';
 
+/**
+ * Default budgets (docs/abi/v1.md, *Fuel*). A query call of the built-in apps needs at most
+ * about 63,000 units (static_zone on the root zone with DO), so `query` leaves 30 times that;
+ * bench/fuel.mjs measures what a unit costs at worst, and so how long a call can run. Apps whose
+ * loads or collections walk large data set their own `load` and `gc` in app.json.
+ */
+export const DEFAULT_FUEL = { query: 2_000_000, load: 2_000_000_000, start: 1_000_000, gc: 10_000_000 } as const;
+const FUEL_MAX = 2 ** 40;
+
 export const APP_NAME_RE = /^[a-z][a-z0-9_]{0,31}$/;
 
 export const manifestSchema = z.strictObject({
@@ -23,13 +32,20 @@ export const manifestSchema = z.strictObject({
   /** Largest `on_load` input the host will pass (a zone image, a rule set). */
   max_load_bytes: z.number().int().min(0).max(256 * 1024 * 1024).default(1024 * 1024),
   /**
-   * Work budget per call, in fuel units (one per function entry and loop iteration), enforced
-   * by the host's meter: an app that never returns traps instead of hanging the node.
+   * Work budgets in fuel units, enforced by the host's meter (docs/abi/v1.md, *Fuel*): one per
+   * kind of call, so an app that never returns traps instead of hanging the node, and no entry
+   * point runs on another's budget.
    */
   fuel: z
     .strictObject({
-      query: z.number().int().min(1000).max(2_000_000_000).default(5_000_000),
-      load: z.number().int().min(1000).max(2_000_000_000).default(2_000_000_000),
+      /** Each on_query call (and phases_wanted, abi_version). */
+      query: z.number().int().min(1000).max(FUEL_MAX).default(DEFAULT_FUEL.query),
+      /** Each on_load call (config, a zone image, a rule set). */
+      load: z.number().int().min(1000).max(FUEL_MAX).default(DEFAULT_FUEL.load),
+      /** The module's start code (top-level initialisers), once per instance. */
+      start: z.number().int().min(1000).max(FUEL_MAX).default(DEFAULT_FUEL.start),
+      /** Each gc() the host runs. */
+      gc: z.number().int().min(1000).max(FUEL_MAX).default(DEFAULT_FUEL.gc),
     })
     .prefault({}),
   /** JSON Schema of the app's `[apps.<name>.config]` table, checked when the config loads. */
