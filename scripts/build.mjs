@@ -24,7 +24,7 @@
 // which compiles only DIR/<name>/index.ts -> DIR/<name>/<name>.wasm, with the same flags (after
 // step 0, which the SDK needs), and nothing else: the host finds them at run time through `[apps] dirs` in its config.
 
-import { readdirSync, readFileSync, statSync, existsSync, mkdirSync, writeFileSync, chmodSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, existsSync, mkdirSync, writeFileSync, chmodSync, rmSync } from 'node:fs';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
@@ -369,6 +369,9 @@ function bundleWorker() {
   const newest = Math.max(newestMtime(sources.slice(0, 1)), ...sources.slice(1).map((p) => newestAny(p)));
   if (!force && existsSync(out) && statSync(out).mtimeMs >= newest) return false;
   const wrangler = join(root, 'node_modules', 'wrangler', 'bin', 'wrangler.js');
+  // wrangler leaves the modules of earlier bundles in the folder (their names carry a content
+  // hash), and a stale one would be taken for the app it once was
+  rmSync(join(root, 'build', 'worker'), { recursive: true, force: true });
   execFileSync(process.execPath, [wrangler, 'deploy', '--dry-run', '--outdir', join(root, 'build', 'worker')], {
     cwd: root,
     stdio: ['ignore', 'ignore', 'inherit'],
