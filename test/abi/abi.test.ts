@@ -314,7 +314,9 @@ describe('app log lines', () => {
       },
     };
     const metrics = new MemoryMetrics();
-    const manifest = parseManifest(testManifest('chatty', { capabilities: ['log'] }), 'test');
+    // 200 lines of 1,000 characters a query is about 14,000,000 fuel units of string work (the
+    // default query budget is 2,000,000; docs/abi/v1.md, *Fuel*)
+    const manifest = parseManifest(testManifest('chatty', { capabilities: ['log'], fuel: { query: 50_000_000 } }), 'test');
     const app = new AppInstance({ manifest, module: testModule('chatty'), minPages: 1 }, logger, appMetrics(metrics), () => now);
     for (let i = 0; i < 5; i++) expect(call(app, `q${i}.example.`).kind).toBe('ok');
     // The burst and one warning that lines are being dropped, not 1,000 lines of 1,000 bytes.
