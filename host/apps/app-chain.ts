@@ -69,10 +69,10 @@ export class WasmAppChain implements AppChain {
         continue;
       }
       encoded ??= this.scratch.subarray(0, encodeContextInto(ctx, this.scratch));
-      const r = app.call(phase, encoded, msg);
+      const r = app.call(phase, encoded, msg, ctx);
       if (r.kind !== 'ok') {
         if (app.manifest.failure === 'fail-closed') return { kind: 'rcode', rcode: Rcode.SERVFAIL, app: app.name };
-        this.skipped.inc({ app: app.name, reason: r.kind === 'open' ? 'breaker-open' : 'trapped' });
+        this.skipped.inc({ app: app.name, reason: r.kind === 'open' ? 'breaker-open' : r.kind === 'quarantined' ? 'quarantined' : 'trapped' });
         continue;
       }
       if (r.effects.length > 0) {

@@ -26,21 +26,46 @@ export interface AppSource {
 }
 
 export interface BreakerPolicy {
-  /** Traps within `windowMs` that open the breaker. */
+  /** Distinct trapping inputs within `windowMs` that open the breaker. */
   traps: number;
   windowMs: number;
   /** How long an open breaker keeps the app out of the chain before it is tried again. */
   cooldownMs: number;
+  /**
+   * How long a question that made the app trap is answered by the app's failure policy without
+   * calling it (default 10 minutes), and how many such questions are kept (default 1,024; the
+   * oldest goes first).
+   */
+  quarantineMs?: number;
+  quarantineMax?: number;
 }
 
-export const defaultBreaker: BreakerPolicy = { traps: 5, windowMs: 10_000, cooldownMs: 30_000 };
+export const defaultBreaker: BreakerPolicy = { traps: 5, windowMs: 60_000, cooldownMs: 30_000, quarantineMs: 600_000, quarantineMax: 1024 };
+
+/** What identifies the input of a call for quarantine: the question and the DO and CD bits. */
+export interface CallInput {
+  qname: Uint8Array;
+  qtype: number;
+  qclass: number;
+  /** Context flags: bit 0 DO, bit 1 CD (the others are ignored). */
+  flags: number;
+}
+
+/** The quarantine key: the name case-folded, type, class, DO and CD. */
+export function inputKey(q: CallInput): string {
+  let name = '';
+  for (const b of q.qname) name += String.fromCharCode(b >= 0x41 && b <= 0x5a ? b | 0x20 : b);
+  return `${name}/${q.qtype}/${q.qclass}/${q.flags & 3}`;
+}
 
 export type CallResult =
   | { kind: 'ok'; verdict: VerdictCode; response: Uint8Array | null; target: string | null; effects: Effect[] }
   /** The app trapped or broke the ABI; its effects are discarded. */
   | { kind: 'trap'; reason: TrapReason; message: string }
   /** The breaker is open: the app was not called. */
-  | { kind: 'open' };
+  | { kind: 'open' }
+  /** This question made the app trap a short while ago: the app was not called. */
+  | { kind: 'quarantined' };
 
 export type LoadResult = { ok: true } | { ok: false; error: string };
 
@@ -68,6 +93,9 @@ export interface AppMetrics {
   loads: Counter;
   collections: Counter;
   logs: Counter;
+  quarantined: Counter;
+  quarantinedInputs: Gauge;
+  breakerOpened: Counter;
 }
 
 export function appMetrics(sink: MetricsSink): AppMetrics {
@@ -81,6 +109,9 @@ export function appMetrics(sink: MetricsSink): AppMetrics {
     loads: sink.counter('edge_app_loads_total', 'Data and config loads into apps, by result', ['app', 'kind', 'result']),
     collections: sink.counter('edge_app_collections_total', 'Garbage collections the host ran in an app (each walks its whole heap)', ['app']),
     logs: sink.counter('edge_app_log_lines_total', 'Log lines apps wrote through the log capability: written, or dropped over the rate limit', ['app', 'result']),
+    quarantined: sink.counter('edge_app_quarantined_total', 'Calls not made because their question made the app trap a short while ago (answered by the failure policy)', ['app']),
+    quarantinedInputs: sink.gauge('edge_app_quarantined_inputs', 'Questions in quarantine: each made the app trap and gets its failure policy without a call', ['app']),
+    breakerOpened: sink.counter('edge_app_breaker_opened_total', 'Times the circuit breaker opened (traps on distinct questions within its window)', ['app']),
   };
 }
 
@@ -171,7 +202,13 @@ export class AppInstance {
   private readonly state = new CallState();
   /** Last successful load per kind; replayed into every new instance. */
   private readonly loads = new Map<LoadKindCode, Uint8Array>();
-  private trapTimes: number[] = [];
+  /** Trapping inputs within the breaker's window: input key (or one of its own per unkeyed trap) -> time. */
+  private trapInputs = new Map<string, number>();
+  private unkeyedTraps = 0;
+  /** Questions that made the app trap -> until when they are answered without a call (insertion order: oldest first). */
+  private readonly quarantine = new Map<string, number>();
+  /** Called when the breaker opens or closes (edge_zone_serving follows it). */
+  onBreakerChange: ((open: boolean) => void) | null = null;
   /** What the meter held when the last query call returned, when a collection refilled it since. */
   private fuelBeforeGc: bigint | null = null;
   private openUntil = 0;
@@ -357,8 +394,13 @@ export class AppInstance {
     if (this.exports) return true;
     if (this.breakerOpen) return false;
     try {
+      const wasOpen = this.openUntil > 0;
       this.instantiate();
       this.metrics.breakerOpen.set({ app: this.name }, 0);
+      if (wasOpen) {
+        this.openUntil = 0;
+        this.onBreakerChange?.(false);
+      }
       return true;
     } catch (e) {
       this.logger.log('error', 'app instantiation failed', { app: this.name, error: (e as Error).message });
@@ -369,8 +411,10 @@ export class AppInstance {
 
   private open(): void {
     this.openUntil = this.now() + this.breaker.cooldownMs;
-    this.trapTimes = [];
+    this.trapInputs.clear();
     this.metrics.breakerOpen.set({ app: this.name }, 1);
+    this.metrics.breakerOpened.inc({ app: this.name });
+    this.onBreakerChange?.(true);
     this.logger.log('warn', 'app circuit breaker open', { app: this.name, cooldown_ms: this.breaker.cooldownMs });
   }
 
@@ -391,7 +435,7 @@ export class AppInstance {
     return !!fuel && (fuel.value as bigint) < 0n;
   }
 
-  private trapped(e: unknown): { kind: 'trap'; reason: TrapReason; message: string } {
+  private trapped(e: unknown, input: string | null = null): { kind: 'trap'; reason: TrapReason; message: string } {
     const outOfFuel = this.outOfFuel();
     // An allocator that cannot grow the memory traps with a plain `unreachable`; a memory at
     // (or within a few pages of) its cap tells what happened.
@@ -419,10 +463,41 @@ export class AppInstance {
     if (reason === 'out-of-memory') this.probeCeiling = Math.max(GC_EVERY_NEAR_CAP, this.callsSinceGc >> 1);
     this.logger.log('warn', 'app trapped', { app: this.name, reason, error: message });
     const t = this.now();
-    this.trapTimes = this.trapTimes.filter((x) => t - x < this.breaker.windowMs);
-    this.trapTimes.push(t);
-    if (this.trapTimes.length >= this.breaker.traps) this.open();
+    if (input !== null) this.quarantineInput(input, t);
+    // Traps are counted per distinct input over the window, however far apart they come: one
+    // question trapping again is in quarantine and never gets here, so only traps across
+    // questions (or outside any question: loads, collections) open the breaker.
+    for (const [k, at] of this.trapInputs) if (t - at >= this.breaker.windowMs) this.trapInputs.delete(k);
+    this.trapInputs.delete(input ?? '');
+    this.trapInputs.set(input ?? `#${++this.unkeyedTraps}`, t);
+    if (this.trapInputs.size >= this.breaker.traps) this.open();
     return { kind: 'trap', reason, message };
+  }
+
+  private quarantineInput(key: string, t: number): void {
+    const max = this.breaker.quarantineMax ?? 1024;
+    this.quarantine.delete(key);
+    this.quarantine.set(key, t + (this.breaker.quarantineMs ?? 600_000));
+    while (this.quarantine.size > max) this.quarantine.delete(this.quarantine.keys().next().value!);
+    this.metrics.quarantinedInputs.set({ app: this.name }, this.quarantine.size);
+  }
+
+  /** True (and counted) when `key` is in quarantine; a quarantine that ran out is lifted here. */
+  private inQuarantine(key: string): boolean {
+    const until = this.quarantine.get(key);
+    if (until === undefined) return false;
+    if (this.now() < until) {
+      this.metrics.quarantined.inc({ app: this.name });
+      return true;
+    }
+    this.quarantine.delete(key);
+    this.metrics.quarantinedInputs.set({ app: this.name }, this.quarantine.size);
+    return false;
+  }
+
+  /** Questions in quarantine now (for status and tests). */
+  quarantinedInputs(): number {
+    return this.quarantine.size;
   }
 
   private bytes(): Uint8Array {
@@ -442,7 +517,13 @@ export class AppInstance {
   }
 
   /** Runs `on_query`. Never throws: traps come back as a result and are already counted. */
-  call(phase: number, ctx: Uint8Array, msg: Uint8Array): CallResult {
+  call(phase: number, ctx: Uint8Array, msg: Uint8Array, input?: CallInput): CallResult {
+    // The key is made only when it is needed: a quarantine to look in, or a trap to remember.
+    let key: string | null = null;
+    if (input && this.quarantine.size > 0) {
+      key = inputKey(input);
+      if (this.inQuarantine(key)) return { kind: 'quarantined' };
+    }
     if (!this.ready()) return { kind: 'open' };
     if (ctx.length > MAX_CONTEXT_BYTES || msg.length > MAX_MESSAGE_BYTES) {
       return { kind: 'trap', reason: 'bad-pointer', message: 'input larger than the ABI allows' };
@@ -470,7 +551,7 @@ export class AppInstance {
       }
       return { kind: 'ok', verdict: v as VerdictCode, response: this.state.response, target: this.state.target, effects: this.state.effects };
     } catch (e) {
-      return this.trapped(e);
+      return this.trapped(e, input ? (key ?? inputKey(input)) : null);
     }
   }
 

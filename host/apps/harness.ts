@@ -131,7 +131,7 @@ export class AppHarness {
     }
     const r = this.app.call(phase, encodeContext(ctx), q.message ?? query);
     if (r.kind !== 'ok') {
-      return { verdict: 'trap', message: null, response: null, target: null, ctx, tags: [...ctx.tags], trap: r.kind === 'open' ? 'circuit breaker open' : `${r.reason}: ${r.message}` };
+      return { verdict: 'trap', message: null, response: null, target: null, ctx, tags: [...ctx.tags], trap: r.kind === 'open' ? 'circuit breaker open' : r.kind === 'quarantined' ? 'quarantined' : `${r.reason}: ${r.message}` };
     }
     applyEffects(ctx, r.effects);
     const message = r.verdict === Verdict.RESPOND ? r.response : null;

@@ -53,7 +53,7 @@ export class LocalRoot {
       udpSize: 4096,
     });
     if (from) for (const t of from.tags) ctx.tags.add(t);
-    const r = app.call(PHASE.resolve, encodeContext(ctx), buildQuery(q, { rd: false, udpSize: 4096, do: true }));
+    const r = app.call(PHASE.resolve, encodeContext(ctx), buildQuery(q, { rd: false, udpSize: 4096, do: true }), ctx);
     if (r.kind !== 'ok' || r.verdict !== Verdict.RESPOND || !r.response) return null;
     return r.response;
   }

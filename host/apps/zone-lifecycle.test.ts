@@ -32,13 +32,15 @@ beforeAll(async () => {
 function fakeApp() {
   const app = { held: null as Uint8Array | null, inChain: true };
   const inst = {
+    breakerOpen: false,
+    onBreakerChange: null as ((open: boolean) => void) | null,
     load: (_kind: number, data: Uint8Array) => ((app.held = data), { ok: true }),
     validate: () => ({ ok: true }),
     clearData: () => ((app.held = null), { ok: true }),
     lastLoad: () => app.held ?? undefined,
   };
   const chain = { app: (name: string) => (app.inChain && name === 'static_zone' ? inst : undefined) } as unknown as WasmAppChain;
-  return { app, chain: () => chain };
+  return { app, inst, chain: () => chain };
 }
 
 /** A source that gives what the test puts in it (an Error is thrown). */
@@ -123,7 +125,7 @@ function lifecycle(source: ZoneSource, over: Partial<ZoneLifecycleOptions> & { c
   });
   if (clock) clock.busy = () => (lc as unknown as { running: unknown }).running !== null;
   lifecycles.push(lc);
-  return { lc, app: fake.app, log, metrics, gauge: (name: string) => metrics.value(name, { app: 'static_zone' }) };
+  return { lc, app: fake.app, inst: fake.inst, log, metrics, gauge: (name: string) => metrics.value(name, { app: 'static_zone' }) };
 }
 
 const data = (bytes: Uint8Array, validators = {}): SourceResult => ({ kind: 'data', bytes, validators });
@@ -362,6 +364,19 @@ describe('ZoneLifecycle', () => {
     lc.restore();
     expect(lc.status()).toMatchObject({ state: 'disabled', serving: false, serial: 2026082201 });
     expect(gauge('edge_zone_serving')).toBe(0);
+  });
+
+  it('reports not serving while the app\'s circuit breaker keeps it out of the chain (issue 18)', async () => {
+    const { lc, gauge, inst } = lifecycle(new TestSource(() => data(V1), () => T0), { now: () => T0 });
+    await lc.start();
+    expect(gauge('edge_zone_serving')).toBe(1);
+    inst.breakerOpen = true;
+    inst.onBreakerChange!(true);
+    expect(gauge('edge_zone_serving')).toBe(0);
+    expect(lc.status()).toMatchObject({ serving: false });
+    inst.breakerOpen = false;
+    inst.onBreakerChange!(false);
+    expect(gauge('edge_zone_serving')).toBe(1);
   });
 
   it('drops its gauges when stopped', async () => {

@@ -209,7 +209,7 @@ export class ZoneLifecycle {
       failures: g('edge_zone_refresh_failures_consecutive', 'Refresh attempts that failed in a row'),
       refreshes: opts.metrics.counter('edge_zone_refreshes_total', 'Refresh attempts by outcome', ['app', 'outcome']),
       stale: g('edge_zone_stale', '1 when the copy is older than the stale age or close to its expiry'),
-      serving: g('edge_zone_serving', '1 while a copy is loaded and not expired'),
+      serving: g('edge_zone_serving', '1 while queries are answered from the copy: one is loaded, not expired, and the app is not held off by its circuit breaker'),
       disabled: g('edge_zone_disabled', '1 while the app is switched off in the config (nothing is fetched or served)'),
     };
   }
@@ -731,7 +731,11 @@ export class ZoneLifecycle {
     this.m.age.set(app, Math.round((now - s.lastSuccess) / 1000));
     this.m.expiresIn.set(app, Math.round((s.expiresAt - now) / 1000));
     this.m.stale.set(app, isStale(clock) ? 1 : 0);
-    this.m.serving.set(app, SERVES[this.phase] ? 1 : 0);
+    // Serving means queries are answered from the copy: not while the app's breaker keeps it
+    // out of the chain, whatever the copy's own state.
+    const inst = this.opts.chain().app(this.app);
+    if (inst) inst.onBreakerChange = () => this.tick();
+    this.m.serving.set(app, SERVES[this.phase] && !inst?.breakerOpen ? 1 : 0);
   }
 
   status(): Record<string, unknown> {
@@ -745,7 +749,7 @@ export class ZoneLifecycle {
       // disabled (switched off in the config) | stopped
       state: phase === 'serving' || phase === 'stale' ? 'serving' : phase === 'empty' ? 'no-copy' : phase,
       phase,
-      serving: SERVES[phase],
+      serving: SERVES[phase] && !this.opts.chain().app(this.app)?.breakerOpen,
       serial: s?.serial ?? null,
       origin: s?.origin ?? null,
       loaded_at: s ? new Date(s.loadedAt).toISOString() : null,

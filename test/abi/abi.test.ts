@@ -5,7 +5,7 @@
  */
 
 import { describe, expect, it } from 'vitest';
-import { AppInstance, AppLoadError, LOG_BURST, LOG_PER_SECOND, appMetrics, checkModule } from '../../host/apps/app-instance.js';
+import { AppInstance, AppLoadError, LOG_BURST, LOG_PER_SECOND, appMetrics, checkModule, type BreakerPolicy } from '../../host/apps/app-instance.js';
 import { WasmAppChain } from '../../host/apps/app-chain.js';
 import { parseManifest } from '../../host/apps/manifest.js';
 import { encodeContext, newContext } from '../../host/core/context.js';
@@ -167,6 +167,100 @@ describe('fuel bounds time, whatever the loop body (issue 18)', () => {
     const started = performance.now();
     expect(() => instance('start-loop')).toThrow(/app start_loop: its start code ran out of its start budget of 1,?000,?000 fuel units/);
     expect(performance.now() - started).toBeLessThan(BOUND_MS);
+  });
+});
+
+describe('breakers that cannot be aimed (issue 18)', () => {
+  const input = (name: string, flags = 0) => ({ qname: textToName(name), qtype: 1, qclass: 1, flags });
+  const callWith = (app: AppInstance, name: string, flags = 0) => app.call(0, encodeContext(ctxFor(name)), query(name), input(name, flags));
+  function keyed(policy: Partial<BreakerPolicy> = {}, clock?: () => number, over: Record<string, unknown> = {}) {
+    const metrics = new MemoryMetrics();
+    const manifest = parseManifest(testManifest('trap', over), 'test');
+    const app = new AppInstance({ manifest, module: testModule('trap'), minPages: 1 }, silentLogger, appMetrics(metrics), clock, {
+      traps: 5,
+      windowMs: 60_000,
+      cooldownMs: 30_000,
+      ...policy,
+    });
+    return { app, metrics };
+  }
+
+  it('a question that trapped is answered by the failure policy without calling the app, and does not count again', () => {
+    const { app, metrics } = keyed();
+    expect(callWith(app, 'trap.example.')).toMatchObject({ kind: 'trap' });
+    const instances = metrics.value('edge_app_instantiations_total', { app: 'trap' });
+    for (let i = 0; i < 20; i++) expect(callWith(app, 'TRAP.Example.')).toEqual({ kind: 'quarantined' });
+    expect(app.breakerOpen).toBe(false);
+    expect(metrics.value('edge_app_quarantined_total', { app: 'trap' })).toBe(20);
+    expect(metrics.value('edge_app_quarantined_inputs', { app: 'trap' })).toBe(1);
+    expect(metrics.value('edge_app_traps_total', { app: 'trap', reason: 'trap' })).toBe(1);
+    // other questions still reach the app (a fresh instance), the same name with other bits too
+    expect(callWith(app, 'ok.example.')).toMatchObject({ kind: 'ok', verdict: Verdict.RESPOND });
+    expect(metrics.value('edge_app_instantiations_total', { app: 'trap' })).toBe(instances + 1);
+    expect(callWith(app, 'trap.example.', 1)).toMatchObject({ kind: 'trap' });
+  });
+
+  it('five distinct trapping questions open the breaker, however far apart within the window', () => {
+    let now = 1_000_000;
+    const { app, metrics } = keyed({}, () => now);
+    for (let i = 0; i < 4; i++) {
+      expect(callWith(app, `trap.q${i}.example.`)).toMatchObject({ kind: 'trap' });
+      now += 14_000; // one every 14 s: over the old 10 s window, never five in it
+    }
+    expect(app.breakerOpen).toBe(false);
+    expect(callWith(app, 'trap.q4.example.')).toMatchObject({ kind: 'trap' });
+    expect(app.breakerOpen).toBe(true);
+    expect(metrics.value('edge_app_breaker_opened_total', { app: 'trap' })).toBe(1);
+    expect(callWith(app, 'ok.example.')).toEqual({ kind: 'open' });
+    now += 30_001;
+    expect(callWith(app, 'ok.example.')).toMatchObject({ kind: 'ok', verdict: Verdict.RESPOND });
+    expect(metrics.value('edge_app_breaker_open', { app: 'trap' })).toBe(0);
+  });
+
+  it('traps older than the window do not count', () => {
+    let now = 1_000_000;
+    const { app } = keyed({}, () => now);
+    for (let i = 0; i < 10; i++) {
+      expect(callWith(app, `trap.q${i}.example.`)).toMatchObject({ kind: 'trap' });
+      now += 16_000; // four in any 60 s
+    }
+    expect(app.breakerOpen).toBe(false);
+  });
+
+  it('a quarantine is lifted after its time, and bounded in size', () => {
+    let now = 1_000_000;
+    const { app, metrics } = keyed({ quarantineMs: 5000, quarantineMax: 3, traps: 100 }, () => now);
+    expect(callWith(app, 'trap.example.')).toMatchObject({ kind: 'trap' });
+    expect(callWith(app, 'trap.example.')).toEqual({ kind: 'quarantined' });
+    now += 5001;
+    expect(callWith(app, 'trap.example.')).toMatchObject({ kind: 'trap' });
+    for (let i = 0; i < 5; i++) callWith(app, `trap.q${i}.example.`);
+    expect(app.quarantinedInputs()).toBe(3);
+    expect(metrics.value('edge_app_quarantined_inputs', { app: 'trap' })).toBe(3);
+    // the oldest went first
+    expect(callWith(app, 'trap.example.')).toMatchObject({ kind: 'trap' });
+  });
+
+  it('in the chain: five trapping queries with one input leave every other query answered, fail-closed too', () => {
+    const { app, metrics } = keyed({}, undefined, { failure: 'fail-closed' });
+    const chain = new WasmAppChain([app], metrics);
+    for (let i = 0; i < 5; i++) expect(chain.run(0, ctxFor('trap.example.'), query('trap.example.'))).toMatchObject({ kind: 'rcode', rcode: 2 });
+    expect(app.breakerOpen).toBe(false);
+    for (let i = 0; i < 20; i++) expect(chain.run(0, ctxFor(`ok.n${i}.example.`), query(`ok.n${i}.example.`))).toMatchObject({ kind: 'respond' });
+    expect(metrics.value('edge_app_quarantined_total', { app: 'trap' })).toBe(4);
+  });
+});
+
+describe('a response too large for one message (issue 18)', () => {
+  it('is answered as truncated by the SDK, never a trap', () => {
+    const { app, metrics } = instance('huge-response', { memory: { max_pages: 64 } });
+    const r = call(app, 'huge.example.');
+    expect(r).toMatchObject({ kind: 'ok', verdict: Verdict.RESPOND });
+    const msg = (r as { response: Uint8Array }).response;
+    expect(msg.length).toBeLessThan(512);
+    expect(msg[2]! & 0x02).toBe(0x02); // TC
+    expect([msg[6], msg[7]]).toEqual([0, 0]);
+    expect(metrics.snapshot()['edge_app_traps_total'] ?? {}).toEqual({});
   });
 });
 

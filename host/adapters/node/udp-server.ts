@@ -61,7 +61,7 @@ export class UdpServer {
         if (out.length > reply.udpLimit) {
           this.truncated.inc();
           // Header, question and our OPT stay, so the retry over TCP still negotiates EDNS.
-          out = truncateResponse(out, reply.questionEnd, reply.opt ?? undefined);
+          out = truncateResponse(out, reply.udpLimit, reply.opt ?? undefined);
         }
         this.sock.send(out, port, address);
       })

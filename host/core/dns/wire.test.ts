@@ -85,10 +85,6 @@ describe('messages', () => {
     expect(bare.length).toBe(q.length - 11);
     const again = appendOpt(bare, encodeOpt(4096, 0));
     expect(again).toEqual(q);
-    const { questionEnd } = walkRecords(q);
-    const t = truncateResponse(q, questionEnd);
-    expect(u16(t, 2) & FLAG_TC).toBe(FLAG_TC);
-    expect(t.length).toBe(questionEnd);
   });
   it('rejects garbage without throwing anything but WireError', () => {
     let rnd = 1;
@@ -118,5 +114,95 @@ describe('isSubdomain and parentName', () => {
     expect(nameToText(parentName(n('www.example.com.')))).toBe('example.com.');
     expect(nameToText(parentName(n('com.')))).toBe('.');
     expect(nameToText(parentName(n('.')))).toBe('.');
+  });
+});
+
+describe('truncateResponse (RFC 2181 §9): only what does not fit is dropped, TC only when the answer is cut', () => {
+  const rr = (name: string, type: number, rdata: Uint8Array) => {
+    const n = textToName(name);
+    const out = new Uint8Array(n.length + 10 + rdata.length);
+    out.set(n, 0);
+    const v = new DataView(out.buffer);
+    v.setUint16(n.length, type);
+    v.setUint16(n.length + 2, 1);
+    v.setUint32(n.length + 4, 300);
+    v.setUint16(n.length + 8, rdata.length);
+    out.set(rdata, n.length + 10);
+    return out;
+  };
+  const a = (name: string) => rr(name, RRType.A, new Uint8Array([192, 0, 2, 1]));
+  const ns = (name: string, target: string) => rr(name, RRType.NS, textToName(target));
+  const txt = (name: string, len: number) => rr(name, RRType.TXT, new Uint8Array([len - 1, ...new Uint8Array(len - 1).fill(0x61)]));
+  function response(qname: string, sections: Uint8Array[][], rcode = 0): Uint8Array {
+    const q = buildQuery({ name: textToName(qname), type: 1, class: 1 }, { id: 9 });
+    const parts = [q, ...sections.flat()];
+    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    let o = 0;
+    for (const p of parts) {
+      out.set(p, o);
+      o += p.length;
+    }
+    const v = new DataView(out.buffer);
+    v.setUint16(2, 0x8180 | rcode);
+    sections.forEach((sec, i) => v.setUint16(6 + 2 * i, sec.length));
+    return out;
+  }
+  const opt = encodeOpt(1232, 0);
+  const glue = Array.from({ length: 13 }, (_, i) => a(`ns${i}.example.test.`));
+  const nsSet = Array.from({ length: 13 }, (_, i) => ns('example.test.', `ns${i}.example.test.`));
+
+  it('drops the additional section first, without TC, and keeps the OPT', () => {
+    const msg = appendOpt(response('www.example.test.', [[a('www.example.test.')], nsSet.slice(0, 2), glue]), opt);
+    const out = truncateResponse(msg, 200, opt);
+    expect(out.length).toBeLessThanOrEqual(200);
+    expect(u16(out, 2) & FLAG_TC).toBe(0);
+    expect([u16(out, 6), u16(out, 8), u16(out, 10)]).toEqual([1, 2, 1]);
+    const { records } = walkRecords(out);
+    expect(records.map((r) => r.type)).toEqual([RRType.A, RRType.NS, RRType.NS, RRType.OPT]);
+  });
+
+  it('then the authority section, when the answer holds records, still without TC', () => {
+    const msg = response('www.example.test.', [[a('www.example.test.')], nsSet, glue]);
+    const out = truncateResponse(msg, 100);
+    expect(u16(out, 2) & FLAG_TC).toBe(0);
+    expect([u16(out, 6), u16(out, 8), u16(out, 10)]).toEqual([1, 0, 0]);
+    expect(walkRecords(out).records.map((r) => r.type)).toEqual([RRType.A]);
+  });
+
+  it('sets TC and drops every record when the answer does not fit', () => {
+    const msg = appendOpt(response('big.example.test.', [[txt('big.example.test.', 250), txt('big.example.test.', 250), txt('big.example.test.', 250)], [], []]), opt);
+    const out = truncateResponse(msg, 512, opt);
+    expect(u16(out, 2) & FLAG_TC).toBe(FLAG_TC);
+    expect([u16(out, 4), u16(out, 6), u16(out, 8), u16(out, 10)]).toEqual([1, 0, 0, 1]);
+    expect(parseQuery(out).question!.name).toEqual(textToName('big.example.test.'));
+  });
+
+  it('sets TC when a negative answer\'s authority does not fit, or an answer\'s NSEC proof', () => {
+    const soa = rr('example.test.', RRType.SOA, new Uint8Array(400));
+    const nx = response('nx.example.test.', [[], [soa, soa]], 3);
+    expect(u16(truncateResponse(nx, 512), 2) & FLAG_TC).toBe(FLAG_TC);
+    const nsec = rr('a.example.test.', RRType.NSEC, new Uint8Array(600));
+    const wildcard = response('x.example.test.', [[a('x.example.test.')], [nsec]]);
+    expect(u16(truncateResponse(wildcard, 512), 2) & FLAG_TC).toBe(FLAG_TC);
+  });
+
+  it('reads the question end from the message, not from the query it answers', () => {
+    // the answer's question (uncompressed) is one byte longer than a query that ended its name
+    // in a pointer; the cut must not be off by one
+    const msg = response('big.example.test.', [[txt('big.example.test.', 250), txt('big.example.test.', 250), txt('big.example.test.', 250)], [], []]);
+    const out = truncateResponse(msg, 512);
+    expect(out.length).toBe(12 + textToName('big.example.test.').length + 4);
+    expect(parseQuery(out).question!.name).toEqual(textToName('big.example.test.'));
+  });
+
+  it('leaves a message that fits alone, and cuts one that cannot be walked to its header', () => {
+    const msg = response('www.example.test.', [[a('www.example.test.')], [], []]);
+    expect(truncateResponse(msg, 512)).toBe(msg);
+    const junk = new Uint8Array(600);
+    junk.set(msg);
+    new DataView(junk.buffer).setUint16(6, 200); // 200 answers said, room for far fewer
+    const out = truncateResponse(junk, 512);
+    expect(u16(out, 2) & FLAG_TC).toBe(FLAG_TC);
+    expect(u16(out, 6)).toBe(0);
   });
 });

@@ -317,17 +317,73 @@ export function appendOpt(msg: Uint8Array, opt: Uint8Array): Uint8Array {
 }
 
 /**
- * Truncates a response for UDP (RFC 2181 §9, RFC 7766): keeps header and question, drops all
- * RRs, sets TC. The client retries over TCP. The OPT RR, when given, is kept so EDNS still
- * works on the retry.
+ * Fits a response into `limit` bytes for UDP (RFC 2181 §9, RFC 1035 §4.1.1, RFC 7766). Only
+ * what does not fit is dropped, and TC is set only when the answer itself is cut:
+ *   1. the whole message, if it fits;
+ *   2. without the additional section (glue, signatures of glue: optional);
+ *   3. without authority and additional, when the answer section holds records and the
+ *      authority is not a proof the answer needs (no NSEC or NSEC3 in it: a wildcard answer's
+ *      proof is required, RFC 4035 §3.1.3.3);
+ *   4. otherwise header and question only, with TC: the client retries over TCP.
+ * Sections go whole (no RRset is ever cut in two), and later sections go first, so no kept
+ * record's compression pointer can point into dropped bytes (pointers only point back).
+ * The question's end is read from `msg` itself: a cached answer's question is spelled as the
+ * client's but may not be as long as the query's (a query may compress its name).
+ * `opt`, when given, is the OPT record the message carries last, kept on every cut so EDNS
+ * still works on the retry. A message that does not parse is cut to its header, with TC.
  */
-export function truncateResponse(msg: Uint8Array, questionEnd: number, opt?: Uint8Array): Uint8Array {
-  const parts: Uint8Array[] = [msg.slice(0, questionEnd)];
-  if (opt) parts.push(opt);
-  const out = concat(parts);
-  put16(out, 2, u16(out, 2) | FLAG_TC);
-  put16(out, 6, 0);
-  put16(out, 8, 0);
-  put16(out, 10, opt ? 1 : 0);
-  return out;
+export function truncateResponse(msg: Uint8Array, limit: number, opt?: Uint8Array): Uint8Array {
+  if (msg.length <= limit) return msg;
+  const optLen = opt?.length ?? 0;
+  let questionEnd = HEADER_LEN;
+  let qdcount = 0;
+  let answerEnd = -1;
+  let authorityEnd = -1;
+  let ancount = 0;
+  let nscount = 0;
+  let proofInAuthority = false;
+  try {
+    const header = readHeader(msg);
+    const walked = walkRecords(msg, header);
+    questionEnd = walked.questionEnd;
+    qdcount = header.qdcount;
+    ancount = header.ancount;
+    nscount = header.nscount;
+    answerEnd = questionEnd;
+    authorityEnd = questionEnd;
+    for (const r of walked.records) {
+      if (r.section === 0) answerEnd = authorityEnd = r.end;
+      else if (r.section === 1) {
+        authorityEnd = r.end;
+        if (r.type === RRType.NSEC || r.type === RRType.NSEC3) proofInAuthority = true;
+      }
+    }
+  } catch {
+    // keep only the header, as a message that cannot be walked cannot be cut by sections
+    try {
+      const header = readHeader(msg);
+      let p = HEADER_LEN;
+      for (let i = 0; i < header.qdcount; i++) p = skipName(msg, p) + 4;
+      if (p <= msg.length) {
+        questionEnd = p;
+        qdcount = header.qdcount;
+      }
+    } catch {
+      // header only
+    }
+  }
+  const cut = (end: number, an: number, ns: number, tc: boolean): Uint8Array => {
+    const out = new Uint8Array(end + optLen);
+    out.set(msg.subarray(0, end), 0);
+    if (opt) out.set(opt, end);
+    if (tc) put16(out, 2, u16(out, 2) | FLAG_TC);
+    put16(out, 4, qdcount);
+    put16(out, 6, an);
+    put16(out, 8, ns);
+    put16(out, 10, opt ? 1 : 0);
+    return out;
+  };
+  if (authorityEnd >= 0 && authorityEnd + optLen <= limit) return cut(authorityEnd, ancount, nscount, false);
+  if (answerEnd >= 0 && ancount > 0 && !proofInAuthority && answerEnd + optLen <= limit) return cut(answerEnd, ancount, 0, false);
+  return cut(Math.min(questionEnd, msg.length), 0, 0, true);
 }

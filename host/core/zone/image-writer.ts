@@ -3,7 +3,8 @@
  * reads in place, plus the verification results and expiry that decided it may be served.
  */
 
-import { RRType } from '../dns/rr-types.js';
+import { nameToText } from '../dns/name.js';
+import { RRType, typeToName } from '../dns/rr-types.js';
 import type { ZoneReport } from './check.js';
 import {
   DNSSEC_CODES,
@@ -32,6 +33,9 @@ import { ZoneError } from './errors.js';
 
 const align4 = (n: number): number => (n + 3) & ~3;
 
+/** The most answer a DNS message holds: 65,535 bytes less a header (12) and the longest question (255 + 4). */
+export const MAX_RRSET_WIRE = 65_535 - 12 - 259;
+
 function putU64(v: DataView, o: number, seconds: number): void {
   const s = Math.max(0, Math.floor(seconds));
   v.setUint32(o, s % 2 ** 32, true);
@@ -57,6 +61,23 @@ export async function compileImage(zone: Zone, report: ZoneReport): Promise<Uint
   for (let s = 0; s < sets.count; s++) {
     if (sets.rrCount[s]! > 0xffff || sets.sigCount[s]! > 0xffff) {
       throw new ZoneError('image', 'an RRset with more than 65535 records cannot go into an image');
+    }
+  }
+  // static_zone answers an RRset whole, with its signatures when the client sets DO: one that
+  // cannot fit in a DNS message could never be answered, over UDP or TCP (it made the app trap
+  // before this check, and five such queries switched the local root off).
+  for (let k = 0; k < names.count; k++) {
+    for (let s = names.setFirst[k]!; s < names.setFirst[k]! + names.setCount[k]!; s++) {
+      let size = 0;
+      for (let q = sets.rrFirst[s]!; q < sets.rrFirst[s]! + sets.rrCount[s]!; q++) size += names.len[k]! + 10 + table.rdLen[zone.rrs[q]!]!;
+      for (let q = sets.sigFirst[s]!; q < sets.sigFirst[s]! + sets.sigCount[s]!; q++) size += names.len[k]! + 10 + table.rdLen[zone.sigs[q]!]!;
+      if (size > MAX_RRSET_WIRE) {
+        const owner = nameToText(names.bytes.subarray(names.off[k]!, names.off[k]! + names.len[k]!));
+        throw new ZoneError(
+          'image',
+          `the RRset ${owner} ${typeToName(sets.type[s]!)} is ${size} bytes in wire form with its signatures, more than one DNS message can carry after a header and the longest question (${MAX_RRSET_WIRE}): static_zone could never answer it; split it or leave it out of the zone`,
+        );
+      }
     }
   }
 

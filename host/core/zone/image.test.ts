@@ -148,4 +148,14 @@ describe('zone image', () => {
     await refuse(await reseal(header), /bad header length/);
     expect(HEADER_SIZE).toBe(256);
   });
+
+  it('refuses an RRset too large for one DNS message, naming it (static_zone could never answer it)', async () => {
+    const txt = Array.from({ length: 300 }, (_, i) => `big TXT "${'x'.repeat(240)}-${i}"`).join('\n');
+    await expect(build(`${TEXT}big NSEC example. TXT NSEC\n${txt}\n`)).rejects.toThrow(
+      /the RRset big\.example\. TXT is \d+ bytes in wire form with its signatures, more than one DNS message can carry .*\(65264\)/,
+    );
+    // a large one that fits is taken
+    const fits = Array.from({ length: 200 }, (_, i) => `big TXT "${'x'.repeat(240)}-${i}"`).join('\n');
+    await expect(build(`${TEXT}big NSEC example. TXT NSEC\n${fits}\n`)).resolves.toBeTruthy();
+  });
 });
