@@ -120,9 +120,14 @@ describe('traps', () => {
 
 describe('fuel bounds time, whatever the loop body (issue 18)', () => {
   // Default budgets, as an installed app gets them. On the meter that counted loop turns, the
-  // memory-heavy body ran about 5 s per call; bench/fuel.mjs puts the bound near 5 ms. The
-  // limit here is generous (a loaded two-core machine), not a benchmark.
+  // memory-heavy body ran about 5 s per call; bench/fuel.mjs puts the bound at 2-4 ms. CPU
+  // time, not wall time (the test machine is shared: a call can wait for a core), and a
+  // generous limit, not a benchmark.
   const BOUND_MS = 200;
+  const cpuMs = () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1000;
+  };
   it.each([
     ['heavy-memory', 'spin.example.', {}],
     ['heavy-calls', 'spin.example.', {}],
@@ -130,20 +135,23 @@ describe('fuel bounds time, whatever the loop body (issue 18)', () => {
     ['heavy-bulk', 'copy.example.', { memory: { max_pages: 512 } }],
   ] as const)('%s (%s) runs out of fuel within a bounded time, and the app keeps answering', (file, name, over) => {
     const { app, metrics } = instance(file, over);
-    const started = performance.now();
+    // a first call: compiles the code and writes its fresh memory once (outside the fuel model;
+    // the next instance reuses the memory, zeroed)
+    expect(call(app, name.replace('.', '.warm.'))).toMatchObject({ kind: 'trap', reason: 'fuel' });
+    const started = cpuMs();
     expect(call(app, name)).toMatchObject({ kind: 'trap', reason: 'fuel' });
-    expect(performance.now() - started).toBeLessThan(BOUND_MS);
-    expect(metrics.value('edge_app_traps_total', { app: file.replace(/-/g, '_'), reason: 'fuel' })).toBe(1);
+    expect(cpuMs() - started).toBeLessThan(BOUND_MS);
+    expect(metrics.value('edge_app_traps_total', { app: file.replace(/-/g, '_'), reason: 'fuel' })).toBe(2);
     expect(call(app, 'fine.example.')).toMatchObject({ kind: 'ok', verdict: Verdict.CONTINUE });
   });
 
   it('runs gc() on its own budget: a collector that loops is stopped, counted, and the app restarted', () => {
     const { app, metrics } = instance('gc-loop');
     const before = metrics.value('edge_app_instantiations_total', { app: 'gc_loop' });
-    const started = performance.now();
+    const started = cpuMs();
     // the call itself succeeds; the collection after it (the memory grew) runs out
     expect(call(app, 'arm.example.')).toMatchObject({ kind: 'ok', verdict: Verdict.CONTINUE });
-    expect(performance.now() - started).toBeLessThan(BOUND_MS);
+    expect(cpuMs() - started).toBeLessThan(BOUND_MS);
     expect(metrics.value('edge_app_traps_total', { app: 'gc_loop', reason: 'fuel' })).toBe(1);
     expect(call(app, 'fine.example.')).toMatchObject({ kind: 'ok', verdict: Verdict.CONTINUE });
     expect(metrics.value('edge_app_instantiations_total', { app: 'gc_loop' })).toBe(before + 1);
@@ -158,15 +166,15 @@ describe('fuel bounds time, whatever the loop body (issue 18)', () => {
   });
 
   it('refuses a module whose collector never returns, saying so', () => {
-    const started = performance.now();
+    const started = cpuMs();
     expect(() => instance('gc-loop-always')).toThrow(/app gc_loop_always: its collector gc\(\) ran out of its budget of 10,?000,?000 fuel units/);
-    expect(performance.now() - started).toBeLessThan(BOUND_MS);
+    expect(cpuMs() - started).toBeLessThan(BOUND_MS);
   });
 
   it('runs the start code on its own budget: one that never ends is refused, saying so', () => {
-    const started = performance.now();
+    const started = cpuMs();
     expect(() => instance('start-loop')).toThrow(/app start_loop: its start code ran out of its start budget of 1,?000,?000 fuel units/);
-    expect(performance.now() - started).toBeLessThan(BOUND_MS);
+    expect(cpuMs() - started).toBeLessThan(BOUND_MS);
   });
 });
 
