@@ -130,6 +130,8 @@ export class EdgeNode {
       doh: this.listening.doh.map((a) => `${a.tls ? 'https' : 'http'}://${hostPortText(a)}${c.server.doh_path}`).join(','),
       admin: this.listening.admin ? `http://${hostPortText(this.listening.admin)}` : 'off',
       apps: this.node.currentChain.apps.map((a) => a.name).join(','),
+      // The process to signal (under npm start or npx it is not the one the user started).
+      pid: process.pid,
     });
   }
 

@@ -83,6 +83,53 @@ SIGINT and SIGTERM stop accepting, let requests in progress finish, and exit 0.
 Exit status: 0 after a clean stop, 1 when the config is refused or a listener cannot be opened, 2 for a wrong command line.`,
 };
 
+/** True while `pid` runs (EPERM: it runs, as another user). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * The processes from this one's parent up to the npm or npx that started it (the shell npx runs
+ * the bin through is one), nearest first; empty when npm did not start it (a supervisor, a shell).
+ * Walks /proc where there is one; elsewhere it is the parent alone.
+ */
+export function npmAncestors(env: NodeJS.ProcessEnv = process.env): number[] {
+  const byNpm = env.npm_lifecycle_event === 'start' || env.npm_command === 'start' || env.npm_command === 'exec';
+  if (!byNpm) return [];
+  const chain = [process.ppid];
+  try {
+    for (let pid = process.ppid; chain.length <= 4; ) {
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      if (argv.slice(0, 2).some((a) => /^(npm|npx)(-cli\.js)?$/.test(a.split('/').pop() ?? ''))) return chain;
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (!ppid || ppid <= 1) break;
+      chain.push(ppid);
+      pid = ppid;
+    }
+  } catch {
+    // no /proc: the parent is what can be watched
+  }
+  return chain.slice(0, 1);
+}
+
+/** Calls `gone` once when the parent changes or one of npmAncestors() ends. */
+function watchNpmAncestors(gone: () => void): void {
+  const chain = npmAncestors();
+  if (chain.length === 0) return;
+  const timer = setInterval(() => {
+    if (process.ppid === chain[0] && chain.every(alive)) return;
+    clearInterval(timer);
+    gone();
+  }, 500);
+  timer.unref();
+}
+
 export async function serve(argv: string[], out: Out): Promise<number> {
   const parsed = parseCommand(SERVE, argv, out);
   if (!parsed) return EXIT.ok;
@@ -108,7 +155,12 @@ export async function serve(argv: string[], out: Out): Promise<number> {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGHUP', () => (node ? void node.reload() : logger.log('warn', 'SIGHUP while starting; nothing to reload yet')));
+  process.on('SIGHUP', () => {
+    if (!node) return logger.log('warn', 'SIGHUP while starting; nothing to reload yet');
+    // Without --config there is no file to read again: say so rather than ignore the signal.
+    if (!path) return logger.log('warn', 'SIGHUP: this node runs the embedded config; nothing to reload (start it with --config FILE)');
+    void node.reload();
+  });
   // A rejection nothing awaited is a bug in background work (a watch, a timer), not a reason to
   // stop answering: Node's default would end the process. Log it loudly and keep serving.
   process.on('unhandledRejection', (e) => logger.log('error', 'unhandled rejection in background work (a bug; please report it)', { error: (e as Error)?.stack ?? String(e) }));
@@ -117,6 +169,13 @@ export async function serve(argv: string[], out: Out): Promise<number> {
     await node.close();
     process.exit(0);
   }
+  // Started by `npm start` or `npx`: npm forwards SIGINT and SIGTERM but not SIGHUP, and npx keeps
+  // a shell in between that forwards nothing, so either can end and leave this node running,
+  // orphaned, on its ports. Stop with the process that started it.
+  watchNpmAncestors(() => {
+    logger.log('warn', 'the npm process that started this node is gone; shutting down');
+    stop('npm exited');
+  });
   return new Promise<number>(() => undefined);
 }
 
