@@ -103,8 +103,14 @@ export const configSchema = z.strictObject({
     .strictObject({
       /** Admin and metrics HTTP listener; empty to disable. */
       listen: z.string().superRefine((s, ctx) => (s === '' ? undefined : checkListenAddress(s, ctx))).default(''),
-      /** Bearer token for admin writes (PUT); writes are refused when unset. */
+      /** Bearer token for admin writes (POST, PUT, DELETE); on Node without it, see token_file. */
       token: z.string().min(16, 'use a token of at least 16 characters').optional(),
+      /**
+       * Node: without `token`, the file the token is read from, made at first start when missing
+       * (default: $STATE_DIRECTORY/admin.token, else ~/.local/state/edge-resolver/admin.token);
+       * "" for none (admin writes refused). Relative to the config file's folder.
+       */
+      token_file: z.string().optional(),
     })
     .prefault({}),
   /** Upstream groups: name -> servers (HOST:PORT, [V6]:PORT, or an https:// DoH URL). */

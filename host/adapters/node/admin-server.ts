@@ -88,7 +88,7 @@ export class AdminServer {
       if (allowed.length) return send(405, { error: `method ${req.method} not allowed`, allow: allowed });
       return send(404, { error: 'not found' });
     }
-    if (route.access === 'write' && !this.opts.token) return send(403, { error: 'admin writes are disabled: set admin.token in the config' });
+    if (route.access === 'write' && !this.opts.token) return send(403, { error: 'admin writes are disabled: set admin.token in the config (or leave admin.token_file unset on Node: a token is made at first start)' });
     if (route.access !== 'open' && this.opts.token && !this.authorized(req)) return send(401, { error: 'missing or wrong bearer token' });
     try {
       const chunks: Buffer[] = [];

@@ -10,6 +10,7 @@ import type { Logger } from '../../core/log.js';
 import type { Resolver } from '../../core/resolver.js';
 import { ResolverNode, type ReloadResult } from '../../node/resolver-node.js';
 import { AdminServer } from './admin-server.js';
+import { adminToken } from './admin-token.js';
 import { adminRoutes } from './admin-routes.js';
 import { configBaseDir } from './app-files.js';
 import { DohServer } from './doh-server.js';
@@ -75,7 +76,13 @@ export class EdgeNode {
 
   /** A config went into service: the admin token follows it; listener addresses wait for a restart. */
   private applied(c: Config, previous: Config | null): void {
-    this.admin?.setToken(c.admin.token);
+    if (this.admin) {
+      try {
+        this.admin.setToken(adminToken(c, configBaseDir(this.opts.configPath), this.logger));
+      } catch (e) {
+        this.logger.log('error', 'admin token not changed', { error: (e as Error).message });
+      }
+    }
     if (previous && JSON.stringify(c.server) !== JSON.stringify(previous.server)) {
       this.logger.log('warn', 'server listeners changed in the config; they take effect on restart');
     }
@@ -112,7 +119,7 @@ export class EdgeNode {
       }
       if (c.admin.listen) {
         const { host, port } = splitHostPort(c.admin.listen);
-        this.admin = new AdminServer({ host, port, token: c.admin.token }, this.logger);
+        this.admin = new AdminServer({ host, port, token: adminToken(c, configBaseDir(this.opts.configPath), this.logger) }, this.logger);
         adminRoutes(this.admin, this.node, { baseDir: configBaseDir(this.opts.configPath), reload: () => this.reload() });
         this.listening.admin = await this.admin.listen();
       }

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The `edge-resolver` command. `serve` runs a node; `config
+ * The `edge-resolver` command. `serve` runs a node; `control` talks to a running one; `config
  * check`, `zone ...`, `rules ...` and `new-app` are the offline tools around it. Every command
  * and subcommand answers --help; exit statuses are in cli/args.ts (0 done, 1 refused or
  * failed, 2 a wrong command line).
@@ -16,6 +16,7 @@ An edge DNS resolver on WebAssembly apps.
 
 commands:
   serve           run a resolver node (DNS over UDP/TCP, DoH, admin API)
+  control         talk to a running node: status, reload, flush, rules, zone, negative trust anchors, peers, upstreams
   config check    check a config file exactly as serve and a reload do
   rules check     check a rule file offline with the override app the nodes run
   rules push      push a rule file to several nodes, all or none
@@ -49,6 +50,8 @@ export async function main(argv: string[], out: Out = io): Promise<number> {
         return await (await import('./cli/serve.js')).serve(rest, out);
       case 'config':
         return await (await import('./cli/serve.js')).configCommand(rest, out);
+      case 'control':
+        return await (await import('./cli/control.js')).controlCommand(rest, out);
       case 'rules':
         return await (await import('./cli/rules.js')).rulesCommand(rest, out);
       case 'new-app':
