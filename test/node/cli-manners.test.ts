@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Command } from '../../host/adapters/node/cli/args.js';
+import { CONTROL_VERBS } from '../../host/adapters/node/cli/control.js';
 import { NEW_APP } from '../../host/adapters/node/cli/new-app.js';
 import { RULES_CHECK, RULES_PUSH } from '../../host/adapters/node/cli/rules.js';
 import { CONFIG_CHECK, SERVE } from '../../host/adapters/node/cli/serve.js';
@@ -23,8 +24,8 @@ function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: st
   );
 }
 
-const leaves: Command[] = [SERVE, CONFIG_CHECK, RULES_CHECK, RULES_PUSH, ...ZONE_COMMANDS, NEW_APP];
-const groups = ['config', 'rules', 'zone'];
+const leaves: Command[] = [SERVE, CONFIG_CHECK, RULES_CHECK, RULES_PUSH, ...ZONE_COMMANDS, NEW_APP, ...CONTROL_VERBS];
+const groups = ['config', 'rules', 'zone', 'control'];
 
 describe('edge-resolver command line', () => {
   it('answers --help (and -h) on every command and subcommand with its flags, exit 0', { timeout: 120_000 }, async () => {
@@ -50,7 +51,8 @@ describe('edge-resolver command line', () => {
   it('lists every command in the top-level usage, zone inspect included', async () => {
     const r = await cli(['--help']);
     expect(r.code).toBe(0);
-    for (const c of leaves) expect(r.stdout, c.name).toContain(`  ${c.name} `);
+    for (const c of leaves.filter((l) => !l.name.startsWith('control '))) expect(r.stdout, c.name).toContain(`  ${c.name} `);
+    expect(r.stdout).toContain('  control ');
     const none = await cli([]);
     expect(none.code).toBe(2);
     expect(none.stderr).toMatch(/^usage: edge-resolver COMMAND/);
