@@ -282,6 +282,12 @@ export const configSchema = z.strictObject({
   log: z
     .strictObject({
       level: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+      /** `text` (TIME LEVEL message key=value), `logfmt` or `json`; every line has a time and a level. Node: set at start. */
+      format: z.enum(['text', 'logfmt', 'json']).default('text'),
+      /** The query log: one info line per query (client, question, rcode, flags, latency, source, tags, EDE). */
+      queries: z.boolean().default(false),
+      /** Share of queries logged when `queries` is on: 1 every one, 0.01 one in a hundred. */
+      query_sample: z.number().gt(0).max(1).default(1),
     })
     .prefault({}),
 });

@@ -41,6 +41,7 @@ export function resolverOptions(c: Config): ResolverOptions {
     defaultRoute: c.resolver.mode === 'recursive' ? ITERATE_ROUTE : c.upstream.default_group,
     maxHops: c.site.max_hops,
     settleMs: c.site.settle_ms,
+    querySample: c.log.queries ? c.log.query_sample : 0,
   };
 }
 

@@ -39,6 +39,7 @@ import type { AnswerValidation } from './pipeline/validation.js';
 import { errorReply, screen } from './pipeline/screen.js';
 import type { Body, ClientInfo, Reply, ResolverOptions } from './pipeline/types.js';
 import { PHASE } from './phases.js';
+import { logQuery, sampled } from './pipeline/query-log.js';
 
 export type { AnswerSource, ClientInfo, Reply, ResolverOptions } from './pipeline/types.js';
 
@@ -56,6 +57,8 @@ export const defaultResolverOptions: ResolverOptions = {
 };
 
 export class Resolver {
+  /** Share of queries written to the query log (0 off); the admin API switches it at run time. */
+  querySample: number;
   private readonly chain: AppChain;
   /**
    * The version of the rule set this node runs (the adapter sets it: the override app's data
@@ -83,6 +86,7 @@ export class Resolver {
     readonly validation: AnswerValidation | null = null,
   ) {
     this.chain = chain;
+    this.querySample = opts.querySample ?? 0;
     this.m = new PipelineMetrics(metrics);
     // The cache keeps its own size metrics, so every path that fills or empties it counts.
     cache.reportTo(metrics);
@@ -176,6 +180,7 @@ export class Resolver {
       this.m.responsesBy.get(`${rcodeToName(reply.rcode)}|${reply.source}`).inc();
       this.m.durationBy.get(reply.source).observe((this.now() - started) / 1000);
     }
+    if (sampled(this.querySample)) logQuery(this.logger, info, ctx, reply, this.now() - started);
     return reply;
   }
 

@@ -49,6 +49,17 @@ describe.skipIf(!needTools('nsd', 'dig', 'kdig', 'curl'))('edge-resolver CLI', (
     expect(node.output()).toContain(`udp=${d} tcp=${d} doh=https://127.0.0.1:${doh}/dns-query,http://127.0.0.1:${dohHttp}/dns-query admin=http://127.0.0.1:${admin}`);
   });
 
+  it('stamps every log line with a time and a level; --log-format json gives one JSON object a line', async () => {
+    const text = await startCli(['--upstream', nsd.address, '--doh', `127.0.0.1:${await freePort()}`, '--doh-http', `127.0.0.1:${await freePort()}`, '--admin', `127.0.0.1:${await freePort()}`]);
+    expect(await text.stop('SIGTERM')).toBe(0);
+    for (const line of text.output().trim().split('\n')) expect(line).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (debug|info|warn|error) /);
+    const json = await startCli(['--log-format', 'json', '--upstream', nsd.address, '--doh', `127.0.0.1:${await freePort()}`, '--doh-http', `127.0.0.1:${await freePort()}`, '--admin', `127.0.0.1:${await freePort()}`]);
+    expect(await json.stop('SIGTERM')).toBe(0);
+    const docs = json.output().trim().split('\n').map((l) => JSON.parse(l));
+    for (const d of docs) expect(d).toMatchObject({ ts: expect.stringMatching(/Z$/), level: expect.stringMatching(/^(debug|info|warn|error)$/), msg: expect.any(String) });
+    expect(docs.find((d) => d.msg === 'edge-resolver listening')).toMatchObject({ node: 'node1', pid: expect.any(Number) });
+  });
+
   it('prints IPv6 listeners in brackets on the start-up line', async () => {
     const v6 = await freePort();
     const [doh, http, admin] = [await freePort(), await freePort(), await freePort()];

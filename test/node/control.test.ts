@@ -119,9 +119,22 @@ describe.skipIf(!needTools('nsd', 'dig'))('edge-resolver control', () => {
     expect(usage.stderr).toMatch(/^edge-resolver control: unknown command "frob"/);
   });
 
+  it('switches the query log at run time; the switch holds across a reload until query-log config', async () => {
+    expect((await control(['query-log', '--config', config])).stdout).toBe('query log off, from config\n');
+    expect((await control(['query-log', 'on', '--config', config])).stdout).toBe('query log on (sample 1), from admin\n');
+    await dig(node.dns, ['qlog.example.test', 'A']);
+    await waitFor(async () => / info query .*qname=qlog\.example\.test\. qtype=A rcode=NXDOMAIN/.test(node.output()), 5000);
+    expect((await control(['reload', '--config', config])).code).toBe(0);
+    expect((await control(['query-log', '--config', config])).stdout).toBe('query log on (sample 1), from admin\n');
+    expect((await control(['query-log', 'on', '--sample', '0.1', '--config', config])).stdout).toBe('query log on (sample 0.1), from admin\n');
+    expect((await control(['query-log', 'off', '--config', config])).stdout).toBe('query log off, from admin\n');
+    expect((await control(['query-log', 'config', '--config', config])).stdout).toBe('query log off, from config\n');
+    expect((await control(['query-log', 'sideways', '--config', config])).code).toBe(2);
+  });
+
   it('answers --help for every verb', async () => {
     const r = await control(['--help']);
-    for (const v of ['status', 'reload', 'flush', 'push-rules', 'refresh-zone', 'set-nta', 'clear-nta', 'list-nta', 'peers', 'upstreams']) expect(r.stdout).toContain(`control ${v}`);
+    for (const v of ['status', 'reload', 'flush', 'push-rules', 'refresh-zone', 'set-nta', 'clear-nta', 'list-nta', 'query-log', 'peers', 'upstreams']) expect(r.stdout).toContain(`control ${v}`);
     const h = await control(['set-nta', '--help']);
     expect(h.stdout).toMatch(/--seconds N/);
   });

@@ -16,7 +16,11 @@ import type { PromMetrics } from './prom-metrics.js';
 /** What `DELETE /rules` leaves in a configured rule file: a set with no rules, the same on every node. */
 const NO_RULES = new TextEncoder().encode('# No rules: cleared with DELETE /rules.\n');
 
-export function adminRoutes(admin: AdminServer, node: ResolverNode<PromMetrics>, o: { baseDir: string; reload: () => Promise<ReloadResult> }): void {
+export function adminRoutes(
+  admin: AdminServer,
+  node: ResolverNode<PromMetrics>,
+  o: { baseDir: string; reload: () => Promise<ReloadResult>; queryLog: { get: () => { sample: number; from: 'config' | 'admin' }; set: (sample: number | null) => void } },
+): void {
   /** The rule file the config names (`[rules] file` or `[apps.override] data`), or null. */
   const rulesFile = () => dataFiles(node.currentConfig, o.baseDir).find((f) => f.app === 'override')?.path ?? null;
   const saveTo = (file: string) => (d: Uint8Array | null) => writeFileAtomically(file, d ?? NO_RULES);
@@ -99,6 +103,24 @@ export function adminRoutes(admin: AdminServer, node: ResolverNode<PromMetrics>,
     if (!zone) return noZone;
     const outcome = await zone.refresh('admin');
     return { status: outcome === 'failed' ? 422 : 200, body: { outcome, ...zone.status() } };
+  });
+  // The query log, switched at run time: PUT {"sample": 0.1} (0 off, 1 every query) holds until
+  // DELETE puts the config's [log] queries / query_sample back (a reload keeps the switch).
+  admin.route('GET', '/log/queries', async () => ({ status: 200, body: o.queryLog.get() }), 'read');
+  admin.route('PUT', '/log/queries', async (_req, body) => {
+    let sample: unknown;
+    try {
+      sample = (JSON.parse(body) as { sample?: unknown }).sample;
+    } catch {
+      sample = undefined;
+    }
+    if (typeof sample !== 'number' || !(sample >= 0 && sample <= 1)) return { status: 400, body: { error: 'give {"sample": N} with N from 0 (off) to 1 (every query)' } };
+    o.queryLog.set(sample);
+    return { status: 200, body: o.queryLog.get() };
+  });
+  admin.route('DELETE', '/log/queries', async () => {
+    o.queryLog.set(null);
+    return { status: 200, body: o.queryLog.get() };
   });
   admin.route('POST', '/reload', async () => {
     const r = await o.reload();

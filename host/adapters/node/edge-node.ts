@@ -74,8 +74,21 @@ export class EdgeNode {
     return edge;
   }
 
+  /** The query log switched through the admin API (null: as the config says); kept across reloads. */
+  private queryLogOverride: number | null = null;
+  readonly queryLog = {
+    get: () => ({ sample: this.node.currentResolver.querySample, from: this.queryLogOverride === null ? ('config' as const) : ('admin' as const) }),
+    set: (sample: number | null) => {
+      this.queryLogOverride = sample;
+      const c = this.node.currentConfig;
+      this.node.currentResolver.querySample = sample ?? (c.log.queries ? c.log.query_sample : 0);
+      this.logger.log('info', 'query log switched', { sample: this.node.currentResolver.querySample, from: sample === null ? 'config' : 'admin' });
+    },
+  };
+
   /** A config went into service: the admin token follows it; listener addresses wait for a restart. */
   private applied(c: Config, previous: Config | null): void {
+    if (this.queryLogOverride !== null) this.node.currentResolver.querySample = this.queryLogOverride;
     if (this.admin) {
       try {
         this.admin.setToken(adminToken(c, configBaseDir(this.opts.configPath), this.logger));
@@ -120,7 +133,7 @@ export class EdgeNode {
       if (c.admin.listen) {
         const { host, port } = splitHostPort(c.admin.listen);
         this.admin = new AdminServer({ host, port, token: adminToken(c, configBaseDir(this.opts.configPath), this.logger) }, this.logger);
-        adminRoutes(this.admin, this.node, { baseDir: configBaseDir(this.opts.configPath), reload: () => this.reload() });
+        adminRoutes(this.admin, this.node, { baseDir: configBaseDir(this.opts.configPath), reload: () => this.reload(), queryLog: this.queryLog });
         this.listening.admin = await this.admin.listen();
       }
     } catch (e) {

@@ -21,6 +21,8 @@ export interface ResolverOptions {
   maxHops: number;
   /** After a flush, peer answers are not stored for this long (ms; config site.settle_ms). */
   settleMs: number;
+  /** Share of queries written to the query log: 0 off (the default), 1 every one (`[log] queries`, `query_sample`). */
+  querySample?: number;
 }
 
 export interface ClientInfo {

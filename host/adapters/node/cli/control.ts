@@ -219,6 +219,25 @@ export const CONTROL_VERBS: Verb[] = [
       return list.length ? list.map((n) => `${n.name} until ${typeof n.until === 'number' ? new Date(n.until).toISOString() : n.until}${n.reason ? ` (${n.reason})` : ''}`).join('\n') + '\n' : 'none\n';
     });
   }),
+  verb(
+    'query-log',
+    '[on|off|config] [--sample R]',
+    'Shows or switches the query log at run time: on (every query, or the share --sample R picks), off, or config (back to [log] queries and query_sample). The switch holds across reloads until config.',
+    { min: 0, max: 1, what: 'on, off or config' },
+    { sample: { type: 'string', value: 'R', help: 'with on: the share of queries logged, above 0 up to 1 (default 1)' } },
+    async (t, v, a, out) => {
+      const what = a[0];
+      let r: Reply;
+      if (what === undefined) r = await call(t, 'GET', '/log/queries');
+      else if (what === 'config') r = await call(t, 'DELETE', '/log/queries');
+      else if (what === 'on' || what === 'off') {
+        const sample = what === 'off' ? 0 : Number(v.sample ?? 1);
+        if (!(sample > 0 && sample <= 1) && what === 'on') throw new UsageError('control query-log', `--sample "${v.sample}" is not a share above 0 up to 1`);
+        r = await call(t, 'PUT', '/log/queries', JSON.stringify({ sample }));
+      } else throw new UsageError('control query-log', `"${what}" is not on, off or config`);
+      return print(out, v, r, () => `query log ${r.body.sample > 0 ? `on (sample ${r.body.sample})` : 'off'}, from ${r.body.from}\n`);
+    },
+  ),
   verb('peers', '', 'The site\'s other nodes this one pools its cache with, up or down.', undefined, {}, async (t, v, _a, out) => {
     const r = await call(t, 'GET', '/status');
     return print(out, v, { ...r, body: r.status === 200 ? r.body.peers : r.body }, () => peerLines(r.body.peers));

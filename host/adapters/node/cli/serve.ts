@@ -24,6 +24,7 @@ export function applyServeFlags(config: Config, v: Record<string, string | strin
   if (list('upstream').length) c.upstreams = { ...c.upstreams, [c.upstream.default_group]: list('upstream') };
   if (typeof v['node-id'] === 'string') c.node_id = v['node-id'];
   if (typeof v['log-level'] === 'string') c.log.level = v['log-level'] as Config['log']['level'];
+  if (typeof v['log-format'] === 'string') c.log.format = v['log-format'] as Config['log']['format'];
   if (typeof v.rules === 'string') c.rules.file = v.rules;
   if (typeof v['root-zone'] === 'string') c.zone.source = v['root-zone'];
   if (typeof v['trust-anchor'] === 'string') {
@@ -69,6 +70,7 @@ https://127.0.0.1:8053 with a self-signed certificate and on http://127.0.0.1:80
     upstream: { type: 'string', multiple: true, value: 'HOST:PORT', help: 'servers of the default upstream group' },
     'node-id': { type: 'string', value: 'ID', help: 'this node\'s id (node_id)' },
     'log-level': { type: 'string', value: 'LEVEL', help: 'debug, info, warn or error (log.level)' },
+    'log-format': { type: 'string', value: 'FORMAT', help: 'text, logfmt or json (log.format)' },
     rules: { type: 'string', value: 'FILE', help: 'rule file for the override app (rules.file)' },
     'root-zone': { type: 'string', value: 'SOURCE', help: 'zone copy static_zone serves: a file or URL (zone.source)' },
     'trust-anchor': { type: 'string', value: 'FILE', help: 'DS or DNSKEY records, one or more zones: where DNSSEC validation starts and what the zone copy must match (dnssec.trust_anchor; default: the IANA root anchors built in)' },
@@ -141,7 +143,7 @@ export async function serve(argv: string[], out: Out): Promise<number> {
   // every reload, so SIGHUP does not drop --peer, --site-key, --root-zone and the rest.
   const overrides = (c: Config) => validateConfig(applyServeFlags(c, values), 'command line');
   const config = overrides(base);
-  const logger = consoleLogger(config.log.level);
+  const logger = consoleLogger(config.log.level, undefined, config.log.format);
   // The signal handlers go in before the node starts, so a SIGTERM that arrives while it is
   // starting (making a certificate, loading a zone) stops it once it is up rather than killing
   // the process half-way; a SIGHUP then has nothing to reload yet.
