@@ -210,6 +210,11 @@ export const CONTROL_VERBS: Verb[] = [
   ),
   verb('clear-nta', 'NAME', 'Removes a negative trust anchor set at run time.', { min: 1, max: 1, what: 'the NAME' }, {}, async (t, v, a, out) => {
     const r = await call(t, 'DELETE', `/negative-trust-anchors?name=${encodeURIComponent(a[0]!)}`);
+    if (r.status === 200 && r.body.removed === false) {
+      if (v.json) out.stdout(`${JSON.stringify(r.body, null, 2)}\n`);
+      out.stderr(`no negative trust anchor set at run time for ${a[0]}\n`);
+      return EXIT.failed;
+    }
     return print(out, v, r, () => `negative trust anchor ${a[0]} removed\n`);
   }),
   verb('list-nta', '', 'Lists the negative trust anchors in force (the config\'s and those set at run time).', undefined, {}, async (t, v, _a, out) => {
