@@ -132,6 +132,21 @@ describe.skipIf(!needTools('nsd', 'dig'))('edge-resolver control', () => {
     expect((await control(['query-log', 'sideways', '--config', config])).code).toBe(2);
   });
 
+  it('sets, lists and clears a negative trust anchor', async () => {
+    const set = await control(['set-nta', 'broken.example.test', '--seconds', '600', '--reason', 'signatures expired upstream', '--config', config]);
+    expect(set.code, set.stderr).toBe(0);
+    expect(set.stdout).toMatch(/^negative trust anchor broken\.example\.test\.? until \d{4}-/);
+    expect((await control(['list-nta', '--config', config])).stdout).toMatch(/broken\.example\.test\.? until .*\(signatures expired upstream\)/);
+    expect((await control(['clear-nta', 'broken.example.test', '--config', config])).code).toBe(0);
+    expect((await control(['list-nta', '--config', config])).stdout).not.toMatch(/broken\.example\.test/);
+    const again = await control(['clear-nta', 'broken.example.test', '--config', config]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/no negative trust anchor set at run time/);
+    const long = await control(['set-nta', 'x.example.test', '--seconds', String(40 * 86400), '--config', config]);
+    expect(long.code).toBe(1);
+    expect(long.stderr).toMatch(/at most 30 days/);
+  });
+
   it('answers --help for every verb', async () => {
     const r = await control(['--help']);
     for (const v of ['status', 'reload', 'flush', 'push-rules', 'refresh-zone', 'set-nta', 'clear-nta', 'list-nta', 'query-log', 'peers', 'upstreams']) expect(r.stdout).toContain(`control ${v}`);
