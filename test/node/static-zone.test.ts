@@ -18,9 +18,9 @@ import { startNsd, type Nsd } from '../helpers/nsd.js';
 import { dig, kdig, run } from '../helpers/dig.js';
 import { needTools } from '../helpers/tools.js';
 import { root, startCli, startEdge, type TestNode } from '../helpers/edge.js';
-import { freePort, sleep, waitFor } from '../helpers/net.js';
+import { freePort, sleep, udpExchange, waitFor } from '../helpers/net.js';
 import { compileImage, formatRecords, loadZone, parsePresentationAll, parseTrustAnchor, verifyZone, zoneFromRecords, zoneRecords } from '../../host/core/zone/index.js';
-import { nameToText } from '../../host/core/dns/wire.js';
+import { buildQuery, nameToText, textToName } from '../../host/core/dns/wire.js';
 import { makeKey, signZone } from '../zone/support/zone-signer.js';
 
 const fixtures = join(root, 'test/fixtures/zones');
@@ -115,6 +115,27 @@ max_negative_ttl = 1
     expect(await metric(edge, 'edge_zone_serial')).toBe(2026082201);
     expect(await metric(edge, 'edge_app_events_total', 'event="answered"')).toBeGreaterThan(0);
   });
+
+  // Its collector walks a heap that holds the whole root copy. On the default gc() budget it ran
+  // out of fuel after some thousands of queries; five such traps opened the breaker and the local
+  // root went dark for 30 s (a dnsperf run of junk names showed it; edge_zone_serving said 0).
+  it('answers 20,000 junk-TLD queries over UDP (50 in flight, DO on half) without a trap', async () => {
+    const before = await metric(edge, 'edge_app_traps_total', 'reason="fuel"');
+    let next = 0;
+    let nx = 0;
+    const worker = async () => {
+      while (next < 20_000) {
+        const i = next++;
+        const q = buildQuery({ name: textToName(`n${i}.junk${i % 97}x.`), type: 1, class: 1 }, { id: i & 0xffff, udpSize: 1232, do: i % 2 === 0 });
+        const r = await udpExchange(edge.dns.port, q, 3000, edge.dns.host);
+        if ((r[3]! & 0x0f) === 3) nx++;
+      }
+    };
+    await Promise.all(Array.from({ length: 50 }, worker));
+    const after = await metric(edge, 'edge_app_traps_total', 'reason="fuel"');
+    expect(Number.isNaN(after) ? 0 : after - (Number.isNaN(before) ? 0 : before)).toBe(0);
+    expect(nx).toBe(20_000);
+  }, 120_000);
 
   it('gives answers delv validates against the lookalike trust anchor', async () => {
     const anchor = delvAnchor(dir);
