@@ -8,6 +8,7 @@ import type { ClientAddress } from './context.js';
 import { CONTEXT_HEADER } from './context-auth.js';
 import { RRType, typeFromName } from './dns/rr-types.js';
 import { base64UrlDecode, buildQuery, concat, nameToText, readName, textToName, u16, u32, walkRecords, readHeader, WireError } from './dns/wire.js';
+import { readBodyCapped } from './http-body.js';
 import type { Reply } from './resolver.js';
 import { formatGeneric, formatRdata } from './zone/rdata-format.js';
 import { rdataFromMessage } from './zone/rdata-wire.js';
@@ -59,7 +60,7 @@ export async function handleDoh(req: Request, resolver: DohHandler, client: Clie
     if (type !== DNS_MESSAGE) return problem(415, `content type must be ${DNS_MESSAGE}`);
     const declared = Number(req.headers.get('content-length') ?? '0');
     if (declared > MAX_DRAIN) return problem(413, 'query too large');
-    const body = await readCapped(req, MAX_BODY, MAX_DRAIN);
+    const body = await readBodyCapped(req.body, MAX_BODY, MAX_DRAIN);
     if (!body) return problem(413, 'query too large');
     if (body.length === 0) return problem(400, 'empty body');
     query = body;
@@ -85,29 +86,6 @@ export async function handleDoh(req: Request, resolver: DohHandler, client: Clie
     return new Response(JSON.stringify(body), { status: 200, headers: { ...headers, 'content-type': `${DNS_JSON}; charset=utf-8` } });
   }
   return new Response(reply.message.slice(), { status: 200, headers: { ...headers, 'content-type': DNS_MESSAGE } });
-}
-
-/**
- * The body, read chunk by chunk so that a client without Content-Length cannot make us hold
- * more than `cap` bytes: past it nothing more is kept, and the stream is cancelled once `drain`
- * bytes have come. Null past the cap.
- */
-async function readCapped(req: Request, cap: number, drain: number): Promise<Uint8Array | null> {
-  if (!req.body) return new Uint8Array(0);
-  const reader = req.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.length;
-    if (size > drain) {
-      await reader.cancel().catch(() => undefined);
-      return null;
-    }
-    if (size <= cap) chunks.push(value);
-  }
-  return size > cap ? null : concat(chunks);
 }
 
 /**

@@ -5,6 +5,8 @@
  * adapters.
  */
 
+import { readBodyCapped } from './http-body.js';
+
 export interface Validators {
   etag?: string;
   lastModified?: string;
@@ -70,12 +72,13 @@ export class UrlSource implements ZoneSource {
       await res.body?.cancel().catch(() => undefined);
       throw new SourceError(`${this.url}: ${declared} bytes is above the ${this.maxBytes}-byte limit`);
     }
-    let bytes: Uint8Array;
+    let bytes: Uint8Array | null;
     try {
-      bytes = await readCapped(res, this.maxBytes);
+      bytes = await readBodyCapped(res.body, this.maxBytes);
     } catch (e) {
       throw new SourceError(`${this.url}: ${(e as Error).message}`);
     }
+    if (!bytes) throw new SourceError(`${this.url}: larger than the ${this.maxBytes}-byte limit`);
     const validators: Validators = {};
     const etag = res.headers.get('etag');
     const lastModified = res.headers.get('last-modified');
@@ -83,29 +86,4 @@ export class UrlSource implements ZoneSource {
     if (lastModified) validators.lastModified = lastModified;
     return { kind: 'data', bytes, validators };
   }
-}
-
-/** The body, read chunk by chunk and refused as soon as it passes `cap` bytes (no Content-Length needed). */
-async function readCapped(res: Response, cap: number): Promise<Uint8Array> {
-  if (!res.body) return new Uint8Array(0);
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.length;
-    if (size > cap) {
-      await reader.cancel().catch(() => undefined);
-      throw new Error(`larger than the ${cap}-byte limit`);
-    }
-    chunks.push(value);
-  }
-  const out = new Uint8Array(size);
-  let p = 0;
-  for (const c of chunks) {
-    out.set(c, p);
-    p += c.length;
-  }
-  return out;
 }
