@@ -6,6 +6,7 @@
 
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { z } from 'zod';
+import { parseAccessRule, parseRange } from './access.js';
 import { parseIPv4, parseIPv6 } from './context.js';
 import { formatIssues } from './schema-errors.js';
 import { parseServer, serverHost, UpstreamError } from './upstream.js';
@@ -43,6 +44,15 @@ const upstreamServer = z.string().superRefine((s, ctx) => {
   } catch (e) {
     ctx.addIssue({ code: 'custom', message: e instanceof UpstreamError ? e.message : String(e) });
   }
+});
+
+const accessRule = z.string().superRefine((s, ctx) => {
+  const r = parseAccessRule(s);
+  if (typeof r === 'string') ctx.addIssue({ code: 'custom', message: r });
+});
+const addressRange = z.string().superRefine((s, ctx) => {
+  const r = parseRange(s.trim());
+  if (typeof r === 'string') ctx.addIssue({ code: 'custom', message: r });
 });
 
 export const appOverrideSchema = z.strictObject({
@@ -97,6 +107,36 @@ export const configSchema = z.strictObject({
       udp_payload: z.number().int().min(512).max(4096).default(1232),
       request_timeout_ms: z.number().int().min(100).max(60_000).default(4000),
       shutdown_grace_ms: ms(3000),
+    })
+    .prefault({}),
+  /**
+   * Who may query (Unbound's access-control): "ADDRESS[/PREFIX] allow|refuse|deny", the most
+   * specific range wins, over the defaults (loopback allowed, everything else refused) and the
+   * site's peers (allowed). docs/configuration.md, [access].
+   */
+  access: z
+    .strictObject({
+      rules: z.array(accessRule).default([]),
+      /** Listener (as written in server.listen, doh or doh_http) -> its own rules, used instead of `rules`. */
+      listeners: z.record(z.string(), z.array(accessRule)).default({}),
+    })
+    .prefault({}),
+  /** Queries per second per client address (a token bucket); off while qps is 0. */
+  ratelimit: z
+    .strictObject({
+      /** Fractions allowed (0.5: one query every two seconds). */
+      qps: z.number().min(0).max(1_000_000).default(0),
+      /** Bucket size: queries a quiet client may send at once; 0 is one second's worth (qps). */
+      burst: z.number().int().min(0).max(10_000_000).default(0),
+      /** UDP: every Nth query over the limit gets an empty TC=1 answer (a real client retries over TCP); 0 drops them all. */
+      slip: z.number().int().min(0).max(100).default(2),
+      /** Clients are counted per IPv4 address and per IPv6 prefix of this length. */
+      ipv4_prefix: z.number().int().min(8).max(32).default(32),
+      ipv6_prefix: z.number().int().min(16).max(128).default(56),
+      /** Clients tracked at once; past it new addresses share one bucket. */
+      max_clients: z.number().int().min(1).max(10_000_000).default(100_000),
+      /** Ranges never limited (the site's peers never are). */
+      exempt: z.array(addressRange).default([]),
     })
     .prefault({}),
   admin: z
@@ -352,11 +392,21 @@ export function validateConfig(raw: unknown, source = 'config'): Config {
   for (const g of cfg.dnssec.unvalidated_groups) {
     if (!(g in cfg.upstreams)) problems.push(`${source}: dnssec.unvalidated_groups: "${g}" is not a group in [upstreams]`);
   }
+  const listeners = new Set([...cfg.server.listen, ...cfg.server.doh, ...cfg.server.doh_http, ...listenerExtras(cfg)]);
+  for (const l of Object.keys(cfg.access.listeners)) {
+    if (!listeners.has(l)) problems.push(`${source}: access.listeners."${l}": not a listener in [server] (listen, doh, doh_http: ${[...listeners].join(', ') || 'none'})`);
+  }
   if ((cfg.server.tls_cert === undefined) !== (cfg.server.tls_key === undefined)) {
     problems.push(`${source}: server: tls_cert and tls_key go together`);
   }
   if (problems.length) throw new ConfigError(problems);
   return cfg;
+}
+
+/** Listeners other than listen, doh and doh_http (none yet; a DoT listener goes here). */
+function listenerExtras(cfg: Config): string[] {
+  const dot = (cfg.server as { dot?: string[] }).dot;
+  return dot ?? [];
 }
 
 /**

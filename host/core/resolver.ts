@@ -25,7 +25,7 @@ import { CtxFlag, newContext, type RequestContext } from './context.js';
 import { DEFAULT_CONTEXT_OPTION } from './context-auth.js';
 import { rulesVersion, type Peers } from './peers.js';
 import { Rcode, rcodeToName } from './dns/rr-types.js';
-import { EDNS_FLAG_DO, FLAG_CD, FLAG_QR, FLAG_RD, HEADER_LEN, WireError, buildErrorResponse, parseQuery, readHeader, stripOpt, u16, type ParsedQuery } from './dns/wire.js';
+import { EDE_PROHIBITED, EDNS_FLAG_DO, FLAG_CD, FLAG_QR, FLAG_TC, FLAG_RD, HEADER_LEN, WireError, buildErrorResponse, parseQuery, readHeader, stripOpt, u16, type ParsedQuery } from './dns/wire.js';
 import type { Logger } from './log.js';
 import type { MetricsSink } from './metrics.js';
 import type { Upstreams } from './upstream.js';
@@ -126,6 +126,37 @@ export class Resolver {
       this.m.malformed.inc({ reason: 'internal-error' });
       if (query.length < HEADER_LEN) return null;
       return errorReply(query, Rcode.SERVFAIL, null, this.opts.udpSize, this.m);
+    }
+  }
+
+  /**
+   * The answer for a client that access control refuses: REFUSED with EDE 18 (Prohibited) and
+   * `why` as its text, made without any app, cache or upstream. Null for what is not a query
+   * (dropped).
+   */
+  refuse(query: Uint8Array, why: string): Reply | null {
+    const p = this.readQuery(query);
+    return p && errorReply(query, Rcode.REFUSED, p, this.opts.udpSize, this.m, [{ code: EDE_PROHIBITED, text: why }]);
+  }
+
+  /**
+   * An empty answer with TC set (the rate limit's slip): a client at a real address retries over
+   * TCP; a spoofed source gets a reply no larger than its query. Null for what is not a query.
+   */
+  truncated(query: Uint8Array): Reply | null {
+    const p = this.readQuery(query);
+    if (!p) return null;
+    const r = errorReply(query, Rcode.NOERROR, p, this.opts.udpSize, this.m);
+    r.message[2]! |= FLAG_TC >> 8;
+    return r;
+  }
+
+  private readQuery(query: Uint8Array): ParsedQuery | null {
+    try {
+      const p = parseQuery(query);
+      return p.header.flags & FLAG_QR ? null : p;
+    } catch {
+      return null;
     }
   }
 

@@ -29,6 +29,11 @@ export class ConnectionLimits {
     return this.total;
   }
 
+  /** A connection refused before it was counted (access control), by reason. */
+  refusedBy(reason: string): void {
+    this.m.refused.inc({ transport: this.transport, reason });
+  }
+
   /**
    * Takes a new connection, or destroys it when its listener or its client address is at its cap.
    * An admitted socket is let go by itself when it closes.

@@ -16,6 +16,8 @@ import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { generate } from 'selfsigned';
 import { handleDoh, type DohHandler } from '../../core/doh.js';
+import type { Resolver } from '../../core/resolver.js';
+import type { ClientGate } from './client-gate.js';
 import type { Logger } from '../../core/log.js';
 import { requestPath, sendResponse, toRequest } from './http-util.js';
 import type { ConnectionLimits } from './conn-limits.js';
@@ -29,6 +31,8 @@ export interface DohServerOptions {
   tls: 'http' | 'self-signed' | { cert: string; key: string };
   /** A connection without traffic for this long is closed, ms. */
   idleTimeoutMs: number;
+  /** The listener as the config names it (its access rules). */
+  listener: string;
 }
 
 /** Requests in progress above which new ones get 503 (as UDP drops past its own limit). */
@@ -56,11 +60,12 @@ export class DohServer {
   private inflight = 0;
 
   constructor(
-    private readonly resolver: () => DohHandler,
+    private readonly resolver: () => Resolver,
     private readonly opts: DohServerOptions,
     private readonly logger: Logger,
     private readonly limits: ConnectionLimits,
     private readonly open: Gauge,
+    private readonly gate: ClientGate,
   ) {}
 
   get pending(): number {
@@ -95,6 +100,11 @@ export class DohServer {
     }
     let label = '';
     this.server.on('connection', (s: Socket) => {
+      if (!this.gate.admitConnection(this.opts.listener, s.remoteAddress ?? '')) {
+        this.limits.refusedBy('access-control');
+        s.destroy();
+        return;
+      }
       if (!this.limits.admit(s)) return;
       this.sockets.add(s);
       this.open.set({ listener: label }, this.sockets.size);
@@ -131,7 +141,18 @@ export class DohServer {
         return;
       }
       const client = { address: req.socket.remoteAddress ?? '', port: req.socket.remotePort ?? 0 };
-      await sendResponse(res, await handleDoh(request, this.resolver(), client, this.opts.path));
+      const v = this.gate.check(this.opts.listener, client.address, 'doh');
+      if (v.kind === 'deny') {
+        req.socket.destroy();
+        return;
+      }
+      if (v.kind === 'limited') {
+        await sendResponse(res, new Response('too many queries from this address\n', { status: 429, headers: { 'retry-after': '1' } }));
+        return;
+      }
+      const resolver = this.resolver();
+      const handler: DohHandler = v.kind === 'refuse' ? { handle: async (q) => resolver.refuse(q, v.why) } : resolver;
+      await sendResponse(res, await handleDoh(request, handler, client, this.opts.path));
     } catch (e) {
       this.logger.log('error', 'doh request failed', { error: (e as Error).message });
       if (!res.headersSent) await sendResponse(res, new Response('internal error\n', { status: 500 }));

@@ -19,6 +19,7 @@ import { nodePlatform, type NodePlatformOptions } from './node-platform.js';
 import type { PromMetrics } from './prom-metrics.js';
 import { TcpServer } from './tcp-server.js';
 import { ConnectionLimits, type ConnectionMetrics } from './conn-limits.js';
+import { ClientGate } from './client-gate.js';
 import { UdpServer } from './udp-server.js';
 
 export interface EdgeNodeOptions extends NodePlatformOptions {
@@ -48,6 +49,7 @@ export class EdgeNode {
   private udp: UdpServer[] = [];
   private tcp: TcpServer[] = [];
   private doh: DohServer[] = [];
+  private gate: ClientGate | null = null;
   admin: AdminServer | null = null;
   listening: Listening = { dns: [], doh: [], admin: null };
   private readonly logger: Logger;
@@ -88,6 +90,12 @@ export class EdgeNode {
 
   /** A config went into service: the admin token follows it; listener addresses wait for a restart. */
   private applied(c: Config, previous: Config | null): void {
+    try {
+      this.gate?.configure(c);
+      if (previous && JSON.stringify(c.access) !== JSON.stringify(previous.access)) this.warnClosedListeners(c);
+    } catch (e) {
+      this.logger.log('error', 'access rules not changed', { error: (e as Error).message });
+    }
     if (this.queryLogOverride !== null) this.node.currentResolver.querySample = this.queryLogOverride;
     if (this.admin) {
       try {
@@ -112,10 +120,12 @@ export class EdgeNode {
       closed: this.node.metrics.counter('edge_connections_closed_total', 'TCP and DoH connections the node closed, by reason (idle, output-limit)', ['transport', 'reason']),
     };
     const get = () => this.node.currentResolver;
+    const gate = new ClientGate(c, this.node.metrics, dropped);
+    this.gate = gate;
     try {
       for (const l of c.server.listen) {
         const { host, port } = splitHostPort(l);
-        const bound = await this.bindPair(host, port, get, dropped, truncated, tcpOpen, conns);
+        const bound = await this.bindPair(l, host, port, get, dropped, truncated, tcpOpen, conns, gate);
         this.listening.dns.push(bound);
       }
       const certificate = c.server.tls_cert && c.server.tls_key ? { cert: c.server.tls_cert, key: c.server.tls_key } : ('self-signed' as const);
@@ -126,7 +136,7 @@ export class EdgeNode {
       for (const { l, tls } of dohListeners) {
         const { host, port } = splitHostPort(l);
         const limits = new ConnectionLimits('doh', c.server.doh_max_connections, c.server.doh_max_connections_per_client, conns);
-        const s = new DohServer(get, { host, port, path: c.server.doh_path, tls, idleTimeoutMs: c.server.doh_idle_timeout_ms }, this.logger, limits, dohOpen);
+        const s = new DohServer(get, { host, port, path: c.server.doh_path, tls, idleTimeoutMs: c.server.doh_idle_timeout_ms, listener: l }, this.logger, limits, dohOpen, gate);
         this.listening.doh.push({ ...(await s.listen()), tls: tls !== 'http' });
         this.doh.push(s);
       }
@@ -140,6 +150,7 @@ export class EdgeNode {
       await this.close(0);
       throw e;
     }
+    this.warnClosedListeners(c);
     // Each listener with its protocol, IPv6 in brackets: udp=127.0.0.1:5353 tcp=127.0.0.1:5353
     // doh=https://127.0.0.1:8053/dns-query,http://[::1]:8080/dns-query admin=http://127.0.0.1:9153
     const dns = this.listening.dns.map(hostPortText).join(',');
@@ -155,8 +166,27 @@ export class EdgeNode {
     });
   }
 
+  /**
+   * A listener on an address other clients reach (0.0.0.0, ::, a LAN address) whose access rules
+   * still allow loopback only: everyone else gets REFUSED, which is safe (no open resolver) but
+   * surprising, so it is said at start and on reloads.
+   */
+  private warnClosedListeners(c: Config): void {
+    if (!this.gate) return;
+    for (const l of [...c.server.listen, ...c.server.doh, ...c.server.doh_http]) {
+      const { host } = splitHostPort(l);
+      if (/^127\./.test(host) || host === '::1') continue;
+      if (this.gate.list(l).opensBeyondLoopback) continue;
+      this.logger.log('warn', 'listener answers loopback clients only; every other client gets REFUSED until [access] rules allow it', {
+        listener: l,
+        example: 'access.rules = ["192.0.2.0/24 allow"]',
+      });
+    }
+  }
+
   /** UDP and TCP on the same port; with port 0, the first port free for both. */
   private async bindPair(
+    listener: string,
     host: string,
     port: number,
     get: () => Resolver,
@@ -164,10 +194,11 @@ export class EdgeNode {
     truncated: ReturnType<PromMetrics['counter']>,
     tcpOpen: ReturnType<PromMetrics['gauge']>,
     conns: ConnectionMetrics,
+    gate: ClientGate,
   ) {
     const c = this.node.currentConfig;
     for (let attempt = 0; ; attempt++) {
-      const udp = new UdpServer(get, { host, port, maxInflight: 10_000 }, this.logger, dropped, truncated);
+      const udp = new UdpServer(get, { host, port, maxInflight: 10_000, listener }, this.logger, dropped, truncated, gate);
       const bound = await udp.listen();
       const tcp = new TcpServer(
         get,
@@ -179,11 +210,13 @@ export class EdgeNode {
           maxQueriesPerConnection: c.server.tcp_max_queries_per_connection,
           maxConnectionsPerClient: c.server.tcp_max_connections_per_client,
           maxOutputBytes: c.server.tcp_max_output_bytes,
+          listener,
         },
         this.logger,
         dropped,
         tcpOpen,
         new ConnectionLimits('tcp', c.server.tcp_max_connections, c.server.tcp_max_connections_per_client, conns),
+        gate,
       );
       try {
         await tcp.listen();

@@ -17,6 +17,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from '../../core/log.js';
 import type { Counter, Gauge } from '../../core/metrics.js';
 import type { Resolver } from '../../core/resolver.js';
+import type { ClientGate } from './client-gate.js';
 import { ConnectionLimits } from './conn-limits.js';
 
 export interface TcpServerOptions {
@@ -28,6 +29,8 @@ export interface TcpServerOptions {
   maxConnectionsPerClient: number;
   /** Answers a connection may have written and the client not read, bytes. */
   maxOutputBytes: number;
+  /** The listener as the config names it (its access rules). */
+  listener: string;
 }
 
 const HEADER_LEN = 12;
@@ -49,6 +52,7 @@ export class TcpServer {
     private readonly dropped: Counter,
     private readonly open: Gauge,
     private readonly limits: ConnectionLimits,
+    private readonly gate: ClientGate,
   ) {}
 
   get pending(): number {
@@ -71,6 +75,11 @@ export class TcpServer {
   }
 
   private onConnection(sock: Socket): void {
+    if (!this.gate.admitConnection(this.opts.listener, sock.remoteAddress ?? '')) {
+      this.limits.refusedBy('access-control');
+      sock.destroy();
+      return;
+    }
     if (!this.limits.admit(sock)) return;
     this.conns.add(sock);
     this.open.set({ listener: this.label }, this.conns.size);
@@ -137,11 +146,19 @@ export class TcpServer {
           if (pendingHere === 0) shut();
           break;
         }
+        const v = this.gate.check(this.opts.listener, client.address, 'tcp');
+        if (v.kind === 'deny') {
+          // Denied since the connection opened (a reload): nothing more is read from it.
+          sock.destroy();
+          return;
+        }
+        // Over the rate limit over TCP the query goes unanswered; the connection stays.
+        if (v.kind === 'limited') continue;
         pendingHere++;
         this.inflight++;
         clearTimeout(idle);
-        this.resolver()
-          .handle(query, { client, transport: 'tcp' })
+        const answer = v.kind === 'refuse' ? Promise.resolve(this.resolver().refuse(query, v.why)) : this.resolver().handle(query, { client, transport: 'tcp' });
+        answer
           .then((reply) => {
             if (!reply || sock.destroyed) return;
             const frame = Buffer.alloc(2 + reply.message.length);

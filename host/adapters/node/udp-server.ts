@@ -5,13 +5,16 @@ import { isIPv6 } from 'node:net';
 import { truncateResponse } from '../../core/dns/wire.js';
 import type { Logger } from '../../core/log.js';
 import type { Counter } from '../../core/metrics.js';
-import type { Resolver } from '../../core/resolver.js';
+import type { Resolver, Reply } from '../../core/resolver.js';
+import type { ClientGate } from './client-gate.js';
 
 export interface UdpServerOptions {
   host: string;
   port: number;
   /** Requests in progress above which new ones are dropped (backpressure). */
   maxInflight: number;
+  /** The listener as the config names it (its access rules). */
+  listener: string;
 }
 
 export class UdpServer {
@@ -25,6 +28,7 @@ export class UdpServer {
     private readonly logger: Logger,
     private readonly dropped: Counter,
     private readonly truncated: Counter,
+    private readonly gate: ClientGate,
   ) {}
 
   get pending(): number {
@@ -51,11 +55,18 @@ export class UdpServer {
       this.dropped.inc({ transport: 'udp', reason: this.closing ? 'shutdown' : 'overload' });
       return;
     }
-    this.inflight++;
     const query = new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength);
+    const v = this.gate.check(this.opts.listener, address, 'udp');
+    if (v.kind !== 'allow') {
+      // Answered here and now, or not at all: nothing of it reaches the resolver.
+      const r = v.kind === 'refuse' ? this.resolver().refuse(query, v.why) : v.kind === 'limited' && v.slip ? this.resolver().truncated(query) : null;
+      if (r) this.sock.send(r.message, port, address);
+      return;
+    }
+    this.inflight++;
     this.resolver()
       .handle(query, { client: { address, port }, transport: 'udp' })
-      .then((reply) => {
+      .then((reply: Reply | null) => {
         if (!reply) return;
         let out = reply.message;
         if (out.length > reply.udpLimit) {

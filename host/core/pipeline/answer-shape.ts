@@ -73,16 +73,22 @@ export function finish(
   let opt: Uint8Array | null = null;
   if (p.edns) {
     const options: EdnsOption[] = [];
-    if (source === 'stale') options.push(ede(EDE_STALE_ANSWER));
-    if (source === 'app' && rcode === Rcode.REFUSED) options.push(ede(EDE_PROHIBITED));
-    for (const e of edes) options.push(ede(e.code, e.text));
+    if (source === 'stale') options.push(edeOption(EDE_STALE_ANSWER));
+    if (source === 'app' && rcode === Rcode.REFUSED) options.push(edeOption(EDE_PROHIBITED));
+    for (const e of edes) options.push(edeOption(e.code, e.text));
     opt = encodeOpt(udpSize, p.edns.flags & EDNS_FLAG_DO, options);
     message = appendOpt(out, opt);
   }
   return { message, rcode, source, minTtl, questionEnd, opt, udpLimit: udpLimit(p, udpSize) };
 }
 
-function ede(code: number, text = ''): EdnsOption {
+/** An Extended DNS Error (RFC 8914): INFO-CODE and EXTRA-TEXT. */
+export interface Ede {
+  code: number;
+  text: string;
+}
+
+export function edeOption(code: number, text = ''): EdnsOption {
   const t = new TextEncoder().encode(text.slice(0, 200));
   const data = new Uint8Array(2 + t.length);
   data[0] = code >>> 8;

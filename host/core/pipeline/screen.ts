@@ -6,6 +6,7 @@
 import { Opcode, Rcode, RRType, rcodeToName } from '../dns/rr-types.js';
 import { EDNS_FLAG_DO, FLAG_QR, HEADER_LEN, buildErrorResponse, encodeOpt, type ParsedQuery } from '../dns/wire.js';
 import type { PipelineMetrics } from './metrics.js';
+import { edeOption, type Ede } from './answer-shape.js';
 import type { Reply } from './types.js';
 
 /** The most a client takes over UDP: its EDNS size (at least 512, at most ours), else 512. */
@@ -13,9 +14,12 @@ export function udpLimit(p: ParsedQuery | null, udpSize: number): number {
   return p?.edns ? Math.max(512, Math.min(p.edns.udpSize, udpSize)) : 512;
 }
 
-/** A reply made here with only an rcode (and the question when it could be read). */
-export function errorReply(query: Uint8Array, rcode: number, p: ParsedQuery | null, udpSize: number, m: PipelineMetrics): Reply {
-  const opt = p?.edns ? encodeOpt(udpSize, p.edns.flags & EDNS_FLAG_DO) : null;
+/**
+ * A reply made here with only an rcode (and the question when it could be read), and the
+ * Extended DNS Errors (RFC 8914) that say why when the client speaks EDNS.
+ */
+export function errorReply(query: Uint8Array, rcode: number, p: ParsedQuery | null, udpSize: number, m: PipelineMetrics, edes: Ede[] = []): Reply {
+  const opt = p?.edns ? encodeOpt(udpSize, p.edns.flags & EDNS_FLAG_DO, edes.map((e) => edeOption(e.code, e.text))) : null;
   const message = buildErrorResponse(query, rcode, p, opt ?? undefined);
   m.responses.inc({ rcode: rcodeToName(rcode), source: 'local' });
   return { message, rcode, source: 'local', minTtl: 0, questionEnd: p?.questionEnd ?? HEADER_LEN, opt, udpLimit: udpLimit(p, udpSize) };
