@@ -39,10 +39,23 @@ export function resolverOptions(c: Config): ResolverOptions {
     udpSize: c.server.udp_payload,
     // In recursive mode a name without a route is iterated.
     defaultRoute: c.resolver.mode === 'recursive' ? ITERATE_ROUTE : c.upstream.default_group,
+    routes: forwardRoutes(c),
     maxHops: c.site.max_hops,
     settleMs: c.site.settle_ms,
     querySample: c.log.queries ? c.log.query_sample : 0,
   };
+}
+
+/**
+ * The forward app's routing table as the forward app reads it: zone -> group, and in recursive
+ * mode `.` means iterate whatever it names.
+ */
+export function forwardRoutes(c: Config): Record<string, string> {
+  const raw = c.apps['forward']?.config?.['routes'];
+  const routes: Record<string, string> = {};
+  if (raw && typeof raw === 'object') for (const [zone, group] of Object.entries(raw)) if (typeof group === 'string') routes[zone] = group;
+  if (c.resolver.mode === 'recursive') routes['.'] = ITERATE_ROUTE;
+  return routes;
 }
 
 export interface Wiring {

@@ -36,6 +36,7 @@ import { PeerContext, withoutOption } from './pipeline/peer-context.js';
 import { PEER_PREFIX, PeerForward } from './pipeline/peer-forward.js';
 import { ResolveStep, type AnswerOrigin } from './pipeline/resolve-step.js';
 import type { AnswerValidation } from './pipeline/validation.js';
+import { KeyRoutes } from './pipeline/key-routes.js';
 import { errorReply, screen } from './pipeline/screen.js';
 import type { Body, ClientInfo, Reply, ResolverOptions } from './pipeline/types.js';
 import { PHASE } from './phases.js';
@@ -94,7 +95,8 @@ export class Resolver {
     const ours = () => this.rulesVersion();
     this.peerContext = new PeerContext(peers, opts, ours, this.m, logger);
     this.peerForward = new PeerForward(peers, cache, inflight, opts, ours, now, this.m, logger);
-    this.resolveStep = new ResolveStep(origin, cache, inflight, opts, this.m, logger, validation);
+    const keyRoutes = validation && opts.routes ? new KeyRoutes(opts.routes, opts.defaultRoute) : null;
+    this.resolveStep = new ResolveStep(origin, cache, inflight, opts, this.m, logger, validation, keyRoutes?.splits ? keyRoutes : null);
   }
 
   get currentUpstreams(): Upstreams {

@@ -20,6 +20,7 @@ import type { Logger } from '../log.js';
 import { EDE_NETWORK_ERROR, EDE_NO_REACHABLE_AUTHORITY, UpstreamError, type Judge } from '../upstream.js';
 import { boundTtls, cnameLoop, isRefusal } from '../answer-check.js';
 import type { InFlight } from './in-flight.js';
+import type { KeyRoutes } from './key-routes.js';
 import type { PipelineMetrics } from './metrics.js';
 import { serveStale, staleEntry, type StaleTimers } from './serve-stale.js';
 import type { Body } from './types.js';
@@ -68,6 +69,8 @@ export class ResolveStep {
     private readonly logger: Logger,
     /** DNSSEC validation; null when `[dnssec] validate = false`. */
     private readonly validation: AnswerValidation | null = null,
+    /** Where key queries go when zones are routed apart; null: the answer's route. */
+    private readonly keyRoutes: KeyRoutes | null = null,
   ) {}
 
   /** An answer for `key` from `route`; never throws: when nothing can be had, the body is a SERVFAIL. */
@@ -102,7 +105,8 @@ export class ResolveStep {
           if (known) return { body: buildErrorResponse(new Uint8Array(0), Rcode.SERVFAIL, p), ede: [bogusEde(known)] };
         }
         const seen = new Map<Uint8Array, Judged>();
-        const judge = v ? v.judge(this.origin.keyFetcher(route), ctx.deadline, seen) : undefined;
+        const keys = v && (this.keyRoutes ? this.keyRoutes.fetcher(this.origin, route, q.name) : this.origin.keyFetcher(route));
+        const judge = keys ? v!.judge(keys, ctx.deadline, seen) : undefined;
         const ans = await this.origin.query(route, q, { do: true, cd: v !== null || clientCd }, ctx.deadline, ctx, judge);
         const server = ans.server ?? route;
         const rcode = readHeader(ans.body).rcode;

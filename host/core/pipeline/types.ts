@@ -17,6 +17,11 @@ export interface ResolverOptions {
   udpSize: number;
   /** Upstream group used when neither a rule nor the forward app chose one. */
   defaultRoute: string;
+  /**
+   * The forward app's routing table (zone -> group or `iterate`), for the validator's key
+   * queries when zones are routed to different groups (pipeline/key-routes.ts).
+   */
+  routes?: Readonly<Record<string, string>>;
   /** Peer hops a query may take; a context that claims more is refused. */
   maxHops: number;
   /** After a flush, peer answers are not stored for this long (ms; config site.settle_ms). */
