@@ -4,7 +4,8 @@
 #
 #   bench_init "$@" TOOL...      re-runs the calling script under `unshare --net`, brings lo up,
 #                                checks TOOL... and the build, makes $work, cleans up on exit
-#   bench_nsd PORT               NSD on 127.0.0.1:PORT serving test/fixtures/example.test.zone
+#   bench_nsd PORT [ZONEFILE]    NSD on 127.0.0.1:PORT serving example.test from ZONEFILE
+#                                (default test/fixtures/example.test.zone)
 #   bench_up PORT [NAME]         waits until something answers NAME on PORT
 #   bench_junk_names ZONE OUT    10,000 names under TLDs ZONE does not have (fixed seed)
 #   bench_qps FILE / bench_lat_ms FILE   figures from a dnsperf output file
@@ -33,7 +34,7 @@ bench_cleanup() {
 
 bench_nsd() {
   local port="$1"
-  cp "$bench_root/test/fixtures/example.test.zone" "$work/example.test.zone"
+  cp "${2:-$bench_root/test/fixtures/example.test.zone}" "$work/example.test.zone"
   cat > "$work/nsd.conf" <<CONF
 server:
   ip-address: 127.0.0.1@$port

@@ -9,6 +9,9 @@
 #
 # Needs from the caller: $work, $bench_root, $AUTH_PORT (NSD with example.test), $work/root.zone,
 # $anchor (the lookalike's DS), and the pids array of lib.sh.
+#
+# PEERS_VALIDATE=FILE turns DNSSEC validation on in the servers that take it (Unbound and ours),
+# with FILE (DS records, zone-file form) as their trust anchors; unset, both run without it.
 
 peers_cpu_ticks() { awk '{sub(/^.*\) /, ""); print $12 + $13}' "/proc/$1/stat"; }
 
@@ -63,7 +66,7 @@ server:
   use-syslog: no
   logfile: "$work/unbound.log"
   do-not-query-localhost: no
-  module-config: "iterator"
+  module-config: "${PEERS_VALIDATE:+validator }iterator"
   access-control: 127.0.0.0/8 allow
   msg-cache-size: 64m
   rrset-cache-size: 64m
@@ -72,10 +75,17 @@ server:
   # NXDOMAIN itself instead of forwarding.
   local-zone: "test." nodefault
 CONF
-  if [ "$workload" = hit ]; then
-    printf 'forward-zone:\n  name: "."\n  forward-addr: 127.0.0.1@%s\n' "$AUTH_PORT" >> "$conf"
+  local downstream=yes
+  if [ -n "${PEERS_VALIDATE:-}" ]; then
+    printf '  trust-anchor-file: "%s"\n  val-log-level: 0\n' "$PEERS_VALIDATE" >> "$conf"
+    # Served to clients, the auth zone would be answered as is (AA, never validated); as the
+    # RFC 8806 copy the iterator reads, its answers go through the validator.
+    downstream=no
+  fi
+  if [ "$workload" = root ]; then
+    printf 'auth-zone:\n  name: "."\n  zonefile: "%s"\n  for-downstream: %s\n  for-upstream: yes\n  fallback-enabled: no\n  zonemd-check: no\n' "$work/root.zone" "$downstream" >> "$conf"
   else
-    printf 'auth-zone:\n  name: "."\n  zonefile: "%s"\n  for-downstream: yes\n  for-upstream: yes\n  fallback-enabled: no\n  zonemd-check: no\n' "$work/root.zone" >> "$conf"
+    printf 'forward-zone:\n  name: "."\n  forward-addr: 127.0.0.1@%s\n' "$AUTH_PORT" >> "$conf"
   fi
   peers_run "$workload" "$port" unbound -d -c "$conf"
 }
@@ -84,7 +94,7 @@ peers_start_edge() {
   local workload="$1" port="$2" conf="$work/edge.toml"
   {
     printf 'node_id = "bench"\n\n[server]\nlisten = ["127.0.0.1:%s"]\n\n[log]\nlevel = "warn"\n\n' "$port"
-    if [ "$workload" = hit ]; then
+    if [ "$workload" != root ]; then
       printf '[upstreams]\ndefault = ["127.0.0.1:%s"]\n\n' "$AUTH_PORT"
     else
       # A closed port: every answer of this workload must come from the local root.
@@ -93,9 +103,13 @@ peers_start_edge() {
     fi
     printf '[apps.forward.config.routes]\n"." = "default"\n'
   } > "$conf"
-  # Unbound runs here without its validator; so does ours, where the build has one.
-  printf '\n[dnssec]\nvalidate = false\n' >> "$conf"
-  node "$bench_root/dist/host/adapters/node/main.js" config check "$conf" >/dev/null 2>&1 || sed -i '/^\[dnssec\]/,$d' "$conf"
+  if [ -n "${PEERS_VALIDATE:-}" ]; then
+    printf '\n[dnssec]\nvalidate = true\ntrust_anchor = "%s"\n' "$PEERS_VALIDATE" >> "$conf"
+  else
+    # Unbound runs here without its validator; so does ours, where the build has one.
+    printf '\n[dnssec]\nvalidate = false\n' >> "$conf"
+    node "$bench_root/dist/host/adapters/node/main.js" config check "$conf" >/dev/null 2>&1 || sed -i '/^\[dnssec\]/,$d' "$conf"
+  fi
   peers_run "$workload" "$port" node "$bench_root/dist/host/adapters/node/main.js" serve --config "$conf"
 }
 

@@ -50,53 +50,7 @@ out="$work/report.md"
   echo "process over the measured runs divided by the queries it completed. RSS after the runs."
 } > "$out"
 
-table_head() {
-  { echo; echo "### $1"; echo; echo "| server | QPS | ratio to Unbound | avg ms | max ms | CPU µs/query | RSS MiB |"; echo "|---|---|---|---|---|---|---|"; } >> "$out"
-}
-
-# measure LABEL PORT QUERYFILE PID [dnsperf flags...]  -> appends one row; sets last_qps
-ub_qps=""
-measure() {
-  local label="$1" port="$2" qf="$3" pid="$4"; shift 4
-  taskset -c 1 dnsperf -s 127.0.0.1 -p "$port" -d "$qf" -n 1 -c 8 -T 1 "$@" >/dev/null 2>&1 || true
-  local c0 c1 q=0 i
-  c0=$(peers_cpu_ticks "$pid")
-  local qps=() avg=() max=()
-  for i in $(seq 1 "$runs"); do
-    taskset -c 1 dnsperf -s 127.0.0.1 -p "$port" -d "$qf" -l "$secs" -c 8 -T 1 -q 100 -t 2 "$@" > "$work/run.out" 2>&1 || true
-    qps+=("$(bench_qps "$work/run.out")")
-    avg+=("$(bench_lat_ms "$work/run.out")")
-    max+=("$(awk '/Average Latency/ {gsub(/[(),]/, ""); printf "%.1f", $8 * 1000}' "$work/run.out")")
-    q=$((q + $(awk '/Queries completed:/ {print $3}' "$work/run.out")))
-  done
-  c1=$(peers_cpu_ticks "$pid")
-  local hz; hz=$(getconf CLK_TCK)
-  local cpu_us="—"
-  [ "$q" -gt 0 ] && cpu_us=$(awk -v d=$((c1 - c0)) -v hz="$hz" -v q="$q" 'BEGIN {printf "%.1f", d / hz * 1e6 / q}')
-  local rss; rss=$(awk '/VmRSS/ {printf "%.0f", $2 / 1024}' "/proc/$pid/status")
-  local mq ma mm; mq=$(median "${qps[@]}"); ma=$(median "${avg[@]}"); mm=$(median "${max[@]}")
-  local ratio="—"
-  if [ -n "$ub_qps" ] && [ "$ub_qps" != 0 ]; then ratio=$(awk -v a="$mq" -v b="$ub_qps" 'BEGIN {printf "%.2f", a / b}'); fi
-  echo "| $label | $mq | $ratio | $ma | $mm | $cpu_us | $rss |" >> "$out"
-  last_qps="$mq"
-}
-
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
-
-# run_server WORKLOAD LABEL QUERYFILE START_FN [dnsperf flags]: start pinned, measure, stop.
-run_server() {
-  local workload="$1" label="$2" qf="$3" start="$4"; shift 4
-  local port=5410
-  last_qps=""
-  # EDGE_BENCH_SERVERS="unbound edge" limits the run to those servers (bench/smoke.sh).
-  if [ -n "${EDGE_BENCH_SERVERS:-}" ] && [[ " $EDGE_BENCH_SERVERS " != *" ${start#peers_start_} "* ]]; then return 0; fi
-  if ! "$start" "$workload" "$port"; then echo "| $label | — | — | — | — | — | — |" >> "$out"; return 0; fi
-  local pid="$started_pid"
-  measure "$label" "$port" "$qf" "$pid" "$@"
-  kill "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-  sleep 0.5
-}
+source "$(dirname "$0")/measure.sh"
 
 for workload in hit root; do
   qf="$work/$workload.txt"
@@ -106,6 +60,7 @@ for workload in hit root; do
   ub_qps="$last_qps"
   run_server "$workload" "edge-resolver (1 process)" "$qf" peers_start_edge
   if [ "$workload" = root ]; then
+    ub_qps=""
     run_server "$workload" "Unbound, DO=1" "$qf" peers_start_unbound -D
     ub_qps="$last_qps"
     run_server "$workload" "edge-resolver, DO=1" "$qf" peers_start_edge -D
