@@ -33,6 +33,7 @@ import {
   type TrustAnchor,
   type ZonemdPolicy,
 } from '../core/zone/index.js';
+import { inThreadCompiler, type ParsedCopy, type ZoneCompiler } from '../core/zone/compile.js';
 import { AppDataManager } from './app-data.js';
 import type { WasmAppChain } from './app-chain.js';
 import { SERVES, allowed, clockEvent, clockPhase, isStale, judgeSerial, type CopyClock, type ZoneEvent, type ZonePhase } from './zone-phases.js';
@@ -90,6 +91,11 @@ export interface ZoneLifecycleOptions extends ZoneSettings {
    * calls refreshIfDue() and tick() from its requests instead. Default: the runtime's timers.
    */
   timers?: boolean | Timers;
+  /**
+   * Where a fetched copy is parsed, verified and compiled (core/zone/compile.ts): the Node
+   * adapter's worker thread, so serving never waits on it; default here, on this thread.
+   */
+  compiler?: ZoneCompiler;
 }
 
 export interface ZoneState {
@@ -150,6 +156,7 @@ interface HeldCopy {
 export class ZoneLifecycle {
   private settings: ZoneSettings;
   private source: ZoneSource;
+  private readonly compiler: ZoneCompiler;
   /** Where the copy is in its life; every change goes through move() and ZONE_TRANSITIONS. */
   private phase: ZonePhase = 'empty';
   private copy: HeldCopy | null = null;
@@ -195,6 +202,7 @@ export class ZoneLifecycle {
     this.settings = settingsOf(opts);
     this.source = opts.source;
     this.now = opts.now ?? Date.now;
+    this.compiler = opts.compiler ?? inThreadCompiler;
     this.app = opts.app ?? 'static_zone';
     const timers = opts.timers ?? true;
     this.timers = timers === false ? null : timers === true ? runtimeTimers : timers;
@@ -526,7 +534,7 @@ export class ZoneLifecycle {
     // time for an image another node made (SOA EXPIRE counts from there, not from our fetch).
     let copyTime = now;
     let fromImage = false;
-    let zone: Zone | null = null;
+    let parsed: ParsedCopy | null = null;
     if (isImage(res.bytes)) {
       const img = await readImage(res.bytes);
       fromImage = true;
@@ -536,7 +544,7 @@ export class ZoneLifecycle {
       if (this.settings.verifyImages) {
         // An image says what the node that compiled it found; anyone who can alter it in transit
         // could say anything. Check its records again and compile it ourselves.
-        zone = zoneFromRecords(imageRecords(img));
+        parsed = await this.compiler.parse(res.bytes, { kind: 'image', file: source.description });
       } else {
         const refusal = this.imageRefusal(img);
         if (refusal) throw new Error(refusal);
@@ -555,14 +563,30 @@ export class ZoneLifecycle {
     } else {
       // Parse first and look at the serial: an equal or older copy is settled without the cost
       // of verifying it.
-      zone = await loadZone(res.bytes, { file: source.description });
-      const early = await this.serialVerdict(zone.soa.serial, nameToText(zone.origin), res.validators, now);
-      if (early) return early;
+      parsed = await this.compiler.parse(res.bytes, { kind: 'text', file: source.description });
+      const early = await this.serialVerdict(parsed.serial, parsed.origin, res.validators, now).catch((e: unknown) => {
+        parsed!.drop();
+        throw e;
+      });
+      if (early) {
+        parsed.drop();
+        return early;
+      }
     }
-    if (zone) {
-      const report = await this.check(zone, now, copyTime);
-      if (!report.usable) throw new Error(`serial ${report.serial} refused: ${report.reasons.join('; ')}`);
-      image = await compileImage(zone, report);
+    if (parsed) {
+      if (this.stopped || generation !== this.generation) {
+        parsed.drop();
+        throw new Superseded();
+      }
+      const { image: compiled, report } = await parsed.finish({
+        trustAnchor: this.settings.trustAnchor,
+        zonemd: this.settings.zonemd,
+        dnssec: this.settings.dnssec,
+        now,
+        lastRefresh: copyTime,
+        ...(maxAgeMs !== undefined ? { maxAgeMs } : {}),
+      });
+      image = compiled;
       next = {
         serial: report.serial,
         origin: report.origin,
@@ -745,6 +769,8 @@ export class ZoneLifecycle {
     const phase = this.phase;
     return {
       source: this.source.description,
+      // where copies are parsed, verified and compiled: "worker thread" (Node) or "in thread"
+      ingestion: this.compiler.where,
       // serving (fresh or stale) | expired | no-copy (forwarding until a verified copy loads) |
       // disabled (switched off in the config) | stopped
       state: phase === 'serving' || phase === 'stale' ? 'serving' : phase === 'empty' ? 'no-copy' : phase,

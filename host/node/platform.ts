@@ -12,6 +12,7 @@ import type { MetricsSink } from '../core/metrics.js';
 import type { ResolverOptions } from '../core/resolver.js';
 import type { UpstreamTransport } from '../core/upstream.js';
 import type { ZoneSource } from '../core/zone-source.js';
+import type { ZoneCompiler } from '../core/zone/compile.js';
 
 /** A config as a runtime reads it: the schema's values plus what the runtime derives from them. */
 export interface RuntimeConfig {
@@ -75,6 +76,8 @@ export interface Platform<M extends MetricsSink = MetricsSink> {
    * a new copy at once). Workers, whose KV cannot be watched, use their KV check interval.
    */
   zoneRefreshSec?: number;
+  /** Where zone copies are parsed, verified and compiled; default on the serving thread. */
+  zoneCompiler?: ZoneCompiler;
   /** `[zone] state_file` (the serial in service kept across restarts), where the runtime can keep one. */
   serialStore?(name: string): SerialStore;
   /** The bytes of `[zone] trust_anchor` and the name to report them by. Throws a plain Error. */

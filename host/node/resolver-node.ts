@@ -412,7 +412,7 @@ export class ResolverNode<M extends MetricsSink = MetricsSink> {
       return;
     }
     const p = this.platform;
-    this.zone = new ZoneLifecycle({ source: next.source, chain: () => this.chain, ...next.settings, metrics: this.metrics, logger: this.logger, now: p.now, timers: p.timers });
+    this.zone = new ZoneLifecycle({ source: next.source, chain: () => this.chain, ...next.settings, metrics: this.metrics, logger: this.logger, now: p.now, timers: p.timers, ...(p.zoneCompiler ? { compiler: p.zoneCompiler } : {}) });
     // With timers the copy loads in the background (a URL may take its whole timeout): until a
     // verified copy is in, static_zone passes and the resolver forwards everything. Without
     // them, the request that built the node is the only chance to load it.
@@ -540,6 +540,7 @@ export class ResolverNode<M extends MetricsSink = MetricsSink> {
   async close(): Promise<void> {
     this.data.close();
     await this.zone?.stop();
+    await this.platform.zoneCompiler?.close();
   }
 }
 

@@ -15,6 +15,7 @@ import { nodeCatalog } from './catalog.js';
 import { nodeConfigProblems } from './node-checks.js';
 import { PromMetrics } from './prom-metrics.js';
 import { nodeTransport } from './transport.js';
+import { nodeZoneCompiler } from './zone-compiler.js';
 import { FileSource } from './zone-file-source.js';
 import { SerialFile } from './zone-serial-file.js';
 
@@ -55,6 +56,7 @@ export function nodePlatform(o: NodePlatformOptions, applied?: Platform['applied
     catalog: (c) => catalogForConfig(installed, c, baseDir),
     appData: { mode: 'with-config', of: (c) => dataFiles(c, baseDir).map((f) => fileDataSource(f, logger)) },
     zoneSource: (name) => new FileSource(name),
+    zoneCompiler: nodeZoneCompiler(),
     serialStore: (name) => new SerialFile(name),
     readTrustAnchor: async (file) => ({ bytes: new Uint8Array(await readFile(file)), file }),
     readRootHints: async (file) => ({ text: await readFile(file, 'utf8'), file }),
