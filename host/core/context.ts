@@ -31,6 +31,7 @@ export const transportTable = {
   tcp: { value: 1, client: true },
   doh: { value: 2, client: true },
   internal: { value: 3, client: false },
+  dot: { value: 4, client: true },
 } as const;
 export type TransportName = keyof typeof transportTable;
 export const Transport = Object.fromEntries(Object.entries(transportTable).map(([k, t]) => [k, t.value])) as {

@@ -163,8 +163,8 @@ describe('ABI v1 golden values', () => {
     });
     expect(CtxFlag).toEqual({ do: 1, cd: 2, rd: 4, local: 8 });
     expect(guestConsts('context.generated.ts', 'CTX_FLAG_')).toEqual({ CTX_FLAG_DO: 1, CTX_FLAG_CD: 2, CTX_FLAG_RD: 4, CTX_FLAG_LOCAL: 8 });
-    expect(Transport).toEqual({ udp: 0, tcp: 1, doh: 2, internal: 3 });
-    expect(guestConsts('context.generated.ts', 'TRANSPORT_')).toEqual({ TRANSPORT_UDP: 0, TRANSPORT_TCP: 1, TRANSPORT_DOH: 2, TRANSPORT_INTERNAL: 3, TRANSPORT_COUNT: 4 });
+    expect(Transport).toEqual({ udp: 0, tcp: 1, doh: 2, internal: 3, dot: 4 });
+    expect(guestConsts('context.generated.ts', 'TRANSPORT_')).toEqual({ TRANSPORT_UDP: 0, TRANSPORT_TCP: 1, TRANSPORT_DOH: 2, TRANSPORT_INTERNAL: 3, TRANSPORT_DOT: 4, TRANSPORT_COUNT: 5 });
   });
 
   it('pins verdicts, phases, load kinds, ctx_set fields and statuses on both sides', () => {
