@@ -86,7 +86,11 @@ export const configSchema = z.strictObject({
       doh: z.array(hostPort).default([]),
       /** DoH over plain HTTP, for a TLS-terminating proxy in front. */
       doh_http: z.array(hostPort).default([]),
-      /** PEM certificate and key for the DoH listeners; without them a self-signed pair is made at start. */
+      /** DNS-over-TLS listeners (RFC 7858), with the tls_cert/tls_key certificate and the tcp_* limits. */
+      dot: z.array(hostPort).default([]),
+      /** A DoT connection that has not finished its TLS handshake by then is closed. */
+      dot_handshake_timeout_ms: z.number().int().min(100).max(60_000).default(5000),
+      /** PEM certificate and key for the DoH (HTTPS) and DoT listeners; without them a self-signed pair is made at start. */
       tls_cert: z.string().optional(),
       tls_key: z.string().optional(),
       doh_path: z.string().startsWith('/').default('/dns-query'),
@@ -392,21 +396,15 @@ export function validateConfig(raw: unknown, source = 'config'): Config {
   for (const g of cfg.dnssec.unvalidated_groups) {
     if (!(g in cfg.upstreams)) problems.push(`${source}: dnssec.unvalidated_groups: "${g}" is not a group in [upstreams]`);
   }
-  const listeners = new Set([...cfg.server.listen, ...cfg.server.doh, ...cfg.server.doh_http, ...listenerExtras(cfg)]);
+  const listeners = new Set([...cfg.server.listen, ...cfg.server.dot, ...cfg.server.doh, ...cfg.server.doh_http]);
   for (const l of Object.keys(cfg.access.listeners)) {
-    if (!listeners.has(l)) problems.push(`${source}: access.listeners."${l}": not a listener in [server] (listen, doh, doh_http: ${[...listeners].join(', ') || 'none'})`);
+    if (!listeners.has(l)) problems.push(`${source}: access.listeners."${l}": not a listener in [server] (listen, dot, doh, doh_http: ${[...listeners].join(', ') || 'none'})`);
   }
   if ((cfg.server.tls_cert === undefined) !== (cfg.server.tls_key === undefined)) {
     problems.push(`${source}: server: tls_cert and tls_key go together`);
   }
   if (problems.length) throw new ConfigError(problems);
   return cfg;
-}
-
-/** Listeners other than listen, doh and doh_http (none yet; a DoT listener goes here). */
-function listenerExtras(cfg: Config): string[] {
-  const dot = (cfg.server as { dot?: string[] }).dot;
-  return dot ?? [];
 }
 
 /**

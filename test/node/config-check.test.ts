@@ -51,6 +51,7 @@ const cases: Array<{ name: string; toml: string; expect: RegExp[] }> = [
   { name: 'a certificate without its key', toml: `${server}doh = ["127.0.0.1:0"]\ntls_cert = "cert.pem"\n${upstreams}`, expect: [/: server: tls_cert and tls_key go together$/] },
   { name: 'several problems at once', toml: `[server]\nlisten = ["127.0.0.1:99999"]\nrequest_timout_ms = 5\n[cache]\nmax_entries = -5\n${upstreams}`, expect: [/server\.listen\.0: .*out of range/, /server: unknown key "request_timout_ms"/, /cache\.max_entries/] },
   { name: 'a TOML syntax error', toml: `${base}[cache\n`, expect: [/:\d+:\d+: /] },
+  { name: 'a DoT listener whose certificate does not exist', toml: `${server}dot = ["127.0.0.1:0"]\ntls_cert = "/no/such/cert.pem"\ntls_key = "/no/such/key.pem"\n${upstreams}`, expect: [/: server\.tls_cert: cannot read \/no\/such\/cert\.pem: no such file \(ENOENT\)$/, /: server\.tls_key: cannot read /] },
 ];
 
 describe('config check, serve and reload refuse the same configs with the same messages', () => {

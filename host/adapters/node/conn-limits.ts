@@ -1,7 +1,7 @@
 /**
  * What one client may hold of a listener (issue 13, item 3): connections counted per listener
  * and per client address, refused past either cap, and the reasons connections were refused or
- * closed, for the TCP and DoH listeners alike.
+ * closed, for the TCP, DoT and DoH listeners alike.
  */
 
 import type { Socket } from 'node:net';
@@ -10,7 +10,7 @@ import type { Counter } from '../../core/metrics.js';
 export interface ConnectionMetrics {
   /** edge_connections_refused_total{transport, reason}: listener-limit, client-limit. */
   refused: Counter;
-  /** edge_connections_closed_total{transport, reason}: idle, output-limit. */
+  /** edge_connections_closed_total{transport, reason}: idle, output-limit; DoT also handshake-timeout, handshake-failed. */
   closed: Counter;
 }
 
@@ -19,7 +19,7 @@ export class ConnectionLimits {
   private total = 0;
 
   constructor(
-    private readonly transport: 'tcp' | 'doh',
+    private readonly transport: 'tcp' | 'dot' | 'doh',
     private readonly maxTotal: number,
     private readonly maxPerClient: number,
     private readonly m: ConnectionMetrics,
@@ -58,7 +58,7 @@ export class ConnectionLimits {
     return true;
   }
 
-  closed(reason: 'idle' | 'output-limit'): void {
+  closed(reason: 'idle' | 'output-limit' | 'handshake-timeout' | 'handshake-failed'): void {
     this.m.closed.inc({ transport: this.transport, reason });
   }
 }

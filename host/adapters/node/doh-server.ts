@@ -12,9 +12,7 @@
 
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createSecureServer, type Http2SecureServer } from 'node:http2';
-import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
-import { generate } from 'selfsigned';
 import { handleDoh, type DohHandler } from '../../core/doh.js';
 import type { Resolver } from '../../core/resolver.js';
 import type { ClientGate } from './client-gate.js';
@@ -22,13 +20,14 @@ import type { Logger } from '../../core/log.js';
 import { requestPath, sendResponse, toRequest } from './http-util.js';
 import type { ConnectionLimits } from './conn-limits.js';
 import type { Gauge } from '../../core/metrics.js';
+import { loadCertificate, type CertificateSetting } from './tls-cert.js';
 
 export interface DohServerOptions {
   host: string;
   port: number;
   path: string;
   /** 'http' for plain HTTP; for HTTPS, PEM files, or 'self-signed' for a certificate made at start. */
-  tls: 'http' | 'self-signed' | { cert: string; key: string };
+  tls: 'http' | CertificateSetting;
   /** A connection without traffic for this long is closed, ms. */
   idleTimeoutMs: number;
   /** The listener as the config names it (its access rules). */
@@ -37,22 +36,6 @@ export interface DohServerOptions {
 
 /** Requests in progress above which new ones get 503 (as UDP drops past its own limit). */
 const MAX_INFLIGHT = 10_000;
-
-let ephemeral: Promise<{ cert: string; key: string; fingerprint: string }> | null = null;
-
-/** One self-signed certificate per process, for localhost and the loopback addresses. */
-function selfSignedCertificate() {
-  ephemeral ??= generate([{ name: 'commonName', value: 'edge-resolver' }], {
-    keyType: 'ec',
-    curve: 'P-256',
-    algorithm: 'sha256',
-    notAfterDate: new Date(Date.now() + 365 * 86_400_000),
-    extensions: [
-      { name: 'subjectAltName', altNames: [{ type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }, { type: 7, ip: '::1' }] },
-    ],
-  }).then((p) => ({ cert: p.cert, key: p.private, fingerprint: p.fingerprint }));
-  return ephemeral;
-}
 
 export class DohServer {
   private server!: HttpServer | Http2SecureServer;
@@ -85,18 +68,14 @@ export class DohServer {
     if (this.opts.tls === 'http') {
       this.server = createHttpServer(handler);
     } else {
-      let tls: { cert: string | Buffer; key: string | Buffer };
-      if (this.opts.tls === 'self-signed') {
-        const c = await selfSignedCertificate();
-        tls = c;
+      const tls = await loadCertificate(this.opts.tls);
+      if (tls.fingerprint) {
         this.logger.log('info', 'DoH uses a self-signed certificate made at start; set server.tls_cert and tls_key for production', {
           port: this.opts.port,
-          fingerprint: c.fingerprint,
+          fingerprint: tls.fingerprint,
         });
-      } else {
-        tls = { cert: readFileSync(this.opts.tls.cert), key: readFileSync(this.opts.tls.key) };
       }
-      this.server = createSecureServer({ ...tls, allowHTTP1: true }, handler);
+      this.server = createSecureServer({ cert: tls.cert, key: tls.key, allowHTTP1: true }, handler);
     }
     let label = '';
     this.server.on('connection', (s: Socket) => {

@@ -1,6 +1,6 @@
 /**
  * One resolver node on Node: the runtime-neutral node (host/node/) with Node's listeners
- * around it: DNS over UDP and TCP, DoH, and the admin HTTP API. Config reloads are the node's
+ * around it: DNS over UDP and TCP, DoH, DNS over TLS, and the admin HTTP API. Config reloads are the node's
  * (all or nothing); what is here is reading the config file and the sockets.
  */
 
@@ -20,6 +20,7 @@ import type { PromMetrics } from './prom-metrics.js';
 import { TcpServer } from './tcp-server.js';
 import { ConnectionLimits, type ConnectionMetrics } from './conn-limits.js';
 import { ClientGate } from './client-gate.js';
+import { loadCertificate } from './tls-cert.js';
 import { UdpServer } from './udp-server.js';
 
 export interface EdgeNodeOptions extends NodePlatformOptions {
@@ -31,6 +32,8 @@ export interface Listening {
   dns: Array<{ address: string; port: number }>;
   /** `tls`: HTTPS (HTTP/2 and HTTP/1.1); false: plain HTTP (`doh_http`). */
   doh: Array<{ address: string; port: number; tls: boolean }>;
+  /** DNS over TLS (RFC 7858). */
+  dot: Array<{ address: string; port: number }>;
   admin: { address: string; port: number } | null;
 }
 
@@ -51,7 +54,7 @@ export class EdgeNode {
   private doh: DohServer[] = [];
   private gate: ClientGate | null = null;
   admin: AdminServer | null = null;
-  listening: Listening = { dns: [], doh: [], admin: null };
+  listening: Listening = { dns: [], doh: [], dot: [], admin: null };
   private readonly logger: Logger;
 
   private constructor(
@@ -115,9 +118,10 @@ export class EdgeNode {
     const truncated = this.node.metrics.counter('edge_truncated_responses_total', 'UDP answers sent truncated (TC)');
     const tcpOpen = this.node.metrics.gauge('edge_tcp_connections', 'Open DNS-over-TCP connections, by listener (each listener takes at most tcp_max_connections)', ['listener']);
     const dohOpen = this.node.metrics.gauge('edge_doh_connections', 'Open DoH connections, by listener (each listener takes at most doh_max_connections)', ['listener']);
+    const dotOpen = this.node.metrics.gauge('edge_dot_connections', 'Open DNS-over-TLS connections past their handshake, by listener (each listener takes at most tcp_max_connections)', ['listener']);
     const conns: ConnectionMetrics = {
-      refused: this.node.metrics.counter('edge_connections_refused_total', 'TCP and DoH connections refused at a cap, by reason (listener-limit, client-limit)', ['transport', 'reason']),
-      closed: this.node.metrics.counter('edge_connections_closed_total', 'TCP and DoH connections the node closed, by reason (idle, output-limit)', ['transport', 'reason']),
+      refused: this.node.metrics.counter('edge_connections_refused_total', 'TCP, DoT and DoH connections refused at a cap, by reason (listener-limit, client-limit)', ['transport', 'reason']),
+      closed: this.node.metrics.counter('edge_connections_closed_total', 'TCP, DoT and DoH connections the node closed, by reason (idle, output-limit, handshake-timeout, handshake-failed)', ['transport', 'reason']),
     };
     const get = () => this.node.currentResolver;
     const gate = new ClientGate(c, this.node.metrics, dropped);
@@ -133,6 +137,26 @@ export class EdgeNode {
         ...c.server.doh.map((l) => ({ l, tls: certificate })),
         ...c.server.doh_http.map((l) => ({ l, tls: 'http' as const })),
       ];
+      if (c.server.dot.length) {
+        const cert = await loadCertificate(certificate);
+        if (cert.fingerprint) {
+          this.logger.log('info', 'DoT uses a self-signed certificate made at start; set server.tls_cert and tls_key for production', { fingerprint: cert.fingerprint });
+        }
+        for (const l of c.server.dot) {
+          const { host, port } = splitHostPort(l);
+          const s = new TcpServer(
+            get,
+            { ...this.tcpOptions(host, port), listener: l, tls: { cert: cert.cert, key: cert.key, handshakeTimeoutMs: c.server.dot_handshake_timeout_ms } },
+            this.logger,
+            dropped,
+            dotOpen,
+            new ConnectionLimits('dot', c.server.tcp_max_connections, c.server.tcp_max_connections_per_client, conns),
+            gate,
+          );
+          this.listening.dot.push(await s.listen());
+          this.tcp.push(s);
+        }
+      }
       for (const { l, tls } of dohListeners) {
         const { host, port } = splitHostPort(l);
         const limits = new ConnectionLimits('doh', c.server.doh_max_connections, c.server.doh_max_connections_per_client, conns);
@@ -152,13 +176,16 @@ export class EdgeNode {
     }
     this.warnClosedListeners(c);
     // Each listener with its protocol, IPv6 in brackets: udp=127.0.0.1:5353 tcp=127.0.0.1:5353
-    // doh=https://127.0.0.1:8053/dns-query,http://[::1]:8080/dns-query admin=http://127.0.0.1:9153
+    // doh=https://127.0.0.1:8053/dns-query,http://[::1]:8080/dns-query dot=127.0.0.1:8853
+    // admin=http://127.0.0.1:9153
     const dns = this.listening.dns.map(hostPortText).join(',');
     this.logger.log('info', 'edge-resolver listening', {
       node: c.node_id,
       udp: dns,
       tcp: dns,
       doh: this.listening.doh.map((a) => `${a.tls ? 'https' : 'http'}://${hostPortText(a)}${c.server.doh_path}`).join(','),
+      // Named only when there is one, as most nodes have none.
+      ...(this.listening.dot.length ? { dot: this.listening.dot.map(hostPortText).join(',') } : {}),
       admin: this.listening.admin ? `http://${hostPortText(this.listening.admin)}` : 'off',
       apps: this.node.currentChain.apps.map((a) => a.name).join(','),
       // The process to signal (under npm start or npx it is not the one the user started).
@@ -173,7 +200,7 @@ export class EdgeNode {
    */
   private warnClosedListeners(c: Config): void {
     if (!this.gate) return;
-    for (const l of [...c.server.listen, ...c.server.doh, ...c.server.doh_http]) {
+    for (const l of [...c.server.listen, ...c.server.dot, ...c.server.doh, ...c.server.doh_http]) {
       const { host } = splitHostPort(l);
       if (/^127\./.test(host) || host === '::1') continue;
       if (this.gate.list(l).opensBeyondLoopback) continue;
@@ -182,6 +209,20 @@ export class EdgeNode {
         example: 'access.rules = ["192.0.2.0/24 allow"]',
       });
     }
+  }
+
+  /** A TCP or DoT listener's settings: the tcp_* ones of the config. */
+  private tcpOptions(host: string, port: number) {
+    const c = this.node.currentConfig.server;
+    return {
+      host,
+      port,
+      idleTimeoutMs: c.tcp_idle_timeout_ms,
+      maxConnections: c.tcp_max_connections,
+      maxQueriesPerConnection: c.tcp_max_queries_per_connection,
+      maxConnectionsPerClient: c.tcp_max_connections_per_client,
+      maxOutputBytes: c.tcp_max_output_bytes,
+    };
   }
 
   /** UDP and TCP on the same port; with port 0, the first port free for both. */
@@ -202,16 +243,7 @@ export class EdgeNode {
       const bound = await udp.listen();
       const tcp = new TcpServer(
         get,
-        {
-          host,
-          port: bound.port,
-          idleTimeoutMs: c.server.tcp_idle_timeout_ms,
-          maxConnections: c.server.tcp_max_connections,
-          maxQueriesPerConnection: c.server.tcp_max_queries_per_connection,
-          maxConnectionsPerClient: c.server.tcp_max_connections_per_client,
-          maxOutputBytes: c.server.tcp_max_output_bytes,
-          listener,
-        },
+        { ...this.tcpOptions(host, bound.port), listener },
         this.logger,
         dropped,
         tcpOpen,

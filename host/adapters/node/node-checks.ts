@@ -1,6 +1,6 @@
 /**
  * What a config needs from this machine on Node beyond what the schema and the node check:
- * the DoH certificate and key, read and paired as the HTTPS listener will. Run by the Node
+ * the DoH and DoT certificate and key, read and paired as the TLS listeners will. Run by the Node
  * platform's parse, so `config check`, `serve` and every reload (SIGHUP, POST /reload) refuse
  * the same config with the same messages.
  */
@@ -14,8 +14,8 @@ import { describeFsError } from './cli/args.js';
 export function nodeConfigProblems(c: Config): string[] {
   const problems: string[] = [];
   const { tls_cert: cert, tls_key: key } = c.server;
-  // The HTTPS DoH listeners use them; without such a listener they are not read.
-  if (c.server.doh.length === 0 || cert === undefined || key === undefined) return problems;
+  // The HTTPS DoH and the DoT listeners use them; without such a listener they are not read.
+  if ((c.server.doh.length === 0 && c.server.dot.length === 0) || cert === undefined || key === undefined) return problems;
   const read = (k: string, path: string): Buffer | null => {
     try {
       return readFileSync(path);

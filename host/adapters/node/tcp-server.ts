@@ -1,7 +1,8 @@
 /**
- * DNS over TCP (RFC 7766): 2-byte length framing, several queries per connection answered as
- * they complete (possibly out of order, §6.2.1.1), an idle timeout that does not fire while
- * queries are in progress, and caps on connections and queries per connection.
+ * DNS over TCP (RFC 7766), and DNS over TLS (RFC 7858) on the same code: 2-byte length framing,
+ * several queries per connection answered as they complete (possibly out of order, §6.2.1.1), an
+ * idle timeout that does not fire while queries are in progress, and caps on connections and
+ * queries per connection.
  *
  * A connection we close is ended (FIN, after the answers already written) and then destroyed a
  * moment later: a client that never closes its side would otherwise keep its slot, and
@@ -11,9 +12,15 @@
  * (conn-limits.ts), queries in progress per connection, and answers waiting to be written: no new
  * query is taken while the socket's output is above its high-water mark, and a connection whose
  * unread output passes `maxOutputBytes` (a client that sends and never reads) is closed.
+ *
+ * With `tls`, the listener is DNS over TLS: a connection is counted against the caps from its
+ * first byte (before the handshake, so clients that never finish one still hold a slot and are
+ * capped), must finish its handshake within `handshakeTimeoutMs`, and then is served exactly as
+ * a TCP connection is. A handshake that fails or times out closes that connection only.
  */
 
 import { createServer, type Server, type Socket } from 'node:net';
+import { createSecureContext, TLSSocket, type SecureContext } from 'node:tls';
 import type { Logger } from '../../core/log.js';
 import type { Counter, Gauge } from '../../core/metrics.js';
 import type { Resolver } from '../../core/resolver.js';
@@ -31,6 +38,8 @@ export interface TcpServerOptions {
   maxOutputBytes: number;
   /** The listener as the config names it (its access rules). */
   listener: string;
+  /** DNS over TLS: the certificate to present and how long a handshake may take, ms. */
+  tls?: { cert: string | Buffer; key: string | Buffer; handshakeTimeoutMs: number };
 }
 
 const HEADER_LEN = 12;
@@ -42,8 +51,12 @@ const CLOSE_GRACE_MS = 1000;
 export class TcpServer {
   private server!: Server;
   private readonly conns = new Set<Socket>();
+  /** DoT: the TCP sockets under the TLS ones, handshaking or not (closed with the listener). */
+  private readonly raw = new Set<Socket>();
   private inflight = 0;
   private label = '';
+  private readonly transport: 'tcp' | 'dot';
+  private context: SecureContext | undefined;
 
   constructor(
     private readonly resolver: () => Resolver,
@@ -53,7 +66,9 @@ export class TcpServer {
     private readonly open: Gauge,
     private readonly limits: ConnectionLimits,
     private readonly gate: ClientGate,
-  ) {}
+  ) {
+    this.transport = opts.tls ? 'dot' : 'tcp';
+  }
 
   get pending(): number {
     return this.inflight;
@@ -61,7 +76,7 @@ export class TcpServer {
 
   listen(): Promise<{ address: string; port: number }> {
     return new Promise((resolve, reject) => {
-      const server = createServer({ allowHalfOpen: true }, (sock) => this.onConnection(sock));
+      const server = createServer({ allowHalfOpen: true }, (sock) => this.onTcpConnection(sock));
       this.server = server;
       server.once('error', reject);
       server.listen(this.opts.port, this.opts.host, () => {
@@ -74,13 +89,48 @@ export class TcpServer {
     });
   }
 
-  private onConnection(sock: Socket): void {
-    if (!this.gate.admitConnection(this.opts.listener, sock.remoteAddress ?? '')) {
+  /**
+   * A TCP connection taken past the caps: served as it is, or (DoT) once its TLS handshake is
+   * done. The TLS layer is put on the admitted socket here rather than by a TLS server, so a
+   * refused connection is dropped before any handshake work and every handshake is timed.
+   */
+  private onTcpConnection(raw: Socket): void {
+    if (!this.gate.admitConnection(this.opts.listener, raw.remoteAddress ?? '')) {
       this.limits.refusedBy('access-control');
-      sock.destroy();
+      raw.destroy();
       return;
     }
-    if (!this.limits.admit(sock)) return;
+    if (!this.limits.admit(raw)) return;
+    const tls = this.opts.tls;
+    if (!tls) return this.onConnection(raw);
+    this.context ??= createSecureContext({ cert: tls.cert, key: tls.key });
+    this.raw.add(raw);
+    raw.once('close', () => this.raw.delete(raw));
+    const sock = new TLSSocket(raw, { isServer: true, secureContext: this.context });
+    const failed = (reason: 'handshake-timeout' | 'handshake-failed', error: string) => {
+      clearTimeout(timer);
+      this.limits.closed(reason);
+      this.logger.log('debug', 'DoT handshake failed', { client: raw.remoteAddress, reason, error });
+      sock.destroy();
+      raw.destroy();
+    };
+    const timer = setTimeout(() => failed('handshake-timeout', `no TLS handshake within ${tls.handshakeTimeoutMs} ms`), tls.handshakeTimeoutMs);
+    const onError = (e: Error) => failed('handshake-failed', e.message);
+    // The socket allows half-open (for TCP's sake): a client gone before its handshake is done
+    // would otherwise keep its slot until the handshake timeout.
+    const onEnd = () => failed('handshake-failed', 'the client closed during the handshake');
+    sock.once('error', onError);
+    sock.once('end', onEnd);
+    sock.once('secure', () => {
+      clearTimeout(timer);
+      sock.off('error', onError);
+      sock.off('end', onEnd);
+      this.onConnection(sock);
+    });
+  }
+
+  private onConnection(sock: Socket): void {
+    const transport = this.transport;
     this.conns.add(sock);
     this.open.set({ listener: this.label }, this.conns.size);
     sock.setNoDelay(true);
@@ -132,7 +182,7 @@ export class TcpServer {
         const len = buf.readUInt16BE(0);
         if (len < HEADER_LEN) {
           // Not even a header: nothing sensible to answer; close as RFC 7766 §8 allows.
-          this.dropped.inc({ transport: 'tcp', reason: 'short-frame' });
+          this.dropped.inc({ transport, reason: 'short-frame' });
           sock.destroy();
           return;
         }
@@ -141,12 +191,12 @@ export class TcpServer {
         buf = buf.subarray(2 + len);
         if (++served > this.opts.maxQueriesPerConnection) {
           // The queries already taken are answered first; the rest of the buffer is not read.
-          this.dropped.inc({ transport: 'tcp', reason: 'query-limit' });
+          this.dropped.inc({ transport, reason: 'query-limit' });
           draining = true;
           if (pendingHere === 0) shut();
           break;
         }
-        const v = this.gate.check(this.opts.listener, client.address, 'tcp');
+        const v = this.gate.check(this.opts.listener, client.address, transport);
         if (v.kind === 'deny') {
           // Denied since the connection opened (a reload): nothing more is read from it.
           sock.destroy();
@@ -157,7 +207,7 @@ export class TcpServer {
         pendingHere++;
         this.inflight++;
         clearTimeout(idle);
-        const answer = v.kind === 'refuse' ? Promise.resolve(this.resolver().refuse(query, v.why)) : this.resolver().handle(query, { client, transport: 'tcp' });
+        const answer = v.kind === 'refuse' ? Promise.resolve(this.resolver().refuse(query, v.why)) : this.resolver().handle(query, { client, transport });
         answer
           .then((reply) => {
             if (!reply || sock.destroyed) return;
@@ -171,7 +221,7 @@ export class TcpServer {
               sock.destroy();
             }
           })
-          .catch((e: Error) => this.logger.log('error', 'tcp request failed', { error: e.message, stack: e.stack }))
+          .catch((e: Error) => this.logger.log('error', `${transport} request failed`, { error: e.message, stack: e.stack }))
           .finally(() => {
             pendingHere--;
             this.inflight--;
@@ -206,6 +256,7 @@ export class TcpServer {
   async close(): Promise<void> {
     this.server.close();
     for (const s of this.conns) s.destroy();
+    for (const s of this.raw) s.destroy();
     this.conns.clear();
   }
 }

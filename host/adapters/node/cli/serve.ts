@@ -20,6 +20,7 @@ export function applyServeFlags(config: Config, v: Record<string, string | strin
   if (list('listen').length) c.server.listen = list('listen');
   if (list('doh').length) c.server.doh = list('doh');
   if (list('doh-http').length) c.server.doh_http = list('doh-http');
+  if (list('dot').length) c.server.dot = list('dot');
   if (typeof v.admin === 'string') c.admin.listen = v.admin;
   if (list('upstream').length) c.upstreams = { ...c.upstreams, [c.upstream.default_group]: list('upstream') };
   if (typeof v['node-id'] === 'string') c.node_id = v['node-id'];
@@ -57,15 +58,16 @@ export function applyServeFlags(config: Config, v: Record<string, string | strin
 export const SERVE: Command = {
   name: 'serve',
   synopsis: '[--config FILE] [flags]',
-  summary: `Runs a resolver node: DNS over UDP and TCP, DoH, and the admin API. Flags override the config
-file; without --config the embedded default config is used (DNS on 127.0.0.1:5353, DoH on
-https://127.0.0.1:8053 with a self-signed certificate and on http://127.0.0.1:8080, admin on
-127.0.0.1:9153).`,
+  summary: `Runs a resolver node: DNS over UDP and TCP, DoH, DNS over TLS (--dot) and the admin API.
+Flags override the config file; without --config the embedded default config is used (DNS on
+127.0.0.1:5353, DoH on https://127.0.0.1:8053 with a self-signed certificate and on
+http://127.0.0.1:8080, admin on 127.0.0.1:9153).`,
   flags: {
     config: { type: 'string', short: 'c', value: 'FILE', help: 'the config file (docs/configuration.md)' },
     listen: { type: 'string', multiple: true, value: 'HOST:PORT', help: 'DNS over UDP and TCP (server.listen)' },
     doh: { type: 'string', multiple: true, value: 'HOST:PORT', help: 'DoH over HTTPS, HTTP/2 (server.doh)' },
     'doh-http': { type: 'string', multiple: true, value: 'HOST:PORT', help: 'DoH over plain HTTP (server.doh_http)' },
+    dot: { type: 'string', multiple: true, value: 'HOST:PORT', help: 'DNS over TLS, RFC 7858 (server.dot)' },
     admin: { type: 'string', value: 'HOST:PORT', help: 'admin API and metrics (admin.listen)' },
     upstream: { type: 'string', multiple: true, value: 'HOST:PORT', help: 'servers of the default upstream group' },
     'node-id': { type: 'string', value: 'ID', help: 'this node\'s id (node_id)' },
