@@ -71,7 +71,10 @@ export class WasmAppChain implements AppChain {
       encoded ??= this.scratch.subarray(0, encodeContextInto(ctx, this.scratch));
       const r = app.call(phase, encoded, msg, ctx);
       if (r.kind !== 'ok') {
-        if (app.manifest.failure === 'fail-closed') return { kind: 'rcode', rcode: Rcode.SERVFAIL, app: app.name };
+        if (app.manifest.failure === 'fail-closed') {
+          const what = r.kind === 'open' ? 'its circuit breaker is open' : r.kind === 'quarantined' ? 'this question made it trap a short while ago' : `it trapped (${r.reason})`;
+          return { kind: 'rcode', rcode: Rcode.SERVFAIL, app: app.name, why: `app ${app.name} failed: ${what}; its failure policy is fail-closed` };
+        }
         this.skipped.inc({ app: app.name, reason: r.kind === 'open' ? 'breaker-open' : r.kind === 'quarantined' ? 'quarantined' : 'trapped' });
         continue;
       }

@@ -9,7 +9,8 @@ export type PhaseOutcome =
   | { kind: 'continue' }
   | { kind: 'respond'; message: Uint8Array; app: string }
   | { kind: 'forward'; target: string; app: string }
-  | { kind: 'rcode'; rcode: number; app: string }
+  /** `why`: what made it (a fail-closed app's trap, an open breaker), for the EDE text. */
+  | { kind: 'rcode'; rcode: number; app: string; why?: string }
   | { kind: 'drop'; app: string };
 
 export interface AppChain {

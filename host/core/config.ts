@@ -111,6 +111,14 @@ export const configSchema = z.strictObject({
       udp_payload: z.number().int().min(512).max(4096).default(1232),
       request_timeout_ms: z.number().int().min(100).max(60_000).default(4000),
       shutdown_grace_ms: ms(3000),
+      /** TXT CH answer to hostname.bind and id.server (RFC 4892); default node_id. */
+      identity: z.string().max(255).optional(),
+      /** TXT CH answer to version.bind and version.server; default "edge-resolver VERSION". */
+      version: z.string().max(255).optional(),
+      /** REFUSED (EDE 18) for hostname.bind and id.server instead of the identity. */
+      hide_identity: z.boolean().default(false),
+      /** REFUSED (EDE 18) for version.bind and version.server instead of the version. */
+      hide_version: z.boolean().default(false),
     })
     .prefault({}),
   /**

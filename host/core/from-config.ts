@@ -4,6 +4,7 @@
  * from here, so a key means the same thing wherever the config runs.
  */
 
+import { SOFTWARE, SOFTWARE_VERSION } from './version.js';
 import { AnswerCache, type CacheOptions } from './cache.js';
 import type { AppChain } from './chain.js';
 import { ITERATE_ROUTE, type Config } from './config.js';
@@ -43,6 +44,10 @@ export function resolverOptions(c: Config): ResolverOptions {
     maxHops: c.site.max_hops,
     settleMs: c.site.settle_ms,
     querySample: c.log.queries ? c.log.query_sample : 0,
+    chaos: {
+      identity: c.server.hide_identity ? null : (c.server.identity ?? c.node_id),
+      version: c.server.hide_version ? null : (c.server.version ?? `${SOFTWARE} ${SOFTWARE_VERSION}`),
+    },
   };
 }
 

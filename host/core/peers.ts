@@ -194,6 +194,8 @@ export interface PeerAnswer {
   rulesVersion: Uint8Array | null;
   /** The owner served stale data (RFC 8767: EDE 3 on its answer), which this node's answer must say too. */
   stale: boolean;
+  /** The owner's other Extended DNS Errors (why its SERVFAIL or REFUSED), passed on to the client. */
+  ede: Array<{ code: number; text: string }>;
 }
 
 /** A rule-set hash (hex, or null for no rules) as the version the peer mark carries. */
@@ -216,11 +218,14 @@ function ownerMark(reply: Uint8Array, code: number): Omit<PeerAnswer, 'body'> {
   try {
     const options = parseQuery(reply).edns?.options ?? [];
     const stale = options.some((o) => o.code === EDE_OPTION && o.data.length >= 2 && ((o.data[0]! << 8) | o.data[1]!) === EDE_STALE_ANSWER);
+    const ede = options
+      .filter((o) => o.code === EDE_OPTION && o.data.length >= 2 && ((o.data[0]! << 8) | o.data[1]!) !== EDE_STALE_ANSWER)
+      .map((o) => ({ code: (o.data[0]! << 8) | o.data[1]!, text: new TextDecoder().decode(o.data.subarray(2)) }));
     const mark = options.find((o) => o.code === code);
-    if (!mark || mark.data.length < 1) return { cacheable: false, rulesVersion: null, stale };
+    if (!mark || mark.data.length < 1) return { cacheable: false, rulesVersion: null, stale, ede };
     const version = mark.data.length === 1 + RULES_VERSION_BYTES ? mark.data.slice(1) : null;
-    return { cacheable: mark.data[0] === ANSWER_CACHEABLE, rulesVersion: version, stale };
+    return { cacheable: mark.data[0] === ANSWER_CACHEABLE, rulesVersion: version, stale, ede };
   } catch {
-    return { cacheable: false, rulesVersion: null, stale: false };
+    return { cacheable: false, rulesVersion: null, stale: false, ede: [] };
   }
 }

@@ -39,6 +39,7 @@ import type { AnswerValidation } from './pipeline/validation.js';
 import { KeyRoutes } from './pipeline/key-routes.js';
 import { errorReply, screen } from './pipeline/screen.js';
 import type { Body, ClientInfo, Reply, ResolverOptions } from './pipeline/types.js';
+import type { Ede } from './pipeline/answer-shape.js';
 import { PHASE } from './phases.js';
 import { logQuery, sampled } from './pipeline/query-log.js';
 
@@ -127,7 +128,13 @@ export class Resolver {
       this.logger.log('error', 'internal error answering a query', { error: (e as Error).message, stack: (e as Error).stack });
       this.m.malformed.inc({ reason: 'internal-error' });
       if (query.length < HEADER_LEN) return null;
-      return errorReply(query, Rcode.SERVFAIL, null, this.opts.udpSize, this.m);
+      let p: ParsedQuery | null = null;
+      try {
+        p = parseQuery(query);
+      } catch {
+        // answered without the question
+      }
+      return errorReply(query, Rcode.SERVFAIL, p, this.opts.udpSize, this.m, [{ code: EDE_OTHER, text: 'internal error (logged)' }]);
     }
   }
 
@@ -174,7 +181,7 @@ export class Resolver {
       if (query.length < HEADER_LEN || u16(query, 2) & FLAG_QR) return null;
       return errorReply(query, Rcode.FORMERR, null, this.opts.udpSize, this.m);
     }
-    const early = screen(query, parsed, this.opts.udpSize, this.m);
+    const early = screen(query, parsed, this.opts.udpSize, this.m, this.opts.chaos);
     if (early !== undefined) return early;
     // A context from another node travels in an EDNS option (or a DoH header). It is taken off
     // the query before anything else looks at it, and used only if it is authentic.
@@ -236,7 +243,7 @@ export class Resolver {
       const answer = await this.peerForward.ask(outcome.target, key, p, ctx);
       if (answer) {
         // A stale answer from the owner is stale here too (EDE 3 on it).
-        const reply = this.post(PHASE.postResolve, query, p, ctx, { body: answer.body, source: answer.stale ? 'stale' : 'peer' }, chain);
+        const reply = this.post(PHASE.postResolve, query, p, ctx, { body: answer.body, source: answer.stale ? 'stale' : 'peer', ...(answer.ede.length ? { ede: answer.ede } : {}) }, chain);
         if (ctx.ttlCap > 0) this.cache.cap(key, ctx.ttlCap);
         return reply;
       }
@@ -261,6 +268,7 @@ export class Resolver {
   private fromOutcome(query: Uint8Array, p: ParsedQuery, ctx: RequestContext, o: PhaseOutcome, chain: AppChain): Reply | null {
     if (o.kind === 'drop') return null;
     let body: Uint8Array;
+    let ede: Ede[] | undefined;
     if (o.kind === 'respond') {
       try {
         body = stripOpt(o.message);
@@ -269,11 +277,14 @@ export class Resolver {
       } catch (e) {
         this.logger.log('warn', 'app returned an unparseable response', { app: o.app, error: (e as Error).message });
         body = buildErrorResponse(query, Rcode.SERVFAIL, p);
+        ede = [{ code: EDE_OTHER, text: `app ${o.app} returned an unparseable response` }];
       }
     } else {
       body = buildErrorResponse(query, o.kind === 'rcode' ? o.rcode : Rcode.SERVFAIL, p);
+      if (o.kind === 'rcode' && o.why) ede = [{ code: EDE_OTHER, text: o.why }];
     }
-    return this.post(PHASE.postResolve, query, p, ctx, { body, source: 'app', owned: true }, chain);
+    ede ??= appEde(body, 'app' in o ? o.app : 'app');
+    return this.post(PHASE.postResolve, query, p, ctx, { body, source: 'app', owned: true, ...(ede ? { ede } : {}) }, chain);
   }
 
   /** Runs a post phase (post-cache or post-resolve) on the shaped answer; an app may replace it. */
@@ -292,9 +303,12 @@ export class Resolver {
         let body: Uint8Array;
         try {
           body = o.kind === 'respond' ? stripOpt(o.message) : buildErrorResponse(query, o.rcode, p);
+          if (o.kind === 'rcode' && o.why) ede = [{ code: EDE_OTHER, text: o.why }];
         } catch {
           body = buildErrorResponse(query, Rcode.SERVFAIL, p);
+          ede = [{ code: EDE_OTHER, text: `app ${o.app} returned an unparseable response` }];
         }
+        ede ??= appEde(body, o.app);
         out = shape(body.slice(), p);
       }
     }
@@ -303,6 +317,17 @@ export class Resolver {
 }
 
 const CONTINUE: PhaseOutcome = { kind: 'continue' };
+
+/** RFC 8914 §4.1. */
+const EDE_OTHER = 0;
+
+/** What an app's REFUSED or SERVFAIL says (a rule's `respond REFUSED` is the override app's). */
+function appEde(body: Uint8Array, app: string): Ede[] | undefined {
+  const rcode = body.length > 3 ? body[3]! & 0xf : 0;
+  if (rcode === Rcode.REFUSED) return [{ code: EDE_PROHIBITED, text: `refused by ${app === 'override' ? 'a rule (override)' : `app ${app}`}` }];
+  if (rcode === Rcode.SERVFAIL) return [{ code: EDE_OTHER, text: `${app === 'override' ? 'a rule (override)' : `app ${app}`} answered SERVFAIL` }];
+  return undefined;
+}
 
 function isPeerForward(o: PhaseOutcome): o is Extract<PhaseOutcome, { kind: 'forward' }> {
   return o.kind === 'forward' && o.target.startsWith(PEER_PREFIX);

@@ -74,13 +74,34 @@ export function finish(
   if (p.edns) {
     const options: EdnsOption[] = [];
     if (source === 'stale') options.push(edeOption(EDE_STALE_ANSWER));
-    if (source === 'app' && rcode === Rcode.REFUSED) options.push(edeOption(EDE_PROHIBITED));
     for (const e of edes) options.push(edeOption(e.code, e.text));
+    // Every SERVFAIL and REFUSED says why (RFC 8914); the steps that know more have said it above.
+    if (edes.length === 0 && (rcode === Rcode.SERVFAIL || rcode === Rcode.REFUSED)) {
+      const e = fallbackEde(rcode, source);
+      options.push(edeOption(e.code, e.text));
+    }
     opt = encodeOpt(udpSize, p.edns.flags & EDNS_FLAG_DO, options);
     message = appendOpt(out, opt);
   }
   return { message, rcode, source, minTtl, questionEnd, opt, udpLimit: udpLimit(p, udpSize) };
 }
+
+/** The EDE of a SERVFAIL or REFUSED whose maker gave none, by where it came from. */
+function fallbackEde(rcode: number, source: AnswerSource): Ede {
+  if (rcode === Rcode.REFUSED) return { code: EDE_PROHIBITED, text: source === 'peer' ? 'refused by the node that owns this name' : 'refused' };
+  switch (source) {
+    case 'cache':
+      return { code: EDE_NO_REACHABLE_AUTHORITY, text: 'the last attempt to resolve this name failed; the failure is cached (cache.failure_ttl)' };
+    case 'upstream':
+      return { code: EDE_NO_REACHABLE_AUTHORITY, text: 'the upstream answered SERVFAIL' };
+    case 'peer':
+      return { code: EDE_NO_REACHABLE_AUTHORITY, text: 'the node that owns this name answered SERVFAIL' };
+    default:
+      return { code: 0, text: 'SERVFAIL' };
+  }
+}
+
+const EDE_NO_REACHABLE_AUTHORITY = 22;
 
 /** An Extended DNS Error (RFC 8914): INFO-CODE and EXTRA-TEXT. */
 export interface Ede {

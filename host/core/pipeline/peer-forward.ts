@@ -19,6 +19,8 @@ export const PEER_PREFIX = 'peer:';
 export interface OwnerAnswer {
   body: Uint8Array;
   stale: boolean;
+  /** The owner's Extended DNS Errors, other than Stale Answer. */
+  ede: Array<{ code: number; text: string }>;
 }
 
 export class PeerForward {
@@ -64,7 +66,7 @@ export class PeerForward {
     const fingerprint = `${[...ctx.tags].sort().join(',')}|${[...ctx.disabledApps].sort().join(',')}|${ctx.route}|${ctx.ttlCap}|${ctx.client?.address ?? ''}`;
     const job = this.inflight.join<OwnerAnswer>(`${key}|peer:${peer}|${fingerprint}`, () => {
       const askedAt = this.cache.generation;
-      return peers.forward(peer, p.question!, ctx, ctx.deadline).then(({ body, cacheable, rulesVersion: theirs, stale }) => {
+      return peers.forward(peer, p.question!, ctx, ctx.deadline).then(({ body, cacheable, rulesVersion: theirs, stale, ede }) => {
         // Only what the owner had from its cache or the upstream fills this node's cache: an
         // answer a rule or an app made for this request's context (a local-root NXDOMAIN, a
         // client-specific rewrite, a stale answer) is not everyone's answer. And only when the
@@ -73,7 +75,7 @@ export class PeerForward {
         const sameRules = theirs !== null && theirs.every((b, i) => b === mine[i]);
         if (cacheable && sameRules && this.now() >= this.cache.settleUntil) this.cache.store(key, body, ctx.ttlCap, askedAt);
         else if (cacheable && !sameRules) this.m.peerNotStored.inc({ reason: 'rules' });
-        return { body, stale };
+        return { body, stale, ede };
       });
     });
     try {

@@ -82,7 +82,7 @@ export class ResolveStep {
       return { body: f.body, source: 'upstream', ...(f.ede ? { ede: f.ede } : {}) };
     } catch (e) {
       this.logger.log('warn', 'resolution failed', { request: ctx.requestId, qname: nameToText(ctx.qname), group: route, error: (e as Error).message });
-      const ede = e instanceof UpstreamError ? e.ede : [];
+      const ede = e instanceof UpstreamError && e.ede.length ? e.ede : [{ code: 0, text: (e as Error).message }];
       return { body: buildErrorResponse(new Uint8Array(0), Rcode.SERVFAIL, p), source: 'upstream', ...(ede.length ? { ede } : {}) };
     }
   }
@@ -96,7 +96,10 @@ export class ResolveStep {
     return this.inflight.join(`${key}|${route}`, () => {
       const askedAt = this.cache.generation;
       return (async (): Promise<Fetched> => {
-        if (!this.origin.has(route)) throw new UpstreamError(`route names upstream group "${route}", which is not configured`);
+        if (!this.origin.has(route)) {
+          const text = `route names upstream group "${route}", which is not configured`;
+          throw new UpstreamError(text, [{ code: 0, text }]);
+        }
         const q = p.question!;
         const clientCd = (ctx.flags & CtxFlag.cd) !== 0;
         const v = this.validation && !clientCd && this.validation.validates(route) ? this.validation : null;
@@ -117,6 +120,12 @@ export class ResolveStep {
             { code: EDE_NETWORK_ERROR, text: `${server} answered ${rcodeToName(rcode)}` },
             { code: EDE_NO_REACHABLE_AUTHORITY, text: `no server of upstream group ${route} would answer` },
           ]);
+        }
+        if (rcode === Rcode.SERVFAIL) {
+          // Every server of the group answered SERVFAIL (the cache keeps it for failure_ttl).
+          const body = setAuthenticData(ans.body, false);
+          this.cache.store(key, body, ctx.ttlCap, askedAt);
+          return { body, ede: [{ code: EDE_NO_REACHABLE_AUTHORITY, text: `${server} answered SERVFAIL (and so did every other server of ${route} asked)` }] };
         }
         const judged = seen.get(ans.body);
         if (judged?.result.state === 'bogus') {

@@ -7,6 +7,7 @@ import { Opcode, Rcode, RRType, rcodeToName } from '../dns/rr-types.js';
 import { EDNS_FLAG_DO, FLAG_QR, HEADER_LEN, buildErrorResponse, encodeOpt, type ParsedQuery } from '../dns/wire.js';
 import type { PipelineMetrics } from './metrics.js';
 import { edeOption, type Ede } from './answer-shape.js';
+import { chaosReply, type ChaosAnswers } from './chaos.js';
 import type { Reply } from './types.js';
 
 /** The most a client takes over UDP: its EDNS size (at least 512, at most ours), else 512. */
@@ -29,7 +30,7 @@ export function errorReply(query: Uint8Array, rcode: number, p: ParsedQuery | nu
  * Refuses what a recursive service does not do: the reply to send, null to drop the message, or
  * undefined when the query goes on.
  */
-export function screen(query: Uint8Array, p: ParsedQuery, udpSize: number, m: PipelineMetrics): Reply | null | undefined {
+export function screen(query: Uint8Array, p: ParsedQuery, udpSize: number, m: PipelineMetrics, chaos: ChaosAnswers = HIDDEN): Reply | null | undefined {
   if (p.header.flags & FLAG_QR) {
     m.malformed.inc({ reason: 'response' });
     return null;
@@ -65,11 +66,18 @@ export function screen(query: Uint8Array, p: ParsedQuery, udpSize: number, m: Pi
     return errorReply(query, Rcode.NOTIMP, p, udpSize, m);
   }
   if (p.question.class !== 1) {
+    const answered = chaosReply(query, p, chaos, udpSize, m);
+    if (answered) return answered;
     m.malformed.inc({ reason: 'qclass' });
-    return errorReply(query, Rcode.REFUSED, p, udpSize, m);
+    return errorReply(query, Rcode.REFUSED, p, udpSize, m, [{ code: EDE_NOT_SUPPORTED, text: `class ${p.question.class} is not served (IN only; CHAOS for version.bind, hostname.bind, id.server)` }]);
   }
   return undefined;
 }
+
+const HIDDEN: ChaosAnswers = { identity: null, version: null };
+
+/** RFC 8914 §4.22. */
+export const EDE_NOT_SUPPORTED = 21;
 
 /** EDNS Client Subnet (RFC 7871). */
 export const EDNS_CLIENT_SUBNET = 8;

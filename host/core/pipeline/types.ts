@@ -3,6 +3,7 @@
  * (../resolver.ts) re-exports the public ones.
  */
 
+import type { ChaosAnswers } from './chaos.js';
 import type { ClientAddress, TransportName } from '../context.js';
 
 export interface ResolverOptions {
@@ -28,6 +29,8 @@ export interface ResolverOptions {
   settleMs: number;
   /** Share of queries written to the query log: 0 off (the default), 1 every one (`[log] queries`, `query_sample`). */
   querySample?: number;
+  /** What the CHAOS identification names answer (RFC 4892); null hides one (REFUSED). Default: hidden. */
+  chaos?: ChaosAnswers;
 }
 
 export interface ClientInfo {
