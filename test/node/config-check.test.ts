@@ -50,6 +50,8 @@ const cases: Array<{ name: string; toml: string; expect: RegExp[] }> = [
   { name: 'a trust anchor that does not exist', toml: `${base}[zone]\nsource = "root.zone"\ntrust_anchor = "/no/such/anchor.ds"\n`, expect: [/^zone\.trust_anchor: /] },
   { name: 'a certificate without its key', toml: `${server}doh = ["127.0.0.1:0"]\ntls_cert = "cert.pem"\n${upstreams}`, expect: [/: server: tls_cert and tls_key go together$/] },
   { name: 'several problems at once', toml: `[server]\nlisten = ["127.0.0.1:99999"]\nrequest_timout_ms = 5\n[cache]\nmax_entries = -5\n${upstreams}`, expect: [/server\.listen\.0: .*out of range/, /server: unknown key "request_timout_ms"/, /cache\.max_entries/] },
+  { name: 'an access rule with a bad prefix and one with a bad action', toml: `${base}[access]\nrules = ["10.0.0.0/33 allow", "10.1.0.0/16 permit"]\n`, expect: [/: access\.rules\.0: "10\.0\.0\.0\/33 allow": "\/33" is not a prefix length for IPv4/, /: access\.rules\.1: .*the action is one of allow, refuse, deny, not "permit"/] },
+  { name: 'access rules for a listener that does not exist', toml: `${base}[access.listeners]\n"127.0.0.1:53" = ["10.0.0.0/8 allow"]\n`, expect: [/: access\.listeners\."127\.0\.0\.1:53": not a listener in \[server\]/] },
   { name: 'a TOML syntax error', toml: `${base}[cache\n`, expect: [/:\d+:\d+: /] },
   { name: 'a DoT listener whose certificate does not exist', toml: `${server}dot = ["127.0.0.1:0"]\ntls_cert = "/no/such/cert.pem"\ntls_key = "/no/such/key.pem"\n${upstreams}`, expect: [/: server\.tls_cert: cannot read \/no\/such\/cert\.pem: no such file \(ENOENT\)$/, /: server\.tls_key: cannot read /] },
 ];
