@@ -71,17 +71,22 @@ export class ClientGate {
       this.dropped.inc({ transport, reason: 'access-control' });
       return { kind: 'deny' };
     }
+    // Refused clients are limited too: a REFUSED with its EDE is larger than the query, and a
+    // spoofed flood from refused addresses must not turn the node into an amplifier.
+    if (this.limiter.enabled) {
+      const v = this.limiter.take(address);
+      this.clients.set({}, this.limiter.size);
+      if (v === 'limited') {
+        const slip = transport === 'udp' && this.limiter.slip(this.slipEvery);
+        this.limited.inc({ transport, action: slip ? 'slip' : transport === 'doh' ? 'http-429' : 'drop' });
+        return { kind: 'limited', slip };
+      }
+    }
     if (d.action === 'refuse') {
       this.refused.inc({ transport, reason: 'access-control' });
       return { kind: 'refuse', why: `client ${address} is not allowed here (access rule ${d.rule})` };
     }
-    if (!this.limiter.enabled) return ALLOW;
-    const v = this.limiter.take(address);
-    this.clients.set({}, this.limiter.size);
-    if (v === 'pass') return ALLOW;
-    const slip = transport === 'udp' && this.limiter.slip(this.slipEvery);
-    this.limited.inc({ transport, action: slip ? 'slip' : transport === 'doh' ? 'http-429' : 'drop' });
-    return { kind: 'limited', slip };
+    return ALLOW;
   }
 }
 
