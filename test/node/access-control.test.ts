@@ -179,6 +179,20 @@ describe.skipIf(!needTools('nsd', 'dig', 'kdig', 'curl'))('access control', () =
     }
   });
 
+  it('limits refused clients too, so REFUSED answers cannot amplify a spoofed flood', async () => {
+    const n = await startEdge(`[access]\nrules = ["${net}.0/24 refuse"]\n[ratelimit]\nqps = 0.001\nburst = 1\nslip = 0\n${upstream()}`);
+    try {
+      const got = await burst(n.dns.port, refusedSrc, 5);
+      expect(got).toHaveLength(1);
+      expect(got[0]![3]! & 0xf).toBe(5);
+      const text = await n.node.metrics.text();
+      expect(metric(text, 'edge_queries_refused_total', { transport: 'udp' })).toBe(1);
+      expect(metric(text, 'edge_ratelimited_total', { transport: 'udp', action: 'drop' })).toBe(4);
+    } finally {
+      await n.stop();
+    }
+  });
+
   it('answers over DoH with 429 past the limit', async () => {
     const n = await startEdge(`doh_http = ["127.0.0.1:0"]\n[access]\nrules = ["${net}.0/24 allow"]\n[ratelimit]\nqps = 0.001\nburst = 1\n${upstream()}`);
     try {
