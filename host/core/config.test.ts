@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, encodeAppConfig, parseConfig } from './config.js';
+import { groupServers } from './from-config.js';
 
 function problems(text: string): string[] {
   try {
@@ -31,6 +32,35 @@ describe('config', () => {
     const p = problems('[cache]\nmax_entries = "lots"\n[upstreams]\ndefault = ["127.0.0.1:99999"]\n');
     expect(p.some((l) => l.startsWith('test.toml: cache.max_entries:'))).toBe(true);
     expect(p.some((l) => l.startsWith('test.toml: upstreams.default.0:') && l.includes('out of range'))).toBe(true);
+  });
+
+  it('takes a group as a table: tls = true is DNS over TLS, port 853, the name to check per group or per server', () => {
+    const c = parseConfig('[upstreams.secure]\nservers = ["192.0.2.1", "192.0.2.2:8853", "[2001:db8::1]", "192.0.2.3#other.example"]\ntls = true\ntls_name = "dns.example.net"\ntls_ca = "ca.pem"\n[upstream]\ndefault_group = "secure"\n');
+    expect(groupServers(c.upstreams.secure!)).toEqual([
+      { kind: 'tls', host: '192.0.2.1', port: 853, label: '192.0.2.1:853', name: 'dns.example.net', caFile: 'ca.pem' },
+      { kind: 'tls', host: '192.0.2.2', port: 8853, label: '192.0.2.2:8853', name: 'dns.example.net', caFile: 'ca.pem' },
+      { kind: 'tls', host: '2001:db8::1', port: 853, label: '[2001:db8::1]:853', name: 'dns.example.net', caFile: 'ca.pem' },
+      { kind: 'tls', host: '192.0.2.3', port: 853, label: '192.0.2.3:853#other.example', name: 'other.example', caFile: 'ca.pem' },
+    ]);
+    // The list form is the table without tls; a table without tls is plain DNS (port 53).
+    const plain = parseConfig('[upstreams]\ndefault = ["192.0.2.53"]\nalt = { servers = ["192.0.2.54"] }\n');
+    expect(plain.upstreams).toEqual({ default: { servers: ['192.0.2.53'], tls: false }, alt: { servers: ['192.0.2.54'], tls: false } });
+    expect(groupServers(plain.upstreams.alt!)).toEqual([{ kind: 'dns', host: '192.0.2.54', port: 53, label: '192.0.2.54:53' }]);
+    // Without a name, the certificate must carry the IP address.
+    expect(groupServers(parseConfig('[upstreams.default]\nservers = ["192.0.2.1"]\ntls = true\n').upstreams.default!)).toEqual([
+      { kind: 'tls', host: '192.0.2.1', port: 853, label: '192.0.2.1:853' },
+    ]);
+  });
+
+  it('refuses TLS settings that cannot work, naming the key', () => {
+    expect(problems('[upstreams.default]\nservers = ["192.0.2.1"]\ntls_name = "dns.example.net"\n')).toEqual(['test.toml: upstreams.default.tls_name: only for a TLS group: set tls = true']);
+    expect(problems('[upstreams.default]\nservers = ["192.0.2.1"]\ntls = true\ntls_name = "192.0.2.1"\n')[0]).toMatch(/^test\.toml: upstreams\.default\.tls_name: a host name/);
+    expect(problems('[upstreams.default]\nservers = ["https://dns.example.net/dns-query"]\ntls = true\n')[0]).toMatch(/^test\.toml: upstreams\.default\.servers\.0: .*a DoH server is already over TLS/);
+    expect(problems('[upstreams.default]\nservers = ["192.0.2.1#not a name"]\ntls = true\n')[0]).toMatch(/^test\.toml: upstreams\.default\.servers\.0: .*is not a host name/);
+    expect(problems('[upstreams.default]\nservers = ["192.0.2.1#dns.example.net"]\n')[0]).toMatch(/^test\.toml: upstreams\.default\.servers\.0: /);
+    expect(problems('[upstreams.default]\nservers = []\ntls = true\n')).toEqual(['test.toml: upstreams.default.servers: a group needs at least one server']);
+    expect(problems('[upstreams.default]\nserver = ["192.0.2.1"]\n')).toContain('test.toml: upstreams.default: unknown key "server"');
+    expect(problems('[upstreams]\ndefault = "192.0.2.1"\n')).toEqual(['test.toml: upstreams.default: a list of servers, or a table with servers = [...] (and tls, tls_name, tls_ca)']);
   });
 
   it('wants upstreams and peers as IP addresses (DoH URLs may name a host)', () => {

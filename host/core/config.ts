@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { parseAccessRule, parseRange } from './access.js';
 import { parseIPv4, parseIPv6 } from './context.js';
 import { formatIssues } from './schema-errors.js';
-import { parseServer, serverHost, UpstreamError } from './upstream.js';
+import { isTlsName, parseServer, parseTlsServer, serverHost, UpstreamError } from './upstream.js';
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -54,6 +54,54 @@ const addressRange = z.string().superRefine((s, ctx) => {
   const r = parseRange(s.trim());
   if (typeof r === 'string') ctx.addIssue({ code: 'custom', message: r });
 });
+
+const groupServers = z.array(upstreamServer).min(1, 'a group needs at least one server');
+
+/**
+ * An upstream group as a table: its servers and how they are reached. `tls = true` is DNS over
+ * TLS to each (Unbound's `forward-tls-upstream`), port 853 unless a server gives one, every
+ * certificate checked against `tls_name` (or a server's own `#NAME`; without either, its IP
+ * address) and against the roots in `tls_ca` (a PEM file; default: the runtime's own roots).
+ */
+const groupTable = z
+  .strictObject({
+    servers: z.array(z.string()).min(1, 'a group needs at least one server'),
+    tls: z.boolean().default(false),
+    /** The name every server's certificate must carry, unless the server gives its own as ADDRESS#NAME. */
+    tls_name: z.string().refine(isTlsName, 'a host name (dns.example.net) for the certificate check; without it the server\'s IP address is checked').optional(),
+    /** PEM file of the CA certificates the servers' certificates must chain to; relative to the config file's folder (Node). */
+    tls_ca: z.string().min(1).optional(),
+  })
+  .superRefine((g, ctx) => {
+    if (!g.tls) {
+      if (g.tls_name !== undefined) ctx.addIssue({ code: 'custom', path: ['tls_name'], message: 'only for a TLS group: set tls = true' });
+      if (g.tls_ca !== undefined) ctx.addIssue({ code: 'custom', path: ['tls_ca'], message: 'only for a TLS group: set tls = true' });
+    }
+    g.servers.forEach((s, i) => {
+      try {
+        if (g.tls) parseTlsServer(s, { ...(g.tls_name !== undefined ? { name: g.tls_name } : {}) });
+        else parseServer(s);
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', path: ['servers', i], message: e instanceof UpstreamError ? e.message : String(e) });
+      }
+    });
+  });
+
+/** A group is a list of servers (`name = ["192.0.2.53", ...]`) or a table (groupTable). */
+const upstreamGroup = z.unknown().transform((v, ctx) => {
+  if (!Array.isArray(v) && (v === null || typeof v !== 'object')) {
+    ctx.addIssue({ code: 'custom', message: 'a list of servers, or a table with servers = [...] (and tls, tls_name, tls_ca)' });
+    return z.NEVER;
+  }
+  const r = Array.isArray(v) ? groupServers.safeParse(v) : groupTable.safeParse(v);
+  if (!r.success) {
+    for (const issue of r.error.issues) ctx.addIssue({ ...issue });
+    return z.NEVER;
+  }
+  return Array.isArray(r.data) ? { servers: r.data, tls: false } : (r.data as z.infer<typeof groupTable>);
+});
+
+export type UpstreamGroupConfig = z.infer<typeof groupTable>;
 
 export const appOverrideSchema = z.strictObject({
   /** The kill switch: false takes the app out of the chain (no restart needed). */
@@ -165,8 +213,11 @@ export const configSchema = z.strictObject({
       token_file: z.string().optional(),
     })
     .prefault({}),
-  /** Upstream groups: name -> servers (HOST:PORT, [V6]:PORT, or an https:// DoH URL). */
-  upstreams: z.record(groupName, z.array(upstreamServer).min(1, 'a group needs at least one server')).default({}),
+  /**
+   * Upstream groups: name -> servers (HOST:PORT, [V6]:PORT, or an https:// DoH URL), or a table
+   * with `servers` and the group's transport (`tls = true`: DNS over TLS).
+   */
+  upstreams: z.record(groupName, upstreamGroup).default({}),
   upstream: z
     .strictObject({
       try_timeout_ms: z.number().int().min(10).max(30_000).default(1500),

@@ -15,7 +15,7 @@ import { Peers, rulesVersion } from './peers.js';
 import { Resolver, type ResolverOptions } from './resolver.js';
 import type { AnswerValidation } from './pipeline/validation.js';
 import type { SetAside } from './set-aside.js';
-import { parseServer, Upstreams, type UpstreamTransport } from './upstream.js';
+import { parseServer, parseTlsServer, Upstreams, type ServerSpec, type UpstreamTransport } from './upstream.js';
 import type { AnswerOrigin } from './pipeline/resolve-step.js';
 
 export function cacheOptions(c: Config): CacheOptions {
@@ -70,8 +70,15 @@ export interface Wiring {
   now?: () => number;
 }
 
+/** A group's servers as the Upstreams take them: over TLS to each in a `tls = true` group. */
+export function groupServers(g: Config['upstreams'][string]): ServerSpec[] {
+  if (!g.tls) return g.servers.map(parseServer);
+  const opts = { ...(g.tls_name !== undefined ? { name: g.tls_name } : {}), ...(g.tls_ca !== undefined ? { caFile: g.tls_ca } : {}) };
+  return g.servers.map((s) => parseTlsServer(s, opts));
+}
+
 export function upstreamsFromConfig(c: Config, w: Wiring, setAside: SetAside | null = null): Upstreams {
-  const groups = Object.fromEntries(Object.entries(c.upstreams).map(([k, v]) => [k, v.map(parseServer)]));
+  const groups = Object.fromEntries(Object.entries(c.upstreams).map(([k, g]) => [k, groupServers(g)]));
   return new Upstreams(
     groups,
     w.transport,

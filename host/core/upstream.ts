@@ -3,8 +3,9 @@
  * when the answer is truncated, the next server on failure, and health (a server is down after
  * N consecutive failures and gets one probe query per interval until it answers again; the
  * probe runs beside the client's query, so no client waits on a server that may still be dead).
- * The bytes move through an UpstreamTransport that each adapter supplies (Node: dgram/net;
- * Workers: fetch to DoH servers).
+ * The bytes move through an UpstreamTransport that each adapter supplies (Node: dgram/net/tls;
+ * Workers: fetch to DoH servers). A group with `tls = true` speaks DNS over TLS (RFC 7858) to
+ * every server, checking each certificate's name; a failed handshake fails that server.
  */
 
 import { Rcode } from './dns/rr-types.js';
@@ -21,13 +22,37 @@ import type { SetAside } from './set-aside.js';
 
 export type ServerSpec =
   | { kind: 'dns'; host: string; port: number; label: string }
-  | { kind: 'doh'; url: string; label: string };
+  | { kind: 'doh'; url: string; label: string }
+  | ({ kind: 'tls'; label: string } & TlsServer);
+
+/**
+ * A DNS-over-TLS server (RFC 7858), as a group with `tls = true` lists it: its address, the name
+ * its certificate must carry (none: its IP address must be in the certificate), and the CA file
+ * that certificate must chain to (none: the runtime's default roots).
+ */
+export interface TlsServer {
+  host: string;
+  port: number;
+  name?: string;
+  caFile?: string;
+}
 
 export interface UpstreamTransport {
   /** Sends a query over UDP and resolves with the first reply that passes `accept`. */
   udp(host: string, port: number, msg: Uint8Array, timeoutMs: number, accept: (reply: Uint8Array) => boolean): Promise<Uint8Array>;
   tcp(host: string, port: number, msg: Uint8Array, timeoutMs: number): Promise<Uint8Array>;
   doh?(url: string, msg: Uint8Array, timeoutMs: number, headers?: Record<string, string>): Promise<Uint8Array>;
+  /**
+   * Sends a query over TLS (RFC 7858) and resolves with the first reply that passes `accept`;
+   * connections are kept and reused. A failed handshake (a certificate that does not verify or
+   * does not carry the name) rejects with UpstreamTlsError.
+   */
+  tls?(server: TlsServer, msg: Uint8Array, timeoutMs: number, accept: (reply: Uint8Array) => boolean): Promise<Uint8Array>;
+}
+
+/** A TLS handshake with an upstream failed: its certificate, its name, or the protocol. */
+export class UpstreamTlsError extends Error {
+  override readonly name = 'UpstreamTlsError';
 }
 
 /** An Extended DNS Error (RFC 8914) to send with the SERVFAIL a failure becomes. */
@@ -51,16 +76,16 @@ export class UpstreamError extends Error {
 }
 
 /** The EDEs of a group none of whose servers gave an answer: 22, and 23 when one answered badly. */
-export function failureEde(group: string, last: { server: string; reason: string } | null): Ede[] {
+export function failureEde(group: string, last: { server: string; reason: string; detail?: string } | null): Ede[] {
   const out: Ede[] = [];
-  if (last && last.reason !== 'timeout') out.push({ code: EDE_NETWORK_ERROR, text: `${last.server}: ${last.reason}` });
+  if (last && last.reason !== 'timeout') out.push({ code: EDE_NETWORK_ERROR, text: `${last.server}: ${last.reason}${last.detail ? ` (${last.detail})` : ''}` });
   out.push({ code: EDE_NO_REACHABLE_AUTHORITY, text: `no server of upstream group ${group} answered` });
   return out;
 }
 
 /** The host a server is reached at: a DNS server's address, a DoH URL's host (IPv6 without brackets). */
 export function serverHost(spec: ServerSpec): string {
-  return spec.kind === 'dns' ? spec.host : new URL(spec.url).hostname.replace(/^\[|\]$/g, '');
+  return spec.kind === 'doh' ? new URL(spec.url).hostname.replace(/^\[|\]$/g, '') : spec.host;
 }
 
 /** Parses `HOST:PORT`, `[V6]:PORT`, a bare host (port 53) or an https:// DoH URL. */
@@ -77,7 +102,40 @@ export function parseServer(s: string): ServerSpec {
   throw new UpstreamError(`"${s}" is not HOST:PORT, [IPv6]:PORT or an https:// URL`);
 }
 
-function dns(host: string, port: string | undefined, raw: string): ServerSpec {
+/** Port of DNS over TLS (RFC 7858 §3.1), the default in a TLS group. */
+export const DOT_PORT = 853;
+
+/**
+ * A server of a TLS group: `ADDRESS[:PORT]` (port 853 by default), `[V6][:PORT]`, either with
+ * `#NAME` for the name its certificate must carry when it is not the group's `tls_name`
+ * (as Unbound's `forward-addr: 192.0.2.1@853#dns.example`).
+ */
+export function parseTlsServer(s: string, group: { name?: string; caFile?: string } = {}): ServerSpec {
+  const hash = s.indexOf('#');
+  const addr = hash < 0 ? s : s.slice(0, hash);
+  const name = hash < 0 ? group.name : s.slice(hash + 1);
+  if (/^https?:\/\//.test(addr)) throw new UpstreamError(`"${s}": a DoH server is already over TLS; list it in a group without tls = true`);
+  if (name !== undefined && !isTlsName(name)) throw new UpstreamError(`"${s}": "${name}" is not a host name to check the certificate against`);
+  const m = /^\[([0-9a-fA-F:.]+)\](?::(\d{1,5}))?$/.exec(addr) ?? /^([^:\s[\]]+)(?::(\d{1,5}))?$/.exec(addr);
+  const host = m ? m[1]! : /^[0-9a-fA-F:]+$/.test(addr) && addr.includes('::') ? addr : null;
+  if (host === null) throw new UpstreamError(`"${s}" is not ADDRESS[:PORT] or [IPv6][:PORT], with an optional #NAME`);
+  const d = dns(host, m?.[2] ?? String(DOT_PORT), s);
+  return {
+    kind: 'tls',
+    host: d.host,
+    port: d.port,
+    label: name !== undefined && name !== group.name ? `${d.label}#${name}` : d.label,
+    ...(name !== undefined ? { name } : {}),
+    ...(group.caFile !== undefined ? { caFile: group.caFile } : {}),
+  };
+}
+
+/** A DNS name a certificate can be checked against (no IP address: that is the default). */
+export function isTlsName(name: string): boolean {
+  return name.length <= 253 && /[A-Za-z]/.test(name) && /^[A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63})*\.?$/.test(name);
+}
+
+function dns(host: string, port: string | undefined, raw: string): Extract<ServerSpec, { kind: 'dns' }> {
   // A resolver that needed a resolver to find its upstream would depend on itself; and replies
   // are matched against the address they were sent to, which must be an address.
   if (!parseIPv4(host) && !parseIPv6(host)) throw new UpstreamError(`"${raw}": give the server as an IP address (or an https:// DoH URL)`);
@@ -325,7 +383,7 @@ export class Upstreams {
     let lastBogus: UpstreamAnswer | null = null;
     let bogusTries = 0;
     let lastError = 'no servers';
-    let lastFailure: { server: string; reason: string } | null = null;
+    let lastFailure: { server: string; reason: string; detail?: string } | null = null;
     for (const s of servers) {
       const left = deadline - this.now();
       if (left <= 0) {
@@ -365,7 +423,8 @@ export class Upstreams {
       } catch (e) {
         const reason = failureReason(e);
         lastError = `${s.spec.label}: ${(e as Error).message}`;
-        lastFailure = { server: s.spec.label, reason };
+        // A TLS failure says which check failed (the certificate's name, its issuer).
+        lastFailure = { server: s.spec.label, reason, ...(e instanceof UpstreamTlsError ? { detail: e.message } : {}) };
         this.m.queries.inc({ group: g.name, server: s.spec.label, result: reason });
         // Out of sockets or buffers here says nothing about the server: do not mark it down.
         if (!isLocalError(e)) this.failed(g, s, reason);
@@ -389,6 +448,10 @@ export class Upstreams {
       const dohMsg = buildQuery(q, { id: 0, rd: true, cd: flags.cd, udpSize: this.opts.udpSize, do: flags.do });
       reply = await withTimeout(this.transport.doh(spec.url, dohMsg, timeoutMs), timeoutMs);
       if (!matches(reply, 0, q)) throw new WireError('DoH reply does not match the query');
+    } else if (spec.kind === 'tls') {
+      if (!this.transport.tls) throw new UpstreamError('this runtime has no DNS-over-TLS client');
+      // A stream, as TCP: no truncation to retry.
+      reply = await withTimeout(this.transport.tls(spec, msg, timeoutMs, accept), timeoutMs);
     } else {
       reply = await withTimeout(this.transport.udp(spec.host, spec.port, msg, timeoutMs, accept), timeoutMs);
       if (readHeader(reply).flags & FLAG_TC) {
@@ -426,6 +489,7 @@ function isLocalError(e: unknown): boolean {
 
 function failureReason(e: unknown): string {
   if (e instanceof ExtendedRcode) return `rcode-${e.rcode}`;
+  if (e instanceof UpstreamTlsError) return 'tls-handshake';
   return e instanceof UpstreamTimeout ? 'timeout' : e instanceof WireError ? 'malformed' : 'error';
 }
 

@@ -54,6 +54,7 @@ const cases: Array<{ name: string; toml: string; expect: RegExp[] }> = [
   { name: 'access rules for a listener that does not exist', toml: `${base}[access.listeners]\n"127.0.0.1:53" = ["10.0.0.0/8 allow"]\n`, expect: [/: access\.listeners\."127\.0\.0\.1:53": not a listener in \[server\]/] },
   { name: 'a TOML syntax error', toml: `${base}[cache\n`, expect: [/:\d+:\d+: /] },
   { name: 'a DoT listener whose certificate does not exist', toml: `${server}dot = ["127.0.0.1:0"]\ntls_cert = "/no/such/cert.pem"\ntls_key = "/no/such/key.pem"\n${upstreams}`, expect: [/: server\.tls_cert: cannot read \/no\/such\/cert\.pem: no such file \(ENOENT\)$/, /: server\.tls_key: cannot read /] },
+  { name: "a TLS upstream group's CA file that does not exist", toml: `${server}[upstreams.default]\nservers = ["127.0.0.1:853"]\ntls = true\ntls_ca = "/no/such/ca.pem"\n`, expect: [/: upstreams\.default\.tls_ca: cannot read \/no\/such\/ca\.pem: no such file \(ENOENT\)$/] },
 ];
 
 describe('config check, serve and reload refuse the same configs with the same messages', () => {

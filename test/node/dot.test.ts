@@ -14,6 +14,7 @@ import { kdig, run } from '../helpers/dig.js';
 import { needTools } from '../helpers/tools.js';
 import { startCli, startEdge, root, type CliNode, type TestNode } from '../helpers/edge.js';
 import { freePort, waitFor } from '../helpers/net.js';
+import { makeCertificate } from '../helpers/certs.js';
 import { buildQuery, textToName } from '../../host/core/dns/wire.js';
 
 const zone = readFileSync(join(root, 'test/fixtures/example.test.zone'), 'utf8');
@@ -27,18 +28,6 @@ function metric(text: string, name: string, labels: Record<string, string> = {})
     if (want.every((w) => line.includes(w))) sum += Number(line.split(' ').pop());
   }
   return sum;
-}
-
-/** A certificate for localhost and 127.0.0.1, made now, in `dir`. */
-export async function makeCertificate(dir: string, name = 'localhost', ip = '127.0.0.1'): Promise<{ cert: string; key: string }> {
-  const cert = join(dir, `${name}.cert.pem`);
-  const key = join(dir, `${name}.key.pem`);
-  const r = await run('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', `/CN=${name}`,
-    '-addext', `subjectAltName=DNS:${name},IP:${ip}`, '-keyout', key, '-out', cert,
-  ]);
-  expect(r.code, r.stderr).toBe(0);
-  return { cert, key };
 }
 
 /** Whether the server closes `sock` (without our closing it). */

@@ -67,7 +67,7 @@ export class EdgeNode {
   /** Builds the node from a validated config and opens its listeners. Throws ConfigError. */
   static async start(config: Config, opts: EdgeNodeOptions = {}): Promise<EdgeNode> {
     // What the platform's parse checks on every reload, for the config given already parsed.
-    const problems = nodeConfigProblems(config);
+    const problems = nodeConfigProblems(config, configBaseDir(opts.configPath));
     if (problems.length) throw new ConfigError(problems.map((p) => `${opts.configPath ?? 'config'}: ${p}`));
     let edge: EdgeNode | null = null;
     const platform = nodePlatform(opts, (c, previous) => edge?.applied(c, previous));

@@ -1,18 +1,24 @@
 /**
  * What a config needs from this machine on Node beyond what the schema and the node check:
- * the DoH and DoT certificate and key, read and paired as the TLS listeners will. Run by the Node
+ * the DoH and DoT certificate and key, read and paired as the TLS listeners will, and each TLS
+ * upstream group's CA file, read and parsed as its connections will. Run by the Node
  * platform's parse, so `config check`, `serve` and every reload (SIGHUP, POST /reload) refuse
  * the same config with the same messages.
  */
 
+import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import type { Config } from '../../core/config.js';
 import { describeFsError } from './cli/args.js';
 
-/** One line per problem, each naming its key; empty when the config can run here. */
-export function nodeConfigProblems(c: Config): string[] {
-  const problems: string[] = [];
+/**
+ * One line per problem, each naming its key; empty when the config can run here. `baseDir`: the
+ * config file's folder, which relative `tls_ca` paths start from.
+ */
+export function nodeConfigProblems(c: Config, baseDir = process.cwd()): string[] {
+  const problems = upstreamCaProblems(c, baseDir);
   const { tls_cert: cert, tls_key: key } = c.server;
   // The HTTPS DoH and the DoT listeners use them; without such a listener they are not read.
   if ((c.server.doh.length === 0 && c.server.dot.length === 0) || cert === undefined || key === undefined) return problems;
@@ -31,6 +37,28 @@ export function nodeConfigProblems(c: Config): string[] {
       createSecureContext({ cert: certPem, key: keyPem });
     } catch (e) {
       problems.push(`server.tls_cert, server.tls_key: ${cert} and ${key} are not a PEM certificate and its private key (${(e as Error).message})`);
+    }
+  }
+  return problems;
+}
+
+/** Each TLS group's `tls_ca`: readable, and PEM certificates (what its connections will trust). */
+function upstreamCaProblems(c: Config, baseDir: string): string[] {
+  const problems: string[] = [];
+  for (const [name, g] of Object.entries(c.upstreams)) {
+    if (!g.tls || g.tls_ca === undefined) continue;
+    const path = resolve(baseDir, g.tls_ca);
+    let pem: string;
+    try {
+      pem = readFileSync(path, 'utf8');
+    } catch (e) {
+      problems.push(`upstreams.${name}.tls_ca: ${describeFsError(e, path)}`);
+      continue;
+    }
+    try {
+      new X509Certificate(pem);
+    } catch (e) {
+      problems.push(`upstreams.${name}.tls_ca: ${path} is not a PEM certificate (${(e as Error).message})`);
     }
   }
   return problems;

@@ -16,6 +16,7 @@ import { nodeConfigProblems } from './node-checks.js';
 import { PromMetrics } from './prom-metrics.js';
 import { nodeTransport } from './transport.js';
 import { nodeZoneCompiler } from './zone-compiler.js';
+import { resolve } from 'node:path';
 import { FileSource } from './zone-file-source.js';
 import { SerialFile } from './zone-serial-file.js';
 
@@ -40,7 +41,7 @@ export function nodePlatform(o: NodePlatformOptions, applied?: Platform['applied
   const installed = o.catalog ?? nodeCatalog();
   const logger = o.logger ?? consoleLogger();
   return {
-    transport: o.transport ?? nodeTransport,
+    transport: o.transport ?? withBaseDir(nodeTransport, baseDir),
     now: o.now,
     timers: true,
     logger,
@@ -49,7 +50,7 @@ export function nodePlatform(o: NodePlatformOptions, applied?: Platform['applied
       const source = o.configPath ?? 'config';
       const parsed = parseConfig(text, source);
       const config = o.overrides ? o.overrides(parsed) : parsed;
-      const problems = nodeConfigProblems(config);
+      const problems = nodeConfigProblems(config, baseDir);
       if (problems.length) throw new ConfigError(problems.map((p) => `${source}: ${p}`));
       return { config };
     },
@@ -64,4 +65,11 @@ export function nodePlatform(o: NodePlatformOptions, applied?: Platform['applied
     applied,
     testOnlyForwardWithoutContext: o.testOnlyForwardWithoutContext,
   };
+}
+
+/** Node's transport with a TLS group's relative `tls_ca` taken from the config file's folder. */
+function withBaseDir(t: UpstreamTransport, baseDir: string): UpstreamTransport {
+  const tls = t.tls;
+  if (!tls) return t;
+  return { ...t, tls: (server, msg, timeoutMs, accept) => tls({ ...server, ...(server.caFile ? { caFile: resolve(baseDir, server.caFile) } : {}) }, msg, timeoutMs, accept) };
 }

@@ -1,8 +1,15 @@
-/** Upstream I/O on Node: a fresh UDP socket per query (random source port, RFC 5452), TCP, DoH. */
+/**
+ * Upstream I/O on Node: a fresh UDP socket per query (random source port, RFC 5452), TCP, DoH,
+ * and DNS over TLS on kept connections (tls-upstream.ts).
+ */
 
 import { createSocket } from 'node:dgram';
 import { connect, isIPv6 } from 'node:net';
 import { UpstreamTimeout, type UpstreamTransport } from '../../core/upstream.js';
+import { TlsUpstreamPool } from './tls-upstream.js';
+
+/** The process's DNS-over-TLS connections, shared by its nodes as an HTTP agent would be. */
+export const tlsUpstreams = new TlsUpstreamPool();
 
 const MAX_TCP_MESSAGE = 65535;
 
@@ -62,6 +69,10 @@ export const nodeTransport: UpstreamTransport = {
       });
       sock.on('end', () => done(new Error('TCP connection closed before a full reply')));
     });
+  },
+
+  tls(server, msg, timeoutMs, accept) {
+    return tlsUpstreams.query(server, msg, timeoutMs, accept);
   },
 
   async doh(url, msg, timeoutMs, headers) {

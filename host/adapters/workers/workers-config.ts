@@ -70,8 +70,12 @@ export function workersConfig(text: string, source: string, env: Env, role: Role
     if (shards.length) site.peers = Object.fromEntries(shards.map((s) => [s, shardUrl(s)]));
     if (role.kind === 'shard') raw.node_id = role.name;
   });
-  for (const [group, servers] of Object.entries(config.upstreams)) {
-    servers.forEach((s, i) => {
+  for (const [group, g] of Object.entries(config.upstreams)) {
+    if (g.tls) {
+      problems.push(`${source}: upstreams.${group}.tls: DNS over TLS to upstreams is Node only; Workers reach upstreams over DoH, which is TLS too (an https:// URL such as https://cloudflare-dns.com/dns-query, in a group without tls = true)`);
+      continue;
+    }
+    g.servers.forEach((s, i) => {
       if (parseServer(s).kind === 'dns') {
         problems.push(`${source}: upstreams.${group}[${i}]: "${s}" is a UDP/TCP server; Workers reach upstreams over DoH only (an https:// URL such as https://cloudflare-dns.com/dns-query)`);
       }

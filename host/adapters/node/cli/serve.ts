@@ -22,7 +22,8 @@ export function applyServeFlags(config: Config, v: Record<string, string | strin
   if (list('doh-http').length) c.server.doh_http = list('doh-http');
   if (list('dot').length) c.server.dot = list('dot');
   if (typeof v.admin === 'string') c.admin.listen = v.admin;
-  if (list('upstream').length) c.upstreams = { ...c.upstreams, [c.upstream.default_group]: list('upstream') };
+  // Plain DNS servers, whatever the group was (a TLS group's name and CA are not theirs).
+  if (list('upstream').length) c.upstreams = { ...c.upstreams, [c.upstream.default_group]: { servers: list('upstream'), tls: false } };
   if (typeof v['node-id'] === 'string') c.node_id = v['node-id'];
   if (typeof v['log-level'] === 'string') c.log.level = v['log-level'] as Config['log']['level'];
   if (typeof v['log-format'] === 'string') c.log.format = v['log-format'] as Config['log']['format'];
