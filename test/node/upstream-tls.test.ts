@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { dig } from '../helpers/dig.js';
 import { needTools } from '../helpers/tools.js';
 import { startEdge, type TestNode } from '../helpers/edge.js';
-import { waitFor } from '../helpers/net.js';
+import { freePort, waitFor } from '../helpers/net.js';
 import { makeCertificate } from '../helpers/certs.js';
 import { startUnboundDot, type UnboundDot } from '../helpers/unbound-dot.js';
 import { tlsUpstreams } from '../../host/adapters/node/transport.js';
@@ -31,7 +31,7 @@ function metric(text: string, name: string, labels: Record<string, string> = {})
   return sum;
 }
 
-const zones = ['example.test.', 'byip.test.', 'mixed.test.', 'wrong.test.', 'untrusted.test.'];
+const zones = ['example.test.', 'byip.test.', 'mixed.test.', 'wrong.test.', 'untrusted.test.', 'down.test.'];
 const records = [
   'www.example.test. 300 IN A 192.0.2.1',
   ...Array.from({ length: 12 }, (_, i) => `n${i}.example.test. 300 IN A 192.0.2.${10 + i}`),
@@ -39,6 +39,7 @@ const records = [
   'www.mixed.test. 300 IN A 192.0.2.3',
   'www.wrong.test. 300 IN A 192.0.2.4',
   'www.untrusted.test. 300 IN A 192.0.2.5',
+  'www.down.test. 300 IN A 192.0.2.6',
 ];
 
 describe.skipIf(!haveTools)('DNS over TLS to upstreams', () => {
@@ -46,17 +47,20 @@ describe.skipIf(!haveTools)('DNS over TLS to upstreams', () => {
   let edge: TestNode;
   let cert: { cert: string; key: string };
   let server: string;
+  let closed: string;
 
   beforeAll(async () => {
     const dir = mkdtempSync(join(tmpdir(), 'edge-tls-up-'));
     cert = await makeCertificate(dir, 'dns.test', '127.0.0.1');
     unbound = await startUnboundDot(cert, zones, records);
     server = `127.0.0.1:${unbound.port}`;
+    closed = `127.0.0.1:${await freePort()}`;
     const tlsGroup = (name: string, extra: string) => `[upstreams.${name}]\ntls = true\ntls_ca = "${cert.cert}"\n${extra}\n`;
     edge = await startEdge(`${tlsGroup('secure', `servers = ["${server}"]\ntls_name = "dns.test"`)}
 ${tlsGroup('byip', `servers = ["${server}"]`)}
 ${tlsGroup('mixed', `servers = ["${server}#wrong.test", "${server}"]\ntls_name = "dns.test"`)}
 ${tlsGroup('wrong', `servers = ["${server}"]\ntls_name = "wrong.test"`)}
+${tlsGroup('down', `servers = ["${closed}", "${server}"]\ntls_name = "dns.test"`)}
 [upstreams.untrusted]
 servers = ["${server}"]
 tls = true
@@ -70,6 +74,7 @@ try_timeout_ms = 2000
 "mixed.test." = "mixed"
 "wrong.test." = "wrong"
 "untrusted.test." = "untrusted"
+"down.test." = "down"
 `);
   });
 
@@ -129,6 +134,14 @@ try_timeout_ms = 2000
     expect(r.raw).toMatch(/EDE: 22 \(No Reachable Authority\)/);
     const text = await edge.node.metrics.text();
     expect(metric(text, 'edge_upstream_failures_total', { group: 'wrong', server, reason: 'tls-handshake' })).toBe(1);
+  });
+
+  it('a server that refuses the TCP connection fails with reason error (not a handshake), and the next answers', async () => {
+    const r = await dig(edge.dns, ['www.down.test', 'A']);
+    expect(r.answers[0]?.data).toBe('192.0.2.6');
+    const text = await edge.node.metrics.text();
+    expect(metric(text, 'edge_upstream_failures_total', { group: 'down', server: closed, reason: 'error' })).toBe(1);
+    expect(metric(text, 'edge_upstream_failures_total', { group: 'down', reason: 'tls-handshake' })).toBe(0);
   });
 
   it('a certificate that does not chain to the trusted roots fails the same way', async () => {

@@ -40,15 +40,29 @@ class Connection {
   /** Replies received: a connection that has answered once is a reused one from then on. */
   private answered = 0;
   private idle: ReturnType<typeof setTimeout> | undefined;
-  private readonly sock: TLSSocket;
+  private sock: TLSSocket | null = null;
+  /** The TCP connection is up: an error from here to `ready` is the TLS handshake's. */
+  private connected = false;
+  private readonly handshake: ReturnType<typeof setTimeout>;
 
   constructor(
-    server: TlsServer,
-    ca: Buffer | undefined,
+    private readonly server: TlsServer,
+    ca: Promise<Buffer | undefined>,
     handshakeTimeoutMs: number,
     private readonly gone: (c: Connection, orphans: Pending[]) => void,
   ) {
-    this.sock = connect({
+    this.handshake = setTimeout(() => this.fail(new UpstreamTimeout(`no TLS handshake within ${handshakeTimeoutMs} ms`)), handshakeTimeoutMs);
+    ca.then(
+      (pem) => this.open(pem),
+      (e: Error) => this.fail(new UpstreamTlsError(`cannot read tls_ca ${server.caFile}: ${e.message}`)),
+    );
+    this.armIdle();
+  }
+
+  private open(ca: Buffer | undefined): void {
+    if (this.closed) return;
+    const server = this.server;
+    const sock = connect({
       host: server.host,
       port: server.port,
       // With a name: SNI and the certificate check use it. Without: the IP address is checked
@@ -58,27 +72,26 @@ class Connection {
       ALPNProtocols: ['dot'],
       rejectUnauthorized: true,
     });
-    this.sock.setNoDelay(true);
+    this.sock = sock;
+    sock.setNoDelay(true);
     // A kept connection does not hold the process open; a query waiting on it has its own timer.
-    this.sock.unref();
-    const handshake = setTimeout(() => this.fail(new UpstreamTimeout(`no TLS handshake within ${handshakeTimeoutMs} ms`)), handshakeTimeoutMs);
-    this.sock.once('secureConnect', () => {
-      clearTimeout(handshake);
+    sock.unref();
+    sock.once('connect', () => (this.connected = true));
+    sock.once('secureConnect', () => {
+      clearTimeout(this.handshake);
       this.ready = true;
       for (const [, p] of this.pending) this.write(p.msg);
     });
-    this.sock.on('data', (d: Buffer) => this.onData(d));
-    this.sock.on('error', (e: NodeJS.ErrnoException) => {
-      clearTimeout(handshake);
-      // Before the handshake finished, it is the handshake that failed (the certificate, its
-      // name, the protocol); after it, the connection.
-      this.fail(this.ready ? e : new UpstreamTlsError(describeTlsError(e)));
+    sock.on('data', (d: Buffer) => this.onData(d));
+    sock.on('error', (e: NodeJS.ErrnoException) => {
+      // Between the TCP connect and the end of the handshake it is the handshake that failed
+      // (the certificate, its name, the protocol); otherwise the connection (refused, reset).
+      this.fail(this.connected && !this.ready ? new UpstreamTlsError(describeTlsError(e)) : e);
     });
-    this.sock.on('close', () => {
-      clearTimeout(handshake);
-      this.fail(new Error(this.ready ? 'the server closed the TLS connection' : 'the server closed the connection during the TLS handshake'));
+    sock.on('close', () => {
+      if (this.connected && !this.ready) this.fail(new UpstreamTlsError('TLS handshake failed: the server closed the connection'));
+      else this.fail(new Error('the server closed the TLS connection'));
     });
-    this.armIdle();
   }
 
   get load(): number {
@@ -107,7 +120,7 @@ class Connection {
     const frame = Buffer.alloc(2 + msg.length);
     frame.writeUInt16BE(msg.length, 0);
     frame.set(msg, 2);
-    this.sock.write(frame);
+    this.sock!.write(frame);
   }
 
   private onData(d: Buffer): void {
@@ -142,7 +155,8 @@ class Connection {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.idle);
-    this.sock.destroy();
+    clearTimeout(this.handshake);
+    this.sock?.destroy();
     this.gone(this, []);
   }
 
@@ -154,7 +168,8 @@ class Connection {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.idle);
-    this.sock.destroy();
+    clearTimeout(this.handshake);
+    this.sock?.destroy();
     const orphans: Pending[] = [];
     for (const p of this.pending.values()) {
       if (this.answered > 0 && !p.retried && !(e instanceof UpstreamTlsError)) {
@@ -199,27 +214,14 @@ export class TlsUpstreamPool {
     });
   }
 
-  private place(server: TlsServer, timeoutMs: number, p: Pending): void {
-    this.connection(server, timeoutMs, p).catch((e: Error) => {
-      clearTimeout(p.timer);
-      p.reject(e);
-    });
-  }
-
   /** Puts `p` on the least loaded connection with room, or on a new one. */
-  private async connection(server: TlsServer, timeoutMs: number, p: Pending): Promise<void> {
+  private place(server: TlsServer, timeoutMs: number, p: Pending): void {
     const key = `${server.host}|${server.port}|${server.name ?? ''}|${server.caFile ?? ''}`;
     const list = this.pools.get(key) ?? [];
     const open = [...list].sort((a, b) => a.load - b.load);
     for (const c of open) if ((c.load < MAX_PIPELINED || list.length >= MAX_CONNECTIONS) && c.send(p)) return;
-    let ca: Buffer | undefined;
-    if (server.caFile) {
-      try {
-        ca = await readFile(server.caFile);
-      } catch (e) {
-        throw new UpstreamTlsError(`cannot read tls_ca ${server.caFile}: ${(e as Error).message}`);
-      }
-    }
+    // Read when a connection opens, so a renewed CA file is used without a reload.
+    const ca = server.caFile ? readFile(server.caFile) : Promise.resolve(undefined);
     const c = new Connection(server, ca, timeoutMs, (dead, orphans) => {
       const l = this.pools.get(key);
       const i = l ? l.indexOf(dead) : -1;
