@@ -182,3 +182,43 @@ tls_ca = "${cert.cert}"
     expect(metric(text, 'edge_upstream_failures_total')).toBe(0);
   });
 });
+
+describe.skipIf(!haveTools)('DNS over TLS from one node to another node\'s DoT listener', () => {
+  let unbound: UnboundDot;
+  let back: TestNode;
+  let front: TestNode;
+
+  beforeAll(async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'edge-tls-pair-'));
+    const cert = await makeCertificate(dir, 'back.test', '127.0.0.1');
+    unbound = await startUnboundDot(cert, ['example.test.'], ['www.example.test. 300 IN A 192.0.2.1']);
+    // The back node: a DoT listener with its certificate, forwarding over TLS to Unbound.
+    back = await startEdge(`dot = ["127.0.0.1:0"]
+tls_cert = "${cert.cert}"
+tls_key = "${cert.key}"
+[upstreams.default]
+servers = ["127.0.0.1:${unbound.port}"]
+tls = true
+tls_name = "back.test"
+tls_ca = "${cert.cert}"
+`);
+    front = await startEdge(`[upstreams.default]
+servers = ["127.0.0.1:${back.edge.listening.dot[0]!.port}"]
+tls = true
+tls_name = "back.test"
+tls_ca = "${cert.cert}"
+`);
+  });
+
+  afterAll(async () => {
+    await front?.stop();
+    await back?.stop();
+    await unbound?.stop();
+  });
+
+  it('answers through both, the back node counting the query as transport="dot"', async () => {
+    const r = await dig(front.dns, ['www.example.test', 'A']);
+    expect(r.answers[0]?.data).toBe('192.0.2.1');
+    expect(metric(await back.node.metrics.text(), 'edge_queries_total', { transport: 'dot' })).toBe(1);
+  });
+});
