@@ -119,6 +119,29 @@ describe.skipIf(!needTools('nsd', 'dig', 'kdig', 'curl'))('access control', () =
     }
   });
 
+  it('applies the same rules to DNS over TLS, and a DoT listener may have its own', async () => {
+    const dotPort = await freePort();
+    const n = await startEdge(
+      `dot = ["127.0.0.1:${dotPort}"]\n[access]\nrules = ["${refusedSrc} refuse", "${deniedSrc} deny", "${net}.0/24 allow"]\n[access.listeners]\n"127.0.0.1:${dotPort}" = ["${refusedSrc} refuse", "${deniedSrc} deny", "${net}.0/24 allow", "${net}.4 refuse"]\n${upstream()}`,
+    );
+    const tls = (src: string) => run('kdig', ['@127.0.0.1', '-p', String(dotPort), '-b', src, '+tls', '+edns', '+retry=0', '+time=2', 'www.example.test', 'A']);
+    try {
+      expect((await tls(allowedSrc)).stdout).toMatch(/status: NOERROR/);
+      const refused = (await tls(refusedSrc)).stdout;
+      expect(refused).toMatch(/status: REFUSED/);
+      expect(refused).toMatch(/EDE: 18/);
+      expect((await tls(deniedSrc)).stdout).not.toMatch(/status:/);
+      // The DoT listener's own list: .4 is refused there, and answered on the UDP/TCP listener.
+      expect((await tls(`${net}.4`)).stdout).toMatch(/status: REFUSED/);
+      expect(await digFrom(n.dns, `${net}.4`, ['www.example.test', 'A'])).toMatch(/status: NOERROR/);
+      const text = await n.node.metrics.text();
+      expect(metric(text, 'edge_queries_refused_total', { transport: 'dot', reason: 'access-control' })).toBe(2);
+      expect(metric(text, 'edge_connections_refused_total', { transport: 'dot', reason: 'access-control' })).toBe(1);
+    } finally {
+      await n.stop();
+    }
+  });
+
   it('takes the most specific range, and a listener of its own rules; reloads change the rules without a restart', async () => {
     const [pa, pb] = [await freePort(), await freePort()];
     const text = (rules: string) =>
