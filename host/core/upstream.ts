@@ -10,7 +10,7 @@
 
 import { Rcode } from './dns/rr-types.js';
 import {
-  FLAG_QR, FLAG_TC, buildQuery, nameEquals, readHeader, readName, stripOpt, u16, HEADER_LEN, WireError, type Question,
+  EDE_OPTION, FLAG_QR, FLAG_TC, buildQuery, parseQuery, nameEquals, readHeader, readName, stripOpt, u16, HEADER_LEN, WireError, type Question,
 } from './dns/wire.js';
 import { checkAnswer, isRefusal as refuses } from './answer-check.js';
 import type { Logger } from './log.js';
@@ -186,6 +186,8 @@ export interface UpstreamAnswer {
   body: Uint8Array;
   server: string;
   rcode: number;
+  /** The Extended DNS Errors the server's SERVFAIL carried (why it failed, in its words). */
+  ede?: Ede[];
 }
 
 interface UpstreamMetrics {
@@ -282,7 +284,7 @@ export class Upstreams {
     s.nextProbeAt = now + this.opts.health.probeIntervalMs;
     const labels = { group: g.name, server: s.spec.label };
     const run = this.tryServer(g, s, q, flags, this.opts.tryTimeoutMs).then(
-      (body) => {
+      ({ body }) => {
         const rcode = readHeader(body).rcode;
         if (refuses(rcode)) {
           // It answered: up, though it will not serve this (see refused()).
@@ -393,7 +395,7 @@ export class Upstreams {
       const timeout = Math.min(this.opts.tryTimeoutMs, left);
       const started = this.now();
       try {
-        const body = await this.tryServer(g, s, q, flags, timeout);
+        const { body, ede } = await this.tryServer(g, s, q, flags, timeout);
         const rcode = readHeader(body).rcode;
         this.m.latency.observe({ group: g.name, server: s.spec.label }, (this.now() - started) / 1000);
         if (refuses(rcode)) {
@@ -407,7 +409,7 @@ export class Upstreams {
         if (rcode === Rcode.SERVFAIL) {
           // Up, but could not resolve this name (e.g. bogus signatures at its site): try the next.
           this.m.queries.inc({ group: g.name, server: s.spec.label, result: 'servfail' });
-          lastAnswer = { body, server: s.spec.label, rcode };
+          lastAnswer = { body, server: s.spec.label, rcode, ...(ede.length ? { ede } : {}) };
           continue;
         }
         if (judge && (await judge(body, s.spec.label)) === 'bogus') {
@@ -435,7 +437,7 @@ export class Upstreams {
     throw new UpstreamError(`all upstreams of group "${g.name}" failed (last: ${lastError})`, failureEde(g.name, lastFailure));
   }
 
-  private async tryServer(g: UpstreamGroup, s: ServerState, q: Question, flags: { do: boolean; cd: boolean }, timeoutMs: number): Promise<Uint8Array> {
+  private async tryServer(g: UpstreamGroup, s: ServerState, q: Question, flags: { do: boolean; cd: boolean }, timeoutMs: number): Promise<{ body: Uint8Array; ede: Ede[] }> {
     const started = this.now();
     const id = crypto.getRandomValues(new Uint16Array(1))[0]!;
     const msg = buildQuery(q, { id, rd: true, cd: flags.cd, udpSize: this.opts.udpSize, do: flags.do });
@@ -464,7 +466,20 @@ export class Upstreams {
     // Parsed in full before anything uses it; a malformed answer fails this server ("malformed").
     const rcode = checkAnswer(reply);
     if (rcode > 0xf) throw new ExtendedRcode(rcode);
-    return stripOpt(reply);
+    return { body: stripOpt(reply), ede: rcode === Rcode.SERVFAIL ? edesOf(reply) : [] };
+  }
+}
+
+/** The EDE options of a reply (RFC 8914), at most four, their text cut to 120 characters. */
+function edesOf(reply: Uint8Array): Ede[] {
+  try {
+    const options = parseQuery(reply).edns?.options ?? [];
+    return options
+      .filter((o) => o.code === EDE_OPTION && o.data.length >= 2)
+      .slice(0, 4)
+      .map((o) => ({ code: (o.data[0]! << 8) | o.data[1]!, text: new TextDecoder().decode(o.data.subarray(2)).slice(0, 120) }));
+  } catch {
+    return [];
   }
 }
 

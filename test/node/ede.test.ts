@@ -13,7 +13,7 @@ import { run } from '../helpers/dig.js';
 import { catalogWith, testManifest } from '../helpers/apps.js';
 import { root, startEdge, type TestNode } from '../helpers/edge.js';
 import { startNsd, type Nsd } from '../helpers/nsd.js';
-import { reply, startScriptedUpstream, type ScriptedUpstream } from '../helpers/scripted-upstream.js';
+import { opt, reply, startScriptedUpstream, type ScriptedUpstream } from '../helpers/scripted-upstream.js';
 import { needTools } from '../helpers/tools.js';
 
 const zone = readFileSync(join(root, 'test/fixtures/example.test.zone'), 'utf8');
@@ -44,7 +44,9 @@ describe.skipIf(!needTools('nsd', 'dig'))('Extended DNS Errors on every SERVFAIL
     nsd = await startNsd({ 'example.test.': zone });
     silent = await startScriptedUpstream(() => null);
     refusing = await startScriptedUpstream((q) => reply(q, { rcode: 5 }));
-    failing = await startScriptedUpstream((q) => reply(q, { rcode: 2 }));
+    // A SERVFAIL that says why in its own EDE (6, DNSSEC Bogus), which the client is told too.
+    const theirEde = new Uint8Array([0, 15, 0, 2 + 9, 0, 6, ...new TextEncoder().encode('bad sigs!')]);
+    failing = await startScriptedUpstream((q) => reply(q, { rcode: 2, additional: [opt(0, theirEde)] }));
     // ANCOUNT says one record and none follows: the answer does not parse.
     garbled = await startScriptedUpstream((q) => {
       const r = reply(q);
@@ -85,7 +87,7 @@ try_timeout_ms = 300
     ['upstream silent (timeouts)', ['www.silent.test', 'A'], '127.0.0.1', 'SERVFAIL', [22], /no server of upstream group silent answered/],
     ['upstream answers garbage', ['www.garbled.test', 'A'], '127.0.0.1', 'SERVFAIL', [23, 22], /malformed/],
     ['upstream refuses', ['www.refusing.test', 'A'], '127.0.0.1', 'SERVFAIL', [23, 22], /answered REFUSED/],
-    ['upstream answers SERVFAIL', ['www.failing.test', 'A'], '127.0.0.1', 'SERVFAIL', [22], /answered SERVFAIL/],
+    ['upstream answers SERVFAIL, with its own EDE', ['www.failing.test', 'A'], '127.0.0.1', 'SERVFAIL', [6, 22], /: bad sigs! \| .* answered SERVFAIL/],
     ['the same failure, from the cache', ['www.failing.test', 'A'], '127.0.0.1', 'SERVFAIL', [22], /failure is cached/],
     ['a rule refuses', ['x.no.example.test', 'A'], '127.0.0.1', 'REFUSED', [18], /refused by a rule/],
     ['a rule answers SERVFAIL', ['x.broken.example.test', 'A'], '127.0.0.1', 'SERVFAIL', [0], /a rule \(override\) answered SERVFAIL/],

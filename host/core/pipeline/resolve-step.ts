@@ -49,7 +49,7 @@ import { bogusEde, type AnswerValidation, type Judged } from './validation.js';
  */
 export interface AnswerOrigin {
   has(route: string): boolean;
-  query(route: string, q: Question, flags: { do: boolean; cd: boolean }, deadline: number, ctx?: RequestContext, judge?: Judge): Promise<{ body: Uint8Array; server?: string }>;
+  query(route: string, q: Question, flags: { do: boolean; cd: boolean }, deadline: number, ctx?: RequestContext, judge?: Judge): Promise<{ body: Uint8Array; server?: string; ede?: Array<{ code: number; text: string }> }>;
   keyFetcher(route: string): KeyFetcher;
 }
 
@@ -125,7 +125,9 @@ export class ResolveStep {
           // Every server of the group answered SERVFAIL (the cache keeps it for failure_ttl).
           const body = setAuthenticData(ans.body, false);
           this.cache.store(key, body, ctx.ttlCap, askedAt);
-          return { body, ede: [{ code: EDE_NO_REACHABLE_AUTHORITY, text: `${server} answered SERVFAIL (and so did every other server of ${route} asked)` }] };
+          // What the server said about its failure comes first, as its own words.
+          const theirs = (ans.ede ?? []).map((e) => ({ code: e.code, text: `${server}: ${e.text}` }));
+          return { body, ede: [...theirs, { code: EDE_NO_REACHABLE_AUTHORITY, text: `${server} answered SERVFAIL (and so did every other server of ${route} asked)` }] };
         }
         const judged = seen.get(ans.body);
         if (judged?.result.state === 'bogus') {

@@ -82,7 +82,7 @@ export class RoutedOrigin implements AnswerOrigin {
     return route === ITERATE_ROUTE || this.others.has(route);
   }
 
-  query(route: string, q: Question, flags: { do: boolean; cd: boolean }, deadline: number, ctx?: RequestContext, judge?: Judge): Promise<{ body: Uint8Array; server?: string }> {
+  query(route: string, q: Question, flags: { do: boolean; cd: boolean }, deadline: number, ctx?: RequestContext, judge?: Judge): Promise<{ body: Uint8Array; server?: string; ede?: Array<{ code: number; text: string }> }> {
     return (route === ITERATE_ROUTE ? this.iterate : this.others).query(route, q, flags, deadline, ctx, judge);
   }
 
