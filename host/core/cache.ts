@@ -341,7 +341,11 @@ export class AnswerCache {
 }
 
 /** True when owner `s` (a key's owner) is one of `names`, or is or is under one of `zones`. */
-function inScope(s: string, names: Set<string>, zones: Set<string>): boolean {
+/**
+ * Whether the name whose key (nameKey: one character per wire byte, ASCII lower-cased) is `s`
+ * is one of `names` or at or under one of `zones` (keys the same way).
+ */
+export function inScope(s: string, names: ReadonlySet<string>, zones: ReadonlySet<string>): boolean {
   if (names.has(s)) return true;
   if (zones.size === 0) return false;
   for (let o = 0; o < s.length; ) {

@@ -107,13 +107,16 @@ export class Resolver {
   /** Removes cached answers (all of them for null); answers asked for before it are not stored. */
   flush(scope: FlushScope | null, reason: 'rules' | 'admin' | 'config'): number {
     const n = this.cache.flush(scope);
+    // In recursive mode the iterator's RRsets go too: otherwise the next question in scope is
+    // assembled again from what the flush was meant to drop.
+    const rrsets = this.origin.flush?.(scope) ?? 0;
     // The other nodes take the same change a little later (a push reaches them one by one, a
     // Worker's isolates read KV on their own clock): until they have, an owner may still answer
     // as before, and that answer must not refill what was just flushed.
     this.cache.settleUntil = this.now() + this.opts.settleMs;
     this.m.flushes.inc({ reason });
     this.m.flushed.inc({ reason }, n);
-    if (n > 0) this.logger.log('info', 'cache flushed', { reason, entries: n });
+    if (n > 0 || rrsets > 0) this.logger.log('info', 'cache flushed', { reason, entries: n, ...(rrsets > 0 ? { rrsets } : {}) });
     return n;
   }
 

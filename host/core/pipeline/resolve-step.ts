@@ -10,7 +10,7 @@
  * Extended DNS Error.
  */
 
-import type { AnswerCache } from '../cache.js';
+import type { AnswerCache, FlushScope } from '../cache.js';
 import { CtxFlag, type RequestContext } from '../context.js';
 import { Rcode, rcodeToName } from '../dns/rr-types.js';
 import { buildErrorResponse, nameToText, readHeader, type ParsedQuery, type Question } from '../dns/wire.js';
@@ -51,6 +51,8 @@ export interface AnswerOrigin {
   has(route: string): boolean;
   query(route: string, q: Question, flags: { do: boolean; cd: boolean }, deadline: number, ctx?: RequestContext, judge?: Judge): Promise<{ body: Uint8Array; server?: string; ede?: Array<{ code: number; text: string }> }>;
   keyFetcher(route: string): KeyFetcher;
+  /** Drops what the origin keeps itself over `scope` (all for null): the iterator's RRset cache. Returns how many entries went. */
+  flush?(scope: FlushScope | null): number;
 }
 
 /** An answer from outside, and the Extended DNS Errors its SERVFAIL carries when it was bogus. */

@@ -14,6 +14,7 @@ import {
   FLAG_RA, FLAG_RD, buildQuery, isSubdomain, countLabels, nameEquals, nameToText, parentName, u32, type Question,
 } from '../dns/wire.js';
 import { parseIPv4, parseIPv6 } from '../context.js';
+import type { FlushScope } from '../cache.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { Counter, Gauge, Histogram, MetricsSink } from '../metrics.js';
 import { UpstreamTimeout, matches, withTimeout, type UpstreamTransport } from '../upstream.js';
@@ -316,6 +317,23 @@ export class IterativeResolver {
    */
   steer(zone: Uint8Array, rule: Steering | null): void {
     this.servers.steer(zone, rule);
+  }
+
+  /** Replaces every steering rule at once (a rule set that changed); an empty list clears them. */
+  setSteering(rules: Array<{ zone: Uint8Array } & Steering>): void {
+    this.servers.setSteering(rules);
+  }
+
+  /**
+   * Empties the RRset cache over `scope` (all of it for null): an operator's flush or a rule
+   * change reaches the data iteration reuses, not only the assembled answers, so the next
+   * question in scope is asked of the authoritative servers again. The server table stays.
+   */
+  flush(scope: FlushScope | null): number {
+    const n = this.cache.flush(scope);
+    this.m.cacheEntries.set({}, this.cache.size);
+    this.m.cacheBytes.set({}, this.cache.byteSize);
+    return n;
   }
 
   /** For /status: per-address selection state, steering rules, cache size. */

@@ -5,6 +5,7 @@
  * route's answer comes from changes.
  */
 
+import type { FlushScope } from '../cache.js';
 import { ITERATE_ROUTE } from '../config.js';
 import type { RequestContext } from '../context.js';
 import { Rcode } from '../dns/rr-types.js';
@@ -51,6 +52,10 @@ export class IteratorOrigin implements AnswerOrigin {
     return { body: r.body, server };
   }
 
+  flush(scope: FlushScope | null): number {
+    return this.iterator.flush(scope);
+  }
+
   /** DS and DNSKEY queries, resolved by the iterator itself (one path: `attempt` 0 only). */
   keyFetcher(): KeyFetcher {
     return {
@@ -88,5 +93,9 @@ export class RoutedOrigin implements AnswerOrigin {
 
   keyFetcher(route: string): KeyFetcher {
     return (route === ITERATE_ROUTE ? this.iterate : this.others).keyFetcher(route);
+  }
+
+  flush(scope: FlushScope | null): number {
+    return (this.iterate.flush?.(scope) ?? 0) + (this.others.flush?.(scope) ?? 0);
   }
 }

@@ -100,4 +100,33 @@ describe('RRset cache', () => {
     expect(small.byteSize).toBeLessThanOrEqual(300);
     expect(small.get(n('h9.'), RRType.A)).not.toBeNull();
   });
+
+  it('flushes a name, a zone and what is under it (glue of its delegations too), or everything', () => {
+    const { c } = cache();
+    const negative = (owner: string) => ({ kind: 'nxdomain' as const, owner: n(owner), type: 0, soa: null, proofs: [], rank: Rank.AUTHORITY_AUTH, origin });
+    const fill = () => {
+      c.clear();
+      c.put({ set: set('example.', RRType.NS, 300, [2, 110, 115, 0]), rank: Rank.AUTHORITY_NONAUTH, origin });
+      c.putGlue(n('example.'), { set: set('ns.other.', RRType.A, 300), rank: Rank.ADDITIONAL, origin });
+      c.put({ set: set('www.example.', RRType.A, 300), rank: Rank.ANSWER_AUTH, origin });
+      c.putNegative(negative('nope.example.'), 300);
+      c.put({ set: set('www.other.', RRType.A, 300), rank: Rank.ANSWER_AUTH, origin });
+      // a label holding "|" and a zero byte must not confuse the walk over the keys
+      c.put({ set: { ...set('www.other.', RRType.A, 300), owner: Uint8Array.from([3, 0x7c, 0, 0x7c, ...n('example.')]) }, rank: Rank.ANSWER_AUTH, origin });
+    };
+    fill();
+    expect(c.flush({ names: [n('WWW.example.')], suffixes: [] })).toBe(1);
+    expect(c.get(n('www.example.'), RRType.A)).toBeNull();
+    expect(c.get(n('example.'), RRType.NS, 0)).not.toBeNull();
+    fill();
+    expect(c.flush({ names: [], suffixes: [n('example.')] })).toBe(5);
+    expect([c.delegation(n('www.example.'), false), c.getGlue(n('example.'), n('ns.other.'), RRType.A), c.getNegative(n('nope.example.'), RRType.A)]).toEqual([null, null, null]);
+    expect(c.get(n('www.other.'), RRType.A)).not.toBeNull();
+    // glue is flushed by its owner's name too, whatever delegation it came with
+    fill();
+    expect(c.flush({ names: [n('ns.other.')], suffixes: [] })).toBe(1);
+    fill();
+    expect(c.flush(null)).toBe(6);
+    expect(c.size).toBe(0);
+  });
 });

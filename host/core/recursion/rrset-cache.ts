@@ -8,6 +8,7 @@
  * Bounded by entries and bytes, least recently used out first. Shared by every query of a node.
  */
 
+import { inScope, type FlushScope } from '../cache.js';
 import { RRType } from '../dns/rr-types.js';
 import { u32 } from '../dns/wire.js';
 import type { RRset } from './message.js';
@@ -112,6 +113,15 @@ export function signatureLife(s: RRset, nowMs: number): number {
   return left;
 }
 
+/** Where the name key that starts at `from` in `key` ends (just past its root label). */
+function nameEnd(key: string, from: number): number {
+  let i = from;
+  while (i < key.length && key.charCodeAt(i) !== 0) i += key.charCodeAt(i) + 1;
+  return Math.min(i + 1, key.length);
+}
+
+const NO_NAMES: ReadonlySet<string> = new Set();
+
 export class RRsetCache {
   private readonly slots = new Map<string, Slot>();
   private bytes = 0;
@@ -132,6 +142,34 @@ export class RRsetCache {
   clear(): void {
     this.slots.clear();
     this.bytes = 0;
+  }
+
+  /**
+   * Removes the entries in `scope` (every entry for null): RRsets and negative entries of its
+   * names, or of names at and under its suffixes, and glue whose owner is in scope or that came
+   * with a delegation in it. Returns how many went.
+   */
+  flush(scope: FlushScope | null): number {
+    if (!scope) {
+      const n = this.slots.size;
+      this.clear();
+      return n;
+    }
+    const names = new Set(scope.names.map(nameKey));
+    const zones = new Set(scope.suffixes.map(nameKey));
+    let n = 0;
+    for (const [key, slot] of [...this.slots]) {
+      // keys: `p|owner|type`, `n|owner|type`, `x|owner`, `g|zone|owner|type`; a name key is
+      // wire form (length-prefixed labels, then 0), so it is walked, never split on "|"
+      const first = nameEnd(key, 2);
+      const owner = key.slice(2, first);
+      const hit = key[0] === 'g' ? inScope(owner, NO_NAMES, zones) || inScope(key.slice(first + 1, nameEnd(key, first + 1)), names, zones) : inScope(owner, names, zones);
+      if (hit) {
+        this.drop(key, slot);
+        n++;
+      }
+    }
+    return n;
   }
 
   private read<T>(key: string): Hit<T> | null {

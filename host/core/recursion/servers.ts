@@ -221,6 +221,12 @@ export class ServerSelection {
     else this.steering.set(key, { avoid: new Set(rule.avoid), prefer: new Set(rule.prefer) });
   }
 
+  /** Replaces every steering rule with `rules` (the node's rule set, as it changes). */
+  setSteering(rules: Array<{ zone: Uint8Array } & Steering>): void {
+    this.steering.clear();
+    for (const r of rules) this.steer(r.zone, r);
+  }
+
   /** The steering rules in force, by zone key. */
   steeringRules(): Array<{ zone: string; avoid: string[]; prefer: string[] }> {
     return [...this.steering].map(([zone, r]) => ({ zone, avoid: [...r.avoid], prefer: [...r.prefer] }));

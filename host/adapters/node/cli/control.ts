@@ -155,7 +155,7 @@ export const CONTROL_VERBS: Verb[] = [
     const r = await call(t, 'POST', '/reload');
     return print(out, v, r, () => 'reloaded\n');
   }),
-  verb('flush', '[NAME]', 'Drops cached answers: for NAME and every name under it (a zone), or everything without NAME.', { min: 0, max: 1, what: 'NAME' }, {}, async (t, v, a, out) => {
+  verb('flush', '[NAME]', 'Drops cached answers (in recursive mode the iterator RRset cache too): for NAME and every name under it (a zone), or everything without NAME.', { min: 0, max: 1, what: 'NAME' }, {}, async (t, v, a, out) => {
     const r = await call(t, 'POST', `/cache/flush${a[0] ? `?name=${encodeURIComponent(a[0])}` : ''}`);
     return print(out, v, r, () => `flushed ${r.body.flushed} entries${a[0] ? ` at and under ${a[0]}` : ''}\n`);
   }),
