@@ -266,14 +266,17 @@ export class DataScope {
   /**
    * A unit, by `key` (the same key in two loads is the same unit: give a canonical spelling).
    * It acts on the exact `names` and on the names at and under `suffixes` (wire form); with
-   * neither, on every name.
+   * neither, on every name. A unit with `avoid` or `prefer` (nameserver addresses, 4 or 16
+   * bytes) steers which nameservers the host's iterator asks for the zones `suffixes`.
    */
-  unit(key: string, phase: Phase, answers: bool, names: Array<Uint8Array>, suffixes: Array<Uint8Array>): void {
+  unit(key: string, phase: Phase, answers: bool, names: Array<Uint8Array>, suffixes: Array<Uint8Array>, avoid: Array<Uint8Array> | null = null, prefer: Array<Uint8Array> | null = null): void {
     // The key is opaque to the host: its UTF-16 code units as they are, with no encoding pass.
     const keyBytes = key.length << 1;
+    const steers = (avoid != null && avoid.length > 0) || (prefer != null && prefer.length > 0);
     let size = 14 + keyBytes;
     for (let i = 0; i < names.length; i++) size += names[i].length;
     for (let i = 0; i < suffixes.length; i++) size += suffixes[i].length;
+    if (steers) size += 8 + this.addressBytes(avoid) + this.addressBytes(prefer);
     this.reserve(size);
     this.u32(<u32>keyBytes);
     memory.copy(this.buf.dataStart + <usize>this.len, changetype<usize>(key), <usize>keyBytes);
@@ -281,11 +284,16 @@ export class DataScope {
     this.buf[this.len++] = <u8>phase;
     let flags: i32 = answers ? ScopeFlag.ANSWERS : 0;
     if (names.length == 0 && suffixes.length == 0) flags |= ScopeFlag.ANY_NAME;
+    if (steers) flags |= ScopeFlag.STEERS;
     this.buf[this.len++] = <u8>flags;
     this.u32(<u32>names.length);
     for (let i = 0; i < names.length; i++) this.bytes(names[i]);
     this.u32(<u32>suffixes.length);
     for (let i = 0; i < suffixes.length; i++) this.bytes(suffixes[i]);
+    if (steers) {
+      this.addresses(avoid);
+      this.addresses(prefer);
+    }
     this.count++;
   }
 
@@ -307,6 +315,22 @@ export class DataScope {
   private u32(v: u32): void {
     store<u32>(this.buf.dataStart + <usize>this.len, bswap<u32>(v));
     this.len += 4;
+  }
+
+  private addressBytes(list: Array<Uint8Array> | null): i32 {
+    let n = 0;
+    if (list != null) for (let i = 0; i < list.length; i++) n += 1 + list[i].length;
+    return n;
+  }
+
+  private addresses(list: Array<Uint8Array> | null): void {
+    const n = list == null ? 0 : list.length;
+    this.u32(<u32>n);
+    for (let i = 0; i < n; i++) {
+      const a = list![i];
+      this.buf[this.len++] = <u8>a.length;
+      this.bytes(a);
+    }
   }
 
   private bytes(b: Uint8Array): void {

@@ -224,6 +224,31 @@ describe('validation', () => {
   });
 });
 
+describe('steering (avoid-ns, prefer-ns)', () => {
+  it('is accepted, acts on no request (the host steers its iterator from the scope report) and is not called for', () => {
+    const h = app('phase = resolve qname-suffix com,net avoid-ns 192.0.2.1,2001:DB8::1 prefer-ns 192.0.2.2\nphase = resolve qname-suffix . prefer-ns 192.0.2.9\n');
+    const r = h.query('www.example.com', { phase: 'resolve' });
+    expect([r.verdict, r.tags, r.ctx.route]).toEqual(['continue', [], '']);
+    // a set of only steering rules has no per-request rule in any phase
+    expect([0, 1, 2, 3].map((p) => h.app.runsIn(p))).toEqual([false, false, false, false]);
+  });
+
+  it('refuses, with line and column, what a steering rule cannot be', () => {
+    const bad = (rule: string) => errors(`# steering\n${rule}\n`);
+    expect(bad('phase = resolve qname-suffix com avoid-ns 192.0.2.300')).toEqual(['2:43: "192.0.2.300" is not an IPv4 or IPv6 address (avoid-ns takes nameserver addresses)']);
+    expect(bad('phase = resolve qname-suffix com prefer-ns ns1.example.com')).toEqual(['2:44: "ns1.example.com" is not an IPv4 or IPv6 address (prefer-ns takes nameserver addresses)']);
+    expect(bad('phase = pre-cache qname-suffix com avoid-ns 192.0.2.1')).toEqual(['2:1: avoid-ns and prefer-ns steer the nameservers the iterator asks: they act in phase = resolve']);
+    expect(bad('phase = resolve avoid-ns 192.0.2.1')).toEqual(['2:1: a steering rule names its zones with qname-suffix (qname-suffix . for every zone)']);
+    for (const m of ['qname www.com', 'qtype A', 'client 10.0.0.0/8', 'tag vip', 'transport udp']) {
+      expect(bad(`phase = resolve qname-suffix com ${m} avoid-ns 192.0.2.1`)[0]).toBe('2:1: a steering rule (avoid-ns, prefer-ns) applies to every query to its zones: it takes qname-suffix and no other matcher');
+    }
+    expect(bad('phase = resolve qname-suffix com avoid-ns 192.0.2.1 forward-to alt')).toEqual(['2:1: a steering rule (avoid-ns, prefer-ns) takes no other action; write that action in a rule of its own']);
+    expect(bad('phase = resolve qname-suffix com avoid-ns 192.0.2.1 prefer-ns 192.0.2.1')).toEqual(['2:1: a steering rule both avoids and prefers the same address']);
+    expect(bad('phase = resolve qname-suffix com avoid-ns 192.0.2.1\nphase = resolve qname-suffix net,COM. prefer-ns 192.0.2.2')).toEqual(['3:1: zone com. is steered by the rule on line 2 already (one steering rule per zone)']);
+    expect(bad('phase = resolve qname-suffix com avoid-ns')).toEqual(['2:34: "avoid-ns" needs a value']);
+  });
+});
+
 describe('index', () => {
   it('answers from 10,000 rules by name and tag, and loads them', () => {
     const rules: string[] = [];

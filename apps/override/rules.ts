@@ -1,7 +1,7 @@
 // Rule sets: the compiled form and the parser. The grammar is in docs/rules.md; every error
 // carries its line and column, and a rule set with any error is refused as a whole.
 
-import { isSubdomain, lower, lowerName, nameFromString } from "../../assembly/name";
+import { isSubdomain, lower, lowerName, nameFromString, nameToString } from "../../assembly/name";
 import { ipv4, ipv6, txt } from "../../assembly/rdata";
 import { typeFromName, rcodeFromName } from "../../assembly/rrtypes";
 import { CLIENT_TRANSPORTS, TRANSPORT_NAMES } from "../../assembly/context";
@@ -53,6 +53,13 @@ export class Rule {
   forwardTo: string = "";
   disableApps: Array<string> = new Array<string>();
   ttlCap: u32 = 0;
+  // Steering (resolve phase, zones by qname-suffix): nameserver addresses, 4 or 16 bytes.
+  avoidNs: Array<Uint8Array> = new Array<Uint8Array>();
+  preferNs: Array<Uint8Array> = new Array<Uint8Array>();
+
+  get steers(): bool {
+    return this.avoidNs.length + this.preferNs.length > 0;
+  }
 
   get responds(): bool {
     return this.respondRcode >= 0 || this.records.length > 0;
@@ -222,6 +229,24 @@ export function parseCidr(s: string): Cidr | null {
   return new Cidr(v6 ? 6 : 4, bytes, prefix);
 }
 
+function sameBytes(a: Uint8Array, b: Uint8Array): bool {
+  if (a.length != b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] != b[i]) return false;
+  return true;
+}
+
+function hasBytes(list: Array<Uint8Array>, b: Uint8Array): bool {
+  for (let i = 0; i < list.length; i++) if (sameBytes(list[i], b)) return true;
+  return false;
+}
+
+/** A map key for a lower-cased wire name. */
+function bytesKey(b: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < b.length; i++) s += String.fromCharCode(b[i]);
+  return s;
+}
+
 function contains(list: Array<string>, s: string): bool {
   for (let i = 0; i < list.length; i++) if (list[i] == s) return true;
   return false;
@@ -245,6 +270,30 @@ class Ctx {
 }
 
 /**
+ * A steering rule (avoid-ns, prefer-ns) is not a request's rule: it changes which nameservers
+ * the iterator asks for its zones, for every query the node sends there (a client's, or one the
+ * iterator makes for an NS address or a key), so it takes zones and addresses only.
+ */
+function checkSteering(rule: Rule, c: Ctx, col: i32, steered: Map<string, i32>): void {
+  if (rule.phase != Phase.RESOLVE) c.fail(col, "avoid-ns and prefer-ns steer the nameservers the iterator asks: they act in phase = resolve");
+  if (rule.qnames.length + rule.qtypes.length + rule.clients.length + rule.tags.length > 0 || rule.transports != 0 || rule.rcodes != 0) {
+    c.fail(col, "a steering rule (avoid-ns, prefer-ns) applies to every query to its zones: it takes qname-suffix and no other matcher");
+  }
+  const others = rule.setTags.length + rule.clearTags.length + rule.disableApps.length + rule.records.length > 0 ||
+    rule.respondRcode >= 0 || rule.forwardTo.length > 0 || rule.ttlCap > 0;
+  if (others) c.fail(col, "a steering rule (avoid-ns, prefer-ns) takes no other action; write that action in a rule of its own");
+  if (rule.suffixes.length == 0) c.fail(col, "a steering rule names its zones with qname-suffix (qname-suffix . for every zone)");
+  for (let k = 0; k < rule.avoidNs.length; k++) {
+    if (hasBytes(rule.preferNs, rule.avoidNs[k])) c.fail(col, "a steering rule both avoids and prefers the same address");
+  }
+  for (let k = 0; k < rule.suffixes.length; k++) {
+    const key = bytesKey(rule.suffixes[k]);
+    if (steered.has(key)) c.fail(col, "zone " + nameToString(rule.suffixes[k]) + " is steered by the rule on line " + steered.get(key).toString() + " already (one steering rule per zone)");
+    else steered.set(key, c.line);
+  }
+}
+
+/**
  * Parses and validates a whole rule set. `groups` and `apps` are what forward-to and
  * disable-app may name; an entry "*" accepts any (offline checks without a config).
  */
@@ -252,6 +301,8 @@ export function parseRules(text: string, groups: Array<string>, apps: Array<stri
   const result = new ParseResult();
   const set = new RuleSet();
   const seen = new Map<string, i32>();
+  // zone (lower-cased wire name) -> line of the steering rule that names it
+  const steered = new Map<string, i32>();
   const lines = text.split("\n");
   for (let li = 0; li < lines.length; li++) {
     const lineNo = li + 1;
@@ -367,6 +418,16 @@ export function parseRules(text: string, groups: Array<string>, apps: Array<stri
           c.fail(val.col, "disable-app names app \"" + val.text + "\", which is not installed (apps: " + apps.join(", ") + ")");
         }
         rule.disableApps.push(val.text);
+      } else if (word == "avoid-ns" || word == "prefer-ns") {
+        const items = val.text.split(",");
+        for (let k = 0; k < items.length; k++) {
+          const a = items[k].includes(":") ? ipv6(items[k]) : ipv4(items[k]);
+          if (a == null) c.fail(val.col, "\"" + items[k] + "\" is not an IPv4 or IPv6 address (" + word + " takes nameserver addresses)");
+          else {
+            const list = word == "avoid-ns" ? rule.avoidNs : rule.preferNs;
+            if (!hasBytes(list, a)) list.push(a);
+          }
+        }
       } else if (word == "ttl-cap") {
         let v: u64 = 0;
         let ok = val.text.length > 0 && val.text.length <= 10;
@@ -385,10 +446,18 @@ export function parseRules(text: string, groups: Array<string>, apps: Array<stri
       i += used;
     }
     if (result.errors.length > before) continue;
+    if (rule.steers) {
+      // A duplicate names the zones of an earlier one: checkSteering refuses it as such.
+      checkSteering(rule, c, toks[0].col, steered);
+      if (result.errors.length > before) continue;
+      // Not a request's rule: the host applies it to the iterator, from the scope report.
+      result.scope.unit(canonical, <Phase>phase, false, NO_NAMES, rule.suffixes, rule.avoidNs, rule.preferNs);
+      continue;
+    }
     // Rules that cannot do anything, or cannot ever match, are mistakes worth refusing.
     const hasAction = rule.setTags.length + rule.clearTags.length + rule.disableApps.length + rule.records.length > 0 ||
       rule.respondRcode >= 0 || rule.forwardTo.length > 0 || rule.ttlCap > 0;
-    if (!hasAction) c.fail(toks[0].col, "rule has no action (set-tag, clear-tag, respond, forward-to, disable-app, ttl-cap)");
+    if (!hasAction) c.fail(toks[0].col, "rule has no action (set-tag, clear-tag, respond, forward-to, disable-app, ttl-cap, avoid-ns, prefer-ns)");
     if (rule.responds && rule.forwardTo.length > 0) c.fail(toks[0].col, "a rule cannot both respond and forward-to");
     if (rule.respondRcode >= 0 && rule.records.length > 0 && rule.respondRcode != 0) c.fail(toks[0].col, "respond with records means NOERROR; drop the rcode");
     if (rule.forwardTo.length > 0 && (RESPONSE_PHASES & (1 << phase)) != 0) c.fail(toks[0].col, "forward-to only acts in " + QUERY_PHASE_LIST);

@@ -7,11 +7,15 @@
  * ```
  * report = format:u8 (1)  count:u32  unit{count}
  * unit   = key_len:u32 key  phase:u8  flags:u8  names:u32 name{names}  suffixes:u32 name{suffixes}
+ *          [ avoid:u32 address{avoid}  prefer:u32 address{prefer} ]   ; with STEERS only
+ * address = len:u8 (4 | 16)  bytes{len}
  * ```
  * Integers are big-endian; names are uncompressed wire form.
  */
 
+import { RRType } from '../core/dns/rr-types.js';
 import { PHASE_COUNT } from '../core/phases.js';
+import { addressOf } from '../core/recursion/names.js';
 
 export const DATA_SCOPE_FORMAT = 1;
 /** The largest report the host reads (a 1 MiB rule set reports about 3 MiB at most). */
@@ -22,8 +26,13 @@ export const ScopeFlag = {
   ANY_NAME: 1,
   /** The unit answers the queries it matches itself (a rule that responds). */
   ANSWERS: 2,
+  /**
+   * The unit steers which nameservers the host's iterator asks for the zones of its suffixes
+   * (an override rule with avoid-ns / prefer-ns): the address lists follow its names.
+   */
+  STEERS: 4,
 } as const;
-const KNOWN_FLAGS = ScopeFlag.ANY_NAME | ScopeFlag.ANSWERS;
+const KNOWN_FLAGS = ScopeFlag.ANY_NAME | ScopeFlag.ANSWERS | ScopeFlag.STEERS;
 
 export interface UnitScope {
   phase: number;
@@ -33,6 +42,8 @@ export interface UnitScope {
   names: Uint8Array[];
   /** Names at and under which the unit acts, in wire form. */
   suffixes: Uint8Array[];
+  /** With STEERS: nameserver addresses (text, as the iterator writes them) to avoid and to prefer for the zones `suffixes`. */
+  steer?: { avoid: string[]; prefer: string[] };
 }
 
 /** The units of one load, by key (the app's identity of a unit: the same key is the same unit). */
@@ -85,6 +96,20 @@ export function decodeDataScope(bytes: Uint8Array): DataScope {
     return out;
   };
 
+  const addresses = (what: string): string[] => {
+    const n = u32(what);
+    if (n > bytes.length - p) throw new DataScopeError(`${n} ${what} cannot fit in the report`);
+    const out: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const len = u8('an address');
+      if (len !== 4 && len !== 16) throw new DataScopeError(`address of ${len} bytes at byte ${p - 1}`);
+      need(len, 'an address');
+      out.push(addressOf(len === 4 ? RRType.A : RRType.AAAA, bytes.subarray(p, p + len))!);
+      p += len;
+    }
+    return out;
+  };
+
   const format = u8('the format');
   if (format !== DATA_SCOPE_FORMAT) throw new DataScopeError(`report format ${format}; this host reads format ${DATA_SCOPE_FORMAT}`);
   const count = u32('the unit count');
@@ -105,6 +130,10 @@ export function decodeDataScope(bytes: Uint8Array): DataScope {
       names: names('names'),
       suffixes: names('suffixes'),
     };
+    if (flags & ScopeFlag.STEERS) {
+      unit.steer = { avoid: addresses('addresses to avoid'), prefer: addresses('addresses to prefer') };
+      if (unit.suffixes.length === 0 || unit.names.length > 0) throw new DataScopeError(`unit ${i}: STEERS names its zones as suffixes, and only them`);
+    }
     if (unit.anyName && (unit.names.length || unit.suffixes.length)) throw new DataScopeError(`unit ${i}: ANY_NAME with names`);
     if (units.has(key)) throw new DataScopeError(`unit ${i}: a second unit with the key of an earlier one`);
     units.set(key, unit);

@@ -128,6 +128,11 @@ export class AppDataManager {
     return this.chain().app(this.app) ? this.state : null;
   }
 
+  /** The scope the app reported for the data it runs (null: no data, none reported, or the app is out of the chain). */
+  get currentScope(): DataScope | null {
+    return this.current ? this.scope : null;
+  }
+
   get text(): string | null {
     return this.bytes && this.current ? new TextDecoder().decode(this.bytes) : null;
   }

@@ -79,6 +79,8 @@ export class ResolverNode<M extends MetricsSink = MetricsSink> {
   private readonly reloadFailures: Counter;
   /** The iterator of recursive mode and the settings it was made with (kept across reloads that keep them: its caches). */
   private iterator: { key: string; it: IterativeResolver } | null = null;
+  /** Steering rules are in the rule set but no iterator runs them (said once, not per change). */
+  private steeringIdle = false;
   /** The local root copy as the iterator's start for the root zone. */
   private readonly localRoot = new LocalRoot(() => this.chain);
   /** Negative trust anchors (RFC 7646): the node's, kept across configs. */
@@ -169,7 +171,25 @@ export class ResolverNode<M extends MetricsSink = MetricsSink> {
    * flushed at once, so a reroute applies to the next query, not after max_ttl (docs/rules.md).
    */
   private flushForRules(change: DataChange): void {
+    this.followSteering();
     if (this.resolver) flushForRuleChange(this.resolver, change);
+  }
+
+  /**
+   * The steering rules of the rule set that runs (avoid-ns / prefer-ns, reported by the override
+   * app with its scope) go to the iterator, all of them at once, whenever the rules or the
+   * iterator change: a push, a clear, the override app off or on, a new iterator.
+   */
+  private followSteering(): void {
+    const rules: Array<{ zone: Uint8Array; avoid: string[]; prefer: string[] }> = [];
+    for (const u of this.rules.currentScope?.values() ?? []) {
+      if (u.steer) for (const zone of u.suffixes) rules.push({ zone, ...u.steer });
+    }
+    const it = this.iterator?.it;
+    if (it) it.setSteering(rules);
+    const idle = rules.length > 0 && !it;
+    if (idle && !this.steeringIdle) this.logger.log('warn', 'the rule set steers nameservers (avoid-ns, prefer-ns), which acts only in recursive mode', { zones: rules.length });
+    this.steeringIdle = idle;
   }
 
   /**
@@ -382,6 +402,7 @@ export class ResolverNode<M extends MetricsSink = MetricsSink> {
     this.data.restore();
     this.zone?.restore();
     this.running = b.rc;
+    this.followSteering();
     this.configText = text;
     this.configSource = source;
     // The previous hash goes: one node runs one config (the drift alert counts hashes).

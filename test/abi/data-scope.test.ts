@@ -6,7 +6,7 @@
  */
 
 import { describe, expect, it } from 'vitest';
-import { decodeDataScope, DataScopeError } from '../../host/abi/data-scope.js';
+import { decodeDataScope, DataScopeError, ScopeFlag } from '../../host/abi/data-scope.js';
 import { buildImports, CallState, recordDataScope } from '../../host/abi/imports.js';
 import { Status } from '../../host/abi/verdict.js';
 import { WasmAppChain } from '../../host/apps/app-chain.js';
@@ -89,6 +89,28 @@ describe('a rule change flushes what the override app reported', () => {
       { key: 'pre-cache qname-suffix corp respond nxdomain', phase: 0, answers: true, anyName: false, names: [], suffixes: ['corp.'] },
       { key: 'resolve qname a.test qname-suffix test forward-to alt', phase: 2, answers: false, anyName: false, names: ['a.test.'], suffixes: [] },
     ]);
+  });
+
+  it('a steering rule reports its zones and the addresses to avoid and prefer, as the iterator writes them', async () => {
+    const h = harnessFor('override', { host: { upstream_groups: 'default,alt' } });
+    const { scope } = recordDataScope(() => h.loadText('phase = resolve qname-suffix Com,net. avoid-ns 192.0.2.1,2001:DB8:0::1 prefer-ns 192.0.2.2\n'));
+    expect([...scope!.values()].map((u) => ({ ...u, suffixes: u.suffixes.map(nameToText) }))).toEqual([
+      { phase: 2, answers: false, anyName: false, names: [], suffixes: ['com.', 'net.'], steer: { avoid: ['192.0.2.1', '2001:db8::1'], prefer: ['192.0.2.2'] } },
+    ]);
+    // added or removed, it flushes the answers of its zones (they may have come from the avoided servers)
+    expect(show((await override().apply('phase = resolve qname-suffix example avoid-ns 192.0.2.1\n')) as Affected)).toEqual({ names: [], suffixes: ['example.'] });
+  });
+
+  it('refuses a steering unit whose addresses are malformed or that names no zone', () => {
+    const unit = (suffixes: Uint8Array[], addr: number[]) => {
+      // format 1, one unit keyed "k", phase resolve, STEERS, no names, the suffixes, one address to avoid, none to prefer
+      const parts = [[1, 0, 0, 0, 1], [0, 0, 0, 1, 0x6b], [2, ScopeFlag.STEERS], [0, 0, 0, 0], [0, 0, 0, suffixes.length], ...suffixes.map((x) => [...x]), [0, 0, 0, 1], addr, [0, 0, 0, 0]];
+      return Uint8Array.from(parts.flat());
+    };
+    expect([...decodeDataScope(unit([textToName('com.')], [4, 192, 0, 2, 1])).values()][0]!.steer).toEqual({ avoid: ['192.0.2.1'], prefer: [] });
+    expect(() => decodeDataScope(unit([textToName('com.')], [5, 1, 2, 3, 4, 5]))).toThrow(/address of 5 bytes/);
+    expect(() => decodeDataScope(unit([textToName('com.')], [16, 1, 2]))).toThrow(/report ends inside an address/);
+    expect(() => decodeDataScope(unit([], [4, 192, 0, 2, 1]))).toThrow(/STEERS names its zones as suffixes/);
   });
 
   it('switching the app off and on flushes what its rules reported', async () => {

@@ -180,8 +180,8 @@ describe('ABI v1 golden values', () => {
     expect(guestEnum('tables.generated.ts', 'CtxField')).toEqual({ ROUTE: 1, DISABLE_APP: 2, TTL_CAP: 3 });
     expect(Status).toEqual({ OK: 0, INVALID: -1, LIMIT: -2 });
     expect(guestEnum('tables.generated.ts', 'Status')).toEqual({ OK: 0, INVALID: -1, LIMIT: -2 });
-    expect([DATA_SCOPE_FORMAT, ScopeFlag]).toEqual([1, { ANY_NAME: 1, ANSWERS: 2 }]);
-    expect(guestEnum('tables.generated.ts', 'ScopeFlag')).toEqual({ ANY_NAME: 1, ANSWERS: 2 });
+    expect([DATA_SCOPE_FORMAT, ScopeFlag]).toEqual([1, { ANY_NAME: 1, ANSWERS: 2, STEERS: 4 }]);
+    expect(guestEnum('tables.generated.ts', 'ScopeFlag')).toEqual({ ANY_NAME: 1, ANSWERS: 2, STEERS: 4 });
     expect(guestEnum('sdk.ts', 'LogLevel')).toEqual({ DEBUG: 0, INFO: 1, WARN: 2, ERROR: 3 });
     expect(MAX_MESSAGE_BYTES).toBe(65535);
   });
