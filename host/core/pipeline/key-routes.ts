@@ -30,7 +30,7 @@ export class KeyRoutes {
     const zones = new Map<string, string>();
     for (const [zone, route] of Object.entries(routes)) {
       try {
-        zones.set(nameToText(lowerName(textToName(zone))), route);
+        zones.set(nameToText(lowerName(textToName(zone.endsWith('.') ? zone : `${zone}.`))), route);
       } catch {
         // Not a name: the forward app refuses such a table when the config loads.
       }
