@@ -167,6 +167,12 @@ export const configSchema = z.strictObject({
       hide_identity: z.boolean().default(false),
       /** REFUSED (EDE 18) for version.bind and version.server instead of the version. */
       hide_version: z.boolean().default(false),
+      /**
+       * Processes answering on the same listeners (Node): 1 is one process; N > 1 forks N
+       * workers that share every DNS and DoH socket, under a primary that holds the admin API
+       * and relays to them (docs/operations.md, "All the cores"); "auto" is one per core.
+       */
+      workers: z.union([z.number().int().min(1).max(256), z.literal('auto')]).default(1),
     })
     .prefault({}),
   /**

@@ -55,6 +55,7 @@ const cases: Array<{ name: string; toml: string; expect: RegExp[] }> = [
   { name: 'a TOML syntax error', toml: `${base}[cache\n`, expect: [/:\d+:\d+: /] },
   { name: 'a DoT listener whose certificate does not exist', toml: `${server}dot = ["127.0.0.1:0"]\ntls_cert = "/no/such/cert.pem"\ntls_key = "/no/such/key.pem"\n${upstreams}`, expect: [/: server\.tls_cert: cannot read \/no\/such\/cert\.pem: no such file \(ENOENT\)$/, /: server\.tls_key: cannot read /] },
   { name: "a TLS upstream group's CA file that does not exist", toml: `${server}[upstreams.default]\nservers = ["127.0.0.1:853"]\ntls = true\ntls_ca = "/no/such/ca.pem"\n`, expect: [/: upstreams\.default\.tls_ca: cannot read \/no\/such\/ca\.pem: no such file \(ENOENT\)$/] },
+  { name: 'two workers on a port picked at start', toml: `[server]\nlisten = ["127.0.0.1:0"]\nworkers = 2\n${upstreams}`, expect: [/: server\.listen: "127\.0\.0\.1:0": 2 workers \(server\.workers\) share each listener, so it needs a fixed port, not 0$/] },
 ];
 
 describe('config check, serve and reload refuse the same configs with the same messages', () => {

@@ -26,6 +26,14 @@ import { UdpServer } from './udp-server.js';
 export interface EdgeNodeOptions extends NodePlatformOptions {
   /** The config text (for its hash in /status). */
   configText?: string;
+  /**
+   * A worker process of a node with `server.workers` > 1 (cluster.ts): its primary listens for
+   * the admin API and relays requests to `admin.handle`, so the admin routes are built but no
+   * admin listener is opened, and the start-up line is the primary's to say.
+   */
+  worker?: number;
+  /** Called once the node and its admin routes exist, before any listener opens (a worker takes its primary's run-time state here). */
+  beforeListen?: (edge: EdgeNode) => Promise<void>;
 }
 
 export interface Listening {
@@ -127,6 +135,12 @@ export class EdgeNode {
     const gate = new ClientGate(c, this.node.metrics, dropped);
     this.gate = gate;
     try {
+      if (c.admin.listen) {
+        const { host, port } = splitHostPort(c.admin.listen);
+        this.admin = new AdminServer({ host, port, token: adminToken(c, configBaseDir(this.opts.configPath), this.logger) }, this.logger);
+        adminRoutes(this.admin, this.node, { baseDir: configBaseDir(this.opts.configPath), reload: () => this.reload(), queryLog: this.queryLog });
+      }
+      await this.opts.beforeListen?.(this);
       for (const l of c.server.listen) {
         const { host, port } = splitHostPort(l);
         const bound = await this.bindPair(l, host, port, get, dropped, truncated, tcpOpen, conns, gate);
@@ -164,12 +178,7 @@ export class EdgeNode {
         this.listening.doh.push({ ...(await s.listen()), tls: tls !== 'http' });
         this.doh.push(s);
       }
-      if (c.admin.listen) {
-        const { host, port } = splitHostPort(c.admin.listen);
-        this.admin = new AdminServer({ host, port, token: adminToken(c, configBaseDir(this.opts.configPath), this.logger) }, this.logger);
-        adminRoutes(this.admin, this.node, { baseDir: configBaseDir(this.opts.configPath), reload: () => this.reload(), queryLog: this.queryLog });
-        this.listening.admin = await this.admin.listen();
-      }
+      if (this.admin && this.opts.worker === undefined) this.listening.admin = await this.admin.listen();
     } catch (e) {
       await this.close(0);
       throw e;
@@ -179,7 +188,8 @@ export class EdgeNode {
     // doh=https://127.0.0.1:8053/dns-query,http://[::1]:8080/dns-query dot=127.0.0.1:8853
     // admin=http://127.0.0.1:9153
     const dns = this.listening.dns.map(hostPortText).join(',');
-    this.logger.log('info', 'edge-resolver listening', {
+    this.logger.log('info', this.opts.worker === undefined ? 'edge-resolver listening' : 'worker listening', {
+      ...(this.opts.worker !== undefined ? { worker: this.opts.worker } : {}),
       node: c.node_id,
       udp: dns,
       tcp: dns,
@@ -275,6 +285,18 @@ export class EdgeNode {
   }
 
   /** Graceful: stop accepting, let requests in progress finish (up to `graceMs`), then close. */
+  /** The listeners' addresses as the start-up line gives them (a worker's, for its primary's line). */
+  listenerSummary(): Record<string, string> {
+    const c = this.node.currentConfig;
+    const dns = this.listening.dns.map(hostPortText).join(',');
+    return {
+      udp: dns,
+      tcp: dns,
+      doh: this.listening.doh.map((a) => `${a.tls ? 'https' : 'http'}://${hostPortText(a)}${c.server.doh_path}`).join(','),
+      ...(this.listening.dot.length ? { dot: this.listening.dot.map(hostPortText).join(',') } : {}),
+    };
+  }
+
   async close(graceMs = this.node.currentConfig.server.shutdown_grace_ms): Promise<void> {
     for (const s of this.udp) s.stopAccepting();
     for (const s of this.tcp) s.stopAccepting();

@@ -9,6 +9,7 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { availableParallelism } from 'node:os';
 import { createSecureContext } from 'node:tls';
 import type { Config } from '../../core/config.js';
 import { describeFsError } from './cli/args.js';
@@ -19,6 +20,17 @@ import { describeFsError } from './cli/args.js';
  */
 export function nodeConfigProblems(c: Config, baseDir = process.cwd()): string[] {
   const problems = upstreamCaProblems(c, baseDir);
+  const workers = workerCount(c);
+  if (workers > 1) {
+    for (const k of ['listen', 'dot', 'doh', 'doh_http'] as const) {
+      for (const l of c.server[k]) if (/:0$/.test(l)) problems.push(`server.${k}: "${l}": ${workers} workers (server.workers) share each listener, so it needs a fixed port, not 0`);
+    }
+    for (const k of ['doh', 'dot'] as const) {
+      if (c.server[k].length > 0 && (c.server.tls_cert === undefined || c.server.tls_key === undefined)) {
+        problems.push(`server.${k}: ${workers} workers (server.workers) need server.tls_cert and server.tls_key: each would make its own self-signed certificate`);
+      }
+    }
+  }
   const { tls_cert: cert, tls_key: key } = c.server;
   // The HTTPS DoH and the DoT listeners use them; without such a listener they are not read.
   if ((c.server.doh.length === 0 && c.server.dot.length === 0) || cert === undefined || key === undefined) return problems;
@@ -62,4 +74,9 @@ function upstreamCaProblems(c: Config, baseDir: string): string[] {
     }
   }
   return problems;
+}
+
+/** `server.workers` as a number of processes ("auto": one per core). */
+export function workerCount(c: Config): number {
+  return c.server.workers === 'auto' ? availableParallelism() : c.server.workers;
 }

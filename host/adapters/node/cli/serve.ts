@@ -10,6 +10,8 @@ import { consoleLogger } from '../../../core/log.js';
 import { defaultConfigText } from '../default-config.js';
 import { ResolverNode } from '../../../node/resolver-node.js';
 import { EdgeNode } from '../edge-node.js';
+import { runPrimary, serveWorker, takePrimaryState, workerIndex } from '../cluster.js';
+import { workerCount } from '../node-checks.js';
 import { nodePlatform } from '../node-platform.js';
 import { EXIT, describeFsError, dispatch, parseCommand, type Command, type Out } from './args.js';
 
@@ -147,6 +149,26 @@ export async function serve(argv: string[], out: Out): Promise<number> {
   const overrides = (c: Config) => validateConfig(applyServeFlags(c, values), 'command line');
   const config = overrides(base);
   const logger = consoleLogger(config.log.level, undefined, config.log.format);
+  const worker = workerIndex();
+  if (worker === undefined && workerCount(config) > 1) {
+    // The primary of server.workers processes (cluster.ts): it answers no queries itself. The
+    // config is checked here as serve checks it, once, rather than by every worker in turn.
+    await ResolverNode.check(nodePlatform({ configPath: path, logger: consoleLogger('error', () => undefined), overrides }), text, path ?? 'embedded config');
+    const code = await runPrimary(config, {
+      count: workerCount(config),
+      configPath: path,
+      logger,
+      onStopRequest: (stop) => {
+        process.on('SIGINT', () => stop('SIGINT'));
+        process.on('SIGTERM', () => stop('SIGTERM'));
+        watchNpmAncestors(() => {
+          logger.log('warn', 'the npm process that started this node is gone; shutting down');
+          stop('npm exited');
+        });
+      },
+    });
+    process.exit(code);
+  }
   // The signal handlers go in before the node starts, so a SIGTERM that arrives while it is
   // starting (making a certificate, loading a zone) stops it once it is up rather than killing
   // the process half-way; a SIGHUP then has nothing to reload yet.
@@ -161,6 +183,8 @@ export async function serve(argv: string[], out: Out): Promise<number> {
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGHUP', () => {
+    // A worker's reloads come from its primary, which got the signal.
+    if (worker !== undefined) return;
     if (!node) return logger.log('warn', 'SIGHUP while starting; nothing to reload yet');
     // Without --config there is no file to read again: say so rather than ignore the signal.
     if (!path) return logger.log('warn', 'SIGHUP: this node runs the embedded config; nothing to reload (start it with --config FILE)');
@@ -169,10 +193,14 @@ export async function serve(argv: string[], out: Out): Promise<number> {
   // A rejection nothing awaited is a bug in background work (a watch, a timer), not a reason to
   // stop answering: Node's default would end the process. Log it loudly and keep serving.
   process.on('unhandledRejection', (e) => logger.log('error', 'unhandled rejection in background work (a bug; please report it)', { error: (e as Error)?.stack ?? String(e) }));
-  node = await EdgeNode.start(config, { configPath: path, configText: text, logger, overrides });
+  node = await EdgeNode.start(config, { configPath: path, configText: text, logger, overrides, ...(worker !== undefined ? { worker, beforeListen: (edge) => takePrimaryState(edge, logger) } : {}) });
   if (stopping) {
     await node.close();
     process.exit(0);
+  }
+  if (worker !== undefined) {
+    serveWorker(node, worker, logger, () => stop('primary'));
+    return new Promise<number>(() => undefined);
   }
   // Started by `npm start` or `npx`: npm forwards SIGINT and SIGTERM but not SIGHUP, and npx keeps
   // a shell in between that forwards nothing, so either can end and leave this node running,
