@@ -35,7 +35,7 @@ measure() {
   local hz; hz=$(getconf CLK_TCK)
   local cpu_us="—"
   [ "$q" -gt 0 ] && cpu_us=$(awk -v d=$((c1 - c0)) -v hz="$hz" -v q="$q" 'BEGIN {printf "%.1f", d / hz * 1e6 / q}')
-  local rss; rss=$(awk '/VmRSS/ {printf "%.0f", $2 / 1024}' "/proc/$pid/status")
+  local rss; rss=$(peers_rss_mib "$pid")
   local mq ma mm; mq=$(median "${qps[@]}"); ma=$(median "${avg[@]}"); mm=$(median "${max[@]}")
   local ratio="—"
   if [ -n "$ub_qps" ] && [ "$ub_qps" != 0 ]; then ratio=$(awk -v a="$mq" -v b="$ub_qps" 'BEGIN {printf "%.2f", a / b}'); fi

@@ -5,15 +5,20 @@
 #                                    returns 1 (nothing started) when NAME is not installed or has
 #                                    no mode for WORKLOAD
 #   peers_cpu_ticks PID              user + system clock ticks of PID, all its threads
+#   peers_rss_mib PID                resident memory of PID, MiB
 #   peers_versions                   one line naming the peers' versions
 #
 # Needs from the caller: $work, $bench_root, $AUTH_PORT (NSD with example.test), $work/root.zone,
 # $anchor (the lookalike's DS), and the pids array of lib.sh.
 #
+# PEERS_CPUS (default 0) is the taskset CPU list the server runs on; PEERS_THREADS (default 1)
+# its threads or processes where it has the setting (Unbound num-threads, our server.workers).
+#
 # PEERS_VALIDATE=FILE turns DNSSEC validation on in the servers that take it (Unbound and ours),
 # with FILE (DS records, zone-file form) as their trust anchors; unset, both run without it.
 
 peers_cpu_ticks() { awk '{sub(/^.*\) /, ""); print $12 + $13}' "/proc/$1/stat"; }
+peers_rss_mib() { awk '/VmRSS/ {printf "%.0f", $2 / 1024}' "/proc/$1/status"; }
 
 peers_versions() {
   local v=()
@@ -40,7 +45,7 @@ peers_wait() {
 # peers_run WORKLOAD PORT CMD...: start CMD on core 0, wait for it; 1 (and stopped) if it never answers.
 peers_run() {
   local workload="$1" port="$2"; shift 2
-  taskset -c 0 "$@" > "$work/server.log" 2>&1 &
+  taskset -c "${PEERS_CPUS:-0}" "$@" > "$work/server.log" 2>&1 &
   started_pid=$!
   pids+=("$started_pid")
   if ! peers_wait "$port" "$workload"; then
@@ -57,7 +62,7 @@ peers_start_unbound() {
 server:
   interface: 127.0.0.1@$port
   port: $port
-  num-threads: 1
+  num-threads: ${PEERS_THREADS:-1}
   do-ip6: no
   chroot: ""
   username: ""
@@ -93,7 +98,9 @@ CONF
 peers_start_edge() {
   local workload="$1" port="$2" conf="$work/edge.toml"
   {
-    printf 'node_id = "bench"\n\n[server]\nlisten = ["127.0.0.1:%s"]\n\n[log]\nlevel = "warn"\n\n' "$port"
+    printf 'node_id = "bench"\n\n[server]\nlisten = ["127.0.0.1:%s"]\n' "$port"
+    [ "${PEERS_THREADS:-1}" = 1 ] || printf 'workers = %s\n' "$PEERS_THREADS"
+    printf '\n[log]\nlevel = "warn"\n\n'
     if [ "$workload" != root ]; then
       printf '[upstreams]\ndefault = ["127.0.0.1:%s"]\n\n' "$AUTH_PORT"
     else
