@@ -21,7 +21,7 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-export type SignAlgorithm = 'RSASHA256' | 'RSASHA512' | 'ECDSAP256SHA256' | 'ECDSAP384SHA384' | 'ED25519' | 'ED448' | 'DSA';
+export type SignAlgorithm = 'RSASHA1' | 'RSASHA1-NSEC3-SHA1' | 'RSASHA256' | 'RSASHA512' | 'ECDSAP256SHA256' | 'ECDSAP384SHA384' | 'ED25519' | 'ED448' | 'DSA';
 
 export interface ZoneSpec {
   /** Absolute name: "." or "example.test.". */

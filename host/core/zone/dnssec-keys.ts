@@ -1,7 +1,9 @@
 /**
  * DNSKEY handling with WebCrypto, shared by the zone verifier and the message validator
  * (host/core/dnssec/): key tags (RFC 4034 appendix B), DS digests (RFC 4509, RFC 6605) and DS
- * matching, and importing public keys for RSASHA256/512 (RFC 5702), ECDSA P-256/P-384
+ * matching, and importing public keys for RSASHA1 and RSASHA1-NSEC3-SHA1 (RFC 3110, RFC 5155:
+ * still a MUST for validation, RFC 8624 §3.1, kept by RFC 9904; RFC 9905 retires them for
+ * signing only), RSASHA256/512 (RFC 5702), ECDSA P-256/P-384
  * (RFC 6605), Ed25519 and Ed448 (RFC 8080). Other algorithms are reported as unsupported,
  * never guessed at. Ed448 is in WebCrypto on Node but not on every runtime (Workers lacks it):
  * `algorithmSupported` asks the runtime once, so a zone signed only with Ed448 is insecure
@@ -11,7 +13,7 @@
 import { bufferSource, digest } from './web-crypto.js';
 
 /** The DNSSEC algorithms this code implements; `algorithmSupported` says which the runtime has. */
-export const SUPPORTED_ALGORITHMS: readonly number[] = [8, 10, 13, 14, 15, 16];
+export const SUPPORTED_ALGORITHMS: readonly number[] = [5, 7, 8, 10, 13, 14, 15, 16];
 
 export interface DnskeyInfo {
   flags: number;
@@ -157,6 +159,8 @@ export async function verifierSupports(verifier: SignatureVerifier, algorithm: n
 export function dnskeyJwk(info: DnskeyInfo): JsonWebKey | null {
   const k = info.publicKey;
   switch (info.algorithm) {
+    case 5:
+    case 7:
     case 8:
     case 10: {
       if (k.length < 3) throw new Error('RSA key too short');
@@ -193,6 +197,9 @@ export function dnskeyJwk(info: DnskeyInfo): JsonWebKey | null {
   }
 }
 
+/** The hash of each RSA algorithm (RFC 3110, RFC 5155, RFC 5702). */
+export const RSA_HASH: Readonly<Record<number, 'SHA-1' | 'SHA-256' | 'SHA-512'>> = { 5: 'SHA-1', 7: 'SHA-1', 8: 'SHA-256', 10: 'SHA-512' };
+
 export const webCryptoVerifier: SignatureVerifier = {
   importKey: (info) => importDnskey(info),
   // WebCrypto runs each verification off the main thread; issuing them together keeps it busy
@@ -206,6 +213,8 @@ export const webCryptoVerifier: SignatureVerifier = {
 export async function importDnskey(info: DnskeyInfo): Promise<VerifyKey | null> {
   const k = info.publicKey;
   switch (info.algorithm) {
+    case 5:
+    case 7:
     case 8:
     case 10: {
       // RFC 3110: exponent length (1 octet, or 0 then 2 octets), exponent, modulus
@@ -219,7 +228,7 @@ export async function importDnskey(info: DnskeyInfo): Promise<VerifyKey | null> 
       if (elen === 0 || p + elen >= k.length) throw new Error('bad RSA exponent length');
       const e = k.subarray(p, p + elen);
       const n = k.subarray(p + elen);
-      const hash = info.algorithm === 8 ? 'SHA-256' : 'SHA-512';
+      const hash = RSA_HASH[info.algorithm]!;
       const key = await crypto.subtle.importKey(
         'jwk',
         { kty: 'RSA', n: b64url(n), e: b64url(e), ext: true },
@@ -277,7 +286,7 @@ const ED448_PROBE = Uint8Array.from(
 let ed448: Promise<boolean> | null = null;
 
 /**
- * True when this runtime's WebCrypto can verify `algorithm` (always for 8, 10, 13, 14, 15;
+ * True when this runtime's WebCrypto can verify `algorithm` (always for 5, 7, 8, 10, 13, 14, 15;
  * Ed448 is probed once, and only when a key or anchor names it, since Node warns on first use).
  */
 export function algorithmSupported(algorithm: number): Promise<boolean> | boolean {

@@ -77,7 +77,7 @@ interface NodeKey {
 }
 
 function keyFromJwk(create: typeof createPublicKey, alg: number, jwk: JsonWebKey): NodeKey {
-  const hash = alg === 8 || alg === 13 ? 'sha256' : alg === 10 ? 'sha512' : alg === 14 ? 'sha384' : null;
+  const hash = alg === 5 || alg === 7 ? 'sha1' : alg === 8 || alg === 13 ? 'sha256' : alg === 10 ? 'sha512' : alg === 14 ? 'sha384' : null;
   const key = create({ key: jwk as import('node:crypto').JsonWebKey, format: 'jwk' });
   return { hash, key: alg === 13 || alg === 14 ? { key, dsaEncoding: 'ieee-p1363' } : key };
 }
