@@ -171,6 +171,30 @@ describe.skipIf(!needTools('ldns-keygen', 'ldns-signzone', 'dnssec-keygen', 'dns
       expect(cache.size).toBe(3);
     });
 
+    it('checks a signature once: the same proof in a second answer costs no crypto, and a cached signature over other data is checked again', async () => {
+      const verifier = counting();
+      const v = await validatorWith({ verifier });
+      const first = await v.validate(await answer('nope.secure.test.', 'A'));
+      expect(first.state).toBe('secure');
+      expect(first.work.signatures).toBeGreaterThan(0);
+      const checks = verifier.checks;
+      const again = await v.validate(await answer('nope.secure.test.', 'A'));
+      expect(again.state).toBe('secure');
+      expect(again.work.signatures).toBe(0);
+      expect(verifier.checks).toBe(checks);
+      // www.secure.test. A verified once; then the same signature over another address
+      const www = await answer('www.secure.test.', 'A');
+      expect((await v.validate(www)).state).toBe('secure');
+      const forged = www.slice();
+      const { records } = walkRecords(forged);
+      const a = records.find((r) => r.section === 0 && r.type === RRType.A)!;
+      forged[a.rdataOffset + 3] = forged[a.rdataOffset + 3]! ^ 0xff;
+      const before = verifier.checks;
+      const r = await v.validate(forged);
+      expect(r.state).toBe('bogus');
+      expect(verifier.checks).toBeGreaterThan(before);
+    });
+
     it('bounds the answer TTL by the record TTL and by the signature expiration', async () => {
       const v = await validatorWith();
       const r = await v.validate(await answer('www.secure.test.', 'A'));

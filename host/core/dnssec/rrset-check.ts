@@ -21,6 +21,7 @@ import type { ProofRecords } from './denial.js';
 import { EDE, type Ede } from './ede.js';
 import { canonicalRdatas, type RRset } from './message.js';
 import { isAtOrBelow, isWildcard, parentOf, suffixOf } from './names.js';
+import type { VerifiedSignatures } from './verified-cache.js';
 
 /** Per-validation state: clock, budget, verifier, the algorithms the verifier has. */
 export class Run {
@@ -35,6 +36,8 @@ export class Run {
     readonly deadline: number,
     /** This answer's key source, over the chain's own (ValidateOptions.fetcher). */
     readonly fetcher?: KeyFetcher,
+    /** Signatures verified before, shared across answers (verified-cache.ts). */
+    readonly verified?: VerifiedSignatures,
   ) {
     this.budget = new WorkBudget(limits);
     this.nowSec = Math.floor(now / 1000);
@@ -122,8 +125,12 @@ export async function checkRRset(
       const key = await ring.load(k);
       if (key == null) continue;
       checked = true;
-      run.budget.signature(++tries, work);
-      const [ok] = await run.verifier.verifyBatch([{ key, signature: info.signature, data }]);
+      let ok = run.verified?.has(key, info.signature, data) ?? false;
+      if (!ok) {
+        run.budget.signature(++tries, work);
+        ok = (await run.verifier.verifyBatch([{ key, signature: info.signature, data }]))[0] === true;
+        if (ok) run.verified?.add(key, info.signature, data);
+      }
       if (ok) {
         const ttl = Math.max(0, Math.min(set.ttl, info.originalTtl, pre.expiration - run.nowSec));
         const expanded = info.labels < set.labels - (isWildcard(set.lower) ? 1 : 0);

@@ -49,6 +49,7 @@ import { ChainOfTrust, type ChainResult, type KeyFetcher, type SecureZone } from
 import { proveDenial } from './denial.js';
 import { EDE, type Ede } from './ede.js';
 import { KeyCache } from './key-cache.js';
+import { VerifiedSignatures } from './verified-cache.js';
 import { parseResponse, type Response, type RRset } from './message.js';
 import { isAtOrBelow, nameKey } from './names.js';
 import { NegativeTrustAnchors } from './negative-anchors.js';
@@ -86,6 +87,8 @@ export interface ValidatorOptions {
   verifier?: SignatureVerifier;
   /** Shared across answers; default a new one (10,000 entries). */
   keyCache?: KeyCache;
+  /** Shared across answers; default a new one (10,000 signatures). */
+  verifiedSignatures?: VerifiedSignatures;
   negativeAnchors?: NegativeTrustAnchors;
   limits?: Partial<ValidationLimits>;
   /** Seconds a failed key set is kept, and the `ttl` of a bogus result (default 60). */
@@ -125,6 +128,8 @@ export class Validator {
   /** The trust anchors it starts from. */
   readonly anchors: readonly TrustAnchor[];
   readonly keyCache: KeyCache;
+  /** Signatures verified before (verified-cache.ts): the same RRSIG over the same data is checked once. */
+  readonly verified: VerifiedSignatures;
   readonly negativeAnchors: NegativeTrustAnchors;
   readonly limits: ValidationLimits;
   private readonly chain: ChainOfTrust;
@@ -140,6 +145,7 @@ export class Validator {
   constructor(options: ValidatorOptions) {
     this.anchors = options.anchors;
     this.keyCache = options.keyCache ?? new KeyCache();
+    this.verified = options.verifiedSignatures ?? new VerifiedSignatures();
     this.negativeAnchors = options.negativeAnchors ?? new NegativeTrustAnchors();
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.verifier = options.verifier ?? webCryptoVerifier;
@@ -168,7 +174,7 @@ export class Validator {
   /** Validates one response (wire bytes). See the header for what the result means. */
   async validate(response: Uint8Array, options: ValidateOptions = {}): Promise<ValidationResult> {
     const now = this.clock();
-    const run = new Run(this.verifier, this.limits, now, options.deadline ?? Date.now() + this.timeout, options.fetcher);
+    const run = new Run(this.verifier, this.limits, now, options.deadline ?? Date.now() + this.timeout, options.fetcher, this.verified);
     const from = options.server ? ` from ${options.server}` : '';
     let verdict: Verdict;
     let question = 'the response';
