@@ -157,6 +157,11 @@ export const configSchema = z.strictObject({
       doh_idle_timeout_ms: ms(30_000),
       /** EDNS payload size we advertise (1232 avoids IP fragmentation, DNS Flag Day 2020). */
       udp_payload: z.number().int().min(512).max(4096).default(1232),
+      /**
+       * SO_RCVBUF asked for each UDP listener, bytes (0: the system's default). Queries that arrive
+       * while the process is busy wait there; the kernel drops them once it is full.
+       */
+      udp_receive_buffer: z.number().int().min(0).max(256 * 1024 * 1024).default(4 * 1024 * 1024),
       request_timeout_ms: z.number().int().min(100).max(60_000).default(4000),
       shutdown_grace_ms: ms(3000),
       /** TXT CH answer to hostname.bind and id.server (RFC 4892); default node_id. */

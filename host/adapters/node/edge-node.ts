@@ -249,7 +249,7 @@ export class EdgeNode {
   ) {
     const c = this.node.currentConfig;
     for (let attempt = 0; ; attempt++) {
-      const udp = new UdpServer(get, { host, port, maxInflight: 10_000, listener }, this.logger, dropped, truncated, gate);
+      const udp = new UdpServer(get, { host, port, maxInflight: 10_000, listener, receiveBuffer: c.server.udp_receive_buffer }, this.logger, dropped, truncated, gate);
       const bound = await udp.listen();
       const tcp = new TcpServer(
         get,
