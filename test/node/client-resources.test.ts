@@ -1,10 +1,12 @@
 /**
  * What one client can make a node hold (issue 13, item 3), over real sockets: a TCP client that
  * pipelines queries for large answers and never reads, connections past the caps per listener
- * and per client address on TCP and DoH, and idle DoH connections that never send a request.
+ * and per client address on TCP and DoH, idle DoH connections that never send a request, and a
+ * busy HTTP/2 one that must not be taken for idle.
  */
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect as connectHttp2 } from 'node:http2';
 import { connect, type Socket } from 'node:net';
 import { startEdge, type TestNode } from '../helpers/edge.js';
 import { waitFor } from '../helpers/net.js';
@@ -139,5 +141,56 @@ default = ["${up.address}"]
   it('still answers DoH after all that', async () => {
     const r = await fetch(`http://127.0.0.1:${dohPort}/dns-query?name=after.example.test&type=TXT`);
     expect(r.status).toBe(200);
+  });
+});
+
+describe('a busy DoH connection over HTTP/2', () => {
+  let up: ScriptedUpstream;
+  let edge: TestNode;
+
+  beforeAll(async () => {
+    up = await startScriptedUpstream((q) => reply(q, { answer: [rr(qnameOf(q), 1, 300, new Uint8Array([192, 0, 2, 1]))] }), `${prefix}.2`);
+    edge = await startEdge(`doh = ["127.0.0.1:0"]
+doh_idle_timeout_ms = 1500
+[upstreams]
+default = ["${up.address}"]
+[apps.forward.config.routes]
+"." = "default"
+`);
+  });
+
+  afterAll(async () => {
+    await edge?.stop();
+    await up?.close();
+  });
+
+  // The soak (bench/soak.mjs) found every HTTP/2 session closed as idle once per
+  // doh_idle_timeout_ms, however busy, and the queries in flight on it lost.
+  it('is not closed as idle while it sends queries, and is once it stops', async () => {
+    const port = edge.edge.listening.doh[0]!.port;
+    const session = connectHttp2(`https://127.0.0.1:${port}`, { rejectUnauthorized: false });
+    session.on('error', () => {});
+    let closedAt = 0;
+    session.on('close', () => (closedAt = Date.now()));
+    const ask = (i: number) =>
+      new Promise<number>((resolve) => {
+        const req = session.request({ ':method': 'POST', ':path': '/dns-query', 'content-type': 'application/dns-message' });
+        let status = 0;
+        req.on('response', (h) => (status = Number(h[':status'])));
+        req.on('data', () => {});
+        req.on('close', () => resolve(status));
+        req.on('error', () => {});
+        req.end(buildQuery({ name: textToName(`busy${i}.example.test.`), type: 1, class: 1 }, { id: i }));
+      });
+    // One query every 100 ms for three idle timeouts.
+    const statuses: number[] = [];
+    for (let i = 0; i < 45; i++) {
+      statuses.push(await ask(i));
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(closedAt).toBe(0);
+    expect(statuses.every((s) => s === 200)).toBe(true);
+    await waitFor(async () => closedAt > 0, 10_000);
+    expect(metric(await edge.node.metrics.text(), 'edge_connections_closed_total', { transport: 'doh', reason: 'idle' })).toBe(1);
   });
 });

@@ -75,7 +75,19 @@ export class DohServer {
           fingerprint: tls.fingerprint,
         });
       }
-      this.server = createSecureServer({ cert: tls.cert, key: tls.key, allowHTTP1: true }, handler);
+      const h2 = createSecureServer({ cert: tls.cert, key: tls.key, allowHTTP1: true }, handler);
+      // HTTP/2 reads the connection through its session, so the timer on the TCP socket never
+      // sees the traffic and would close a busy session as idle, streams in flight and all: the
+      // session's own timer takes over once there is one.
+      h2.on('session', (session) => {
+        const tcp = [...this.sockets].find((s) => s.remoteAddress === session.socket.remoteAddress && s.remotePort === session.socket.remotePort);
+        tcp?.setTimeout(0);
+        session.setTimeout(this.opts.idleTimeoutMs, () => {
+          this.limits.closed('idle');
+          session.destroy();
+        });
+      });
+      this.server = h2;
     }
     let label = '';
     this.server.on('connection', (s: Socket) => {
