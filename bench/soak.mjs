@@ -1011,7 +1011,13 @@ try {
   lines.push('');
   lines.push(`Machine: ${cpus().length} cores, ${cpus()[0]?.model}; ${Math.round(totalmem() / 2 ** 30)} GiB; Node ${process.version}; NSD ${execFileSync('sh', ['-c', "nsd -v 2>&1 | head -1 | awk '{print $3}'"]).toString().trim()}. Load average ${loadStart[0].toFixed(1)} at the start, ${loadavg()[0].toFixed(1)} at the end (the machine is shared: other work ran meanwhile).`);
   lines.push('');
-  lines.push(`A three-node site (a, b, c) pooling its caches, NSD behind it, ${minutes} min of load at ${qps} QPS (60% UDP, 25% TCP, 15% DoH over HTTP/2) from the harness's own client, ${Math.round(runMs / 1000)} s in all with the warm-up and the drain. Faults, in a one-minute cycle (see the head of \`bench/soak.mjs\`):`);
+  let tree = '';
+  try {
+    tree = ` Tree: ${execFileSync('git', ['-C', root, 'rev-parse', '--short', 'HEAD']).toString().trim()}${execFileSync('git', ['-C', root, 'status', '--porcelain', '--untracked-files=no']).toString().trim() ? ' with changes' : ''}.`;
+  } catch {
+    // not a checkout
+  }
+  lines.push(`A three-node site (a, b, c) pooling its caches, NSD behind it, ${minutes} min of load at ${qps} QPS (60% UDP, 25% TCP, 15% DoH over HTTP/2) from the harness's own client, ${Math.round(runMs / 1000)} s in all with the warm-up and the drain.${tree} Faults, in a one-minute cycle (see the head of \`bench/soak.mjs\`):`);
   lines.push('');
   const outcomes = (list) => {
     const c = {};
