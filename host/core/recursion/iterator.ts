@@ -944,7 +944,7 @@ export class IterativeResolver {
       const reason = e instanceof UpstreamTimeout ? 'timeout' : 'error';
       this.m.queries.inc({ result: reason });
       // Out of sockets here says nothing about the server.
-      if (!local && this.servers.timedOut(addr)) {
+      if (!local && this.servers.timedOut(addr, started)) {
         this.m.aside.inc({ reason: 'dead' });
         this.logger.log('info', 'nameserver set aside as dead', { server: addr, timeoutMs: this.servers.timeout(addr) });
       }

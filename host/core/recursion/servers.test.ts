@@ -49,6 +49,22 @@ describe('server selection', () => {
     expect(s.status()[0]).toMatchObject({ address: 'a', dead: false, consecutiveTimeouts: 0 });
   });
 
+  it('counts the timeouts of queries that were in flight together as one', () => {
+    const { s, clock } = table({ deadAfterTimeouts: 3 });
+    s.answered('a', 10);
+    // 50 queries sent at t0, all lost in one slow moment of the server
+    const t0 = clock.t;
+    clock.t += 50;
+    for (let i = 0; i < 50; i++) expect(s.timedOut('a', t0)).toBe(false);
+    expect(s.status()[0]).toMatchObject({ consecutiveTimeouts: 1, dead: false });
+    expect(s.timeout('a')).toBe(100); // backed off once: 2 × the 50 ms floor
+    // tries sent after it each count: three in a row and it is set aside
+    expect(s.timedOut('a', clock.t)).toBe(false);
+    clock.t += 100;
+    expect(s.timedOut('a', clock.t - 100)).toBe(true);
+    expect(s.isDead('a')).toBe(true);
+  });
+
   it('caps the timeout', () => {
     const { s } = table({ maxTimeoutMs: 2000, deadAfterTimeouts: 100 });
     for (let i = 0; i < 10; i++) s.timedOut('a');

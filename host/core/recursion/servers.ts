@@ -78,6 +78,8 @@ interface Host {
   /** No RTT sample yet. */
   fresh: boolean;
   timeouts: number;
+  /** When the last timeout that counted was recorded. */
+  lastTimeoutAt: number;
   deadUntil: number;
   deadHold: number;
   noEdnsUntil: number;
@@ -121,7 +123,7 @@ export class ServerSelection {
     }
     if (!h) {
       if (!create) return null;
-      h = { srtt: 0, rttvar: 0, fresh: true, timeouts: 0, deadUntil: 0, deadHold: 0, noEdnsUntil: 0, touched: now };
+      h = { srtt: 0, rttvar: 0, fresh: true, timeouts: 0, lastTimeoutAt: 0, deadUntil: 0, deadHold: 0, noEdnsUntil: 0, touched: now };
       this.hosts.set(address, h);
       if (this.hosts.size > this.opts.maxHosts) this.hosts.delete(this.hosts.keys().next().value!);
     }
@@ -162,12 +164,21 @@ export class ServerSelection {
     h.touched = this.now();
   }
 
-  /** No answer in time (or the connection failed). Returns true when the address is now set aside as dead. */
-  timedOut(address: string): boolean {
+  /**
+   * No answer in time (or the connection failed) to a query sent at `sentAt`. Returns true when
+   * the address is now set aside as dead. A query sent before the last timeout was recorded was
+   * lost in the same outage: with many questions in flight, one slow moment of a server times
+   * out dozens of them at once, and counting each would set it aside (and back its timeout off
+   * 2^5 times) at the first hiccup. So only a timeout of a query sent after the last one counts,
+   * as the row of tries it is meant to be.
+   */
+  timedOut(address: string, sentAt: number = this.now()): boolean {
     const h = this.host(address, true)!;
     const now = this.now();
-    h.timeouts++;
     h.touched = now;
+    if (sentAt < h.lastTimeoutAt) return false;
+    h.lastTimeoutAt = now;
+    h.timeouts++;
     if (h.timeouts < this.opts.deadAfterTimeouts) return false;
     h.deadHold = h.deadHold === 0 ? this.opts.deadHoldMs : Math.min(this.opts.deadHoldMaxMs, h.deadHold * 2);
     h.deadUntil = now + h.deadHold;
