@@ -404,6 +404,29 @@ export const configSchema = z.strictObject({
       query_sample: z.number().gt(0).max(1).default(1),
     })
     .prefault({}),
+  /** dnstap output (Node): client queries and answers, and what is asked upstream (docs/operations.md). */
+  dnstap: z
+    .strictObject({
+      /** A Frame Streams file, rewritten at start (read it with dnstap-read). */
+      file: z.string().min(1).optional(),
+      /** A collector's unix socket (Frame Streams bidirectional: fstrm_capture, dnstap-read's peers, go-dnscollector). */
+      socket: z.string().min(1).optional(),
+      /** Sent in every frame; default the host name, "" for none. */
+      identity: z.string().max(255).optional(),
+      /** Sent in every frame; default "edge-resolver VERSION", "" for none. */
+      version: z.string().max(255).optional(),
+      log_client_queries: z.boolean().default(true),
+      log_client_responses: z.boolean().default(true),
+      /** Recursive mode: each query to an authoritative server and its reply. */
+      log_resolver_queries: z.boolean().default(true),
+      log_resolver_responses: z.boolean().default(true),
+      /** Forwarding: each query to an upstream group's server and its reply. */
+      log_forwarder_queries: z.boolean().default(true),
+      log_forwarder_responses: z.boolean().default(true),
+      /** Frames waiting for the file or the collector, at most; past it frames are dropped and counted. */
+      queue_frames: z.number().int().min(16).max(1_000_000).default(10_000),
+    })
+    .prefault({}),
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -470,6 +493,7 @@ export function validateConfig(raw: unknown, source = 'config'): Config {
   for (const l of Object.keys(cfg.access.listeners)) {
     if (!listeners.has(l)) problems.push(`${source}: access.listeners."${l}": not a listener in [server] (listen, dot, doh, doh_http: ${[...listeners].join(', ') || 'none'})`);
   }
+  if (cfg.dnstap.file !== undefined && cfg.dnstap.socket !== undefined) problems.push(`${source}: dnstap: file and socket are two outputs; give one`);
   if ((cfg.server.tls_cert === undefined) !== (cfg.server.tls_key === undefined)) {
     problems.push(`${source}: server: tls_cert and tls_key go together`);
   }

@@ -13,6 +13,7 @@ import type { ResolverOptions } from '../core/resolver.js';
 import type { UpstreamTransport } from '../core/upstream.js';
 import type { ZoneSource } from '../core/zone-source.js';
 import type { ZoneCompiler } from '../core/zone/compile.js';
+import type { Dnstap } from '../core/dnstap/tap.js';
 
 /** A config as a runtime reads it: the schema's values plus what the runtime derives from them. */
 export interface RuntimeConfig {
@@ -54,6 +55,11 @@ export interface AppDataSources {
 export interface Platform<M extends MetricsSink = MetricsSink> {
   /** How upstream queries leave (UDP/TCP/DoH sockets on Node, fetch on Workers). */
   transport: UpstreamTransport;
+  /**
+   * The dnstap tap, where the runtime has an output for it (Node): queries to upstream groups
+   * and to authoritative servers go through it (FORWARDER_* and RESOLVER_* messages).
+   */
+  dnstap?: Dnstap;
   /** How queries reach the site's other nodes; default `transport` (Workers: the shard binding). */
   peerTransport?: UpstreamTransport;
   /** The clock (tests drive it); default Date.now. */

@@ -314,7 +314,7 @@ export class ResolverNode<M extends MetricsSink = MetricsSink> {
    */
   private resolverParts(c: Config, chain: WasmAppChain, iterator: Built['iterator'], inputs: Inputs): ResolverParts {
     const p = this.platform;
-    const wiring = { transport: p.transport, metrics: this.metrics, logger: this.logger, now: p.now };
+    const wiring = { transport: p.dnstap ? p.dnstap.transport(p.transport, 'forwarder') : p.transport, metrics: this.metrics, logger: this.logger, now: p.now };
     this.setAside.configure({ after: c.dnssec.set_aside_after, ttlMs: c.dnssec.set_aside_ttl * 1000 });
     const upstreams = upstreamsFromConfig(c, wiring, c.dnssec.validate ? this.setAside : null);
     return {
@@ -341,7 +341,7 @@ export class ResolverNode<M extends MetricsSink = MetricsSink> {
     if (this.iterator?.key === key) return this.iterator;
     const p = this.platform;
     const it = new IterativeResolver({
-      transport: p.transport,
+      transport: p.dnstap ? p.dnstap.transport(p.transport, 'resolver') : p.transport,
       metrics: this.metrics,
       logger: this.logger,
       hints: inputs.hints?.hints ?? IANA_ROOT_HINTS,

@@ -21,6 +21,7 @@ import { requestPath, sendResponse, toRequest } from './http-util.js';
 import type { ConnectionLimits } from './conn-limits.js';
 import type { Gauge } from '../../core/metrics.js';
 import { loadCertificate, type CertificateSetting } from './tls-cert.js';
+import { MessageType, type Dnstap, type Endpoint } from '../../core/dnstap/tap.js';
 
 export interface DohServerOptions {
   host: string;
@@ -32,6 +33,8 @@ export interface DohServerOptions {
   idleTimeoutMs: number;
   /** The listener as the config names it (its access rules). */
   listener: string;
+  /** dnstap: each DNS query and the answer sent back (JSON answers as the DNS message they render). */
+  tap?: Dnstap;
 }
 
 /** Requests in progress above which new ones get 503 (as UDP drops past its own limit). */
@@ -143,11 +146,26 @@ export class DohServer {
       }
       const resolver = this.resolver();
       const handler: DohHandler = v.kind === 'refuse' ? { handle: async (q) => resolver.refuse(q, v.why) } : resolver;
-      await sendResponse(res, await handleDoh(request, handler, client, this.opts.path));
+      const local = { address: req.socket.localAddress ?? '', port: req.socket.localPort ?? 0 };
+      await sendResponse(res, await handleDoh(request, this.tapped(handler, client, local, req.httpVersionMajor === 2), client, this.opts.path));
     } catch (e) {
       this.logger.log('error', 'doh request failed', { error: (e as Error).message });
       if (!res.headersSent) await sendResponse(res, new Response('internal error\n', { status: 500 }));
     }
+  }
+
+  /** `resolver` with its queries and answers going to dnstap, when dnstap logs client messages. */
+  private tapped(resolver: DohHandler, client: Endpoint, local: Endpoint, http2: boolean): DohHandler {
+    const tap = this.opts.tap;
+    if (!tap || !(tap.wants(MessageType.CLIENT_QUERY) || tap.wants(MessageType.CLIENT_RESPONSE))) return resolver;
+    return {
+      handle: async (query, info) => {
+        const done = tap.client('doh', client, local, query, http2);
+        const reply = await resolver.handle(query, info);
+        done?.(reply?.message ?? null);
+        return reply;
+      },
+    };
   }
 
   stopAccepting(): void {

@@ -4,19 +4,25 @@
  * (all or nothing); what is here is reading the config file and the sockets.
  */
 
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
 import { ConfigError, type Config } from '../../core/config.js';
 import type { Logger } from '../../core/log.js';
 import type { Resolver } from '../../core/resolver.js';
+import { Dnstap, type TapSettings } from '../../core/dnstap/tap.js';
 import { ResolverNode, type ReloadResult } from '../../node/resolver-node.js';
 import { AdminServer } from './admin-server.js';
 import { adminToken } from './admin-token.js';
 import { adminRoutes } from './admin-routes.js';
 import { configBaseDir } from './app-files.js';
 import { DohServer } from './doh-server.js';
+import { DnstapOutput, type DnstapDestination } from './dnstap-output.js';
 import { nodeConfigProblems } from './node-checks.js';
 import { nodePlatform, type NodePlatformOptions } from './node-platform.js';
 import type { PromMetrics } from './prom-metrics.js';
+import { projectRoot } from './paths.js';
 import { TcpServer } from './tcp-server.js';
 import { ConnectionLimits, type ConnectionMetrics } from './conn-limits.js';
 import { ClientGate } from './client-gate.js';
@@ -64,10 +70,15 @@ export class EdgeNode {
   admin: AdminServer | null = null;
   listening: Listening = { dns: [], doh: [], dot: [], admin: null };
   private readonly logger: Logger;
+  /** Where the dnstap tap's frames go now; null when `[dnstap]` names no output. */
+  private dnstapOut: DnstapOutput | null = null;
+  /** Outputs a reload replaced, still writing their last frames and STOP; close() waits for them. */
+  private readonly dnstapClosing = new Set<Promise<void>>();
 
   private constructor(
     readonly node: ResolverNode<PromMetrics>,
     private readonly opts: EdgeNodeOptions,
+    private readonly dnstap: Dnstap,
   ) {
     this.logger = node.logger;
   }
@@ -78,11 +89,13 @@ export class EdgeNode {
     const problems = nodeConfigProblems(config, configBaseDir(opts.configPath));
     if (problems.length) throw new ConfigError(problems.map((p) => `${opts.configPath ?? 'config'}: ${p}`));
     let edge: EdgeNode | null = null;
-    const platform = nodePlatform(opts, (c, previous) => edge?.applied(c, previous));
+    const dnstap = new Dnstap((payload) => edge?.dnstapOut?.write(payload));
+    const platform = nodePlatform({ ...opts, dnstap }, (c, previous) => edge?.applied(c, previous));
     // Data files (a rule file, a block list) load into the chain before it serves: a file that
     // does not load stops the start, as there is no previous version to fall back on.
     const node = await ResolverNode.create(platform, opts.configText ?? JSON.stringify(config), opts.configPath ?? 'embedded', { config });
-    edge = new EdgeNode(node, opts);
+    edge = new EdgeNode(node, opts, dnstap);
+    edge.followDnstap(node.currentConfig);
     await edge.listen();
     return edge;
   }
@@ -108,6 +121,7 @@ export class EdgeNode {
       this.logger.log('error', 'access rules not changed', { error: (e as Error).message });
     }
     if (this.queryLogOverride !== null) this.node.currentResolver.querySample = this.queryLogOverride;
+    this.followDnstap(c);
     if (this.admin) {
       try {
         this.admin.setToken(adminToken(c, configBaseDir(this.opts.configPath), this.logger));
@@ -118,6 +132,30 @@ export class EdgeNode {
     if (previous && JSON.stringify(c.server) !== JSON.stringify(previous.server)) {
       this.logger.log('warn', 'server listeners changed in the config; they take effect on restart');
     }
+  }
+
+  /**
+   * Follows `[dnstap]`: the message types and identity at once; a new file or socket closes the
+   * old output (its STOP written) and opens the new one.
+   */
+  private followDnstap(c: Config): void {
+    const d = c.dnstap;
+    const base = configBaseDir(this.opts.configPath);
+    const dest: DnstapDestination | null = d.file ? { kind: 'file', path: resolve(base, d.file) } : d.socket ? { kind: 'socket', path: resolve(base, d.socket) } : null;
+    const cur = this.dnstapOut;
+    if (!dest || !cur || cur.dest.kind !== dest.kind || cur.dest.path !== dest.path || cur.queueFrames !== d.queue_frames) {
+      if (cur) {
+        const closing = cur.close().finally(() => this.dnstapClosing.delete(closing));
+        this.dnstapClosing.add(closing);
+      }
+      this.dnstapOut = null;
+      if (dest) {
+        this.dnstapOut = new DnstapOutput(dest, { queueFrames: d.queue_frames }, this.node.metrics, this.logger);
+        this.dnstapOut.start();
+        this.logger.log('info', 'dnstap output', { [dest.kind]: dest.path });
+      }
+    }
+    this.dnstap.configure(dest ? tapSettings(d) : null);
   }
 
   private async listen(): Promise<void> {
@@ -174,7 +212,7 @@ export class EdgeNode {
       for (const { l, tls } of dohListeners) {
         const { host, port } = splitHostPort(l);
         const limits = new ConnectionLimits('doh', c.server.doh_max_connections, c.server.doh_max_connections_per_client, conns);
-        const s = new DohServer(get, { host, port, path: c.server.doh_path, tls, idleTimeoutMs: c.server.doh_idle_timeout_ms, listener: l }, this.logger, limits, dohOpen, gate);
+        const s = new DohServer(get, { host, port, path: c.server.doh_path, tls, idleTimeoutMs: c.server.doh_idle_timeout_ms, listener: l, tap: this.dnstap }, this.logger, limits, dohOpen, gate);
         this.listening.doh.push({ ...(await s.listen()), tls: tls !== 'http' });
         this.doh.push(s);
       }
@@ -232,6 +270,7 @@ export class EdgeNode {
       maxQueriesPerConnection: c.tcp_max_queries_per_connection,
       maxConnectionsPerClient: c.tcp_max_connections_per_client,
       maxOutputBytes: c.tcp_max_output_bytes,
+      tap: this.dnstap,
     };
   }
 
@@ -249,7 +288,7 @@ export class EdgeNode {
   ) {
     const c = this.node.currentConfig;
     for (let attempt = 0; ; attempt++) {
-      const udp = new UdpServer(get, { host, port, maxInflight: 10_000, listener, receiveBuffer: c.server.udp_receive_buffer }, this.logger, dropped, truncated, gate);
+      const udp = new UdpServer(get, { host, port, maxInflight: 10_000, listener, receiveBuffer: c.server.udp_receive_buffer, tap: this.dnstap }, this.logger, dropped, truncated, gate);
       const bound = await udp.listen();
       const tcp = new TcpServer(
         get,
@@ -307,9 +346,29 @@ export class EdgeNode {
     await Promise.all([...this.udp.map((s) => s.close()), ...this.tcp.map((s) => s.close()), ...this.doh.map((s) => s.close())]);
     await this.admin?.close();
     await this.node.close();
+    this.dnstap.configure(null);
+    await Promise.all([this.dnstapOut?.close(), ...this.dnstapClosing]);
+    this.dnstapOut = null;
     this.udp = [];
     this.tcp = [];
     this.doh = [];
     this.admin = null;
   }
+}
+
+let packageVersion: string | null = null;
+
+/** What `[dnstap]` asks the tap for; identity and version default as Unbound's do (host name, our version). */
+function tapSettings(d: Config['dnstap']): TapSettings {
+  packageVersion ??= (JSON.parse(readFileSync(`${projectRoot()}/package.json`, 'utf8')) as { version: string }).version;
+  return {
+    identity: d.identity ?? hostname(),
+    version: d.version ?? `edge-resolver ${packageVersion}`,
+    clientQueries: d.log_client_queries,
+    clientResponses: d.log_client_responses,
+    resolverQueries: d.log_resolver_queries,
+    resolverResponses: d.log_resolver_responses,
+    forwarderQueries: d.log_forwarder_queries,
+    forwarderResponses: d.log_forwarder_responses,
+  };
 }

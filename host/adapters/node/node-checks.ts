@@ -1,14 +1,15 @@
 /**
  * What a config needs from this machine on Node beyond what the schema and the node check:
- * the DoH and DoT certificate and key, read and paired as the TLS listeners will, and each TLS
- * upstream group's CA file, read and parsed as its connections will. Run by the Node
+ * the DoH and DoT certificate and key, read and paired as the TLS listeners will, each TLS
+ * upstream group's CA file, read and parsed as its connections will, and the folder of the
+ * dnstap file. Run by the Node
  * platform's parse, so `config check`, `serve` and every reload (SIGHUP, POST /reload) refuse
  * the same config with the same messages.
  */
 
 import { X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { accessSync, constants, readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { createSecureContext } from 'node:tls';
 import type { Config } from '../../core/config.js';
@@ -16,7 +17,7 @@ import { describeFsError } from './cli/args.js';
 
 /**
  * One line per problem, each naming its key; empty when the config can run here. `baseDir`: the
- * config file's folder, which relative `tls_ca` paths start from.
+ * config file's folder, which relative `tls_ca` and `dnstap.file` paths start from.
  */
 export function nodeConfigProblems(c: Config, baseDir = process.cwd()): string[] {
   const problems = upstreamCaProblems(c, baseDir);
@@ -31,6 +32,7 @@ export function nodeConfigProblems(c: Config, baseDir = process.cwd()): string[]
       }
     }
   }
+  problems.push(...dnstapProblems(c, baseDir, workers));
   const { tls_cert: cert, tls_key: key } = c.server;
   // The HTTPS DoH and the DoT listeners use them; without such a listener they are not read.
   if ((c.server.doh.length === 0 && c.server.dot.length === 0) || cert === undefined || key === undefined) return problems;
@@ -79,4 +81,21 @@ function upstreamCaProblems(c: Config, baseDir: string): string[] {
 /** `server.workers` as a number of processes ("auto": one per core). */
 export function workerCount(c: Config): number {
   return c.server.workers === 'auto' ? availableParallelism() : c.server.workers;
+}
+
+/** The dnstap file is made at start: its folder must exist and take new files; one process writes it. */
+function dnstapProblems(c: Config, baseDir: string, workers: number): string[] {
+  const file = c.dnstap.file;
+  if (file === undefined) return [];
+  const path = resolve(baseDir, file);
+  if (workers > 1) return [`dnstap.file: ${workers} workers (server.workers) would each write ${path} over the others; use dnstap.socket (a collector takes one stream per worker) or one worker`];
+  const dir = dirname(path);
+  try {
+    accessSync(dir, constants.W_OK | constants.X_OK);
+    return [];
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such folder' : code === 'EACCES' ? 'permission denied' : (e as Error).message;
+    return [`dnstap.file: cannot write ${path}: ${why} (${dir})`];
+  }
 }

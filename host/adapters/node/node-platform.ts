@@ -9,6 +9,7 @@ import type { AppCatalog } from '../../apps/load-apps.js';
 import { ConfigError, parseConfig, type Config } from '../../core/config.js';
 import { consoleLogger, type Logger } from '../../core/log.js';
 import type { UpstreamTransport } from '../../core/upstream.js';
+import type { Dnstap } from '../../core/dnstap/tap.js';
 import type { Platform } from '../../node/platform.js';
 import { catalogForConfig, configBaseDir, dataFiles, fileDataSource } from './app-files.js';
 import { nodeCatalog } from './catalog.js';
@@ -32,6 +33,8 @@ export interface NodePlatformOptions {
   now?: () => number;
   /** Applied to every config the node parses (serve's command-line flags over the file). */
   overrides?: (c: Config) => Config;
+  /** The dnstap tap the node's upstream queries go through (EdgeNode makes it). */
+  dnstap?: Dnstap;
   /** See Platform.testOnlyForwardWithoutContext. */
   testOnlyForwardWithoutContext?: boolean;
 }
@@ -42,6 +45,7 @@ export function nodePlatform(o: NodePlatformOptions, applied?: Platform['applied
   const logger = o.logger ?? consoleLogger();
   return {
     transport: o.transport ?? withBaseDir(nodeTransport, baseDir),
+    ...(o.dnstap ? { dnstap: o.dnstap } : {}),
     now: o.now,
     timers: true,
     logger,

@@ -25,6 +25,7 @@ import type { Logger } from '../../core/log.js';
 import type { Counter, Gauge } from '../../core/metrics.js';
 import type { Resolver } from '../../core/resolver.js';
 import type { ClientGate } from './client-gate.js';
+import type { Dnstap } from '../../core/dnstap/tap.js';
 import { ConnectionLimits } from './conn-limits.js';
 
 export interface TcpServerOptions {
@@ -40,6 +41,8 @@ export interface TcpServerOptions {
   listener: string;
   /** DNS over TLS: the certificate to present and how long a handshake may take, ms. */
   tls?: { cert: string | Buffer; key: string | Buffer; handshakeTimeoutMs: number };
+  /** dnstap: each query and the answer sent back. */
+  tap?: Dnstap;
 }
 
 const HEADER_LEN = 12;
@@ -142,6 +145,7 @@ export class TcpServer {
     let idle: ReturnType<typeof setTimeout> | undefined;
     let kill: ReturnType<typeof setTimeout> | undefined;
     const client = { address: sock.remoteAddress ?? '', port: sock.remotePort ?? 0 };
+    const local = { address: sock.localAddress ?? '', port: sock.localPort ?? 0 };
     const shut = () => {
       draining = true;
       clearTimeout(idle);
@@ -207,6 +211,7 @@ export class TcpServer {
         pendingHere++;
         this.inflight++;
         clearTimeout(idle);
+        const tapped = this.opts.tap?.client(transport, client, local, query) ?? null;
         const answer = v.kind === 'refuse' ? Promise.resolve(this.resolver().refuse(query, v.why)) : this.resolver().handle(query, { client, transport });
         answer
           .then((reply) => {
@@ -215,6 +220,7 @@ export class TcpServer {
             frame.writeUInt16BE(reply.message.length, 0);
             frame.set(reply.message, 2);
             if (!sock.write(frame)) writeBlocked = true;
+            tapped?.(reply.message);
             if (sock.writableLength > this.opts.maxOutputBytes) {
               // The client sends and does not read: what it left unread is all it gets.
               this.limits.closed('output-limit');

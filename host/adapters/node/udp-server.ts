@@ -6,6 +6,7 @@ import { truncateResponse } from '../../core/dns/wire.js';
 import type { Logger } from '../../core/log.js';
 import type { Counter } from '../../core/metrics.js';
 import type { Resolver, Reply } from '../../core/resolver.js';
+import type { Dnstap } from '../../core/dnstap/tap.js';
 import type { ClientGate } from './client-gate.js';
 
 export interface UdpServerOptions {
@@ -17,12 +18,15 @@ export interface UdpServerOptions {
   listener: string;
   /** SO_RCVBUF to ask for, bytes; 0 leaves the system's default. */
   receiveBuffer: number;
+  /** dnstap: each query and the bytes sent back (after truncation). */
+  tap?: Dnstap;
 }
 
 export class UdpServer {
   private sock!: Socket;
   private inflight = 0;
   private closing = false;
+  private local: { address: string; port: number } | null = null;
 
   constructor(
     private readonly resolver: () => Resolver,
@@ -55,6 +59,7 @@ export class UdpServer {
         if (recvBufferSize && granted < recvBufferSize) {
           this.logger.log('info', 'udp receive buffer smaller than asked; raise net.core.rmem_max', { listen: `${a.address}:${a.port}`, asked: recvBufferSize, granted });
         }
+        this.local = { address: a.address, port: a.port };
         resolve({ address: a.address, port: a.port });
       });
     });
@@ -66,16 +71,23 @@ export class UdpServer {
       return;
     }
     const query = new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength);
+    const client = { address, port };
     const v = this.gate.check(this.opts.listener, address, 'udp');
     if (v.kind !== 'allow') {
-      // Answered here and now, or not at all: nothing of it reaches the resolver.
+      // Answered here and now, or not at all: nothing of it reaches the resolver. What is
+      // answered (refused, or TC=1 over the rate limit) goes to dnstap too; what is dropped does not.
       const r = v.kind === 'refuse' ? this.resolver().refuse(query, v.why) : v.kind === 'limited' && v.slip ? this.resolver().truncated(query) : null;
-      if (r) this.sock.send(r.message, port, address);
+      if (r) {
+        const tapped = this.opts.tap?.client('udp', client, this.local, query) ?? null;
+        this.sock.send(r.message, port, address);
+        tapped?.(r.message);
+      }
       return;
     }
     this.inflight++;
+    const tapped = this.opts.tap?.client('udp', client, this.local, query) ?? null;
     this.resolver()
-      .handle(query, { client: { address, port }, transport: 'udp' })
+      .handle(query, { client, transport: 'udp' })
       .then((reply: Reply | null) => {
         if (!reply) return;
         let out = reply.message;
@@ -85,6 +97,7 @@ export class UdpServer {
           out = truncateResponse(out, reply.udpLimit, reply.opt ?? undefined);
         }
         this.sock.send(out, port, address);
+        tapped?.(out);
       })
       .catch((e: Error) => this.logger.log('error', 'udp request failed', { error: e.message, stack: e.stack }))
       .finally(() => this.inflight--);

@@ -15,6 +15,23 @@ describe('Workers config', () => {
     }
     expect(problems).toEqual(['EDGE_CONFIG: resolver.mode: "recursive" asks authoritative servers over UDP and TCP, which Workers cannot open; use "forward" with DoH upstreams']);
   });
+
+  it('refuses a dnstap output, which needs a file or a unix socket', () => {
+    const up = '[upstreams]\ndefault = ["https://cloudflare-dns.com/dns-query"]\n';
+    const problems = (text: string) => {
+      try {
+        workersConfig(text, 'EDGE_CONFIG', { EDGE_SHARDS: '0' } as Env, { kind: 'ingress' });
+        return [];
+      } catch (e) {
+        return (e as ConfigError).problems;
+      }
+    };
+    const refusal = 'EDGE_CONFIG: dnstap: Workers cannot write a file or reach a unix socket; dnstap output is for nodes on Node (remove [dnstap] file / socket)';
+    expect(problems(`[dnstap]\nsocket = "/run/dnstap.sock"\n${up}`)).toEqual([refusal]);
+    expect(problems(`[dnstap]\nfile = "/tmp/x.dnstap"\n${up}`)).toEqual([refusal]);
+    // Message types without an output switch nothing on anywhere.
+    expect(problems(`[dnstap]\nlog_client_queries = false\n${up}`)).toEqual([]);
+  });
 });
 
 describe('Workers config and TLS upstreams', () => {

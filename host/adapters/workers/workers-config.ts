@@ -85,6 +85,9 @@ export function workersConfig(text: string, source: string, env: Env, role: Role
     problems.push(`${source}: resolver.mode: "recursive" asks authoritative servers over UDP and TCP, which Workers cannot open; use "forward" with DoH upstreams`);
   }
   if (config.apps.dirs?.length) problems.push(`${source}: apps.dirs: Workers run only the apps bundled at build time`);
+  if (config.dnstap.file !== undefined || config.dnstap.socket !== undefined) {
+    problems.push(`${source}: dnstap: Workers cannot write a file or reach a unix socket; dnstap output is for nodes on Node (remove [dnstap] file / socket)`);
+  }
   if (role.kind === 'ingress' && shards.includes(config.node_id)) {
     problems.push(`${source}: node_id: "${config.node_id}" is the name of a cache shard; give the ingress another name`);
   }
