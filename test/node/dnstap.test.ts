@@ -6,6 +6,7 @@
  */
 
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -158,6 +159,24 @@ describe.skipIf(!needTools('nsd', 'dig', 'kdig', 'curl', 'dnstap-read'))('dnstap
     expect(second).toHaveLength(20);
     // The frames queued during the outage came first, then the query after it.
     expect(of(second, 'CLIENT_QUERY').map((e) => e.question)).toEqual(['host10.example.test. IN A', 'host11.example.test. IN A', 'host12.example.test. IN A', 'host13.example.test. IN A', 'host99.example.test. IN A']);
+  });
+
+  it('answers while a collector takes the connection and never answers READY; what does not fit is dropped', async () => {
+    const path = join(dir, 'mute.sock');
+    const held: Socket[] = [];
+    const mute = createServer((sock) => held.push(sock));
+    await new Promise<void>((resolve) => mute.listen(path, resolve));
+    const n = await startEdge(`[dnstap]\nsocket = "${path}"\nqueue_frames = 16\n${upstream(nsd)}`);
+    try {
+      await waitFor(async () => held.length === 1, 10_000);
+      for (let i = 30; i < 35; i++) expect((await dig(n.dns, [`host${i}.example.test`, 'A'])).status).toBe('NOERROR');
+      expect(await metric(n, /^edge_dnstap_dropped_total\{reason="queue-full"\} (\d+)$/m)).toBe(5 * 4 - 16);
+      expect(await metric(n, /^edge_dnstap_connected (\d+)$/m)).toBe(0);
+    } finally {
+      await n.stop();
+      for (const sock of held) sock.destroy();
+      mute.close();
+    }
   });
 
   it('starts without its collector and connects once it is there', { timeout: 60_000 }, async () => {
