@@ -1,6 +1,6 @@
 /**
  * dnstap output over real sockets: a node writing to a Frame Streams file, queried with dig over
- * UDP and TCP and with curl over DoH, read back by dnstap-read (and dnstap-read -y); a node
+ * UDP, kdig over TCP and TLS and curl over DoH, read back by dnstap-read (and dnstap-read -y); a node
  * writing to a collector's unix socket (the bidirectional handshake), the collector going away
  * and coming back while the node keeps answering, with what it could not keep counted.
  */
@@ -47,13 +47,15 @@ describe.skipIf(!needTools('nsd', 'dig', 'kdig', 'curl', 'dnstap-read'))('dnstap
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('writes a file dnstap-read reads: a client query and response per query over UDP, TCP and DoH, and the forwarder exchange of each miss', async () => {
+  it('writes a file dnstap-read reads: a client query and response per query over UDP, TCP, DoT and DoH, and the forwarder exchange of each miss', async () => {
     const file = join(dir, 'file.dnstap');
-    const n = await startEdge(`doh_http = ["127.0.0.1:0"]\n[dnstap]\nfile = "${file}"\nidentity = "edge-test"\n${upstream(nsd)}`);
+    const n = await startEdge(`doh_http = ["127.0.0.1:0"]\ndot = ["127.0.0.1:0"]\n[dnstap]\nfile = "${file}"\nidentity = "edge-test"\n${upstream(nsd)}`);
     const doh = n.edge.listening.doh[0]!;
+    const dot = n.edge.listening.dot[0]!;
     try {
       expect((await dig(n.dns, ['www.example.test', 'A'])).status).toBe('NOERROR');
       expect((await kdig(n.dns, ['+tcp', 'www.example.test', 'A'])).status).toBe('NOERROR');
+      expect((await kdig({ host: '127.0.0.1', port: dot.port }, ['+tls', 'www.example.test', 'A'])).status).toBe('NOERROR');
       const r = await run('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', '-H', 'accept: application/dns-message', `http://127.0.0.1:${doh.port}/dns-query?dns=${dohParam('mail.example.test')}`]);
       expect(r.stdout).toBe('200');
     } finally {
@@ -63,25 +65,26 @@ describe.skipIf(!needTools('nsd', 'dig', 'kdig', 'curl', 'dnstap-read'))('dnstap
     const entries = await readDnstapYaml(file);
     const cq = of(entries, 'CLIENT_QUERY');
     const cr = of(entries, 'CLIENT_RESPONSE');
-    expect(cq.map((e) => e.question)).toEqual(['www.example.test. IN A', 'www.example.test. IN A', 'mail.example.test. IN A']);
+    expect(cq.map((e) => e.question)).toEqual(['www.example.test. IN A', 'www.example.test. IN A', 'www.example.test. IN A', 'mail.example.test. IN A']);
     expect(cr.map((e) => e.question)).toEqual(cq.map((e) => e.question));
     for (const e of [...cq, ...cr]) {
       expect(e).toMatchObject({ family: 'INET', queryAddress: '127.0.0.1', responseAddress: '127.0.0.1', identity: 'edge-test', version: expect.stringMatching(/^edge-resolver \d/) });
       expect(e.queryPort).toBeGreaterThan(0);
     }
-    expect(cq.map((e) => e.responsePort)).toEqual([n.dns.port, n.dns.port, doh.port]);
+    expect(cq.map((e) => e.responsePort)).toEqual([n.dns.port, n.dns.port, dot.port, doh.port]);
     // The query and the response of one exchange name the same client port.
     expect(cr.map((e) => e.queryPort)).toEqual(cq.map((e) => e.queryPort));
-    // dnstap-read (BIND 9.18) names only UDP and TCP; the frames say DOH over HTTP/1.1 for curl's.
-    expect(cq.map((e) => e.protocol)).toEqual(['UDP', 'TCP', 'UDP']);
+    // dnstap-read (BIND 9.18) names only UDP and TCP; the frames say DOT, and DOH over HTTP/1.1 for curl's.
+    expect(cq.map((e) => e.protocol)).toEqual(['UDP', 'TCP', 'UDP', 'UDP']);
     const frames = dataFrames(file).filter((f) => f.type === 5);
     expect(frames.map((f) => [f.protocol, f.http])).toEqual([
       [1, undefined],
       [2, undefined],
+      [3, undefined],
       [4, 1],
     ]);
 
-    // Two misses (the TCP query was a cache hit): each asked NSD once.
+    // Two misses (the TCP and DoT queries were cache hits): each asked NSD once.
     const fq = of(entries, 'FORWARDER_QUERY');
     const fr = of(entries, 'FORWARDER_RESPONSE');
     expect(fq.map((e) => e.question).sort()).toEqual(['mail.example.test. IN A', 'www.example.test. IN A']);
