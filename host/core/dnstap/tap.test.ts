@@ -65,5 +65,19 @@ describe('the tap', () => {
     await expect(t.udp('127.0.0.1', 53, Uint8Array.of(1), 10, () => true)).rejects.toThrow('timeout');
     expect(out).toHaveLength(1);
     expect(t.doh).toBeUndefined();
+    expect(t.tls).toBeUndefined();
+  });
+
+  it('logs DNS over TLS to an upstream as DOT', async () => {
+    const out: Uint8Array[] = [];
+    const tap = new Dnstap((p) => out.push(p), () => 0);
+    tap.configure(all);
+    const reply = Uint8Array.of(2);
+    const t = tap.transport({ udp: () => Promise.reject(new Error('no')), tcp: () => Promise.reject(new Error('no')), tls: async () => reply }, 'forwarder');
+    expect(await t.tls!({ host: '127.0.0.1', port: 853, name: 'dns.test' }, Uint8Array.of(1), 10, () => true)).toBe(reply);
+    expect(out).toHaveLength(2);
+    // Message field 3 (socket_protocol) is DOT (3), after type (field 1) and family (field 2).
+    const m = out[1]!.subarray(out[1]!.indexOf(0x72) + 2);
+    expect([...m.subarray(0, 6)]).toEqual([0x08, MessageType.FORWARDER_RESPONSE, 0x10, 1, 0x18, 3]);
   });
 });

@@ -120,12 +120,19 @@ export class Dnstap {
     return reply;
   }
 
-  /** `t` with every exchange through it logged as `role` messages. */
+  /**
+   * `t` with every exchange through it logged as `role` messages. What `t` has beyond the four
+   * transports is reached through the prototype, untouched.
+   */
   transport(t: UpstreamTransport, role: 'resolver' | 'forwarder'): UpstreamTransport {
-    const tapped: UpstreamTransport = {
-      udp: (host, port, msg, timeoutMs, accept) => this.exchange(role, SocketProtocol.UDP, { address: host, port }, msg, () => t.udp(host, port, msg, timeoutMs, accept)),
-      tcp: (host, port, msg, timeoutMs) => this.exchange(role, SocketProtocol.TCP, { address: host, port }, msg, () => t.tcp(host, port, msg, timeoutMs)),
-    };
+    const tapped = Object.create(t) as UpstreamTransport;
+    tapped.udp = (host, port, msg, timeoutMs, accept) => this.exchange(role, SocketProtocol.UDP, { address: host, port }, msg, () => t.udp(host, port, msg, timeoutMs, accept));
+    tapped.tcp = (host, port, msg, timeoutMs) => this.exchange(role, SocketProtocol.TCP, { address: host, port }, msg, () => t.tcp(host, port, msg, timeoutMs));
+    const tls = t.tls;
+    if (tls) {
+      tapped.tls = (server, msg, timeoutMs, accept) =>
+        this.exchange(role, SocketProtocol.DOT, { address: server.host, port: server.port }, msg, () => tls.call(t, server, msg, timeoutMs, accept));
+    }
     const doh = t.doh;
     if (doh) {
       tapped.doh = (url, msg, timeoutMs, headers) => {
