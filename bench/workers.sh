@@ -1,61 +1,130 @@
 #!/usr/bin/env bash
-# server.workers: what a second worker process buys, beside Unbound with a second thread, on the
-# cache-hit workload of bench/per-core.sh (1,000 names behind NSD, cache warm). Same method:
-# dnsperf (1 thread) pinned to core 1, one warm-up pass then RUNS x SECS s, medians; CPU per
-# query is user + system time of the server's whole process tree (our primary and its workers)
-# over the measured runs, RSS is the tree's sum.
+# DoH cache-hit benchmark: the Worker under `wrangler dev` (workerd) beside the Node resolver's
+# DoH listener, the same GET requests to both in one run (bench/doh-load.mjs). Both forward to
+# the same NSD; the Worker's upstream is the Node resolver's DoH listener, since a Worker has no
+# UDP. The cache is warmed by one pass, so the measured run is cache hits: on the Worker, hits
+# in the ingress isolate's cache (a shard is asked only on a miss).
 #
-# Rows: each server on core 0 alone (1 worker / 1 thread), then on cores 0 and 1 (2 workers / 2
-# threads) with dnsperf on core 1 too. On this two-core machine the second row's second worker
-# shares its core with the load generator, so its QPS says little about scaling; its CPU per
-# query says what a second process costs per answer (sharing sockets, the cluster's hand-offs).
-#
-# Usage: bench/workers.sh [--write] [SECS [RUNS]]     (defaults 10 and 3)
-#   --write   also replace the "Workers" section of bench/RESULTS.md
+# Runs itself inside a network namespace that has only loopback, so nothing can leave the
+# machine. Needs: root (for unshare), nsd, dig, openssl; `npm install` done.
+# Also runs the same bundle in workerd through the Miniflare API (bench/workerd-serve.mjs), to
+# show what wrangler dev's own layers cost.
+# Usage: bench/workers.sh [seconds-per-run] [connections]   (default 20, 8)
 set -euo pipefail
-write=""
-if [ "${1:-}" = "--write" ]; then write=1; shift; fi
-secs="${1:-10}"
-runs="${2:-3}"
-bench_args=(${write:+--write} "$secs" "$runs")
-source "$(dirname "$0")/lib.sh"
-bench_init nsd dnsperf taskset
-source "$(dirname "$0")/peers.sh"
-source "$(dirname "$0")/measure.sh"
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/.." && pwd)"
+secs="${1:-20}"
+conns="${2:-8}"
 
-# The whole tree: our workers are the primary's children.
-tree() { echo "$1"; pgrep -P "$1" || true; }
-peers_cpu_ticks() { local t=0 p; for p in $(tree "$1"); do t=$((t + $(awk '{sub(/^.*\) /, ""); print $12 + $13}' "/proc/$p/stat"))); done; echo "$t"; }
-peers_rss_mib() { local k=0 p; for p in $(tree "$1"); do k=$((k + $(awk '/VmRSS/ {print $2}' "/proc/$p/status"))); done; awk -v k="$k" 'BEGIN {printf "%.0f", k / 1024}'; }
-
-AUTH_PORT=5400
-bench_nsd $AUTH_PORT
-bench_up "$AUTH_PORT"
-for i in $(seq 1 1000); do echo "host$((i - 1)).example.test A"; done > "$work/hit.txt"
-
-out="$work/report.md"
-{
-  echo "## Workers: \`bench/workers.sh $secs $runs\` ($(date -u +%F))"
-  echo
-  echo "$(bench_machine)"
-  echo "$(peers_versions)"
-  echo
-  echo "Cache hit, 1,000 names behind NSD. dnsperf -c 8 -T 1 -q 100 -t 2 pinned to core 1 in every row;"
-  echo "one warm-up pass, then $runs x ${secs} s, medians. CPU/query and RSS over the server's whole process tree."
-} > "$out"
-
-table_head "1 and 2 processes"
-ub_qps=""
-PEERS_CPUS=0 PEERS_THREADS=1 run_server hit "Unbound, 1 thread, core 0" "$work/hit.txt" peers_start_unbound
-ub_qps="$last_qps"
-PEERS_CPUS=0 PEERS_THREADS=1 run_server hit "edge-resolver, 1 worker, core 0" "$work/hit.txt" peers_start_edge
-ub_qps=""
-PEERS_CPUS=0,1 PEERS_THREADS=2 run_server hit "Unbound, 2 threads, cores 0-1" "$work/hit.txt" peers_start_unbound
-ub_qps="$last_qps"
-PEERS_CPUS=0,1 PEERS_THREADS=2 run_server hit "edge-resolver, 2 workers, cores 0-1" "$work/hit.txt" peers_start_edge
-
-cat "$out"
-if [ -n "$write" ]; then
-  node "$bench_root/bench/results-section.mjs" "$bench_root/bench/RESULTS.md" workers "$out"
-  echo "bench: rewrote the workers section of bench/RESULTS.md" >&2
+if [ -z "${EDGE_BENCH_IN_NETNS:-}" ]; then
+  exec unshare --net -- env EDGE_BENCH_IN_NETNS=1 bash "$0" "$@"
 fi
+ip link set lo up
+
+for t in nsd dig openssl; do command -v "$t" >/dev/null || { echo "bench: $t is not installed" >&2; exit 1; }; done
+node "$root/scripts/build.mjs" >/dev/null 2>&1 || { echo "bench: the build failed; run npm run build" >&2; exit 1; }
+
+work="$(mktemp -d)"
+pids=()
+groups=()
+# wrangler dev starts children of its own (the CLI, workerd): it runs in its own process group,
+# and the whole group is stopped.
+cleanup() {
+  for g in "${groups[@]}"; do kill -- "-$g" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+AUTH=127.0.0.1; AUTH_PORT=5400; EDGE_PORT=5401; DOH_PORT=8053; DEV_PORT=8787; MF_PORT=8788
+
+cp "$root/test/fixtures/example.test.zone" "$work/example.test.zone"
+cat > "$work/nsd.conf" <<CONF
+server:
+  ip-address: $AUTH@$AUTH_PORT
+  port: $AUTH_PORT
+  username: ""
+  chroot: ""
+  zonesdir: "$work"
+  pidfile: "$work/nsd.pid"
+  database: ""
+  xfrdfile: "$work/xfrd.state"
+  zonelistfile: "$work/zone.list"
+  logfile: "$work/nsd.log"
+  server-count: 1
+  do-ip6: no
+remote-control:
+  control-enable: no
+zone:
+  name: "example.test."
+  zonefile: "$work/example.test.zone"
+CONF
+nsd -d -c "$work/nsd.conf" & pids+=($!)
+
+cat > "$work/node.toml" <<CONF
+[server]
+listen = ["127.0.0.1:$EDGE_PORT"]
+doh_http = ["127.0.0.1:$DOH_PORT"]
+# the NSD zones here are unsigned: the benchmarks without validation
+[dnssec]
+validate = false
+[upstreams]
+default = ["$AUTH:$AUTH_PORT"]
+[apps.forward.config.routes]
+"." = "default"
+[log]
+level = "warn"
+CONF
+node "$root/dist/host/adapters/node/main.js" serve --config "$work/node.toml" & node_pid=$!
+pids+=($node_pid)
+
+# The Worker, with wrangler.toml's bindings and a config whose upstream is the Node DoH listener.
+config="node_id = \"ingress\"
+# the NSD zones here are unsigned: the benchmarks without validation
+[dnssec]
+validate = false
+[upstreams]
+default = [\"http://127.0.0.1:$DOH_PORT/dns-query\"]
+[apps.forward.config.routes]
+\".\" = \"default\"
+[site]
+peer_timeout_ms = 2000
+[log]
+level = \"warn\""
+(cd "$root" && WRANGLER_SEND_METRICS=false exec setsid node "$root/node_modules/wrangler/bin/wrangler.js" dev --ip 127.0.0.1 --port "$DEV_PORT" \
+  --persist-to "$work/state" --var "EDGE_CONFIG:$config" --var "EDGE_SITE_KEYS:k1=$(openssl rand -hex 32)" --log-level warn \
+  > "$work/wrangler.log" 2>&1) & groups+=($!)
+
+# The same bundle in workerd through the Miniflare API, without wrangler dev's layers.
+node "$root/scripts/build.mjs" --worker >/dev/null 2>&1
+printf '%s\n' "$config" > "$work/edge.toml"
+node "$here/workerd-serve.mjs" "$MF_PORT" "$work/edge.toml" 2> "$work/workerd.log" & pids+=($!)
+
+for i in $(seq 1 1000); do echo "host$((i - 1)).example.test"; done > "$work/names.txt"
+
+wait_dns() { for _ in $(seq 1 100); do dig @127.0.0.1 -p "$1" +tries=1 +time=1 host0.example.test A >/dev/null 2>&1 && return 0; sleep 0.1; done; echo "bench: nothing answers on port $1" >&2; exit 1; }
+wait_http() { for _ in $(seq 1 300); do curl -sf -o /dev/null "$1" && return 0; sleep 0.2; done; echo "bench: nothing answers at $1" >&2; cat "$work/wrangler.log" >&2; exit 1; }
+wait_dns "$AUTH_PORT"; wait_dns "$EDGE_PORT"
+wait_http "http://127.0.0.1:$DOH_PORT/dns-query?name=host0.example.test"
+wait_http "http://127.0.0.1:$DEV_PORT/dns-query?name=host0.example.test"
+wait_http "http://127.0.0.1:$MF_PORT/dns-query?name=host0.example.test"
+
+run() { # label url
+  local r
+  r=$(node "$here/doh-load.mjs" "$2" "$work/names.txt" "$secs" "$conns")
+  node -e 'const r = JSON.parse(process.argv[1]); console.log(`| ${process.argv[2]} | ${Math.round(r.rps)} | ${r.mean.toFixed(2)} | ${r.p50.toFixed(2)} | ${r.p90.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.errors} |`)' "$r" "$1"
+}
+
+cpu=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)
+echo "## Workers: DoH cache hit, \`bench/workers.sh $secs $conns\` ($(date -u +%F))"
+echo
+echo "Machine: $(nproc) cores, $cpu; $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo); Node $(node --version); wrangler $(cd "$root" && npx wrangler --version 2>/dev/null | tail -1); workerd $("$root/node_modules/.bin/workerd" --version | awk '{print $2}'); kernel $(uname -r)."
+echo "Workload: 1,000 names (A) served by NSD on loopback, cache warmed by one pass; DoH GET (?dns=) over HTTP/1.1 keep-alive, $conns connections, ${secs}s per run; the load generator runs on the same cores."
+echo
+echo "| server | requests/s | mean (ms) | p50 (ms) | p90 (ms) | p99 (ms) | errors |"
+echo "|---|---|---|---|---|---|---|"
+run "Node resolver, DoH listener (1 process)" "http://127.0.0.1:$DOH_PORT/dns-query"
+run "Worker under wrangler dev (workerd)" "http://127.0.0.1:$DEV_PORT/dns-query"
+run "Worker in workerd (Miniflare API, no wrangler dev)" "http://127.0.0.1:$MF_PORT/dns-query"
+run "Node resolver again (drift check)" "http://127.0.0.1:$DOH_PORT/dns-query"
