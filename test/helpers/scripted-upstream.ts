@@ -19,7 +19,16 @@ export interface ScriptedUpstream {
 }
 
 export async function startScriptedUpstream(answer: ScriptedUpstream['answer'], host = '127.0.0.1'): Promise<ScriptedUpstream> {
-  const udp = createSocket('udp4');
+  const fresh = () => {
+    const u = createSocket('udp4');
+    u.on('message', (msg, rinfo) => {
+      queries++;
+      const reply = up.answer(new Uint8Array(msg));
+      if (reply) u.send(reply, rinfo.port, rinfo.address);
+    });
+    return u;
+  };
+  let udp = fresh();
   const conns = new Set<Socket>();
   let queries = 0;
   const up: ScriptedUpstream = {
@@ -34,11 +43,6 @@ export async function startScriptedUpstream(answer: ScriptedUpstream['answer'], 
       await new Promise<void>((r) => tcp.close(() => r()));
     },
   };
-  udp.on('message', (msg, rinfo) => {
-    queries++;
-    const reply = up.answer(new Uint8Array(msg));
-    if (reply) udp.send(reply, rinfo.port, rinfo.address);
-  });
   const tcp = createServer((c) => {
     conns.add(c);
     c.on('close', () => conns.delete(c));
@@ -59,14 +63,27 @@ export async function startScriptedUpstream(answer: ScriptedUpstream['answer'], 
       }
     });
   });
-  await new Promise<void>((r) => udp.bind(0, host, () => r()));
-  const port = udp.address().port;
-  await new Promise<void>((r, j) => {
-    tcp.once('error', j);
-    tcp.listen(port, host, () => r());
-  });
-  up.address = `${host}:${port}`;
-  return up;
+  // UDP and TCP on one port: the UDP port the system picks may be taken for TCP (another test's
+  // listener or connection), so pick again until both are free.
+  for (let attempt = 1; ; attempt++) {
+    if (attempt > 1) udp = fresh();
+    await new Promise<void>((r) => udp.bind(0, host, () => r()));
+    const port = udp.address().port;
+    try {
+      await new Promise<void>((r, j) => {
+        tcp.once('error', j);
+        tcp.listen(port, host, () => {
+          tcp.off('error', j);
+          r();
+        });
+      });
+      up.address = `${host}:${port}`;
+      return up;
+    } catch (e) {
+      await new Promise<void>((r) => udp.close(() => r()));
+      if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt >= 20) throw e;
+    }
+  }
 }
 
 /** One resource record, uncompressed unless `owner` is given as raw bytes with a pointer. */
