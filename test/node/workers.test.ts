@@ -7,7 +7,8 @@
  */
 
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import { spawnSync } from 'node:child_process';
+import { connect, createServer as createTcpServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -144,4 +145,18 @@ token = "${TOKEN}"
     };
     await waitFor(async () => !pids.some(alive), 10_000);
   }, 20_000);
+});
+
+describe('server.workers = 2 on a port another process holds', () => {
+  it('stops with exit 1 and says a worker could not start, instead of restarting it for ever', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'edge-workers-busy-'));
+    const port = await freePort();
+    const holder = createTcpServer().listen(port, '127.0.0.1');
+    await new Promise((r) => holder.once('listening', r));
+    writeFileSync(join(dir, 'edge.toml'), `[server]\nlisten = ["127.0.0.1:${port}"]\nworkers = 2\n[upstreams]\ndefault = ["127.0.0.1:9"]\n[dnssec]\nvalidate = false\n`);
+    const r = spawnSync(process.execPath, [join(root, 'dist/host/adapters/node/main.js'), 'serve', '--config', join(dir, 'edge.toml')], { encoding: 'utf8', timeout: 30_000 });
+    holder.close();
+    expect(r.status).toBe(1);
+    expect(r.stdout + r.stderr).toContain('a worker could not start; stopping');
+  }, 40_000);
 });
