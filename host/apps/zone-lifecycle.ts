@@ -226,6 +226,15 @@ export class ZoneLifecycle {
     return this.copy?.info ?? null;
   }
 
+  /**
+   * True from the start until the first attempt has ended (a copy in service, or a failure):
+   * until then the node cannot tell which names its local root will answer, and does not answer
+   * its peers (Resolver.readyForPeers).
+   */
+  get loading(): boolean {
+    return this.phase === 'empty' && this.lastResult === null && this.inChain();
+  }
+
   private get stopped(): boolean {
     return this.phase === 'stopped';
   }

@@ -158,6 +158,8 @@ export interface ResolverParts {
   logger: Logger;
   /** The hash of the rule set the node runs (null: none), for the mark on answers to peers. */
   rulesHash: () => string | null | undefined;
+  /** False while the node should not answer its peers (its local root copy is loading); default always ready. */
+  readyForPeers?: () => boolean;
   /** What the runtime changes in resolverOptions(c). */
   options?: Partial<ResolverOptions>;
   now?: () => number;
@@ -177,6 +179,7 @@ export function nextResolver(c: Config, previous: { resolver: Resolver; config: 
   const options = { ...resolverOptions(c), ...parts.options };
   const resolver = new Resolver(parts.chain, cache, parts.upstreams, parts.peers, parts.metrics, parts.logger, options, parts.now, parts.origin, parts.validation ?? null);
   resolver.rulesVersion = () => rulesVersion(parts.rulesHash());
+  if (parts.readyForPeers) resolver.readyForPeers = parts.readyForPeers;
   if (previous && (!sameCache || routingChanged(previous.config, c))) resolver.flush(null, 'config');
   return resolver;
 }

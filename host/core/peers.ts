@@ -10,6 +10,7 @@ import { checkAnswer } from './answer-check.js';
 import { CONTEXT_HEADER, type ContextAuth } from './context-auth.js';
 import { encodeContext, parseIPv4, parseIPv6, type RequestContext } from './context.js';
 import { EDE_OPTION, EDE_STALE_ANSWER, FLAG_TC, base64UrlEncode, buildQuery, parseQuery, readHeader, stripOpt, type EdnsOption, type Question } from './dns/wire.js';
+import { Rcode } from './dns/rr-types.js';
 import type { Logger } from './log.js';
 import type { Counter, Gauge, Histogram, MetricsSink } from './metrics.js';
 import { UpstreamTimeout, matches, parseServer, serverHost, withTimeout, type ServerSpec, type UpstreamTransport } from './upstream.js';
@@ -43,6 +44,19 @@ interface PeerState {
 export class PeerError extends Error {
   override readonly name = 'PeerError';
 }
+
+/**
+ * The owner is up but not ready to answer for the site (RFC 8914 EDE 14, Not Ready): it is still
+ * loading its local root copy, so what it would answer for a name under the root is not what a
+ * node serving the copy answers. The query is resolved by the asking node; the owner is not
+ * counted as failing.
+ */
+export class PeerNotReady extends Error {
+  override readonly name = 'PeerNotReady';
+}
+
+/** EDE 14, Not Ready (RFC 8914 §4.15): sent with the REFUSED an owner gives a peer while it loads its local root. */
+export const EDE_NOT_READY = 14;
 
 export class Peers {
   private readonly peers = new Map<string, PeerState>();
@@ -156,7 +170,8 @@ export class Peers {
         }
       }
       // Parsed in full before it is cached or relayed, as an upstream's answer is (answer-check.ts).
-      if (checkAnswer(reply) > 0xf) throw new PeerError('answered with an extended rcode');
+      const rcode = checkAnswer(reply);
+      if (rcode > 0xf) throw new PeerError('answered with an extended rcode');
       if (p.down) {
         this.logger.log('info', 'peer back up', { peer: p.id });
         this.m.up.set({ peer: p.id }, 1);
@@ -164,14 +179,28 @@ export class Peers {
       p.down = false;
       p.failures = 0;
       p.nextProbeAt = 0;
+      if (rcode === Rcode.REFUSED && notReady(reply)) {
+        this.m.forwarded.inc({ peer: p.id, result: 'not-ready' });
+        throw new PeerNotReady(`peer ${id} is not ready (loading its local root)`);
+      }
       this.m.forwarded.inc({ peer: p.id, result: 'ok' });
       this.m.latency.observe({ peer: p.id }, (this.now() - started) / 1000);
       return { body: stripOpt(reply), ...ownerMark(reply, this.opts.optionCode) };
     } catch (e) {
+      if (e instanceof PeerNotReady) throw e;
       const result = e instanceof UpstreamTimeout ? 'timeout' : 'error';
       this.failed(p, result, (e as Error).message);
       throw new PeerError(`peer ${id}: ${(e as Error).message}`);
     }
+  }
+}
+
+/** The owner's REFUSED says Not Ready (EDE 14). */
+function notReady(reply: Uint8Array): boolean {
+  try {
+    return (parseQuery(reply).edns?.options ?? []).some((o) => o.code === EDE_OPTION && o.data.length >= 2 && ((o.data[0]! << 8) | o.data[1]!) === EDE_NOT_READY);
+  } catch {
+    return false;
   }
 }
 

@@ -23,7 +23,7 @@ import { AnswerCache, cacheKey, type FlushScope } from './cache.js';
 import type { AppChain, PhaseOutcome } from './chain.js';
 import { CtxFlag, newContext, type RequestContext } from './context.js';
 import { DEFAULT_CONTEXT_OPTION } from './context-auth.js';
-import { rulesVersion, type Peers } from './peers.js';
+import { EDE_NOT_READY, rulesVersion, type Peers } from './peers.js';
 import { Rcode, rcodeToName } from './dns/rr-types.js';
 import { EDE_PROHIBITED, EDNS_FLAG_DO, FLAG_CD, FLAG_QR, FLAG_TC, FLAG_RD, HEADER_LEN, WireError, buildErrorResponse, parseQuery, readHeader, stripOpt, u16, type ParsedQuery } from './dns/wire.js';
 import type { Logger } from './log.js';
@@ -67,6 +67,12 @@ export class Resolver {
    * hash). A peer's answer is cached here only when the owner ran the same one.
    */
   rulesVersion: () => Uint8Array = () => rulesVersion(null);
+  /**
+   * Whether this node answers its peers (the adapter sets it): not while its local root copy is
+   * still loading after a start, when it would forward names under the root that its peers
+   * answer from their copies.
+   */
+  readyForPeers: () => boolean = () => true;
   private readonly m: PipelineMetrics;
   private readonly peerContext: PeerContext;
   private readonly peerForward: PeerForward;
@@ -217,7 +223,11 @@ export class Resolver {
     // here. Counting its hops from 0 again could send it round a loop between nodes that
     // disagree on the keys, the members or max_hops.
     if (carried && !restored && this.peerContext.fromPeer(info)) ctx.flags |= CtxFlag.local;
-    let reply = await this.run(query, parsed, ctx);
+    // Not yet ready to answer for the site: the node that asked resolves the query itself.
+    let reply =
+      restored && !this.readyForPeers()
+        ? (this.m.notReady.inc(), errorReply(query, Rcode.REFUSED, parsed, this.opts.udpSize, this.m, [{ code: EDE_NOT_READY, text: 'loading the local root copy' }]))
+        : await this.run(query, parsed, ctx);
     if (reply && restored && reply.opt) reply = this.peerContext.mark(reply, optionCode);
     if (reply) {
       this.m.responsesBy.get(`${rcodeToName(reply.rcode)}|${reply.source}`).inc();

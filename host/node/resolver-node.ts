@@ -326,6 +326,7 @@ export class ResolverNode<M extends MetricsSink = MetricsSink> {
       metrics: this.metrics,
       logger: this.logger,
       rulesHash: () => this.rules.current?.hash,
+      readyForPeers: () => !this.zone?.loading,
       options: p.resolverOptions?.(c),
       now: p.now,
     };

@@ -7,7 +7,8 @@
  */
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { request } from 'node:http';
+import { createServer, request } from 'node:http';
+import { readFileSync } from 'node:fs';
 import type { Nsd } from '../helpers/nsd.js';
 import { dig } from '../helpers/dig.js';
 import { needTools } from '../helpers/tools.js';
@@ -41,6 +42,8 @@ interface SiteOptions {
   port?: number;
   /** Peers by DoH URL on these plain-HTTP ports (each node listens on its own) instead of by DNS address. */
   doh?: Record<string, number>;
+  /** The local root's source, when not the fixture file. */
+  zoneSource?: string;
 }
 
 // Longer than the 30 s replay window once hard-coded: with it every forwarded context was
@@ -71,7 +74,7 @@ peer_probe_interval_ms = ${PROBE_INTERVAL_MS}
 # tested in host/core/peers.test.ts.
 settle_ms = 0
 [zone]
-source = "${LOCAL_ROOT}"
+source = "${o.zoneSource ?? LOCAL_ROOT}"
 trust_anchor = "${TRUST_ANCHOR}"
 [dnssec]
 validate = false
@@ -431,5 +434,59 @@ describe.skipIf(!needTools('nsd', 'dig'))('cache pooling over DoH between two no
     const ok = await dohGet(doh.b!, genuine!, { context: await header(genuine!) });
     expect(ok.Status).toBe(0);
     expect(ok.Answer?.[0]?.data).toBe(`192.0.2.${JUNK.indexOf(genuine!) + 1}`);
+  });
+});
+
+describe.skipIf(!needTools('nsd', 'dig'))('a node whose local root copy is still loading after a start', () => {
+  let nsd: Nsd;
+  let ports: Record<string, number>;
+  const nodes: Record<string, TestNode> = {};
+  const members = ['a', 'b'];
+  let release: () => void = () => {};
+  const released = new Promise<void>((r) => (release = r));
+  const zoneServer = createServer((_req, res) => {
+    void released.then(() => res.end(readFileSync(LOCAL_ROOT)));
+  });
+
+  beforeAll(async () => {
+    nsd = await startUpstreamNsd();
+    ports = { a: await freePort(), b: await freePort() };
+    await new Promise<void>((r) => zoneServer.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(zoneServer.address() as { port: number }).port}/root.zone.gz`;
+    nodes.a = await startNode(siteConfig(nsd, ports, members, 'a'), ports.a!);
+    // b's copy is held back by its source until the test releases it: b serves meanwhile.
+    const text = siteConfig(nsd, ports, members, 'b', { zoneSource: url });
+    const edge = await EdgeNode.start(parseConfig(text, 'test'), { logger: silentLogger, configText: text });
+    nodes.b = { ...testNode(edge), dns: { host: '127.0.0.1', port: ports.b! } };
+  }, 90_000);
+
+  afterAll(async () => {
+    release();
+    for (const n of Object.values(nodes)) await n.stop();
+    zoneServer.close();
+    await nsd?.stop();
+  });
+
+  it("declines its peers' queries (REFUSED, EDE 14) so they answer names under the root from their own copy, then takes them once its copy serves", async () => {
+    const toB = JUNK.filter((n) => ownerOf('a', members, n) === 'b');
+    const [early, other, later] = toB as [string, string, string];
+    expect(later).toBeDefined();
+    expect(nodes.b!.node.zone?.current).toBeNull();
+
+    // Without the decline, b forwards the name upstream (no copy yet) and a relays 192.0.2.N.
+    for (const name of [early, other]) expect((await dig(nodes.a!.dns, [name, 'A'])).status).toBe('NXDOMAIN');
+    expect(await metric(nodes.a!, 'edge_peer_forwarded_total', 'peer="b",result="not-ready"')).toBe(2);
+    expect(await metric(nodes.b!, 'edge_peer_not_ready_total')).toBe(2);
+    // b answered, so it is not counted as failing: still up, nothing timed out.
+    expect(await metric(nodes.a!, 'edge_peer_up', 'peer="b"')).toBe(1);
+    expect(await metric(nodes.a!, 'edge_peer_forwarded_total', 'result="timeout"')).toBe(0);
+    // b's own clients are answered meanwhile, from upstream, as a node with no copy in service does.
+    expect((await dig(nodes.b!.dns, [early, 'A'])).answers[0]?.data).toBe(`192.0.2.${JUNK.indexOf(early) + 1}`);
+
+    release();
+    await waitFor(async () => nodes.b!.node.zone?.current != null, 20_000);
+    expect((await dig(nodes.a!.dns, [later, 'A'])).status).toBe('NXDOMAIN');
+    expect(await metric(nodes.a!, 'edge_peer_forwarded_total', 'peer="b",result="ok"')).toBe(1);
+    expect(await metric(nodes.b!, 'edge_peer_not_ready_total')).toBe(2);
   });
 });

@@ -31,6 +31,7 @@ export class PipelineMetrics {
   readonly flushes: Counter;
   readonly flushed: Counter;
   readonly refused: Counter;
+  readonly notReady: BoundCounter;
   readonly queriesBy: BoundSet<BoundCounter>;
   /** Keyed `rcode|source`. */
   readonly responsesBy: BoundSet<BoundCounter>;
@@ -53,6 +54,7 @@ export class PipelineMetrics {
     this.flushes = metrics.counter('edge_cache_flushes_total', 'Cache flushes, by reason (rules, admin, config)', ['reason']);
     this.flushed = metrics.counter('edge_cache_flushed_entries_total', 'Entries removed by cache flushes, by reason', ['reason']);
     this.refused = metrics.counter('edge_peer_forward_refused_total', 'Peer forwards the host refused (no hops left, or the query is to be resolved here); resolved locally', ['reason']);
+    this.notReady = metrics.counter('edge_peer_not_ready_total', 'Peer queries declined (REFUSED, EDE 14) while the local root copy was loading after a start; the asking node resolves them').bind({});
     this.queriesBy = new BoundSet((transport) => this.queries.bind({ transport }));
     this.responsesBy = new BoundSet((k) => {
       const [rcode, source] = k.split('|');
