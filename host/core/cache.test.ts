@@ -46,6 +46,33 @@ describe('answer cache', () => {
     expect(c.get(key)).toBeNull();
   });
 
+  it('finds an entry straight from the question as get finds it by key: any case, only its own type and DO/CD bits, gone once evicted or flushed', () => {
+    let now = 0;
+    const c = new AnswerCache({ ...defaultCacheOptions, maxEntries: 2 }, () => now);
+    const a = response(0, [rr('www.example.test.', 1, 300, [192, 0, 2, 1])]);
+    expect(c.store(cacheKey(q, true, false), a)).toBe(true);
+    const upper = { ...q, name: textToName('WWW.Example.TEST.') };
+    now = 10_000;
+    expect(ttls(c.find(upper, true, false)!.body)).toEqual([290]);
+    expect(c.find(q, false, false)).toBeNull();
+    expect(c.find(q, true, true)).toBeNull();
+    expect(c.find({ ...q, type: 28 }, true, false)).toBeNull();
+    expect(c.find({ ...q, name: textToName('www.example.tesu.') }, true, false)).toBeNull();
+    // The hit counts as a use: of the two entries after it, the other goes first.
+    expect(c.store(cacheKey({ ...q, type: 16 }, true, false), a)).toBe(true);
+    expect(c.find(q, true, false)).not.toBeNull();
+    expect(c.store(cacheKey({ ...q, type: 2 }, true, false), a)).toBe(true);
+    expect(c.find({ ...q, type: 16 }, true, false)).toBeNull();
+    expect(c.find(q, true, false)).not.toBeNull();
+    c.flush({ names: [q.name], suffixes: [] });
+    expect(c.find(q, true, false)).toBeNull();
+    // Keys that are not cacheKeys (a plain name) are found by get only.
+    expect(c.store('plain', a)).toBe(true);
+    expect(c.get('plain')).not.toBeNull();
+    now = 400_000;
+    expect(c.find({ ...q, type: 2 }, true, false)).toBeNull();
+  });
+
   it('caches NXDOMAIN and NODATA for min(SOA TTL, SOA MINIMUM), and not without an SOA', () => {
     let now = 0;
     const c = new AnswerCache(defaultCacheOptions, () => now);

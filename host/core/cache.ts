@@ -9,6 +9,7 @@
 
 import { RRType, Rcode } from './dns/rr-types.js';
 import { put32, readHeader, u32, walkRecords, type Question } from './dns/wire.js';
+import { transientBytes } from './dns/bytes.js';
 import type { BoundCounter, Gauge, MetricsSink } from './metrics.js';
 
 export interface CacheOptions {
@@ -43,6 +44,12 @@ export type EntryKind = 'positive' | 'negative' | 'failure';
 
 interface Entry {
   key: string;
+  /** The key's hash (questionHash) and its parts, for a lookup straight from a question. */
+  hash: number;
+  owner: Uint8Array;
+  qtype: number;
+  qclass: number;
+  bits: number;
   body: Uint8Array;
   ttlOffsets: number[];
   /** TTL of each record at store time (after clamping). */
@@ -75,6 +82,45 @@ function nameKey(n: Uint8Array): string {
 /** Cache key: lower-cased owner, type, class, and the DO and CD bits that change the answer. */
 export function cacheKey(q: Question, dnssecOk: boolean, checkingDisabled: boolean): string {
   return `${nameKey(q.name)}|${q.type}|${q.class}|${dnssecOk ? 1 : 0}${checkingDisabled ? 1 : 0}`;
+}
+
+/**
+ * A 32-bit FNV-1a hash of what a key says (owner lower-cased, type, class, DO and CD), the same
+ * whether taken from a question or from a key. A string key costs a hash of the whole string on
+ * every Map operation (most of a cache hit's lookup time); a number does not.
+ */
+function questionHash(name: Uint8Array, qtype: number, qclass: number, bits: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < name.length; i++) {
+    const c = name[i]!;
+    h = Math.imul(h ^ (c >= 0x41 && c <= 0x5a ? c + 0x20 : c), 16777619);
+  }
+  h = Math.imul(h ^ qtype, 16777619);
+  h = Math.imul(h ^ qclass, 16777619);
+  return Math.imul(h ^ bits, 16777619) >>> 0;
+}
+
+/** The parts of a key made by cacheKey (the owner as one char per byte). */
+function keyParts(key: string): { owner: Uint8Array; qtype: number; qclass: number; bits: number } {
+  const b3 = key.lastIndexOf('|');
+  const b2 = key.lastIndexOf('|', b3 - 1);
+  const b1 = b2 > 0 ? key.lastIndexOf('|', b2 - 1) : -1;
+  // Not a cacheKey (tests store under plain names): found by get only.
+  if (b1 < 0) return { owner: new Uint8Array(0), qtype: -1, qclass: -1, bits: -1 };
+  const owner = new Uint8Array(b1);
+  for (let i = 0; i < b1; i++) owner[i] = key.charCodeAt(i);
+  const flags = key.slice(b3 + 1);
+  return { owner, qtype: Number(key.slice(b1 + 1, b2)), qclass: Number(key.slice(b2 + 1, b3)), bits: (flags[0] === '1' ? 2 : 0) | (flags[1] === '1' ? 1 : 0) };
+}
+
+/** Whether wire name `n` is `owner` (already lower-cased) ignoring ASCII case. */
+function sameOwner(n: Uint8Array, owner: Uint8Array): boolean {
+  if (n.length !== owner.length) return false;
+  for (let i = 0; i < n.length; i++) {
+    const c = n[i]!;
+    if ((c >= 0x41 && c <= 0x5a ? c + 0x20 : c) !== owner[i]) return false;
+  }
+  return true;
 }
 
 /** The owner part of a key (a label may hold "|", so it is found from the end). */
@@ -133,6 +179,8 @@ const reporting = new WeakMap<MetricsSink, AnswerCache>();
 
 export class AnswerCache {
   private readonly map = new Map<string, Entry>();
+  /** The same entries by questionHash; an array where two keys share a hash. */
+  private readonly index = new Map<number, Entry | Entry[]>();
   private bytes = 0;
   evictions = 0;
   private report: CacheReport | null = null;
@@ -189,8 +237,11 @@ export class AnswerCache {
       ttlOffsets.push(r.ttlOffset);
       ttls.push(Math.max(Math.min(r.ttl, cap), lifetime));
     }
+    const parts = keyParts(key);
     const entry: Entry = {
       key,
+      hash: questionHash(parts.owner, parts.qtype, parts.qclass, parts.bits),
+      ...parts,
       body: copy,
       ttlOffsets,
       ttls,
@@ -201,6 +252,7 @@ export class AnswerCache {
     };
     this.delete(key);
     this.map.set(key, entry);
+    this.indexAdd(entry);
     this.bytes += copy.length + key.length * 2;
     this.evict();
     this.publish();
@@ -239,7 +291,24 @@ export class AnswerCache {
     const old = this.map.get(key);
     if (!old) return;
     this.map.delete(key);
+    this.indexRemove(old);
     this.bytes -= old.body.length + key.length * 2;
+  }
+
+  private indexAdd(e: Entry): void {
+    const at = this.index.get(e.hash);
+    if (!at) this.index.set(e.hash, e);
+    else if (Array.isArray(at)) at.push(e);
+    else this.index.set(e.hash, [at, e]);
+  }
+
+  private indexRemove(e: Entry): void {
+    const at = this.index.get(e.hash);
+    if (at === e) this.index.delete(e.hash);
+    else if (Array.isArray(at)) {
+      const rest = at.filter((x) => x !== e);
+      this.index.set(e.hash, rest.length === 1 ? rest[0]! : rest);
+    }
   }
 
   private evict(): void {
@@ -260,7 +329,21 @@ export class AnswerCache {
    */
   get(key: string, allowStale = false): CacheHit | null {
     const e = this.map.get(key);
-    if (!e) return null;
+    return e ? this.hit(e, allowStale) : null;
+  }
+
+  /** `get(cacheKey(q, dnssecOk, checkingDisabled))` without making the key (the hot path of a hit). */
+  find(q: Question, dnssecOk: boolean, checkingDisabled: boolean): CacheHit | null {
+    const bits = (dnssecOk ? 2 : 0) | (checkingDisabled ? 1 : 0);
+    const at = this.index.get(questionHash(q.name, q.type, q.class, bits));
+    if (!at) return null;
+    if (!Array.isArray(at)) return at.qtype === q.type && at.qclass === q.class && at.bits === bits && sameOwner(q.name, at.owner) ? this.hit(at, false) : null;
+    for (const e of at) if (e.qtype === q.type && e.qclass === q.class && e.bits === bits && sameOwner(q.name, e.owner)) return this.hit(e, false);
+    return null;
+  }
+
+  private hit(e: Entry, allowStale: boolean): CacheHit | null {
+    const key = e.key;
     const now = this.now();
     const stale = now >= e.expiresAt;
     if (stale) {
@@ -274,7 +357,8 @@ export class AnswerCache {
     this.map.delete(key);
     this.map.set(key, e);
     const elapsed = Math.floor((now - e.storedAt) / 1000);
-    const body = e.body.slice();
+    const body = transientBytes(e.body.length);
+    body.set(e.body);
     let minTtl = Number.MAX_SAFE_INTEGER;
     for (let i = 0; i < e.ttlOffsets.length; i++) {
       const ttl = stale ? this.opts.staleAnswerTtl : Math.max(0, e.ttls[i]! - elapsed);
@@ -335,6 +419,7 @@ export class AnswerCache {
 
   clear(): void {
     this.map.clear();
+    this.index.clear();
     this.bytes = 0;
     this.publish();
   }

@@ -15,6 +15,27 @@ export function concat(parts: readonly Uint8Array[]): Uint8Array {
   return out;
 }
 
+const SLAB = 16384;
+let slab = new ArrayBuffer(SLAB);
+let slabUsed = 0;
+
+/**
+ * `n` zeroed bytes for a message on its way out (an answer copied from the cache, an answer
+ * with its OPT), cut from a shared slab as Node's Buffer pool does: a typed array with a
+ * backing store of its own cost about 0.3 µs, a sixth of a cache hit. Never for bytes kept
+ * long: a view keeps its whole slab alive.
+ */
+export function transientBytes(n: number): Uint8Array {
+  if (n > SLAB / 4) return new Uint8Array(n);
+  if (slabUsed + n > SLAB) {
+    slab = new ArrayBuffer(SLAB);
+    slabUsed = 0;
+  }
+  const out = new Uint8Array(slab, slabUsed, n);
+  slabUsed += (n + 7) & ~7;
+  return out;
+}
+
 export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;

@@ -4,7 +4,7 @@
  * here, so an RR type nobody has heard of passes through untouched.
  */
 
-import { concat } from './bytes.js';
+import { concat, transientBytes } from './bytes.js';
 import { readName, skipName } from './name.js';
 import { RRType } from './rr-types.js';
 import { WireError } from './wire-error.js';
@@ -311,7 +311,9 @@ export function stripOpt(msg: Uint8Array): Uint8Array {
 
 /** Appends an OPT RR to a message that has none. */
 export function appendOpt(msg: Uint8Array, opt: Uint8Array): Uint8Array {
-  const out = concat([msg, opt]);
+  const out = transientBytes(msg.length + opt.length);
+  out.set(msg, 0);
+  out.set(opt, msg.length);
   put16(out, 10, u16(msg, 10) + 1);
   return out;
 }
