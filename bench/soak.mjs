@@ -33,7 +33,7 @@
 // node to see it up again). A query to a node killed while it was pending is counted apart. A
 // query is answered when the right answer arrives within 10 s, and counted within 2 s or late.
 // RSS and open files of each node are read from /proc every 5 s; the trend is a least-squares
-// slope over the second half of each process's life. At the end every node's /status must show
+// slope of their per-minute floors over the second half of each process's life. At the end every node's /status must show
 // the newest good zone serial serving, the last good rule set, and its last good config.
 //
 // Runs itself inside a network namespace with only loopback (root for unshare). Needs nsd;
@@ -688,6 +688,27 @@ function slope(points, key) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The per-minute floors of a sampled figure: the least value in each whole minute of a life,
+// at the middle of that minute. RSS here is a saw-tooth (tens of MB between collections, and
+// the teeth fall where they fall), so the slope of the raw samples over a few minutes says more
+// about where the collections came than about growth; what a leak raises is the floor. Open
+// files likewise: the never-read clients' sockets come and go in bursts, the floor is what stays.
+function floors(points, key) {
+  if (!points.length) return [];
+  const t0 = points[0].t;
+  const by = new Map();
+  for (const p of points) {
+    if (!(p[key] >= 0)) continue;
+    const w = Math.floor((p.t - t0) / 60_000);
+    const cur = by.get(w);
+    if (cur === undefined || p[key] < cur) by.set(w, p[key]);
+  }
+  const last = Math.floor((points.at(-1).t - t0) / 60_000);
+  // The last minute is whole only if the life went on to its end.
+  return [...by].filter(([w]) => w < last).map(([w, v]) => ({ t: t0 + w * 60_000 + 30_000, [key]: v }));
+}
+
+// ---------------------------------------------------------------------------------------------
 // Faults
 
 const faults = {
@@ -987,19 +1008,22 @@ try {
     const lives = nodes[id].lives;
     const life = lives.reduce((a, b) => (b.samples.length > a.samples.length ? b : a));
     const s = life.samples;
-    const half = s.filter((p) => p.t >= (s[0].t + s.at(-1).t) / 2);
+    const mid = (s[0].t + s.at(-1).t) / 2;
+    const half = s.filter((p) => p.t >= mid);
     const rs = slope(half, 'rss');
-    const fs = slope(half, 'fds');
     const hs = slope(half.filter((p) => p.heap > 0), 'heap');
+    // Judged on the per-minute floors over the second half (see floors()).
+    const rf = slope(floors(s, 'rss').filter((p) => p.t >= mid), 'rss');
+    const fs = slope(floors(s, 'fds').filter((p) => p.t >= mid), 'fds');
     const max = (k) => Math.max(...s.map((p) => p[k]));
     const lastOf = (k) => s.findLast((p) => p[k] >= 0)?.[k];
     // Flat: under 2 MB/min of RSS (10 MB over the second half of a 10-minute run, about 5% of
     // a node) and under 1 file/min over the second half; a life under 3 minutes is too short to
     // tell (its start-up growth is all there is).
     const long = s.at(-1).t - s[0].t >= 180_000;
-    const isFlat = rs < 2 && fs < 1;
+    const isFlat = rf < 2 && fs < 1;
     if (long) flat &&= isFlat;
-    mem.push(`| ${id}${lives.length > 1 ? ` (life ${lives.indexOf(life) + 1} of ${lives.length}, ${((s.at(-1).t - s[0].t) / 60_000).toFixed(1)} min)` : ''} | ${s[0].rss.toFixed(0)} | ${s.at(-1).rss.toFixed(0)} | ${max('rss').toFixed(0)} | ${rs.toFixed(2)} | ${lastOf('heap')?.toFixed(0)} | ${hs.toFixed(2)} | ${lastOf('cache')} | ${s[0].fds} | ${s.at(-1).fds} | ${max('fds')} | ${fs.toFixed(2)} | ${!long ? '— (too short)' : isFlat ? 'yes' : '**no**'} |`);
+    mem.push(`| ${id}${lives.length > 1 ? ` (life ${lives.indexOf(life) + 1} of ${lives.length}, ${((s.at(-1).t - s[0].t) / 60_000).toFixed(1)} min)` : ''} | ${s[0].rss.toFixed(0)} | ${s.at(-1).rss.toFixed(0)} | ${max('rss').toFixed(0)} | ${rs.toFixed(2)} | ${rf.toFixed(2)} | ${lastOf('heap')?.toFixed(0)} | ${hs.toFixed(2)} | ${lastOf('cache')} | ${s[0].fds} | ${s.at(-1).fds} | ${max('fds')} | ${fs.toFixed(2)} | ${!long ? '— (too short)' : isFlat ? 'yes' : '**no**'} |`);
   }
   const stateOk = state.every((x) => x.serial === SERIAL_V2 && x.serving && x.rulesOk && x.configOk && x.probe);
   const pass = crashes.length === 0 && goodOk && flat && stateOk;
@@ -1073,10 +1097,10 @@ try {
     lines.push('```');
   }
   lines.push('');
-  lines.push('Memory and open files, sampled every 5 s (slope: least squares over the second half of the process\'s life; for c its longest life between kills). Flat: RSS under 2 MB/min and open files under 1/min over the second half, judged for processes that lived 3 minutes or more:');
+  lines.push('Memory and open files, sampled every 5 s (slope: least squares over the second half of the process\'s life; for c its longest life between kills). RSS is a saw-tooth between collections, so flatness is judged on the per-minute floors (the least sample in each minute): RSS floor under 2 MB/min and open-files floor under 1/min over the second half, for processes that lived 3 minutes or more (a 10-minute run gives 5 floors to fit, a 60-minute run 30). The raw RSS slope is shown beside it:');
   lines.push('');
-  lines.push('| node | RSS first (MB) | last | max | slope (MB/min) | JS heap last (MB) | heap slope (MB/min) | cache entries | fds first | last | max | slope (/min) | flat |');
-  lines.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+  lines.push('| node | RSS first (MB) | last | max | slope (MB/min) | floor slope (MB/min) | JS heap last (MB) | heap slope (MB/min) | cache entries | fds first | last | max | floor slope (/min) | flat |');
+  lines.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   lines.push(...mem);
   lines.push('');
   const worst = [...stalls].sort((x, y) => y.lag - x.lag).slice(0, 8).sort((x, y) => x.at - y.at);
