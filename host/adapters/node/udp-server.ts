@@ -1,7 +1,8 @@
 /** DNS over UDP: one socket per listen address; answers larger than the client can take get TC. */
 
-import { createSocket, type Socket } from 'node:dgram';
-import { isIPv6 } from 'node:net';
+import { createSocket, type Socket, type SocketOptions } from 'node:dgram';
+import { lookup, type LookupOptions } from 'node:dns';
+import { isIP, isIPv6 } from 'node:net';
 import { truncateResponse } from '../../core/dns/wire.js';
 import type { Logger } from '../../core/log.js';
 import type { Counter } from '../../core/metrics.js';
@@ -21,6 +22,16 @@ export interface UdpServerOptions {
   /** dnstap: each query and the bytes sent back (after truncation). */
   tap?: Dnstap;
 }
+
+/**
+ * Every answer goes to the address a datagram came from, an IP literal: handed back as it is,
+ * where dgram's default lookup (dns.lookup) defers each send to the next tick.
+ */
+const literalLookup = ((hostname: string, options: unknown, callback: (err: Error | null, address: string, family: number) => void) => {
+  const family = isIP(hostname);
+  if (family === 0) return lookup(hostname, options as LookupOptions, callback as never);
+  callback(null, hostname, family);
+}) as unknown as SocketOptions['lookup'];
 
 export class UdpServer {
   private sock!: Socket;
@@ -46,7 +57,7 @@ export class UdpServer {
       // The system's default (often 208 KiB, some 250 small queries) is under two seconds of a
       // busy listener's queries: a pause in the event loop longer than that loses the rest.
       const recvBufferSize = this.opts.receiveBuffer || undefined;
-      const sock = createSocket({ type: isIPv6(this.opts.host) ? 'udp6' : 'udp4', reuseAddr: false, recvBufferSize });
+      const sock = createSocket({ type: isIPv6(this.opts.host) ? 'udp6' : 'udp4', reuseAddr: false, recvBufferSize, lookup: literalLookup });
       this.sock = sock;
       sock.once('error', reject);
       sock.on('message', (msg, rinfo) => this.onMessage(msg, rinfo.address, rinfo.port));
@@ -86,21 +97,36 @@ export class UdpServer {
     }
     this.inflight++;
     const tapped = this.opts.tap?.client('udp', client, this.local, query) ?? null;
-    this.resolver()
-      .handle(query, { client, transport: 'udp' })
-      .then((reply: Reply | null) => {
-        if (!reply) return;
-        let out = reply.message;
-        if (out.length > reply.udpLimit) {
-          this.truncated.inc();
-          // Header, question and our OPT stay, so the retry over TCP still negotiates EDNS.
-          out = truncateResponse(out, reply.udpLimit, reply.opt ?? undefined);
-        }
-        this.sock.send(out, port, address);
-        tapped?.(out);
-      })
-      .catch((e: Error) => this.logger.log('error', 'udp request failed', { error: e.message, stack: e.stack }))
-      .finally(() => this.inflight--);
+    const r = this.resolver().respond(query, { client, transport: 'udp' });
+    if (r instanceof Promise) {
+      r.then((reply) => this.reply(reply, port, address, tapped))
+        .catch((e: Error) => this.failed(e))
+        .finally(() => this.inflight--);
+      return;
+    }
+    // A cache hit or an app's answer: sent now, without a promise and its microtasks.
+    try {
+      this.reply(r, port, address, tapped);
+    } catch (e) {
+      this.failed(e as Error);
+    }
+    this.inflight--;
+  }
+
+  private reply(reply: Reply | null, port: number, address: string, tapped: ((m: Uint8Array) => void) | null): void {
+    if (!reply) return;
+    let out = reply.message;
+    if (out.length > reply.udpLimit) {
+      this.truncated.inc();
+      // Header, question and our OPT stay, so the retry over TCP still negotiates EDNS.
+      out = truncateResponse(out, reply.udpLimit, reply.opt ?? undefined);
+    }
+    this.sock.send(out, port, address);
+    tapped?.(out);
+  }
+
+  private failed(e: Error): void {
+    this.logger.log('error', 'udp request failed', { error: e.message, stack: e.stack });
   }
 
   /** Stops accepting; requests in progress still get their answers until `close`. */
