@@ -73,6 +73,20 @@ describe('answer cache', () => {
     expect(c.find({ ...q, type: 2 }, true, false)).toBeNull();
   });
 
+  it('keeps two questions whose hashes collide apart: each is found as itself, and removing one leaves the other', () => {
+    // y3tnfufj.t. and wn3ofjku.t. (type A, class IN, no DO/CD) share a 32-bit FNV-1a hash.
+    const c = new AnswerCache(defaultCacheOptions, () => 0);
+    const [x, y] = ['y3tnfufj.t.', 'wn3ofjku.t.'].map((n) => ({ name: textToName(n), type: 1, class: 1 })) as [typeof q, typeof q];
+    expect(c.store(cacheKey(x, false, false), response(0, [rr('y3tnfufj.t.', 1, 300, [192, 0, 2, 1])]))).toBe(true);
+    expect(c.store(cacheKey(y, false, false), response(0, [rr('wn3ofjku.t.', 1, 300, [192, 0, 2, 2])]))).toBe(true);
+    const address = (n: typeof q) => [...c.find(n, false, false)!.body.slice(-4)];
+    expect(address(x)).toEqual([192, 0, 2, 1]);
+    expect(address(y)).toEqual([192, 0, 2, 2]);
+    c.flush({ names: [x.name], suffixes: [] });
+    expect(c.find(x, false, false)).toBeNull();
+    expect(address(y)).toEqual([192, 0, 2, 2]);
+  });
+
   it('caches NXDOMAIN and NODATA for min(SOA TTL, SOA MINIMUM), and not without an SOA', () => {
     let now = 0;
     const c = new AnswerCache(defaultCacheOptions, () => now);
