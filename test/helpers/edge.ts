@@ -3,6 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { EdgeNode, type EdgeNodeOptions } from '../../host/adapters/node/edge-node.js';
+import { NODE_FLAGS } from '../../host/adapters/node/v8-flags.js';
 import type { PromMetrics } from '../../host/adapters/node/prom-metrics.js';
 import type { ResolverNode } from '../../host/node/resolver-node.js';
 import { parseConfig, type Config } from '../../host/core/config.js';
@@ -58,11 +59,12 @@ export interface CliNode {
 
 /**
  * Runs `edge-resolver serve` from dist/ exactly as a user would, and waits until it answers.
- * `--no-validate` is added (the test zones are unsigned) unless `validate` is true.
+ * `--no-validate` is added (the test zones are unsigned) unless `validate` is true; node gets the
+ * V8 start flags the bin gives it.
  */
 export async function startCli(args: string[], probeName = 'www.example.test', validate = false): Promise<CliNode> {
   const port = await freePort();
-  const proc = spawn(process.execPath, [join(root, 'dist/host/adapters/node/main.js'), 'serve', '--listen', `127.0.0.1:${port}`, ...(validate ? [] : ['--no-validate']), ...args], {
+  const proc = spawn(process.execPath, [...NODE_FLAGS, join(root, 'dist/host/adapters/node/main.js'), 'serve', '--listen', `127.0.0.1:${port}`, ...(validate ? [] : ['--no-validate']), ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

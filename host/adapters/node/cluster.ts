@@ -33,6 +33,7 @@ import { configBaseDir } from './app-files.js';
 import type { EdgeNode } from './edge-node.js';
 import { hostPortText } from './edge-node.js';
 import { requestPath } from './http-util.js';
+import { workerExecArgv } from './v8-flags.js';
 
 /** Primary → worker. */
 type ToWorker =
@@ -140,7 +141,9 @@ export async function runPrimary(config: Config, o: { count: number; configPath:
   // The token file is made once, here, before any worker reads it (several making it at once
   // would each write their own token).
   if (config.admin.listen) adminToken(config, configBaseDir(o.configPath), logger);
-  cluster.setupPrimary({ serialization: 'advanced' });
+  // The workers answer the queries, so they get the V8 start flags even when the primary was
+  // started without them (`node main.js serve`).
+  cluster.setupPrimary({ serialization: 'advanced', execArgv: workerExecArgv() });
   const slots: Slot[] = Array.from({ length: count }, (_, index) => ({ index, worker: null, ready: false, pid: null, restarts: [], tookUpTo: 0 }));
   let stopping = false;
   let announced = false;

@@ -1,4 +1,6 @@
-#!/usr/bin/env node
+#!/bin/sh
+//bin/true; exec node --max-semi-space-size=4 "$0" "$@"
+// Line 2 is a comment to JavaScript; run as a command, it starts node with its V8 start flags (v8-flags.ts).
 /**
  * The `edge-resolver` command. `serve` runs a node; `control` talks to a running one; `config
  * check`, `zone ...`, `rules ...` and `new-app` are the offline tools around it. Every command

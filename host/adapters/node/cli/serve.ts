@@ -11,6 +11,7 @@ import { defaultConfigText } from '../default-config.js';
 import { ResolverNode } from '../../../node/resolver-node.js';
 import { EdgeNode } from '../edge-node.js';
 import { runPrimary, serveWorker, takePrimaryState, workerIndex } from '../cluster.js';
+import { missingNodeFlags } from '../v8-flags.js';
 import { workerCount } from '../node-checks.js';
 import { nodePlatform } from '../node-platform.js';
 import { EXIT, describeFsError, dispatch, parseCommand, type Command, type Out } from './args.js';
@@ -168,6 +169,10 @@ export async function serve(argv: string[], out: Out): Promise<number> {
       },
     });
     process.exit(code);
+  }
+  const missing = missingNodeFlags();
+  if (missing.length > 0 && worker === undefined) {
+    logger.log('info', 'node was started without the V8 flags the bin and npm start give it; the heap takes more memory', { missing: missing.join(' '), see: 'docs/operations.md, "Memory"' });
   }
   // The signal handlers go in before the node starts, so a SIGTERM that arrives while it is
   // starting (making a certificate, loading a zone) stops it once it is up rather than killing
