@@ -42,7 +42,7 @@ forward-zone:
 CONF
 unbound -d -c "$work/unbound.conf" & pids+=($!)
 
-node "$root/dist/host/adapters/node/main.js" serve --no-validate --listen "127.0.0.1:$EDGE_PORT" --upstream "$AUTH:$AUTH_PORT" --log-level warn & edge_pid=$!
+"$root/dist/host/adapters/node/main.js" serve --no-validate --listen "127.0.0.1:$EDGE_PORT" --upstream "$AUTH:$AUTH_PORT" --log-level warn & edge_pid=$!
 pids+=($edge_pid)
 
 for i in $(seq 1 1000); do echo "host$((i - 1)).example.test A"; done > "$work/queries.txt"

@@ -117,7 +117,7 @@ peers_start_edge() {
     printf '\n[dnssec]\nvalidate = false\n' >> "$conf"
     node "$bench_root/dist/host/adapters/node/main.js" config check "$conf" >/dev/null 2>&1 || sed -i '/^\[dnssec\]/,$d' "$conf"
   fi
-  peers_run "$workload" "$port" node "$bench_root/dist/host/adapters/node/main.js" serve --config "$conf"
+  peers_run "$workload" "$port" "$bench_root/dist/host/adapters/node/main.js" serve --config "$conf"
 }
 
 peers_start_kresd() {

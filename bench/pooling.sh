@@ -59,7 +59,7 @@ CONF
 declare -A node_pid
 start() { # id port cache-entries site|solo
   node_config "$1" "$2" "$3" "$4" > "$work/$1.toml"
-  node "$root/dist/host/adapters/node/main.js" serve --config "$work/$1.toml" & node_pid[$1]=$!
+  "$root/dist/host/adapters/node/main.js" serve --config "$work/$1.toml" & node_pid[$1]=$!
   pids+=($!)
 }
 up() { bench_up "$1"; }

@@ -137,7 +137,7 @@ qname_minimisation = true
 [dnssec]
 validate = false
 CONF
-  taskset -c 0 node "$bench_root/dist/host/adapters/node/main.js" serve --config "$work/edge.toml" > "$work/server.log" 2>&1 &
+  taskset -c 0 "$bench_root/dist/host/adapters/node/main.js" serve --config "$work/edge.toml" > "$work/server.log" 2>&1 &
   started_pid=$!
 }
 

@@ -67,7 +67,7 @@ max_ttl = ${3600 + i}
 `;
 writeFileSync(path, config(0));
 const args = [join(root, 'dist/host/adapters/node/main.js'), 'serve', '--config', path];
-const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+const proc = spawn(args[0], args.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
 let out = '';
 proc.stdout.on('data', (d) => (out += d));
 proc.stderr.on('data', (d) => (out += d));

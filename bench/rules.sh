@@ -49,7 +49,7 @@ $rules_line
 [log]
 level = "warn"
 CONF
-  node "$root/dist/host/adapters/node/main.js" serve --config "$work/edge.toml" & local pid=$!
+  "$root/dist/host/adapters/node/main.js" serve --config "$work/edge.toml" & local pid=$!
   bench_up "$EDGE_PORT"
   dnsperf -s 127.0.0.1 -p "$EDGE_PORT" -d "$work/queries.txt" -n 3 -c 4 >/dev/null 2>&1
   local before after

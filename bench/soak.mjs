@@ -237,7 +237,7 @@ for (const id of ids) {
 }
 function startNode(id) {
   const n = nodes[id];
-  const proc = spawn(process.execPath, [main, 'serve', '--config', join(work, `${id}.toml`)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = spawn(main, ['serve', '--config', join(work, `${id}.toml`)], { stdio: ['ignore', 'ignore', 'pipe'] });
   const file = createWriteStream(join(work, `${id}.log`), { flags: 'a' });
   let rest = '';
   proc.stderr.on('data', (d) => {

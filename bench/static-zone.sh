@@ -44,7 +44,7 @@ CONF
 unbound -d -c "$work/unbound.conf" & pids+=($!)
 
 # The upstream is a closed port: every answer in this run must come from the local root.
-node "$root/dist/host/adapters/node/main.js" serve --no-validate --listen "127.0.0.1:$EDGE_PORT" --upstream "127.0.0.1:$DEAD_PORT" \
+"$root/dist/host/adapters/node/main.js" serve --no-validate --listen "127.0.0.1:$EDGE_PORT" --upstream "127.0.0.1:$DEAD_PORT" \
   --root-zone "$zone" --trust-anchor "$root/test/fixtures/zones/trust-anchor.ds" --log-level warn & edge_pid=$!
 pids+=($edge_pid)
 

@@ -76,7 +76,7 @@ default = ["$AUTH:$AUTH_PORT"]
 [log]
 level = "warn"
 CONF
-node "$root/dist/host/adapters/node/main.js" serve --config "$work/node.toml" & node_pid=$!
+"$root/dist/host/adapters/node/main.js" serve --config "$work/node.toml" & node_pid=$!
 pids+=($node_pid)
 
 # The Worker, with wrangler.toml's bindings and a config whose upstream is the Node DoH listener.
