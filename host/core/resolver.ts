@@ -24,7 +24,7 @@ import type { AppChain, PhaseOutcome } from './chain.js';
 import { CtxFlag, newContext, type RequestContext } from './context.js';
 import { DEFAULT_CONTEXT_OPTION } from './context-auth.js';
 import { EDE_NOT_READY, rulesVersion, type Peers } from './peers.js';
-import { Rcode, rcodeToName } from './dns/rr-types.js';
+import { Rcode } from './dns/rr-types.js';
 import { EDE_PROHIBITED, EDNS_FLAG_DO, FLAG_CD, FLAG_QR, FLAG_TC, FLAG_RD, HEADER_LEN, WireError, buildErrorResponse, parseQuery, readHeader, stripOpt, u16, type ParsedQuery } from './dns/wire.js';
 import type { Logger } from './log.js';
 import type { MetricsSink } from './metrics.js';
@@ -259,8 +259,8 @@ export class Resolver {
   /** Metrics and the query log for an answer on its way out. */
   private answered(reply: Reply | null, info: ClientInfo, ctx: RequestContext, started: number): Reply | null {
     if (reply) {
-      this.m.responsesBy.get(`${rcodeToName(reply.rcode)}|${reply.source}`).inc();
-      this.m.durationBy.get(reply.source).observe((this.now() - started) / 1000);
+      this.m.response(reply.rcode, reply.source);
+      this.m.answeredIn(reply.source, (this.now() - started) / 1000);
     }
     if (sampled(this.querySample)) logQuery(this.logger, info, ctx, reply, this.now() - started);
     return reply;
