@@ -217,9 +217,23 @@ export class Resolver {
       parsed = parseQuery(query);
     }
     if (carried) return this.answerCarried(query, parsed, info, carried, optionCode, started);
+    const chain = this.chain;
+    if (chain.runsIn(PHASE.preCache) || chain.runsIn(PHASE.postCache)) {
+      const ctx = this.freshContext(parsed, info, started);
+      const reply = this.run(query, parsed, ctx);
+      return reply instanceof Promise ? reply.then((r) => this.answered(r, info, ctx, parsed, started)) : this.answered(reply, info, ctx, parsed, started);
+    }
+    // No app runs before or after the cache, so a hit is answered without a request context
+    // (two Sets and a request id per query): all run() does with one here is the lookup and the
+    // shaping, which read only the question, its DO and CD bits, and a TTL cap no rule has set.
+    const hit = this.cache.find(parsed.question!, !!parsed.edns && (parsed.edns.flags & EDNS_FLAG_DO) !== 0, (parsed.header.flags & FLAG_CD) !== 0);
+    if (hit) {
+      this.m.cacheHit.inc();
+      return this.answered(finish(shape(hit.body, parsed), 'cache', parsed, NO_TTL_CAP, this.opts.udpSize, hit.minTtl), info, null, parsed, started);
+    }
     const ctx = this.freshContext(parsed, info, started);
-    const reply = this.run(query, parsed, ctx);
-    return reply instanceof Promise ? reply.then((r) => this.answered(r, info, ctx, started)) : this.answered(reply, info, ctx, started);
+    const reply = this.missed(query, parsed, ctx, CONTINUE, chain);
+    return reply instanceof Promise ? reply.then((r) => this.answered(r, info, ctx, parsed, started)) : this.answered(reply, info, ctx, parsed, started);
   }
 
   /** A query that came with a context (a peer's): restored first, which may wait on its key check. */
@@ -236,7 +250,7 @@ export class Resolver {
         ? (this.m.notReady.inc(), errorReply(query, Rcode.REFUSED, parsed, this.opts.udpSize, this.m, [{ code: EDE_NOT_READY, text: 'loading the local root copy' }]))
         : await this.run(query, parsed, ctx);
     if (reply && restored && reply.opt) reply = this.peerContext.mark(reply, optionCode);
-    return this.answered(reply, info, ctx, started);
+    return this.answered(reply, info, ctx, parsed, started);
   }
 
   private freshContext(parsed: ParsedQuery, info: ClientInfo, started: number): RequestContext {
@@ -256,13 +270,13 @@ export class Resolver {
     });
   }
 
-  /** Metrics and the query log for an answer on its way out. */
-  private answered(reply: Reply | null, info: ClientInfo, ctx: RequestContext, started: number): Reply | null {
+  /** Metrics and the query log for an answer on its way out; `ctx` is null for a hit answered without one. */
+  private answered(reply: Reply | null, info: ClientInfo, ctx: RequestContext | null, parsed: ParsedQuery, started: number): Reply | null {
     if (reply) {
       this.m.response(reply.rcode, reply.source);
       this.m.answeredIn(reply.source, (this.now() - started) / 1000);
     }
-    if (sampled(this.querySample)) logQuery(this.logger, info, ctx, reply, this.now() - started);
+    if (sampled(this.querySample)) logQuery(this.logger, info, ctx ?? this.freshContext(parsed, info, started), reply, this.now() - started);
     return reply;
   }
 
@@ -279,8 +293,13 @@ export class Resolver {
       this.m.cacheHit.inc();
       return this.post(PHASE.postCache, query, p, ctx, { body: hit.body, source: 'cache', minTtl: hit.minTtl, owned: true }, chain);
     }
+    return this.missed(query, p, ctx, pre, chain);
+  }
+
+  /** Not in the cache (after pre-cache): the resolve phase, then a peer owner or the resolve step. */
+  private missed(query: Uint8Array, p: ParsedQuery, ctx: RequestContext, pre: PhaseOutcome, chain: AppChain): Reply | null | Promise<Reply | null> {
     this.m.cacheMiss.inc();
-    const key = cacheKey(p.question!, dnssecOk, cd);
+    const key = cacheKey(p.question!, (ctx.flags & CtxFlag.do) !== 0, (ctx.flags & CtxFlag.cd) !== 0);
 
     const outcome = chain.runsIn(PHASE.resolve) ? chain.run(PHASE.resolve, ctx, query) : CONTINUE;
     if (isPeerForward(outcome)) return this.viaPeer(query, p, ctx, key, pre, outcome, chain);
@@ -373,6 +392,9 @@ export class Resolver {
 }
 
 const CONTINUE: PhaseOutcome = { kind: 'continue' };
+
+/** The TTL cap of a hit answered without a context: none (only a rule sets one). */
+const NO_TTL_CAP = { ttlCap: 0 } as const;
 
 /** RFC 8914 §4.1. */
 const EDE_OTHER = 0;

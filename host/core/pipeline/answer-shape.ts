@@ -40,7 +40,7 @@ export function finish(
   out: Uint8Array,
   source: AnswerSource,
   p: ParsedQuery,
-  ctx: RequestContext,
+  ctx: Pick<RequestContext, 'ttlCap'>,
   udpSize: number,
   knownMinTtl?: number,
   edes: Array<{ code: number; text: string }> = [],
