@@ -25,7 +25,7 @@ import { CtxFlag, newContext, type RequestContext } from './context.js';
 import { DEFAULT_CONTEXT_OPTION } from './context-auth.js';
 import { EDE_NOT_READY, rulesVersion, type Peers } from './peers.js';
 import { Rcode } from './dns/rr-types.js';
-import { EDE_PROHIBITED, EDNS_FLAG_DO, FLAG_CD, FLAG_QR, FLAG_TC, FLAG_RD, HEADER_LEN, WireError, buildErrorResponse, parseQuery, readHeader, stripOpt, u16, type ParsedQuery } from './dns/wire.js';
+import { EDE_PROHIBITED, EDNS_FLAG_DO, FLAG_CD, FLAG_QR, FLAG_TC, FLAG_RD, HEADER_LEN, WireError, buildErrorResponse, findOption, parseQuery, readHeader, stripOpt, u16, type ParsedQuery } from './dns/wire.js';
 import type { Logger } from './log.js';
 import type { MetricsSink } from './metrics.js';
 import type { Upstreams } from './upstream.js';
@@ -210,7 +210,7 @@ export class Resolver {
     // the query before anything else looks at it, and used only if it is authentic.
     let carried = info.context ?? null;
     const optionCode = this.peers?.opts.optionCode ?? DEFAULT_CONTEXT_OPTION;
-    const option = parsed.edns?.options.find((o) => o.code === optionCode);
+    const option = findOption(parsed.edns, optionCode);
     if (option) {
       carried = option.data;
       query = withoutOption(query, parsed, optionCode);

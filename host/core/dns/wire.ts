@@ -183,31 +183,76 @@ export function walkRecords(msg: Uint8Array, header: Header = readHeader(msg)): 
  * Parses what a server needs from a query: header, the (single) question and EDNS. Throws
  * WireError when the message cannot be parsed at all; a message with QDCOUNT != 1 is returned
  * with `question: null` so the caller can answer FORMERR with the right ID.
+ *
+ * Every query goes through here, so it walks the records as walkRecords does (the same checks,
+ * in the same order, with the same errors) without keeping a list of them: only OPT records are
+ * looked at again, after the walk, as they were when they were picked from that list.
  */
 export function parseQuery(msg: Uint8Array): ParsedQuery {
   const header = readHeader(msg);
-  const { questionEnd, records } = walkRecords(msg, header);
+  let p = HEADER_LEN;
+  for (let i = 0; i < header.qdcount; i++) {
+    p = skipName(msg, p);
+    if (p + 4 > msg.length) throw new WireError('truncated question', p);
+    p += 4;
+  }
+  const questionEnd = p;
+  // The first OPT record (a query has at most one); any others only to report the first error.
+  let optAt = -1;
+  let more: number[] | null = null;
+  const total = header.ancount + header.nscount + header.arcount;
+  const additional = header.ancount + header.nscount;
+  for (let i = 0; i < total; i++) {
+    const nameOffset = p;
+    p = skipName(msg, p);
+    if (p + 10 > msg.length) throw new WireError('truncated resource record', p);
+    const rdlength = u16(msg, p + 8);
+    if (p + 10 + rdlength > msg.length) throw new WireError('RDATA runs past the end of the message', p);
+    if (u16(msg, p) === RRType.OPT) {
+      // An OPT record's position, with its section in the sign: negative outside the additional one.
+      const at = i >= additional ? nameOffset : -1 - nameOffset;
+      if (optAt === -1) optAt = at;
+      else (more ??= []).push(at);
+    }
+    p += 10 + rdlength;
+  }
   let question: Question | null = null;
   if (header.qdcount === 1) {
     const { name, end } = readName(msg, HEADER_LEN);
     question = { name, type: u16(msg, end), class: u16(msg, end + 2) };
   }
   let edns: Edns | null = null;
-  for (const r of records) {
-    if (r.type !== RRType.OPT) continue;
-    if (r.section !== 2) throw new WireError('OPT record outside the additional section', r.nameOffset);
-    if (edns) throw new WireError('more than one OPT record', r.nameOffset);
-    if (msg[r.nameOffset] !== 0) throw new WireError('OPT record owner is not the root', r.nameOffset);
-    edns = {
-      udpSize: r.class,
-      extendedRcode: (r.ttl >>> 24) & 0xff,
-      version: (r.ttl >>> 16) & 0xff,
-      flags: r.ttl & 0xffff,
-      options: parseEdnsRdata(msg.subarray(r.rdataOffset, r.end)),
-      offset: r.nameOffset,
-    };
+  if (optAt !== -1) {
+    edns = readOpt(msg, optAt);
+    if (more) for (const at of more) readOpt(msg, at, true);
   }
   return { header, question, questionEnd, edns };
+}
+
+/** The EDNS of the OPT record at `at` (negative: outside the additional section); `second` when one came before it. */
+function readOpt(msg: Uint8Array, at: number, second = false): Edns {
+  const nameOffset = at < 0 ? -1 - at : at;
+  if (at < 0) throw new WireError('OPT record outside the additional section', nameOffset);
+  if (second) throw new WireError('more than one OPT record', nameOffset);
+  if (msg[nameOffset] !== 0) throw new WireError('OPT record owner is not the root', nameOffset);
+  const r = nameOffset + 1;
+  const ttl = u32(msg, r + 4);
+  const rdataOffset = r + 10;
+  return {
+    udpSize: u16(msg, r + 2),
+    extendedRcode: (ttl >>> 24) & 0xff,
+    version: (ttl >>> 16) & 0xff,
+    flags: ttl & 0xffff,
+    options: parseEdnsRdata(msg.subarray(rdataOffset, rdataOffset + u16(msg, r + 8))),
+    offset: nameOffset,
+  };
+}
+
+/** The first option with `code`, or undefined (a loop: no closure per query). */
+export function findOption(edns: Edns | null, code: number): EdnsOption | undefined {
+  if (!edns) return undefined;
+  for (const o of edns.options) if (o.code === code) return o;
+  return undefined;
 }
 
 /** Encodes a question section entry. */

@@ -4,7 +4,7 @@
  */
 
 import { Opcode, Rcode, RRType, rcodeToName } from '../dns/rr-types.js';
-import { EDNS_FLAG_DO, FLAG_QR, HEADER_LEN, buildErrorResponse, encodeOpt, type ParsedQuery } from '../dns/wire.js';
+import { EDNS_FLAG_DO, FLAG_QR, HEADER_LEN, buildErrorResponse, encodeOpt, findOption, type ParsedQuery } from '../dns/wire.js';
 import type { PipelineMetrics } from './metrics.js';
 import { edeOption, type Ede } from './answer-shape.js';
 import { chaosReply, type ChaosAnswers } from './chaos.js';
@@ -50,7 +50,7 @@ export function screen(query: Uint8Array, p: ParsedQuery, udpSize: number, m: Pi
     const msg = buildErrorResponse(query, 0, p, opt);
     return { message: msg, rcode: Rcode.BADVERS, source: 'local', minTtl: 0, questionEnd: p.questionEnd, opt, udpLimit: 512 };
   }
-  const subnet = p.edns?.options.find((o) => o.code === EDNS_CLIENT_SUBNET);
+  const subnet = findOption(p.edns, EDNS_CLIENT_SUBNET);
   if (subnet && !wellFormedEcs(subnet.data)) {
     // A resolver that does not do ECS ignores the option, but not a broken one (RFC 7871 §7.1.1).
     m.malformed.inc({ reason: 'ecs' });
