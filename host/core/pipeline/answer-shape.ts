@@ -25,14 +25,34 @@ export function shape(out: Uint8Array, p: ParsedQuery): Uint8Array {
   if (!(qflags & FLAG_AD) && !dnssecOk) flags &= ~FLAG_AD;
   put16(out, 2, flags);
   if (u16(out, 4) === 1 && out.length >= p.questionEnd) {
-    try {
-      const { name } = readName(out, HEADER_LEN);
-      if (name.length === p.question!.name.length && nameEquals(name, p.question!.name)) out.set(p.question!.name, HEADER_LEN);
-    } catch {
-      // leave the body's own question
+    const q = p.question!.name;
+    // Nearly always the body spells the question as the query does, but for case: compared in
+    // place. Otherwise the body's name is read out (it may be compressed) and compared.
+    if (sameBytesIgnoringCase(out, HEADER_LEN, q)) out.set(q, HEADER_LEN);
+    else {
+      try {
+        const { name } = readName(out, HEADER_LEN);
+        if (name.length === q.length && nameEquals(name, q)) out.set(q, HEADER_LEN);
+      } catch {
+        // leave the body's own question
+      }
     }
   }
   return out;
+}
+
+/** Whether `b` holds `name` at `off`, ASCII case aside (what nameEquals says of a name read there, uncompressed). */
+function sameBytesIgnoringCase(b: Uint8Array, off: number, name: Uint8Array): boolean {
+  if (off + name.length > b.length) return false;
+  for (let i = 0; i < name.length; i++) {
+    let x = b[off + i]!;
+    let y = name[i]!;
+    if (x === y) continue;
+    if (x >= 0x41 && x <= 0x5a) x += 0x20;
+    if (y >= 0x41 && y <= 0x5a) y += 0x20;
+    if (x !== y) return false;
+  }
+  return true;
 }
 
 /** Applies the TTL cap and EDNS to a shaped answer. */
@@ -43,7 +63,7 @@ export function finish(
   ctx: Pick<RequestContext, 'ttlCap'>,
   udpSize: number,
   knownMinTtl?: number,
-  edes: Array<{ code: number; text: string }> = [],
+  edes: readonly Ede[] = NO_EDE,
 ): Reply {
   let minTtl = knownMinTtl ?? Number.MAX_SAFE_INTEGER;
   // The answer's question is the query's (same name length), so it ends where the query's did.
@@ -80,10 +100,29 @@ export function finish(
       const e = fallbackEde(rcode, source);
       options.push(edeOption(e.code, e.text));
     }
-    opt = encodeOpt(udpSize, p.edns.flags & EDNS_FLAG_DO, options);
+    opt = options.length === 0 ? plainOpt(udpSize, p.edns.flags & EDNS_FLAG_DO) : encodeOpt(udpSize, p.edns.flags & EDNS_FLAG_DO, options);
     message = appendOpt(out, opt);
   }
   return { message, rcode, source, minTtl, questionEnd, opt, udpLimit: udpLimit(p, udpSize) };
+}
+
+const NO_EDE: readonly Ede[] = [];
+
+/**
+ * The OPT record without options, by payload size and DO bit, made once: most answers carry
+ * one, and nothing changes a Reply's `opt` after it is made (a peer's mark is a new record).
+ */
+const plainOpts = new Map<number, Uint8Array>();
+
+function plainOpt(udpSize: number, doBit: number): Uint8Array {
+  const key = udpSize * 2 + (doBit ? 1 : 0);
+  let opt = plainOpts.get(key);
+  if (!opt) {
+    if (plainOpts.size >= 16) plainOpts.clear();
+    opt = encodeOpt(udpSize, doBit);
+    plainOpts.set(key, opt);
+  }
+  return opt;
 }
 
 /** The EDE of a SERVFAIL or REFUSED whose maker gave none, by where it came from. */
