@@ -170,10 +170,6 @@ export async function serve(argv: string[], out: Out): Promise<number> {
     });
     process.exit(code);
   }
-  const missing = missingNodeFlags();
-  if (missing.length > 0 && worker === undefined) {
-    logger.log('info', 'node was started without the V8 flags the bin and npm start give it; the heap takes more memory', { missing: missing.join(' '), see: 'docs/operations.md, "Memory"' });
-  }
   // The signal handlers go in before the node starts, so a SIGTERM that arrives while it is
   // starting (making a certificate, loading a zone) stops it once it is up rather than killing
   // the process half-way; a SIGHUP then has nothing to reload yet.
@@ -202,6 +198,11 @@ export async function serve(argv: string[], out: Out): Promise<number> {
   if (stopping) {
     await node.close();
     process.exit(0);
+  }
+  // Said once the node serves, so a refused config stays the first line a bad start prints.
+  const missing = missingNodeFlags();
+  if (missing.length > 0 && worker === undefined) {
+    logger.log('info', 'node was started without the V8 flags the bin and npm start give it; the heap takes more memory', { missing: missing.join(' '), see: 'docs/operations.md, "Memory"' });
   }
   if (worker !== undefined) {
     serveWorker(node, worker, logger, () => stop('primary'));
