@@ -282,11 +282,15 @@ export function countLabels(name: Uint8Array): number {
 
 /** Equal ignoring ASCII case. */
 export function nameEquals(a: Uint8Array, b: Uint8Array): boolean {
-  if (a === b) return true;
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) {
-    let x = a[i]!;
-    let y = b[i]!;
+  return a === b || (a.length === b.length && nameAt(a, 0, b));
+}
+
+/** Whether `b` holds `name` at `off`, ASCII case aside (uncompressed). */
+export function nameAt(b: Uint8Array, off: number, name: Uint8Array): boolean {
+  if (off + name.length > b.length) return false;
+  for (let i = 0; i < name.length; i++) {
+    let x = b[off + i]!;
+    let y = name[i]!;
     if (x === y) continue;
     if (x >= 0x41 && x <= 0x5a) x += 0x20;
     if (y >= 0x41 && y <= 0x5a) y += 0x20;

@@ -140,18 +140,24 @@ export interface RecordRef {
   end: number;
 }
 
-/** Walks every RR after the question section; validates lengths as it goes. */
-export function walkRecords(msg: Uint8Array, header: Header = readHeader(msg)): {
-  questionEnd: number;
-  records: RecordRef[];
-} {
+/** The offset just past the question section. */
+function skipQuestions(msg: Uint8Array, header: Header): number {
   let p = HEADER_LEN;
   for (let i = 0; i < header.qdcount; i++) {
     p = skipName(msg, p);
     if (p + 4 > msg.length) throw new WireError('truncated question', p);
     p += 4;
   }
-  const questionEnd = p;
+  return p;
+}
+
+/** Walks every RR after the question section; validates lengths as it goes. */
+export function walkRecords(msg: Uint8Array, header: Header = readHeader(msg)): {
+  questionEnd: number;
+  records: RecordRef[];
+} {
+  const questionEnd = skipQuestions(msg, header);
+  let p = questionEnd;
   const records: RecordRef[] = [];
   const counts = [header.ancount, header.nscount, header.arcount];
   for (let s = 0; s < 3; s++) {
@@ -190,13 +196,8 @@ export function walkRecords(msg: Uint8Array, header: Header = readHeader(msg)): 
  */
 export function parseQuery(msg: Uint8Array): ParsedQuery {
   const header = readHeader(msg);
-  let p = HEADER_LEN;
-  for (let i = 0; i < header.qdcount; i++) {
-    p = skipName(msg, p);
-    if (p + 4 > msg.length) throw new WireError('truncated question', p);
-    p += 4;
-  }
-  const questionEnd = p;
+  const questionEnd = skipQuestions(msg, header);
+  let p = questionEnd;
   // The first OPT record (a query has at most one); any others only to report the first error.
   let optAt = -1;
   let more: number[] | null = null;

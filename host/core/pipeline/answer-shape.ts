@@ -10,6 +10,7 @@ import {
   EDE_OPTION, EDE_PROHIBITED, EDE_STALE_ANSWER, EDNS_FLAG_DO, FLAG_AD, FLAG_QR, FLAG_RA, FLAG_RD, FLAG_CD, HEADER_LEN, appendOpt, encodeOpt, nameEquals, put16, put32, readName, u16, walkRecords,
   type EdnsOption, type ParsedQuery,
 } from '../dns/wire.js';
+import { nameAt } from '../dns/name.js';
 import { udpLimit } from './screen.js';
 import type { AnswerSource, Reply } from './types.js';
 
@@ -28,7 +29,7 @@ export function shape(out: Uint8Array, p: ParsedQuery): Uint8Array {
     const q = p.question!.name;
     // Nearly always the body spells the question as the query does, but for case: compared in
     // place. Otherwise the body's name is read out (it may be compressed) and compared.
-    if (sameBytesIgnoringCase(out, HEADER_LEN, q)) out.set(q, HEADER_LEN);
+    if (nameAt(out, HEADER_LEN, q)) out.set(q, HEADER_LEN);
     else {
       try {
         const { name } = readName(out, HEADER_LEN);
@@ -41,19 +42,6 @@ export function shape(out: Uint8Array, p: ParsedQuery): Uint8Array {
   return out;
 }
 
-/** Whether `b` holds `name` at `off`, ASCII case aside (what nameEquals says of a name read there, uncompressed). */
-function sameBytesIgnoringCase(b: Uint8Array, off: number, name: Uint8Array): boolean {
-  if (off + name.length > b.length) return false;
-  for (let i = 0; i < name.length; i++) {
-    let x = b[off + i]!;
-    let y = name[i]!;
-    if (x === y) continue;
-    if (x >= 0x41 && x <= 0x5a) x += 0x20;
-    if (y >= 0x41 && y <= 0x5a) y += 0x20;
-    if (x !== y) return false;
-  }
-  return true;
-}
 
 /** Applies the TTL cap and EDNS to a shaped answer. */
 export function finish(
