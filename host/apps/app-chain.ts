@@ -8,7 +8,7 @@ import { MAX_CONTEXT_BYTES, MAX_TAGS, encodeContextInto, type RequestContext } f
 import type { AppChain, PhaseOutcome } from '../core/chain.js';
 import type { Counter, MetricsSink } from '../core/metrics.js';
 import { Rcode } from '../core/dns/rr-types.js';
-import { PHASE_COUNT } from '../core/phases.js';
+import { PHASE, PHASE_COUNT } from '../core/phases.js';
 import { Verdict } from '../abi/verdict.js';
 import type { Effect } from '../abi/imports.js';
 import type { AppInstance } from './app-instance.js';
@@ -37,11 +37,16 @@ export function applyEffects(ctx: RequestContext, effects: readonly Effect[]): v
   }
 }
 
+let stamps = 0;
+
 export class WasmAppChain implements AppChain {
   private readonly byPhase: AppInstance[][] = Array.from({ length: PHASE_COUNT }, () => []);
   private readonly skipped: Counter;
   /** The context is encoded here, not into a fresh array per call (see encodeContextInto). */
   private readonly scratch = new Uint8Array(MAX_CONTEXT_BYTES);
+  /** answerStamp's last value, and the sum of the apps' versions it was given for. */
+  private stamp = 0;
+  private versionSum = -1;
 
   constructor(
     readonly apps: readonly AppInstance[],
@@ -54,6 +59,24 @@ export class WasmAppChain implements AppChain {
   runsIn(phase: number): boolean {
     for (const app of this.byPhase[phase] ?? []) if (app.runsIn(phase)) return true;
     return false;
+  }
+
+  answerStamp(): number {
+    let sum = 0;
+    for (const app of this.apps) {
+      if (!app.manifest.question_only && app.runsIn(PHASE.resolve)) return 0;
+      sum += app.version;
+    }
+    // Versions only grow, so any load moves the sum; a new chain starts from a new stamp.
+    if (sum !== this.versionSum) {
+      this.versionSum = sum;
+      this.stamp = ++stamps;
+    }
+    return this.stamp;
+  }
+
+  questionOnly(name: string): boolean {
+    return this.app(name)?.manifest.question_only ?? false;
   }
 
   app(name: string): AppInstance | undefined {

@@ -119,6 +119,12 @@ const MAX_EVENT_NAMES = 64;
 const GC_EVERY_NEAR_CAP = 64;
 const GUEST_LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
 
+let versions = 0;
+/** The next AppInstance.version, unique across all apps. */
+function nextVersion(): number {
+  return ++versions;
+}
+
 /**
  * An app's log lines, per app: a token bucket of LOG_BURST lines refilled at LOG_PER_SECOND.
  * Lines past it are dropped and counted (edge_app_log_lines_total{result="dropped"}), so an app
@@ -207,6 +213,12 @@ export class AppInstance {
   private unkeyedTraps = 0;
   /** Questions that made the app trap -> until when they are answered without a call (insertion order: oldest first). */
   private readonly quarantine = new Map<string, number>();
+  /**
+   * Changes whenever what the app holds may have changed (a load tried, its data dropped, a new
+   * instance): taken from one counter for all apps, so it only ever grows. AppChain.answerStamp
+   * reads it.
+   */
+  version = 0;
   /** Called when the breaker opens or closes (edge_zone_serving follows it). */
   onBreakerChange: ((open: boolean) => void) | null = null;
   /** What the meter held when the last query call returned, when a collection refilled it since. */
@@ -301,6 +313,7 @@ export class AppInstance {
 
   /** Creates a fresh instance and memory, replaying the last good loads. Throws AppLoadError. */
   private instantiate(): void {
+    this.version = nextVersion();
     this.exports = null;
     // The previous instance's memory is zeroed and reused, not replaced: a new memory's pages
     // are faulted in and zeroed by the kernel when first written (about 0.5 ms per MiB here,
@@ -621,6 +634,7 @@ export class AppInstance {
   }
 
   private tryLoad(kind: LoadKindCode, data: Uint8Array): LoadResult {
+    this.version = nextVersion();
     if (data.length > this.manifest.max_load_bytes) {
       return { ok: false, error: `${data.length} bytes exceed app ${this.name}'s max_load_bytes of ${this.manifest.max_load_bytes}` };
     }

@@ -48,6 +48,14 @@ export const manifestSchema = z.strictObject({
       gc: z.number().int().min(1000).max(FUEL_MAX).default(DEFAULT_FUEL.gc),
     })
     .prefault({}),
+  /**
+   * What the app does for a query (its verdict, its answer, its effects) follows from the
+   * question (name, type, class, the RD, DO and CD bits), the request's tags and the app's own
+   * config and data, and the clock only through TTLs it lowers as time passes: never the client,
+   * the transport or anything else. The host then keeps the answers it gives in the resolve
+   * phase in the answer cache (docs/writing-apps.md, *Answers the host keeps*).
+   */
+  question_only: z.boolean().default(false),
   /** JSON Schema of the app's `[apps.<name>.config]` table, checked when the config loads. */
   config_schema: z.record(z.string(), z.unknown()).optional(),
 });

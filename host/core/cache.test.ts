@@ -211,6 +211,29 @@ describe('answer cache', () => {
     expect(m.value('edge_cache_evictions_total')).toBe(1);
   });
 
+  it("finds an app's answer only under its stamp, never by get, never stale, and lets a failure replace it", () => {
+    let now = 0;
+    const c = new AnswerCache(defaultCacheOptions, () => now);
+    const key = cacheKey(q, false, false);
+    expect(c.store(key, response(3, [], [rr('example.test.', 6, 300, soaRdata)]), 0, c.generation, 7)).toBe(true);
+    expect(c.find(q, false, false, 7)?.fromApp).toBe(true);
+    expect(c.find(q, false, false, 8)).toBeNull();
+    expect(c.find(q, false, false)).toBeNull();
+    expect(c.get(key)).toBeNull();
+    expect(c.get(key, true)).toBeNull();
+    now = 61_000; // past its 60 s negative TTL: gone, not stale
+    expect(c.find(q, false, false, 7)).toBeNull();
+    expect(c.stats.entries).toBe(0);
+    // A SERVFAIL from the upstream replaces it (an upstream answer that could be served stale it would not).
+    const failing = new AnswerCache({ ...defaultCacheOptions, failureTtl: 5 }, () => now);
+    expect(failing.store(key, response(3, [], [rr('example.test.', 6, 300, soaRdata)]), 0, failing.generation, 7)).toBe(true);
+    expect(failing.store(key, response(2, []))).toBe(true);
+    expect(failing.find(q, false, false)?.kind).toBe('failure');
+    // An upstream answer stored under the key is everyone's.
+    expect(c.store(key, response(0, [rr('www.example.test.', 1, 300, [192, 0, 2, 1])]))).toBe(true);
+    expect(c.find(q, false, false)?.fromApp).toBe(false);
+  });
+
   it('keys on the lower-cased name and the DO and CD bits', () => {
     const upper = { ...q, name: textToName('WWW.EXAMPLE.TEST.') };
     expect(cacheKey(upper, false, false)).toBe(cacheKey(q, false, false));

@@ -59,6 +59,12 @@ interface Entry {
   kind: EntryKind;
   /** RFC 8767 failure-recheck: until then a stale entry is served without asking upstream. */
   staleRefreshUntil: number;
+  /**
+   * 0 for an answer from an upstream or a peer. For an app's answer, the chain's answer stamp
+   * when the app gave it (AppChain.answerStamp): found only by a lookup with that same stamp,
+   * never served stale, never by `get`.
+   */
+  stamp: number;
 }
 
 export interface CacheHit {
@@ -67,6 +73,8 @@ export interface CacheHit {
   stale: boolean;
   /** Smallest TTL in the answer as served (for DoH Cache-Control). */
   minTtl: number;
+  /** An app's answer kept from its last call (stored with a stamp): served as the app's. */
+  fromApp: boolean;
 }
 
 /** A wire name as the cache keys spell it: one character per byte, ASCII letters lower-cased. */
@@ -208,14 +216,15 @@ export class AnswerCache {
   /**
    * Stores a response (without OPT, any ID). Returns false when it is not cacheable, or when
    * `askedAt` (the generation when it was asked for) is older than the last flush. `ttlCap`
-   * (seconds, 0 for none) lowers the entry's lifetime, as a `ttl-cap` rule asks.
+   * (seconds, 0 for none) lowers the entry's lifetime, as a `ttl-cap` rule asks. `stamp` is
+   * non-zero for an app's answer (see Entry.stamp).
    */
-  store(key: string, body: Uint8Array, ttlCap = 0, askedAt = this.generation): boolean {
+  store(key: string, body: Uint8Array, ttlCap = 0, askedAt = this.generation, stamp = 0): boolean {
     if (askedAt !== this.generation) return false;
     const c = classify(body, this.opts);
     if (!c) return false;
     const old = this.map.get(key);
-    if (c.kind === 'failure' && old && old.kind !== 'failure' && this.now() < old.expiresAt + this.opts.maxStaleSec * 1000) {
+    if (c.kind === 'failure' && old && old.kind !== 'failure' && old.stamp === 0 && this.now() < old.expiresAt + this.opts.maxStaleSec * 1000) {
       // A failure never replaces an answer that can still be served stale (RFC 8767): that
       // answer is what serve-stale exists to give out while the upstream fails. The failure
       // only starts the recheck window.
@@ -249,6 +258,7 @@ export class AnswerCache {
       expiresAt: now + lifetime * 1000,
       kind: c.kind,
       staleRefreshUntil: 0,
+      stamp,
     };
     this.delete(key);
     this.map.set(key, entry);
@@ -325,20 +335,26 @@ export class AnswerCache {
 
   /**
    * Looks up a key. A fresh entry comes back with TTLs counted down; an expired one within the
-   * stale window comes back only with `allowStale` (and TTL = staleAnswerTtl).
+   * stale window comes back only with `allowStale` (and TTL = staleAnswerTtl). An app's answer
+   * never comes back here: serve-stale is for an upstream that fails, and an app whose answer is
+   * no longer current (a copy gone past its expiry, an app switched off) must not be stood in
+   * for by what it said before.
    */
   get(key: string, allowStale = false): CacheHit | null {
     const e = this.map.get(key);
-    return e ? this.hit(e, allowStale) : null;
+    return e && e.stamp === 0 ? this.hit(e, allowStale) : null;
   }
 
-  /** `get(cacheKey(q, dnssecOk, checkingDisabled))` without making the key (the hot path of a hit). */
-  find(q: Question, dnssecOk: boolean, checkingDisabled: boolean): CacheHit | null {
+  /**
+   * `get(cacheKey(q, dnssecOk, checkingDisabled))` without making the key (the hot path of a
+   * hit); app answers stored with `stamp` are found too (0: none).
+   */
+  find(q: Question, dnssecOk: boolean, checkingDisabled: boolean, stamp = 0): CacheHit | null {
     const bits = (dnssecOk ? 2 : 0) | (checkingDisabled ? 1 : 0);
     const at = this.index.get(questionHash(q.name, q.type, q.class, bits));
     if (!at) return null;
-    if (!Array.isArray(at)) return at.qtype === q.type && at.qclass === q.class && at.bits === bits && sameOwner(q.name, at.owner) ? this.hit(at, false) : null;
-    for (const e of at) if (e.qtype === q.type && e.qclass === q.class && e.bits === bits && sameOwner(q.name, e.owner)) return this.hit(e, false);
+    if (!Array.isArray(at)) return at.qtype === q.type && at.qclass === q.class && at.bits === bits && sameOwner(q.name, at.owner) && (at.stamp === 0 || at.stamp === stamp) ? this.hit(at, false) : null;
+    for (const e of at) if (e.qtype === q.type && e.qclass === q.class && e.bits === bits && sameOwner(q.name, e.owner) && (e.stamp === 0 || e.stamp === stamp)) return this.hit(e, false);
     return null;
   }
 
@@ -347,7 +363,7 @@ export class AnswerCache {
     const now = this.now();
     const stale = now >= e.expiresAt;
     if (stale) {
-      if (now >= e.expiresAt + this.opts.maxStaleSec * 1000 || e.kind === 'failure') {
+      if (now >= e.expiresAt + this.opts.maxStaleSec * 1000 || e.kind === 'failure' || e.stamp !== 0) {
         this.delete(key);
         this.publish();
         return null;
@@ -366,7 +382,7 @@ export class AnswerCache {
       minTtl = Math.min(minTtl, ttl);
     }
     if (minTtl === Number.MAX_SAFE_INTEGER) minTtl = stale ? this.opts.staleAnswerTtl : Math.max(0, Math.floor((e.expiresAt - now) / 1000));
-    return { body, kind: e.kind, stale, minTtl };
+    return { body, kind: e.kind, stale, minTtl, fromApp: e.stamp !== 0 };
   }
 
   /**

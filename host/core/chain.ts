@@ -18,6 +18,15 @@ export interface AppChain {
   runsIn(phase: number): boolean;
   /** Runs the apps of one phase in chain order; effects (tags, route, ...) are applied to `ctx`. */
   run(phase: number, ctx: RequestContext, msg: Uint8Array): PhaseOutcome;
+  /**
+   * Names the chain's present state for the answer cache: non-zero when the resolve phase runs
+   * only apps whose manifest says `question_only`, and different after any app's load (config,
+   * data, rules) and for every new chain. An app's answer stored under one stamp is served only
+   * while the chain gives that stamp. Absent or 0: app answers are not kept.
+   */
+  answerStamp?(): number;
+  /** Whether `app` declares `question_only` (its resolve-phase answers may be kept under a stamp). */
+  questionOnly?(app: string): boolean;
 }
 
 export const emptyChain: AppChain = {

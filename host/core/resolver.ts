@@ -226,10 +226,11 @@ export class Resolver {
     // No app runs before or after the cache, so a hit is answered without a request context
     // (two Sets and a request id per query): all run() does with one here is the lookup and the
     // shaping, which read only the question, its DO and CD bits, and a TTL cap no rule has set.
-    const hit = this.cache.find(parsed.question!, !!parsed.edns && (parsed.edns.flags & EDNS_FLAG_DO) !== 0, (parsed.header.flags & FLAG_CD) !== 0);
+    // Nothing can have set a tag either, so the apps' kept answers count.
+    const hit = this.cache.find(parsed.question!, !!parsed.edns && (parsed.edns.flags & EDNS_FLAG_DO) !== 0, (parsed.header.flags & FLAG_CD) !== 0, chain.answerStamp?.() ?? 0);
     if (hit) {
       this.m.cacheHit.inc();
-      return this.answered(finish(shape(hit.body, parsed), 'cache', parsed, NO_TTL_CAP, this.opts.udpSize, hit.minTtl), info, null, parsed, started);
+      return this.answered(finish(shape(hit.body, parsed), hit.fromApp ? 'app' : 'cache', parsed, NO_TTL_CAP, this.opts.udpSize, hit.minTtl), info, null, parsed, started);
     }
     const ctx = this.freshContext(parsed, info, started);
     const reply = this.missed(query, parsed, ctx, CONTINUE, chain);
@@ -288,10 +289,10 @@ export class Resolver {
 
     const dnssecOk = (ctx.flags & CtxFlag.do) !== 0;
     const cd = (ctx.flags & CtxFlag.cd) !== 0;
-    const hit = this.cache.find(p.question!, dnssecOk, cd);
+    const hit = this.cache.find(p.question!, dnssecOk, cd, plainContext(ctx) ? (chain.answerStamp?.() ?? 0) : 0);
     if (hit) {
       this.m.cacheHit.inc();
-      return this.post(PHASE.postCache, query, p, ctx, { body: hit.body, source: 'cache', minTtl: hit.minTtl, owned: true }, chain);
+      return this.post(PHASE.postCache, query, p, ctx, { body: hit.body, source: hit.fromApp ? 'app' : 'cache', minTtl: hit.minTtl, owned: true }, chain);
     }
     return this.missed(query, p, ctx, pre, chain);
   }
@@ -301,9 +302,10 @@ export class Resolver {
     this.m.cacheMiss.inc();
     const key = cacheKey(p.question!, (ctx.flags & CtxFlag.do) !== 0, (ctx.flags & CtxFlag.cd) !== 0);
 
+    const stamp = chain.answerStamp?.() ?? 0;
     const outcome = chain.runsIn(PHASE.resolve) ? chain.run(PHASE.resolve, ctx, query) : CONTINUE;
     if (isPeerForward(outcome)) return this.viaPeer(query, p, ctx, key, pre, outcome, chain);
-    return this.resolved(query, p, ctx, key, pre, outcome, chain);
+    return this.resolved(query, p, ctx, key, pre, outcome, chain, stamp);
   }
 
   /** The resolve phase sent the query to the peer that owns its slot. */
@@ -317,15 +319,22 @@ export class Resolver {
     }
     // Resolve here: the chain again from the top of the phase, now with forwarding to peers
     // off for this request.
+    const stamp = chain.answerStamp?.() ?? 0;
     let outcome = chain.run(PHASE.resolve, ctx, query);
     if (isPeerForward(outcome)) outcome = CONTINUE;
-    return this.resolved(query, p, ctx, key, pre, outcome, chain);
+    return this.resolved(query, p, ctx, key, pre, outcome, chain, stamp);
   }
 
-  /** After the resolve phase: an app's answer now, or the resolve step's later. */
-  private resolved(query: Uint8Array, p: ParsedQuery, ctx: RequestContext, key: string, pre: PhaseOutcome, outcome: PhaseOutcome, chain: AppChain): Reply | null | Promise<Reply | null> {
+  /**
+   * After the resolve phase: an app's answer now, or the resolve step's later. `stamp` is the
+   * chain's answer stamp from before the phase ran (0: the app's answer is not kept).
+   */
+  private resolved(query: Uint8Array, p: ParsedQuery, ctx: RequestContext, key: string, pre: PhaseOutcome, outcome: PhaseOutcome, chain: AppChain, stamp: number): Reply | null | Promise<Reply | null> {
     if (outcome.kind === 'respond' || outcome.kind === 'rcode' || outcome.kind === 'drop') {
-      return this.fromOutcome(query, p, ctx, outcome, chain);
+      // A question-only app's answer to a plain request is everyone's answer to that question
+      // until the chain changes: kept under the stamp, as an upstream's answer is kept.
+      const keep = stamp !== 0 && outcome.kind === 'respond' && plainContext(ctx) && (ctx.flags & CtxFlag.rd) !== 0 && chain.questionOnly?.(outcome.app) === true && chain.answerStamp?.() === stamp;
+      return this.fromOutcome(query, p, ctx, outcome, chain, keep ? { key, stamp } : null);
     }
     const target = outcome.kind === 'forward' ? outcome.target : pre.kind === 'forward' ? pre.target : '';
     return this.fromResolveStep(query, p, ctx, key, target || ctx.route || this.opts.defaultRoute, chain);
@@ -339,8 +348,11 @@ export class Resolver {
     return reply;
   }
 
-  /** An app answered or refused: the message goes through post-resolve like any answer. */
-  private fromOutcome(query: Uint8Array, p: ParsedQuery, ctx: RequestContext, o: PhaseOutcome, chain: AppChain): Reply | null {
+  /**
+   * An app answered or refused: the message goes through post-resolve like any answer. With
+   * `keep`, a NOERROR or NXDOMAIN answer is also stored in the cache under its stamp.
+   */
+  private fromOutcome(query: Uint8Array, p: ParsedQuery, ctx: RequestContext, o: PhaseOutcome, chain: AppChain, keep: { key: string; stamp: number } | null = null): Reply | null {
     if (o.kind === 'drop') return null;
     let body: Uint8Array;
     let ede: Ede[] | undefined;
@@ -349,7 +361,10 @@ export class Resolver {
         body = stripOpt(o.message);
         const h = readHeader(body);
         if (!(h.flags & FLAG_QR)) throw new WireError('app response has QR clear');
+        if (keep && (h.rcode === Rcode.NOERROR || h.rcode === Rcode.NXDOMAIN)) this.cache.store(keep.key, body, ctx.ttlCap, this.cache.generation, keep.stamp);
+        else keep = null;
       } catch (e) {
+        keep = null;
         this.logger.log('warn', 'app returned an unparseable response', { app: o.app, error: (e as Error).message });
         body = buildErrorResponse(query, Rcode.SERVFAIL, p);
         ede = [{ code: EDE_OTHER, text: `app ${o.app} returned an unparseable response` }];
@@ -359,7 +374,10 @@ export class Resolver {
       if (o.kind === 'rcode' && o.why) ede = [{ code: EDE_OTHER, text: o.why }];
     }
     ede ??= appEde(body, 'app' in o ? o.app : 'app');
-    return this.post(PHASE.postResolve, query, p, ctx, { body, source: 'app', owned: true, ...(ede ? { ede } : {}) }, chain);
+    const reply = this.post(PHASE.postResolve, query, p, ctx, { body, source: 'app', owned: true, ...(ede ? { ede } : {}) }, chain);
+    // A post-resolve TTL cap bounds the kept answer too.
+    if (keep && ctx.ttlCap > 0) this.cache.cap(keep.key, ctx.ttlCap);
+    return reply;
   }
 
   /** Runs a post phase (post-cache or post-resolve) on the shaped answer; an app may replace it. */
@@ -392,6 +410,15 @@ export class Resolver {
 }
 
 const CONTINUE: PhaseOutcome = { kind: 'continue' };
+
+/**
+ * A request no rule or app has marked: no tags and no app switched off for it. Only such a
+ * request is given an app's kept answer, or has its app answer kept, since a tag
+ * (`rec_disable_static`) or a `disable-app` may change what the apps would say.
+ */
+function plainContext(ctx: RequestContext): boolean {
+  return ctx.tags.size === 0 && ctx.disabledApps.size === 0;
+}
 
 /** The TTL cap of a hit answered without a context: none (only a rule sets one). */
 const NO_TTL_CAP = { ttlCap: 0 } as const;

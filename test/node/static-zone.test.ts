@@ -572,3 +572,85 @@ describe.skipIf(!needTools('nsd', 'dig', 'kdig'))('edge-resolver serve --root-zo
     expect(r.stderr).toContain('zone.trust_anchor: required to verify the zone under zone.dnssec = "require"');
   });
 });
+
+describe.skipIf(!needTools('nsd', 'dig', 'kdig'))("static_zone's answers kept in the answer cache", () => {
+  let upstream: Nsd;
+  let edge: TestNode;
+  let offset = 0;
+  const dir = mkdtempSync(join(tmpdir(), 'edge-root4-'));
+  const source = join(dir, 'root.zone.gz');
+  // The cache's own limits (a day for NXDOMAIN), as operators run it.
+  const config = (extra = '') => `
+[upstreams]
+default = ["${upstream.address}"]
+[zone]
+source = "${source}"
+trust_anchor = "${ANCHOR}"
+[apps.forward.config.routes]
+"." = "default"
+${extra}`;
+  const lookups = async (result: string) => Number((await edge.node.metrics.text()).match(new RegExp(`^edge_cache_lookups_total\\{result="${result}"\\} (\\d+)`, 'm'))?.[1] ?? 0);
+  const calls = () => metric(edge, 'edge_app_calls_total', 'phase="resolve"');
+
+  beforeAll(async () => {
+    upstream = await startNsd({ '.': upstreamRoot });
+    copyFileSync(V1, source);
+    edge = await startEdge(config(), { now: () => Date.now() + offset });
+    await firstRefresh(edge);
+  }, 60_000);
+  afterAll(async () => {
+    await edge?.stop();
+    await upstream?.stop();
+  });
+
+  it('answers a junk TLD asked again from the cache without calling the app: the same records, TTLs counted down', async () => {
+    const first = await kdig(edge.dns, ['+dnssec', 'printer.local', 'A']);
+    expect(first.status).toBe('NXDOMAIN');
+    const [called, hits] = [await calls(), await lookups('hit')];
+    offset += 5000;
+    const again = await kdig(edge.dns, ['+dnssec', 'PRINTER.local', 'A']);
+    expect(await calls()).toBe(called);
+    expect(await lookups('hit')).toBe(hits + 1);
+    expect(again.status).toBe('NXDOMAIN');
+    expect(again.flags).toContain('ad');
+    expect(again.authority.map((a) => `${a.name} ${a.type} ${a.data}`)).toEqual(first.authority.map((a) => `${a.name} ${a.type} ${a.data}`));
+    // Kept as any negative answer is: for at most cache.max_negative_ttl (an hour by default).
+    expect(again.authority.map((a) => a.ttl)).toEqual(first.authority.map((a) => Math.min(a.ttl, 3600) - 5));
+    // Counted as the app's answer: a peer is told not to keep it (it was made for a plain request).
+    expect(Number((await edge.node.metrics.text()).match(/^edge_responses_total\{rcode="NXDOMAIN",source="app"\} (\d+)/m)?.[1])).toBeGreaterThanOrEqual(2);
+    // DO=0 is its own entry: asked once, kept, then found.
+    await dig(edge.dns, ['printer.local', 'A']);
+    const c2 = await calls();
+    expect((await dig(edge.dns, ['printer.local', 'A'])).status).toBe('NXDOMAIN');
+    expect(await calls()).toBe(c2);
+  });
+
+  it('drops what it kept at once when the next version swaps in: a new TLD answers at the next query', async () => {
+    for (let i = 0; i < 2; i++) expect((await dig(edge.dns, ['www.example-new', 'A'])).status).toBe('NXDOMAIN');
+    copyFileSync(V2, source);
+    await waitFor(async () => zoneStatus(edge).serial === 2026082300, 20_000);
+    // No clock step: the kept NXDOMAIN still has most of a day to run, and is not used.
+    expect((await dig(edge.dns, ['www.example-new', 'A'])).answers[0]?.data).toBe('192.0.2.98');
+  });
+
+  it('does not give out what it kept once the app is switched off by a reload, nor after it is switched on again', async () => {
+    for (let i = 0; i < 2; i++) expect((await dig(edge.dns, ['printer.local', 'A'])).status).toBe('NXDOMAIN');
+    expect((await edge.node.reload(SERVER + config('[apps.static_zone]\nenabled = false\n'))).ok).toBe(true);
+    expect((await dig(edge.dns, ['printer.local', 'A'])).answers[0]?.data).toBe('192.0.2.99');
+    expect((await edge.node.reload(SERVER + config())).ok).toBe(true);
+    await waitFor(async () => zoneStatus(edge).serving === true, 20_000);
+    // The upstream's answer (kept for its TTL) stands until it expires; then the copy answers.
+    offset += 301_000;
+    expect((await dig(edge.dns, ['printer.local', 'A'])).status).toBe('NXDOMAIN');
+  });
+
+  it('does not give out what it kept to a request a rule tags, and keeps nothing from one', async () => {
+    for (let i = 0; i < 2; i++) expect((await dig(edge.dns, ['wpad.corp', 'A'])).status).toBe('NXDOMAIN');
+    const rules = 'phase = pre-cache qname-suffix corp set-tag rec_disable_static\n';
+    expect((await edge.node.rules.apply(new TextEncoder().encode(rules), 'test')).ok).toBe(true);
+    const called = await calls();
+    expect((await dig(edge.dns, ['wpad.corp', 'A'])).answers[0]?.data).toBe('192.0.2.95');
+    expect(await calls()).toBe(called + 1);
+    await edge.node.rules.clear();
+  });
+});
