@@ -65,6 +65,9 @@ interface Entry {
    * never served stale, never by `get`.
    */
   stamp: number;
+  /** The entries in order of use, least recent first (an intrusive list: a hit allocates nothing). */
+  older: Entry | null;
+  newer: Entry | null;
 }
 
 export interface CacheHit {
@@ -189,6 +192,9 @@ export class AnswerCache {
   private readonly map = new Map<string, Entry>();
   /** The same entries by questionHash; an array where two keys share a hash. */
   private readonly index = new Map<number, Entry | Entry[]>();
+  /** Ends of the use-order list: `oldest` is what eviction takes first. */
+  private oldest: Entry | null = null;
+  private newest: Entry | null = null;
   private bytes = 0;
   evictions = 0;
   private report: CacheReport | null = null;
@@ -259,9 +265,12 @@ export class AnswerCache {
       kind: c.kind,
       staleRefreshUntil: 0,
       stamp,
+      older: null,
+      newer: null,
     };
     this.delete(key);
     this.map.set(key, entry);
+    this.link(entry);
     this.indexAdd(entry);
     this.bytes += copy.length + key.length * 2;
     this.evict();
@@ -301,8 +310,27 @@ export class AnswerCache {
     const old = this.map.get(key);
     if (!old) return;
     this.map.delete(key);
+    this.unlink(old);
     this.indexRemove(old);
     this.bytes -= old.body.length + key.length * 2;
+  }
+
+  /** Makes `e` the most recently used entry. */
+  private link(e: Entry): void {
+    e.older = this.newest;
+    e.newer = null;
+    if (this.newest) this.newest.newer = e;
+    else this.oldest = e;
+    this.newest = e;
+  }
+
+  private unlink(e: Entry): void {
+    if (e.older) e.older.newer = e.newer;
+    else this.oldest = e.newer;
+    if (e.newer) e.newer.older = e.older;
+    else this.newest = e.older;
+    e.older = null;
+    e.newer = null;
   }
 
   private indexAdd(e: Entry): void {
@@ -323,11 +351,9 @@ export class AnswerCache {
 
   private evict(): void {
     while (this.map.size > this.opts.maxEntries || this.bytes > this.opts.maxBytes) {
-      // Map iteration order is insertion order and hits re-insert, so the first entry is the
-      // least recently used one.
-      const first = this.map.keys().next();
-      if (first.done) break;
-      this.delete(first.value);
+      const lru = this.oldest;
+      if (!lru) break;
+      this.delete(lru.key);
       this.evictions++;
       this.reporter()?.evictions.inc();
     }
@@ -370,8 +396,13 @@ export class AnswerCache {
       }
       if (!allowStale) return null;
     }
-    this.map.delete(key);
-    this.map.set(key, e);
+    // Moved to the newest end by pointers: re-inserting into the Map (as this did) made V8 grow
+    // and rehash its table every few thousand hits, old-generation garbage that cost a
+    // mark-compact pause every two seconds under load.
+    if (this.newest !== e) {
+      this.unlink(e);
+      this.link(e);
+    }
     const elapsed = Math.floor((now - e.storedAt) / 1000);
     const body = transientBytes(e.body.length);
     body.set(e.body);
@@ -436,6 +467,8 @@ export class AnswerCache {
   clear(): void {
     this.map.clear();
     this.index.clear();
+    this.oldest = null;
+    this.newest = null;
     this.bytes = 0;
     this.publish();
   }
