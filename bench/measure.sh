@@ -7,6 +7,9 @@
 #                                            row (medians, CPU per query, RSS); sets $last_qps
 #   run_server WORKLOAD LABEL QUERYFILE START_FN [dnsperf flags]
 #                                            starts the server pinned, measures it, stops it
+#   measure_rate WORKLOAD SERVER QUERYFILE RATE
+#                                            unbound or edge at a fixed offered rate: appends a
+#                                            row of the latency table (medians of $runs runs)
 #   median N...                              the median of the numbers
 #
 # $ub_qps, when set, is the figure the "ratio to Unbound" column divides by. EDGE_BENCH_SERVERS
@@ -41,6 +44,27 @@ measure() {
   if [ -n "$ub_qps" ] && [ "$ub_qps" != 0 ]; then ratio=$(awk -v a="$mq" -v b="$ub_qps" 'BEGIN {printf "%.2f", a / b}'); fi
   echo "| $label | $mq | $ratio | $ma | $mm | $cpu_us | $rss |" >> "$out"
   last_qps="$mq"
+}
+
+measure_rate() {
+  local workload="$1" server="$2" qf="$3" rate="$4" port=5410 i
+  local label; label=$([ "$server" = unbound ] && echo "Unbound (1 thread)" || echo "edge-resolver (1 process)")
+  local what; what=$([ "$workload" = hit ] && echo "cache hit" || echo "local root")
+  if ! "peers_start_$server" "$workload" "$port"; then echo "| $what | $label | — | — | — | — |" >> "$out"; return 0; fi
+  local pid="$started_pid"
+  taskset -c 1 dnsperf -s 127.0.0.1 -p "$port" -d "$qf" -n 1 -c 8 -T 1 >/dev/null 2>&1 || true
+  local qps=() avg=() max=() sd=()
+  for i in $(seq 1 "$runs"); do
+    taskset -c 1 dnsperf -s 127.0.0.1 -p "$port" -d "$qf" -l "$secs" -c 8 -T 1 -q 100 -t 2 -Q "$rate" > "$work/run.out" 2>&1 || true
+    qps+=("$(bench_qps "$work/run.out")")
+    avg+=("$(bench_lat_ms "$work/run.out")")
+    max+=("$(awk '/Average Latency/ {gsub(/[(),]/, ""); printf "%.1f", $8 * 1000}' "$work/run.out")")
+    sd+=("$(awk '/Latency StdDev/ {printf "%.3f", $4 * 1000}' "$work/run.out")")
+  done
+  echo "| $what | $label | $(median "${qps[@]}") | $(median "${avg[@]}") | $(median "${max[@]}") | $(median "${sd[@]}") |" >> "$out"
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  sleep 0.5
 }
 
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }

@@ -19,6 +19,8 @@
 # Usage: bench/per-core.sh [--write] [SECS [RUNS]]     (defaults 10 and 3)
 #   --write   also replace the "Per core" section of bench/RESULTS.md with this run's tables
 #   EDGE_BENCH_SERVERS="unbound edge kresd pdns dnsdist"   the servers to run (default: all)
+#   EDGE_BENCH_RATE=40000   the offered rate of the latency table (Unbound and ours at the same
+#                           rate, below what either answers flat out; 0 leaves the table out)
 set -euo pipefail
 write=""
 if [ "${1:-}" = "--write" ]; then write=1; shift; fi
@@ -70,6 +72,26 @@ for workload in hit root; do
   run_server "$workload" "PowerDNS Recursor (1 thread)" "$qf" peers_start_pdns
   run_server "$workload" "dnsdist (packet cache)" "$qf" peers_start_dnsdist
 done
+
+# Latency at a fixed offered rate: flat out, dnsperf keeps up to 100 queries in flight at the
+# slower server, so its mean latency is 100 / QPS (Little's law) and says nothing more than the
+# QPS column. At the same rate below both servers' capacity it is the server's own delay.
+rate="${EDGE_BENCH_RATE:-40000}"
+if [ "$rate" != 0 ]; then
+  {
+    echo
+    echo "### Latency at $rate QPS offered (dnsperf -Q $rate), $runs x ${secs} s, medians"
+    echo
+    echo "| workload | server | QPS answered | avg ms | max ms | latency stddev ms |"
+    echo "|---|---|---|---|---|---|"
+  } >> "$out"
+  for workload in hit root; do
+    for s in unbound edge; do
+      if [ -n "${EDGE_BENCH_SERVERS:-}" ] && [[ " $EDGE_BENCH_SERVERS " != *" $s "* ]]; then continue; fi
+      measure_rate "$workload" "$s" "$work/$workload.txt" "$rate"
+    done
+  done
+fi
 
 {
   echo
