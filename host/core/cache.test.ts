@@ -234,6 +234,28 @@ describe('answer cache', () => {
     expect(c.find(q, false, false)?.fromApp).toBe(false);
   });
 
+  it("bounds apps' kept answers to their share: a flood of them evicts each other, not the upstream's answers", () => {
+    const c = new AnswerCache({ ...defaultCacheOptions, maxEntries: 100 }, () => 0);
+    const nx = response(3, [], [rr('example.test.', 6, 300, soaRdata)]);
+    const a = response(0, [rr('www.example.test.', 1, 300, [192, 0, 2, 1])]);
+    const name = (i: number) => ({ ...q, name: textToName(`n${i}.example.test.`) });
+    for (let i = 0; i < 70; i++) expect(c.store(cacheKey(name(i), false, false), a)).toBe(true);
+    for (let i = 1000; i < 2000; i++) expect(c.store(cacheKey(name(i), false, false), nx, 0, c.generation, 3)).toBe(true);
+    // All 70 upstream answers, and only the newest 25 kept answers (a quarter of 100).
+    for (let i = 0; i < 70; i++) expect(c.find(name(i), false, false), `upstream ${i}`).not.toBeNull();
+    expect(c.find(name(1975), false, false, 3)?.fromApp).toBe(true);
+    expect(c.find(name(1974), false, false, 3)).toBeNull();
+    expect(c.stats.entries).toBe(95);
+    // Past the total bound the least recently used entry of either kind goes: here a kept answer
+    // (the upstream answers were all just asked for), then an upstream one.
+    for (let i = 0; i < 70; i++) c.find(name(i), false, false);
+    for (let i = 70; i < 76; i++) expect(c.store(cacheKey(name(i), false, false), a)).toBe(true);
+    expect(c.stats.entries).toBe(100);
+    expect(c.find(name(1976), false, false, 3)).toBeNull();
+    expect(c.find(name(1977), false, false, 3)).not.toBeNull();
+    expect(c.find(name(0), false, false)).not.toBeNull();
+  });
+
   it('keys on the lower-cased name and the DO and CD bits', () => {
     const upper = { ...q, name: textToName('WWW.EXAMPLE.TEST.') };
     expect(cacheKey(upper, false, false)).toBe(cacheKey(q, false, false));

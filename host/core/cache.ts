@@ -65,10 +65,29 @@ interface Entry {
    * never served stale, never by `get`.
    */
   stamp: number;
-  /** The entries in order of use, least recent first (an intrusive list: a hit allocates nothing). */
+  /**
+   * Neighbours in the use-order list of its kind (apps' answers, everything else), least recent
+   * first: an intrusive list, so a hit allocates nothing. `used` orders the two lists' heads.
+   */
   older: Entry | null;
   newer: Entry | null;
+  used: number;
 }
+
+interface UseOrder {
+  oldest: Entry | null;
+  newest: Entry | null;
+  /** Entries and bytes (as `bytes` counts them) in this list. */
+  entries: number;
+  bytes: number;
+}
+
+/**
+ * The share of cache.max_entries and cache.max_bytes apps' kept answers may take. Each junk-TLD
+ * name a flood of random names brings is a kept answer from the local root; bounded here, such a
+ * flood evicts other kept answers, never the upstream answers real clients are using.
+ */
+export const APP_ANSWER_SHARE = 0.25;
 
 export interface CacheHit {
   body: Uint8Array;
@@ -192,9 +211,9 @@ export class AnswerCache {
   private readonly map = new Map<string, Entry>();
   /** The same entries by questionHash; an array where two keys share a hash. */
   private readonly index = new Map<number, Entry | Entry[]>();
-  /** Ends of the use-order list: `oldest` is what eviction takes first. */
-  private oldest: Entry | null = null;
-  private newest: Entry | null = null;
+  private readonly plain: UseOrder = { oldest: null, newest: null, entries: 0, bytes: 0 };
+  private readonly apps: UseOrder = { oldest: null, newest: null, entries: 0, bytes: 0 };
+  private uses = 0;
   private bytes = 0;
   evictions = 0;
   private report: CacheReport | null = null;
@@ -267,12 +286,15 @@ export class AnswerCache {
       stamp,
       older: null,
       newer: null,
+      used: 0,
     };
     this.delete(key);
     this.map.set(key, entry);
     this.link(entry);
     this.indexAdd(entry);
-    this.bytes += copy.length + key.length * 2;
+    const size = copy.length + key.length * 2;
+    this.bytes += size;
+    this.order(entry).bytes += size;
     this.evict();
     this.publish();
     return true;
@@ -312,25 +334,36 @@ export class AnswerCache {
     this.map.delete(key);
     this.unlink(old);
     this.indexRemove(old);
-    this.bytes -= old.body.length + key.length * 2;
+    const size = old.body.length + key.length * 2;
+    this.bytes -= size;
+    this.order(old).bytes -= size;
+  }
+
+  private order(e: Entry): UseOrder {
+    return e.stamp === 0 ? this.plain : this.apps;
   }
 
   /** Makes `e` the most recently used entry. */
   private link(e: Entry): void {
-    e.older = this.newest;
+    const l = this.order(e);
+    e.older = l.newest;
     e.newer = null;
-    if (this.newest) this.newest.newer = e;
-    else this.oldest = e;
-    this.newest = e;
+    e.used = ++this.uses;
+    if (l.newest) l.newest.newer = e;
+    else l.oldest = e;
+    l.newest = e;
+    l.entries++;
   }
 
   private unlink(e: Entry): void {
+    const l = this.order(e);
     if (e.older) e.older.newer = e.newer;
-    else this.oldest = e.newer;
+    else l.oldest = e.newer;
     if (e.newer) e.newer.older = e.older;
-    else this.newest = e.older;
+    else l.newest = e.older;
     e.older = null;
     e.newer = null;
+    l.entries--;
   }
 
   private indexAdd(e: Entry): void {
@@ -350,8 +383,16 @@ export class AnswerCache {
   }
 
   private evict(): void {
+    const apps = this.apps;
+    while (apps.oldest && (apps.entries > this.opts.maxEntries * APP_ANSWER_SHARE || apps.bytes > this.opts.maxBytes * APP_ANSWER_SHARE)) {
+      this.delete(apps.oldest.key);
+      this.evictions++;
+      this.reporter()?.evictions.inc();
+    }
     while (this.map.size > this.opts.maxEntries || this.bytes > this.opts.maxBytes) {
-      const lru = this.oldest;
+      const a = this.plain.oldest;
+      const b = apps.oldest;
+      const lru = a && b ? (a.used < b.used ? a : b) : (a ?? b);
       if (!lru) break;
       this.delete(lru.key);
       this.evictions++;
@@ -399,10 +440,10 @@ export class AnswerCache {
     // Moved to the newest end by pointers: re-inserting into the Map (as this did) made V8 grow
     // and rehash its table every few thousand hits, old-generation garbage that cost a
     // mark-compact pause every two seconds under load.
-    if (this.newest !== e) {
+    if (this.order(e).newest !== e) {
       this.unlink(e);
       this.link(e);
-    }
+    } else e.used = ++this.uses;
     const elapsed = Math.floor((now - e.storedAt) / 1000);
     const body = transientBytes(e.body.length);
     body.set(e.body);
@@ -467,8 +508,10 @@ export class AnswerCache {
   clear(): void {
     this.map.clear();
     this.index.clear();
-    this.oldest = null;
-    this.newest = null;
+    for (const l of [this.plain, this.apps]) {
+      l.oldest = l.newest = null;
+      l.entries = l.bytes = 0;
+    }
     this.bytes = 0;
     this.publish();
   }
