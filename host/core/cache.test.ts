@@ -256,6 +256,20 @@ describe('answer cache', () => {
     expect(c.find(name(0), false, false)).not.toBeNull();
   });
 
+  it("admits an app's answer on its question's second sighting, in any case, per DO/CD bits", () => {
+    const c = new AnswerCache();
+    const upper = { ...q, name: textToName('WWW.EXAMPLE.test.') };
+    expect(c.admit(q, false, false)).toBe(false);
+    expect(c.admit(q, true, false)).toBe(false);
+    expect(c.admit(upper, false, false)).toBe(true);
+    expect(c.admit(q, true, false)).toBe(true);
+    expect(c.admit({ ...q, type: 28 }, false, false)).toBe(false);
+    // A flood of new names takes the slots; a name seen once before it has to be seen twice again.
+    // (Each slot is missed by a million random names with odds of e^-15.)
+    for (let i = 0; i < 1_000_000; i++) c.admit({ ...q, name: textToName(`r${i}.example.test.`) }, false, false);
+    expect(c.admit({ ...q, type: 28 }, false, false)).toBe(false);
+  });
+
   it('keys on the lower-cased name and the DO and CD bits', () => {
     const upper = { ...q, name: textToName('WWW.EXAMPLE.TEST.') };
     expect(cacheKey(upper, false, false)).toBe(cacheKey(q, false, false));

@@ -333,7 +333,15 @@ export class Resolver {
     if (outcome.kind === 'respond' || outcome.kind === 'rcode' || outcome.kind === 'drop') {
       // A question-only app's answer to a plain request is everyone's answer to that question
       // until the chain changes: kept under the stamp, as an upstream's answer is kept.
-      const keep = stamp !== 0 && outcome.kind === 'respond' && plainContext(ctx) && (ctx.flags & CtxFlag.rd) !== 0 && chain.questionOnly?.(outcome.app) === true && chain.answerStamp?.() === stamp;
+      // Only from the question's second sighting on (cache.admit): a name asked once never is.
+      const keep =
+        stamp !== 0 &&
+        outcome.kind === 'respond' &&
+        plainContext(ctx) &&
+        (ctx.flags & CtxFlag.rd) !== 0 &&
+        chain.questionOnly?.(outcome.app) === true &&
+        chain.answerStamp?.() === stamp &&
+        this.cache.admit(p.question!, (ctx.flags & CtxFlag.do) !== 0, (ctx.flags & CtxFlag.cd) !== 0);
       return this.fromOutcome(query, p, ctx, outcome, chain, keep ? { key, stamp } : null);
     }
     const target = outcome.kind === 'forward' ? outcome.target : pre.kind === 'forward' ? pre.target : '';
