@@ -10,8 +10,10 @@
 //   3. host/apps/registry.generated.ts from apps/chain.json and each app.json (the chain
 //      order lives in one flat file, as CoreDNS's plugin.cfg);
 //   4. the TypeScript host -> dist/ (skipped when dist/ is newer than every host source), and the zone commands bundled into one file
-//      (dist/host/adapters/node/cli/zone.bundle.js): `zone check` is a short-lived process, and
-//      loading some 40 modules cost it about 40 ms of its start (bench/RESULTS.md);
+//      (dist/host/adapters/node/cli/zone.bundle.cjs): `zone check` is a short-lived process, and
+//      loading some 40 modules cost it about 40 ms of its start (bench/RESULTS.md); then V8's
+//      code cache for that bundle, for this Node and for the command lines it runs under
+//      (scripts/zone-code-cache.mjs), made again whenever it is missing or older than the bundle;
 //   5. the apps metered for Cloudflare Workers (build/workers/<name>.wasm, with the meter in
 //      dist/) and host/adapters/workers/apps.generated.ts, which imports them: a Worker cannot
 //      compile Wasm from bytes at run time, so it can only run modules metered before upload.
@@ -299,6 +301,7 @@ async function main() {
     await bundleZoneCli();
     writeFileSync(hostStamp, `${new Date().toISOString()}\n`);
   }
+  if (!args.has('--no-tsc') && (await zoneCodeCache())) built.push('zone code cache');
   if (existsSync(join(root, 'dist', 'host', 'abi', 'meter.js'))) await meterForWorkers(apps);
   if ((args.has('--test-apps') || args.has('--worker')) && bundleWorker()) built.push('worker bundle');
   const what = built.length ? `compiled ${built.join(', ')}` : 'apps up to date';
@@ -317,19 +320,56 @@ function hostUpToDate() {
   return statSync(hostStamp).mtimeMs > Math.max(...inputs.map(newestAny));
 }
 
-/** Step 4, second half: the zone commands as one ES module beside the files tsc wrote. */
+const zoneCliDir = join(root, 'dist', 'host', 'adapters', 'node', 'cli');
+
+/**
+ * Step 4, second half: the zone commands as one script beside the files tsc wrote. CommonJS, not
+ * an ES module: cli/zone-loader.ts compiles it with vm.Script, the API that takes a code cache on
+ * Node 20 (which has no module.enableCompileCache).
+ */
 async function bundleZoneCli() {
   const { build } = await import('esbuild');
-  const cli = join(root, 'dist', 'host', 'adapters', 'node', 'cli');
+  for (const f of readdirSync(zoneCliDir)) if (/^zone\.bundle\./.test(f)) rmSync(join(zoneCliDir, f));
   await build({
-    entryPoints: [join(cli, 'zone.js')],
-    outfile: join(cli, 'zone.bundle.js'),
+    entryPoints: [join(zoneCliDir, 'zone.js')],
+    outfile: join(zoneCliDir, 'zone.bundle.cjs'),
     bundle: true,
     platform: 'node',
-    format: 'esm',
+    format: 'cjs',
     target: 'node20',
     logLevel: 'warning',
   });
+}
+
+/**
+ * Step 4, last: V8's code cache for the bundle, one file per command line a zone command runs
+ * under (`node main.js`, and the bin's own flags), each made by a check of the lookalike root so
+ * it holds the functions a check runs. Made only when missing or older than the bundle; a
+ * checkout without the fixture, or a failure here, simply leaves no cache (the commands compile
+ * as usual).
+ */
+async function zoneCodeCache() {
+  const bundle = join(zoneCliDir, 'zone.bundle.cjs');
+  const fixture = join(root, 'test', 'fixtures', 'zones', 'root-lookalike-2026082201.zone.gz');
+  if (!existsSync(bundle) || !existsSync(fixture)) return false;
+  const { codeCachePath, codeCacheKey } = await import(join(zoneCliDir, 'zone-loader.js'));
+  const { NODE_FLAGS } = await import(join(root, 'dist', 'host', 'adapters', 'node', 'v8-flags.js'));
+  const since = statSync(bundle).mtimeMs;
+  let made = false;
+  for (const flags of [[], [...NODE_FLAGS]]) {
+    const file = codeCachePath(zoneCliDir, codeCacheKey(flags, ''));
+    if (!force && existsSync(file) && statSync(file).mtimeMs >= since) continue;
+    const env = { ...process.env };
+    delete env.NODE_OPTIONS;
+    try {
+      execFileSync(process.execPath, [...flags, join(root, 'scripts', 'zone-code-cache.mjs'), zoneCliDir, fixture], { stdio: 'inherit', env });
+      made = true;
+    } catch {
+      // only an optimisation: the zone commands run the same without it
+      console.error(`build: no zone code cache for node ${flags.join(' ')} (see above); the zone commands will compile as usual`);
+    }
+  }
+  return made;
 }
 
 /** Step 5: metered copies of the apps and the module that imports them for the Worker bundle. */

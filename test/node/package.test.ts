@@ -35,7 +35,7 @@ describe.skipIf(!needTools('npm', 'unshare', 'ip', 'dig', 'curl'))('npm pack, th
     expect(pack.code, pack.out).toBe(0);
     const [info] = JSON.parse(pack.stdout) as Array<{ filename: string; files: Array<{ path: string }>; bundled: string[] }>;
     const files = info!.files.map((f) => f.path);
-    for (const f of ['LICENSE', 'README.md', 'package.json', 'dist/host/adapters/node/main.js', 'dist/host/adapters/node/cli/zone.bundle.js', 'build/apps/forward.wasm', 'build/apps/static_zone.wasm', 'build/apps/override.wasm', 'contrib/edge-resolver.service']) {
+    for (const f of ['LICENSE', 'README.md', 'package.json', 'dist/host/adapters/node/main.js', 'dist/host/adapters/node/cli/zone.bundle.cjs', 'build/apps/forward.wasm', 'build/apps/static_zone.wasm', 'build/apps/override.wasm', 'contrib/edge-resolver.service']) {
       expect(files, f).toContain(f);
     }
     expect(files.filter((f) => !f.startsWith('node_modules/') && /\.test\.|\.map$|^build\/test-apps|^test\//.test(f))).toEqual([]);

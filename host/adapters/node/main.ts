@@ -35,8 +35,6 @@ Exit status: 0 done, 1 refused or failed (a config, zone or rule set refused; a 
 answered with an error or not at all), 2 a wrong command line.
 `;
 
-const ZONE_CLI = './cli/zone.bundle.js';
-
 const io: Out = { stdout: (s) => process.stdout.write(s), stderr: (s) => process.stderr.write(s) };
 
 function version(): string {
@@ -59,9 +57,10 @@ export async function main(argv: string[], out: Out = io): Promise<number> {
       case 'new-app':
         return await (await import('./cli/new-app.js')).newAppCommand(rest, out);
       case 'zone': {
-        // the build's one-file bundle of ./cli/zone.js: a zone check starts about 40 ms sooner
-        const { zoneCommand } = (await import(ZONE_CLI)) as typeof import('./cli/zone.js');
-        return await zoneCommand(rest, out);
+        // the build's one-file bundle of ./cli/zone.js with V8's code cache for it: a zone
+        // check starts about 40 ms sooner than from some 40 modules, and compiles less
+        const { cli } = await (await import('./cli/zone-loader.js')).loadZoneCli();
+        return await cli.zoneCommand(rest, out);
       }
       case '--version':
       case '-V':
