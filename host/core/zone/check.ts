@@ -14,7 +14,7 @@ import type { TrustAnchor } from './trust-anchor.js';
 import { loadZone, type LoadOptions } from './zone-load.js';
 import type { SoaFields, Zone } from './zone.js';
 import type { ZoneInput } from './zone-input.js';
-import { verifyZonemd, zonemdAcceptable, type ZonemdPolicy, type ZonemdResult } from './zonemd.js';
+import { verifyZonemd, zonemdAcceptable, type ZonemdHash, type ZonemdPolicy, type ZonemdResult } from './zonemd.js';
 
 export interface VerifyOptions {
   trustAnchor?: TrustAnchor | null;
@@ -28,6 +28,8 @@ export interface VerifyOptions {
   dnssec?: DnssecPolicy;
   /** How signatures are checked (default WebCrypto). */
   verifier?: SignatureVerifier;
+  /** The ZONEMD hash function (default WebCrypto's). */
+  zonemdHash?: ZonemdHash;
   /** Start signature checks while a text zone is parsed (default true; see signature-prefetch.ts). */
   prefetch?: boolean;
 }
@@ -79,7 +81,7 @@ export async function verifyZone(zone: Zone, options: VerifyOptions = {}, prefet
     ...(options.verifier ? { verifier: options.verifier } : {}),
     ...(prefetched ? { prefetch: prefetched } : {}),
   });
-  const zonemdP = ready.then(() => verifyZonemd(zone));
+  const zonemdP = ready.then(() => verifyZonemd(zone, options.zonemdHash ? { hash: options.zonemdHash } : {}));
   // a DNSSEC failure before dispatch must not leave ZONEMD waiting
   dnssecP.then(dispatched, dispatched);
   let [dnssec, zonemd] = await Promise.all([dnssecP, zonemdP]);

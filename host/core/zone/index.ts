@@ -49,6 +49,7 @@ export {
   zoneDigest,
   simpleSchemeInput,
   zonemdAcceptable,
+  type ZonemdHash,
   type ZonemdResult,
   type ZonemdStatus,
   type ZonemdPolicy,

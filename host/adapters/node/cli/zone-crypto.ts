@@ -8,9 +8,12 @@
  * the two cores.
  */
 
-import { createPublicKey, verify, type KeyObject } from 'node:crypto';
+import { createHash, createPublicKey, verify, type KeyObject } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
-import { dnskeyJwk, type DnskeyInfo, type SignatureVerifier, type VerifyRequest } from '../../../core/zone/index.js';
+import { dnskeyJwk, type DnskeyInfo, type SignatureVerifier, type VerifyRequest, type ZonemdHash } from '../../../core/zone/index.js';
+
+/** ZONEMD's hash through node:crypto: for the one 2 MB input of the root, a few ms less of this thread than WebCrypto's. */
+export const nodeZonemdHash: ZonemdHash = (algorithm, data) => createHash(algorithm === 'SHA-384' ? 'sha384' : 'sha512').update(data).digest();
 
 const PENDING = 2;
 

@@ -20,7 +20,7 @@ import {
   type ZonemdPolicy,
   type ZoneReport,
 } from '../../../core/zone/index.js';
-import { createWorkerVerifier, type ClosableVerifier } from './zone-crypto.js';
+import { createWorkerVerifier, nodeZonemdHash, type ClosableVerifier } from './zone-crypto.js';
 import { writeFileAtomically } from '../files.js';
 import { fileChunks, includeResolverFor, readWhole } from './zone-files.js';
 import { EXIT, UsageError, describeFsError, groupHelp, guarded, parseCommand, type Command } from './args.js';
@@ -186,6 +186,7 @@ async function run(
       now,
       trustAnchor,
       verifier,
+      zonemdHash: nodeZonemdHash,
       // Checking signatures during the parse needs a core beyond the one parsing and the one
       // V8 compiles on; on two cores it measured slower (bench/RESULTS.md), so only with more.
       prefetch: availableParallelism() >= 4,
