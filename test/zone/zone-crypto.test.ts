@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { startVerifyWorker } from '../../host/adapters/node/cli/verify-worker.js';
+import { zoneCommand } from '../../host/adapters/node/cli/zone.js';
 import { createWorkerVerifier } from '../../host/adapters/node/cli/zone-crypto.js';
 import { parseDnskey } from '../../host/core/zone/index.js';
 import { makeKey, signRRset } from './support/zone-signer.js';
@@ -42,6 +44,29 @@ describe('worker-thread signature verifier (Node CLI)', () => {
       expect(out).toEqual(requests.map((_, i) => i % 7 !== 3));
     } finally {
       await v.close();
+    }
+  });
+
+  it('uses a thread started before it (as main.ts starts one), and ends it', async () => {
+    const early = startVerifyWorker();
+    const v = createWorkerVerifier({ worker: early });
+    const exited = new Promise((resolve) => early.worker.once('exit', resolve));
+    try {
+      const f = await fixture(8);
+      const key = await v.importKey(f.info);
+      expect(await v.verifyBatch([{ key, signature: f.signature, data: f.data }])).toEqual([true]);
+    } finally {
+      await v.close();
+    }
+    await exited;
+  });
+
+  it('a zone command given a thread it does not use (help, a wrong command line) ends it', async () => {
+    for (const argv of [['check', '--help'], ['check'], ['inspect', '--help']]) {
+      const early = startVerifyWorker();
+      const exited = new Promise((resolve) => early.worker.once('exit', resolve));
+      await zoneCommand(argv, { stdout: () => undefined, stderr: () => undefined }, { worker: early });
+      await exited;
     }
   });
 

@@ -8,82 +8,13 @@
  * the two cores.
  */
 
-import { createHash, createPublicKey, verify, type KeyObject } from 'node:crypto';
-import { Worker } from 'node:worker_threads';
+import { createHash, createPublicKey, verify } from 'node:crypto';
+import type { Worker } from 'node:worker_threads';
 import { dnskeyJwk, type DnskeyInfo, type SignatureVerifier, type VerifyRequest, type ZonemdHash } from '../../../core/zone/index.js';
+import { keyFromJwk, PENDING, startVerifyWorker, verifyItem, type NodeKey, type VerifyWorker } from './verify-worker.js';
 
 /** ZONEMD's hash through node:crypto: for the one 2 MB input of the root, a few ms less of this thread than WebCrypto's. */
 export const nodeZonemdHash: ZonemdHash = (algorithm, data) => createHash(algorithm === 'SHA-384' ? 'sha384' : 'sha512').update(data).digest();
-
-const PENDING = 2;
-
-/**
- * Verifies item i of a batch into out[i] (0 or 1) and counts it done. Runs on both threads: the
- * worker gets this function's source text. Batch layout: u32 n, n × u32 item offset, then per
- * item u32 key id, u32 signature length, u32 data length, signature, data. Control words:
- * [next item to claim, items done].
- */
-function verifyItem(
-  keys: Map<number, NodeKey>,
-  buf: Uint8Array,
-  v: DataView,
-  i: number,
-  out: Uint8Array,
-  ctl: Int32Array,
-  verifyFn: typeof verify,
-): void {
-  const p = v.getUint32(4 + 4 * i, true);
-  const id = v.getUint32(p, true);
-  const sl = v.getUint32(p + 4, true);
-  const dl = v.getUint32(p + 8, true);
-  const k = keys.get(id);
-  let ok = 0;
-  try {
-    ok = k && verifyFn(k.hash, buf.subarray(p + 12 + sl, p + 12 + sl + dl), k.key, buf.subarray(p + 12, p + 12 + sl)) ? 1 : 0;
-  } catch {
-    ok = 0;
-  }
-  out[i] = ok;
-  Atomics.add(ctl, 1, 1);
-}
-
-// Plain JavaScript evaluated by the worker: no module file to locate, so it works the same from
-// dist/ and under the test runner.
-const WORKER_SOURCE = `
-const { parentPort } = require('node:worker_threads');
-const { createPublicKey, verify } = require('node:crypto');
-${verifyItem.toString()}
-${keyFromJwk.toString()}
-const keys = new Map();
-parentPort.on('message', (m) => {
-  if (m.type === 'key') {
-    keys.set(m.id, keyFromJwk(createPublicKey, m.alg, m.jwk));
-    return;
-  }
-  const buf = new Uint8Array(m.buf);
-  const v = new DataView(m.buf);
-  const out = new Uint8Array(m.out);
-  const ctl = new Int32Array(m.ctl);
-  const n = v.getUint32(0, true);
-  for (;;) {
-    const i = Atomics.add(ctl, 0, 1);
-    if (i >= n) break;
-    verifyItem(keys, buf, v, i, out, ctl, verify);
-  }
-  parentPort.postMessage({ id: m.id });
-});
-`;
-
-interface NodeKey {
-  hash: string | null;
-  key: KeyObject | { key: KeyObject; dsaEncoding: 'ieee-p1363' };
-}
-
-function keyFromJwk(create: typeof createPublicKey, alg: number, jwk: JsonWebKey): NodeKey {
-  const hash = alg === 5 || alg === 7 ? 'sha1' : alg === 8 || alg === 13 ? 'sha256' : alg === 10 ? 'sha512' : alg === 14 ? 'sha384' : null;
-  const key = create({ key: jwk as import('node:crypto').JsonWebKey, format: 'jwk' });
-  return { hash, key: alg === 13 || alg === 14 ? { key, dsaEncoding: 'ieee-p1363' } : key };
-}
 
 interface WorkerKey {
   id: number;
@@ -95,9 +26,10 @@ export interface ClosableVerifier extends SignatureVerifier {
 
 /**
  * A verifier backed by one worker thread plus the main thread's idle time. If the worker cannot
- * start or dies, the main thread finishes the batch alone: slower, never wrong.
+ * start or dies, the main thread finishes the batch alone: slower, never wrong. `worker`: one
+ * started earlier (startVerifyWorker), which this verifier then owns and closes.
  */
-export function createWorkerVerifier(options: { lazy?: boolean } = {}): ClosableVerifier {
+export function createWorkerVerifier(options: { lazy?: boolean; worker?: VerifyWorker } = {}): ClosableVerifier {
   let worker: Worker | null = null;
   let started = false;
   let nextKey = 1;
@@ -115,13 +47,15 @@ export function createWorkerVerifier(options: { lazy?: boolean } = {}): Closable
   const start = (): Worker | null => {
     if (started) return worker;
     started = true;
+    let thread: VerifyWorker;
     try {
-      worker = new Worker(WORKER_SOURCE, { eval: true });
+      thread = options.worker ?? startVerifyWorker();
     } catch (err) {
       failure = err as Error;
       return null;
     }
-    worker.unref();
+    worker = thread.worker;
+    if (thread.failure) failure = thread.failure;
     worker.on('message', (m: { id: number }) => waiting.get(m.id)?.());
     worker.on('error', fail);
     // a worker that exits (crash, or close() too early) leaves the rest to the main thread

@@ -21,6 +21,7 @@ import {
   type ZoneReport,
 } from '../../../core/zone/index.js';
 import { createWorkerVerifier, nodeZonemdHash, type ClosableVerifier } from './zone-crypto.js';
+import type { VerifyWorker } from './verify-worker.js';
 import { writeFileAtomically } from '../files.js';
 import { fileChunks, includeResolverFor, readWhole } from './zone-files.js';
 import { EXIT, UsageError, describeFsError, groupHelp, guarded, parseCommand, type Command } from './args.js';
@@ -151,6 +152,7 @@ async function run(
   sub: 'check' | 'compile',
   args: string[],
   out: CommandOutput,
+  worker: VerifyWorker | undefined,
 ): Promise<number> {
   const parsed = parseCommand(sub === 'check' ? ZONE_CHECK : ZONE_COMPILE, args, out);
   if (!parsed) return EXIT.ok;
@@ -168,9 +170,10 @@ async function run(
   if (values.verifier !== undefined && values.verifier !== 'worker' && values.verifier !== 'webcrypto') {
     throw new BadValue('--verifier must be worker or webcrypto');
   }
-  // started first so the worker is up by the time the zone is parsed
+  // started first (or by main.ts before this module was loaded) so the worker is up by the time
+  // the zone is parsed
   const verifier: ClosableVerifier =
-    values.verifier === 'webcrypto' ? { ...webCryptoVerifier, close: async () => undefined } : createWorkerVerifier();
+    values.verifier === 'webcrypto' ? { ...webCryptoVerifier, close: async () => undefined } : createWorkerVerifier(worker ? { worker } : {});
   try {
     let trustAnchor: TrustAnchor | null = null;
     if (values['trust-anchor']) {
@@ -282,15 +285,24 @@ async function inspect(args: string[], out: CommandOutput): Promise<number> {
   }
 }
 
+export interface ZoneCommandOptions {
+  /**
+   * A signature thread started before this module was loaded (main.ts does, for check and
+   * compile): the command uses it instead of starting one, and ends it in any case.
+   */
+  worker?: VerifyWorker;
+}
+
 /** `argv` starts after the word `zone`, e.g. `['check', 'root.zone', '--json']`. */
-export function zoneCommand(argv: string[], out: CommandOutput): Promise<number> {
+export function zoneCommand(argv: string[], out: CommandOutput, options: ZoneCommandOptions = {}): Promise<number> {
   const [sub, ...rest] = argv;
+  const { worker } = options;
   return guarded(out, async () => {
     try {
       switch (sub) {
         case 'check':
         case 'compile':
-          return await run(sub, rest, out);
+          return await run(sub, rest, out, worker);
         case 'inspect':
           return await inspect(rest, out);
         case 'help':
@@ -306,6 +318,10 @@ export function zoneCommand(argv: string[], out: CommandOutput): Promise<number>
     } catch (err) {
       if (err instanceof BadValue) throw new UsageError(`zone ${sub}`, err.message);
       throw err;
+    } finally {
+      // one no verifier took (--help, a wrong command line, --verifier webcrypto); a second
+      // terminate of one that was taken is harmless
+      if (worker) void worker.worker.terminate();
     }
   });
 }
