@@ -117,6 +117,12 @@ export function appMetrics(sink: MetricsSink): AppMetrics {
 
 const MAX_EVENT_NAMES = 64;
 const GC_EVERY_NEAR_CAP = 64;
+/**
+ * Past this size (and never below the floor), an app's memory is collected on the call interval
+ * instead of only when garbage made it grow: four times what it holds after its last load.
+ */
+const GC_SOFT_FACTOR = 4;
+const GC_SOFT_FLOOR = 8 * 1024 * 1024;
 const GUEST_LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
 
 let versions = 0;
@@ -226,6 +232,8 @@ export class AppInstance {
   private openUntil = 0;
   /** Memory size right after the last collection; growth past it triggers the next one. */
   private sizeAfterGc = 0;
+  /** Memory size after the last successful load (and its collection): what the data takes. */
+  private sizeAfterLoad = 0;
   private callsSinceGc = 0;
   /** Calls after a collection until garbage made the memory grow, last time it did (0: not seen). */
   private fillCalls = 0;
@@ -572,13 +580,16 @@ export class AppInstance {
    * A full collection walks every live object (10,000 rules are a lot of them), so collecting
    * on a fixed call count costs more the more data an app holds. Collect when garbage made the
    * memory grow, and note how many calls that took: it is how long the garbage of this app's
-   * calls takes to fill the free memory. Once the memory is past half its cap, where the
-   * allocator can no longer double it to make room, collect after half that many calls, so
-   * garbage never fills a capped memory. Until a fill has been seen (a load can take the memory
-   * past half its cap by itself), the interval starts at 64 calls and doubles at each
-   * collection, up to half the calls an out-of-memory trap once came after. (A fixed 64, as
-   * before, meant a full walk of 10,000 rules every 64 queries once the allocator's doubling
-   * had taken the memory past half its cap: calls became 300 times slower.)
+   * calls takes to fill the free memory. Once the memory is past four times what the app's data
+   * takes (8 MiB at least) or past half its cap, where the allocator can no longer double it to
+   * make room, collect after half that many calls, so garbage neither fills a capped memory nor
+   * doubles it again. Until a fill has been seen (a load can take the memory past that by
+   * itself), the interval starts at 64 calls and doubles at each collection, up to half the
+   * calls an out-of-memory trap once came after. (A fixed 64, as before, meant a full walk of
+   * 10,000 rules every 64 queries once the allocator's doubling had taken the memory past half
+   * its cap: calls became 300 times slower. Doubling up to half the cap, as after that, let
+   * static_zone's 2 MiB grow to 108 MiB of garbage under all-new junk names, with collections
+   * of 9-17 ms: the sweep walks the garbage too.)
    */
   private gcDue(): boolean {
     this.callsSinceGc++;
@@ -587,7 +598,8 @@ export class AppInstance {
       this.fillCalls = this.callsSinceGc;
       return true;
     }
-    if (size * 2 < this.manifest.memory.max_pages * 65536) return false;
+    const cap = this.manifest.memory.max_pages * 65536;
+    if (size < Math.min(cap / 2, Math.max(GC_SOFT_FLOOR, GC_SOFT_FACTOR * this.sizeAfterLoad))) return false;
     const every = this.fillCalls > 0 ? Math.max(GC_EVERY_NEAR_CAP, this.fillCalls >> 1) : this.probeCalls;
     if (this.callsSinceGc < every) return false;
     if (this.fillCalls === 0) this.probeCalls = Math.min(this.probeCalls * 2, this.probeCeiling);
@@ -653,6 +665,7 @@ export class AppInstance {
       if (r.ok) {
         this.loads.set(kind, data.slice());
         this.refreshWanted();
+        this.sizeAfterLoad = this.memory.buffer.byteLength;
       }
       return r;
     } catch (e) {
