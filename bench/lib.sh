@@ -79,6 +79,21 @@ bench_junk_names() {
     fs.writeFileSync(process.argv[2], out.join("\n") + "\n");' "$1" "$2"
 }
 
+# bench_new_junk_names ZONEFILE OUT COUNT SEED: COUNT junk-TLD names, none repeated, none a TLD
+# of the zone (random 10-letter labels under random 6-letter TLDs; SEED makes a file its own).
+bench_new_junk_names() {
+  node -e '
+    const fs = require("fs");
+    const tlds = new Set(fs.readFileSync(process.argv[1], "utf8").split("\n").map((l) => /^([a-z0-9-]+)\.\s/i.exec(l)?.[1]?.toLowerCase()).filter(Boolean));
+    let x = Number(process.argv[4]) >>> 0 || 1;
+    const r = () => ((x = (Math.imul(x, 1103515245) + 12345) >>> 0) >>> 16) % 26;
+    const word = (n) => { let s = ""; for (let i = 0; i < n; i++) s += String.fromCharCode(97 + r()); return s; };
+    const out = fs.createWriteStream(process.argv[2]);
+    let n = 0, buf = [];
+    while (n < Number(process.argv[3])) { const tld = word(6); if (tlds.has(tld)) continue; buf.push(`${word(10)}.${tld} A`); n++; if (buf.length === 10000) { out.write(buf.join("\n") + "\n"); buf = []; } }
+    out.end(buf.length ? buf.join("\n") + "\n" : "");' "$1" "$2" "$3" "$4"
+}
+
 bench_qps() { awk '/Queries per second:/ {printf "%.0f", $4}' "$1"; }
 bench_lat_ms() { awk '/Average Latency/ {printf "%.3f", $4 * 1000}' "$1"; }
 

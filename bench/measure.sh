@@ -4,7 +4,9 @@
 #   table_head TITLE                         starts a table in $out
 #   measure LABEL PORT QUERYFILE PID [dnsperf flags]
 #                                            one warm-up pass, then $runs x $secs s; appends a
-#                                            row (medians, CPU per query, RSS); sets $last_qps
+#                                            row (medians, CPU per query, RSS); sets $last_qps.
+#                                            A QUERYFILE with @RUN@ in its name is one file per
+#                                            run (1..$runs) and gets no warm-up: every name new
 #   run_server WORKLOAD LABEL QUERYFILE START_FN [dnsperf flags]
 #                                            starts the server pinned, measures it, stops it
 #   measure_rate WORKLOAD SERVER QUERYFILE RATE
@@ -23,12 +25,12 @@ table_head() {
 ub_qps=""
 measure() {
   local label="$1" port="$2" qf="$3" pid="$4"; shift 4
-  taskset -c 1 dnsperf -s 127.0.0.1 -p "$port" -d "$qf" -n 1 -c 8 -T 1 "$@" >/dev/null 2>&1 || true
+  [[ "$qf" == *@RUN@* ]] || taskset -c 1 dnsperf -s 127.0.0.1 -p "$port" -d "$qf" -n 1 -c 8 -T 1 "$@" >/dev/null 2>&1 || true
   local c0 c1 q=0 i
   c0=$(peers_cpu_ticks "$pid")
   local qps=() avg=() max=()
   for i in $(seq 1 "$runs"); do
-    taskset -c 1 dnsperf -s 127.0.0.1 -p "$port" -d "$qf" -l "$secs" -c 8 -T 1 -q 100 -t 2 "$@" > "$work/run.out" 2>&1 || true
+    taskset -c 1 dnsperf -s 127.0.0.1 -p "$port" -d "${qf//@RUN@/$i}" -l "$secs" -c 8 -T 1 -q 100 -t 2 "$@" > "$work/run.out" 2>&1 || true
     qps+=("$(bench_qps "$work/run.out")")
     avg+=("$(bench_lat_ms "$work/run.out")")
     max+=("$(awk '/Average Latency/ {gsub(/[(),]/, ""); printf "%.1f", $8 * 1000}' "$work/run.out")")

@@ -9,6 +9,8 @@
 #   root  10,000 junk-TLD names answered from a local copy of the root lookalike (ours:
 #         static_zone; Unbound: auth-zone for downstream; PowerDNS Recursor: auth-zones;
 #         Knot Resolver and dnsdist have no local-root mode that fits and get "—")
+#   new   the same servers on junk-TLD names that are each asked once (a random-name flood,
+#         Chrome's probes): one file per run, no warm-up, nothing to find in any cache
 #
 # Peers: Unbound, Knot Resolver (kresd), PowerDNS Recursor, dnsdist (Debian packages), each one
 # thread/worker where it has the setting. Peers that are not installed are left out with a note.
@@ -38,6 +40,8 @@ bench_up "$AUTH_PORT"
 for i in $(seq 1 1000); do echo "host$((i - 1)).example.test A"; done > "$work/hit.txt"
 zcat "$bench_root/test/fixtures/zones/root-lookalike-2026082201.zone.gz" > "$work/root.zone"
 bench_junk_names "$work/root.zone" "$work/root.txt"
+# Enough new names for 250,000 QPS for the whole run.
+for i in $(seq 1 "$runs"); do bench_new_junk_names "$work/root.zone" "$work/new.$i.txt" $((secs * 250000)) "$i"; done
 anchor="$bench_root/test/fixtures/zones/trust-anchor.ds"
 
 out="$work/report.md"
@@ -54,14 +58,23 @@ out="$work/report.md"
 
 source "$(dirname "$0")/measure.sh"
 
-for workload in hit root; do
+for workload in hit root new; do
   qf="$work/$workload.txt"
-  if [ "$workload" = hit ]; then table_head "Cache hit: 1,000 names behind NSD"; else table_head "Local root: junk-TLD NXDOMAIN (10,000 names)"; fi
+  newnames=""
+  case "$workload" in
+    hit) table_head "Cache hit: 1,000 names behind NSD" ;;
+    root) table_head "Local root: junk-TLD NXDOMAIN (10,000 names)" ;;
+    new)
+      table_head "Local root, every name new: junk-TLD NXDOMAIN, $((secs * 250000)) names per run, none asked twice"
+      qf="$work/new.@RUN@.txt"
+      newnames=1
+      workload=root ;;
+  esac
   ub_qps=""
   run_server "$workload" "Unbound (1 thread)" "$qf" peers_start_unbound
   ub_qps="$last_qps"
   run_server "$workload" "edge-resolver (1 process)" "$qf" peers_start_edge
-  if [ "$workload" = root ]; then
+  if [ "$workload" = root ] && [ -z "$newnames" ]; then
     ub_qps=""
     run_server "$workload" "Unbound, DO=1" "$qf" peers_start_unbound -D
     ub_qps="$last_qps"
