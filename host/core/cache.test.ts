@@ -224,6 +224,13 @@ describe('answer cache', () => {
     now = 61_000; // past its 60 s negative TTL: gone, not stale
     expect(c.find(q, false, false, 7)).toBeNull();
     expect(c.stats.entries).toBe(0);
+    // cache.min_ttl raises an upstream's short TTLs, never an app's (static_zone's never outlive the copy's signatures).
+    const floored = new AnswerCache({ ...defaultCacheOptions, minTtl: 3600 }, () => now);
+    const short = response(0, [rr('www.example.test.', 1, 60, [192, 0, 2, 1])]);
+    expect(floored.store(key, short, 0, floored.generation, 7)).toBe(true);
+    expect(ttls(floored.find(q, false, false, 7)!.body)).toEqual([60]);
+    expect(floored.store(cacheKey({ ...q, type: 28 }, false, false), short)).toBe(true);
+    expect(ttls(floored.find({ ...q, type: 28 }, false, false)!.body)).toEqual([3600]);
     // A SERVFAIL from the upstream replaces it (an upstream answer that could be served stale it would not).
     const failing = new AnswerCache({ ...defaultCacheOptions, failureTtl: 5 }, () => now);
     expect(failing.store(key, response(3, [], [rr('example.test.', 6, 300, soaRdata)]), 0, failing.generation, 7)).toBe(true);

@@ -174,7 +174,7 @@ export interface FlushScope {
 }
 
 /** What kind of answer a response is and how long it may be cached, or null when never. */
-export function classify(body: Uint8Array, opts: CacheOptions): { kind: EntryKind; ttl: number; records: ReturnType<typeof walkRecords>['records'] } | null {
+export function classify(body: Uint8Array, opts: CacheOptions, floor = true): { kind: EntryKind; ttl: number; records: ReturnType<typeof walkRecords>['records'] } | null {
   const h = readHeader(body);
   if (h.flags & 0x0200) return null; // truncated: never cache
   const { records } = walkRecords(body, h);
@@ -193,7 +193,9 @@ export function classify(body: Uint8Array, opts: CacheOptions): { kind: EntryKin
   }
   let ttl = opts.maxTtl;
   for (const r of records) if (r.type !== RRType.OPT) ttl = Math.min(ttl, r.ttl);
-  ttl = Math.max(ttl, opts.minTtl);
+  // `floor` false: an app's answer keeps the TTLs it gave (static_zone's never outlive the copy's
+  // signatures), whatever cache.min_ttl says.
+  if (floor) ttl = Math.max(ttl, opts.minTtl);
   return ttl > 0 ? { kind: 'positive', ttl, records } : null;
 }
 
@@ -256,7 +258,7 @@ export class AnswerCache {
    */
   store(key: string, body: Uint8Array, ttlCap = 0, askedAt = this.generation, stamp = 0): boolean {
     if (askedAt !== this.generation) return false;
-    const c = classify(body, this.opts);
+    const c = classify(body, this.opts, stamp === 0);
     if (!c) return false;
     const old = this.map.get(key);
     if (c.kind === 'failure' && old && old.kind !== 'failure' && old.stamp === 0 && this.now() < old.expiresAt + this.opts.maxStaleSec * 1000) {

@@ -369,8 +369,7 @@ export class Resolver {
         body = stripOpt(o.message);
         const h = readHeader(body);
         if (!(h.flags & FLAG_QR)) throw new WireError('app response has QR clear');
-        if (keep && (h.rcode === Rcode.NOERROR || h.rcode === Rcode.NXDOMAIN)) this.cache.store(keep.key, body, ctx.ttlCap, this.cache.generation, keep.stamp);
-        else keep = null;
+        if (!keep || (h.rcode !== Rcode.NOERROR && h.rcode !== Rcode.NXDOMAIN) || !this.cache.store(keep.key, body, ctx.ttlCap, this.cache.generation, keep.stamp)) keep = null;
       } catch (e) {
         keep = null;
         this.logger.log('warn', 'app returned an unparseable response', { app: o.app, error: (e as Error).message });
