@@ -232,7 +232,13 @@ export class AppInstance {
   private openUntil = 0;
   /** Memory size right after the last collection; growth past it triggers the next one. */
   private sizeAfterGc = 0;
-  /** Memory size after the last successful load (and its collection): what the data takes. */
+  /**
+   * Memory size after the last successful load that made the memory grow (and its collection):
+   * about what the data takes. A load that fits in memory grown by garbage before it leaves it
+   * as it was, since memory never shrinks: taking the size then would ratchet the soft limit up
+   * with every zone swap (a flood, a swap, a flood: 1.7, 13.5, 54, 108 MiB). Kept across
+   * instances, whose memory is reused.
+   */
   private sizeAfterLoad = 0;
   private callsSinceGc = 0;
   /** Calls after a collection until garbage made the memory grow, last time it did (0: not seen). */
@@ -479,6 +485,9 @@ export class AppInstance {
         ? `ran out of memory at its cap of ${this.manifest.memory.max_pages} pages (${(e as Error)?.message ?? e})`
         : ((e as Error)?.message ?? String(e));
     this.exports = null; // never call a trapped instance again
+    // What it answered before may have come from the state that trapped, and while its breaker
+    // is open it answers nothing: the answers kept from it (AppChain.answerStamp) end here.
+    this.version = nextVersion();
     this.metrics.traps.inc({ app: this.name, reason });
     // the garbage outran the collections: never wait that long again
     if (reason === 'out-of-memory') this.probeCeiling = Math.max(GC_EVERY_NEAR_CAP, this.callsSinceGc >> 1);
@@ -658,6 +667,7 @@ export class AppInstance {
       }
     }
     try {
+      const before = this.memory.buffer.byteLength;
       const r = this.rawLoad(kind, data);
       // a refused load leaves its garbage too: without a collection, a few refused 10,000-rule
       // sets in a row filled the memory cap and the next good set trapped
@@ -665,7 +675,8 @@ export class AppInstance {
       if (r.ok) {
         this.loads.set(kind, data.slice());
         this.refreshWanted();
-        this.sizeAfterLoad = this.memory.buffer.byteLength;
+        const after = this.memory.buffer.byteLength;
+        if (after > before || this.sizeAfterLoad === 0) this.sizeAfterLoad = after;
       }
       return r;
     } catch (e) {

@@ -66,6 +66,17 @@ describe('traps', () => {
     expect(metrics.value('edge_app_instantiations_total', { app: 'trap' })).toBe(2);
   });
 
+  it("ends what the host kept of a question-only app's answers when it traps: the chain's answer stamp moves", () => {
+    const { app } = instance('trap', { question_only: true });
+    const chain = new WasmAppChain([app], new MemoryMetrics());
+    const kept = chain.answerStamp();
+    expect(kept).toBeGreaterThan(0);
+    expect(call(app, 'ok.example.')).toMatchObject({ kind: 'ok' });
+    expect(chain.answerStamp()).toBe(kept);
+    expect(call(app, 'trap.example.')).toMatchObject({ kind: 'trap' });
+    expect(chain.answerStamp()).not.toBe(kept);
+  });
+
   it('opens the circuit breaker after repeated traps, and closes it after the cooldown', () => {
     let now = 1_000_000;
     const { app, metrics } = instance('trap', {}, () => now);
