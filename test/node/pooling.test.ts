@@ -155,6 +155,15 @@ describe.skipIf(!needTools('nsd', 'dig'))('cache pooling across three nodes', ()
     // Before any rule: the owner answers the junk name from its local root. Asked twice, so the
     // owner keeps that answer in its cache (an app's answer is kept from its second sighting).
     for (let i = 0; i < 2; i++) expect((await dig(nodes.a!.dns, [first, 'A'])).status).toBe('NXDOMAIN');
+    // Asked again, the owner answers from what it kept, and says so (an app's answer): the
+    // ingress forwards each time and keeps none of it, or a tag rule at the ingress could not
+    // reach that answer (the 2023 failure).
+    for (let i = 0; i < 2; i++) {
+      const [forwarded, ownerHits] = [await metric(nodes.a!, 'edge_peer_forwarded_total', 'result="ok"'), await metric(nodes[owner]!, 'edge_cache_lookups_total', 'result="hit"')];
+      expect((await dig(nodes.a!.dns, [first, 'A'])).status).toBe('NXDOMAIN');
+      expect(await metric(nodes.a!, 'edge_peer_forwarded_total', 'result="ok"')).toBe(forwarded + 1);
+      expect(await metric(nodes[owner]!, 'edge_cache_lookups_total', 'result="hit"')).toBe(ownerHits + 1);
+    }
     expect(await metric(nodes.a!, 'edge_peer_forwarded_total', 'result="ok"')).toBeGreaterThanOrEqual(1);
 
     // The operators' rule, pushed to the ingress node only.
