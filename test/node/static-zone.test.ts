@@ -665,4 +665,21 @@ ${extra}`;
     expect(await metric(edge, 'edge_app_events_total', 'event="passed_tag"')).toBeGreaterThanOrEqual(1);
     await edge.node.rules.clear();
   });
+
+  it('does not give out what it kept once the copy is taken away at SOA EXPIRE, though its TTL has not run out', async () => {
+    const expires = Date.parse(zoneStatus(edge).expires_at as string);
+    // Half an hour before the copy expires: what is kept now has up to an hour to run.
+    offset += expires - 30 * 60_000 - (Date.now() + offset);
+    edge.node.zone!.tick();
+    for (let i = 0; i < 3; i++) expect((await dig(edge.dns, ['www.example-gone', 'A'])).status).toBe('NXDOMAIN');
+    const hits = await lookups('hit');
+    expect((await dig(edge.dns, ['www.example-gone', 'A'])).status).toBe('NXDOMAIN');
+    expect(await lookups('hit')).toBe(hits + 1);
+    offset += 31 * 60_000;
+    edge.node.zone!.tick();
+    await waitFor(async () => zoneStatus(edge).serving === false, 5000);
+    // The upstream knows no such name either, but says so with its own SOA.
+    const after = await dig(edge.dns, ['www.example-gone', 'A']);
+    expect(after.authority.map((a) => a.data).join(' ')).toContain('ns.upstream.');
+  });
 });
