@@ -11,7 +11,7 @@ import { Rcode } from '../core/dns/rr-types.js';
 import { PHASE, PHASE_COUNT } from '../core/phases.js';
 import { Verdict } from '../abi/verdict.js';
 import type { Effect } from '../abi/imports.js';
-import type { AppInstance } from './app-instance.js';
+import { appStateVersion, type AppInstance } from './app-instance.js';
 
 export function applyEffects(ctx: RequestContext, effects: readonly Effect[]): void {
   for (const e of effects) {
@@ -44,9 +44,9 @@ export class WasmAppChain implements AppChain {
   private readonly skipped: Counter;
   /** The context is encoded here, not into a fresh array per call (see encodeContextInto). */
   private readonly scratch = new Uint8Array(MAX_CONTEXT_BYTES);
-  /** answerStamp's last value, and the sum of the apps' versions it was given for. */
+  /** answerStamp's last value (0: not kept), and the appStateVersion it was worked out at. */
   private stamp = 0;
-  private versionSum = -1;
+  private stampedAt = -1;
 
   constructor(
     readonly apps: readonly AppInstance[],
@@ -62,15 +62,12 @@ export class WasmAppChain implements AppChain {
   }
 
   answerStamp(): number {
-    let sum = 0;
-    for (const app of this.apps) {
-      if (!app.manifest.question_only && app.runsIn(PHASE.resolve)) return 0;
-      sum += app.version;
-    }
-    // Versions only grow, so any load moves the sum; a new chain starts from a new stamp.
-    if (sum !== this.versionSum) {
-      this.versionSum = sum;
-      this.stamp = ++stamps;
+    // Worked out again only when some app's state moved (which phases an app runs in changes
+    // only with a load); a new chain starts from a new stamp.
+    const at = appStateVersion();
+    if (at !== this.stampedAt) {
+      this.stampedAt = at;
+      this.stamp = this.apps.every((app) => app.manifest.question_only || !app.runsIn(PHASE.resolve)) ? ++stamps : 0;
     }
     return this.stamp;
   }

@@ -125,10 +125,17 @@ const GC_SOFT_FACTOR = 4;
 const GC_SOFT_FLOOR = 8 * 1024 * 1024;
 const GUEST_LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
 
-let versions = 0;
-/** The next AppInstance.version, unique across all apps. */
-function nextVersion(): number {
-  return ++versions;
+let stateVersion = 0;
+/**
+ * Moves whenever what any app instance holds may have changed (a load tried, its data dropped, a
+ * new instance, a trap); it only ever grows. AppChain.answerStamp compares it, one number per
+ * query, instead of asking every app.
+ */
+export function appStateVersion(): number {
+  return stateVersion;
+}
+function appStateChanged(): void {
+  stateVersion++;
 }
 
 /**
@@ -219,12 +226,6 @@ export class AppInstance {
   private unkeyedTraps = 0;
   /** Questions that made the app trap -> until when they are answered without a call (insertion order: oldest first). */
   private readonly quarantine = new Map<string, number>();
-  /**
-   * Changes whenever what the app holds may have changed (a load tried, its data dropped, a new
-   * instance): taken from one counter for all apps, so it only ever grows. AppChain.answerStamp
-   * reads it.
-   */
-  version = 0;
   /** Called when the breaker opens or closes (edge_zone_serving follows it). */
   onBreakerChange: ((open: boolean) => void) | null = null;
   /** What the meter held when the last query call returned, when a collection refilled it since. */
@@ -327,7 +328,7 @@ export class AppInstance {
 
   /** Creates a fresh instance and memory, replaying the last good loads. Throws AppLoadError. */
   private instantiate(): void {
-    this.version = nextVersion();
+    appStateChanged();
     this.exports = null;
     // The previous instance's memory is zeroed and reused, not replaced: a new memory's pages
     // are faulted in and zeroed by the kernel when first written (about 0.5 ms per MiB here,
@@ -487,7 +488,7 @@ export class AppInstance {
     this.exports = null; // never call a trapped instance again
     // What it answered before may have come from the state that trapped, and while its breaker
     // is open it answers nothing: the answers kept from it (AppChain.answerStamp) end here.
-    this.version = nextVersion();
+    appStateChanged();
     this.metrics.traps.inc({ app: this.name, reason });
     // the garbage outran the collections: never wait that long again
     if (reason === 'out-of-memory') this.probeCeiling = Math.max(GC_EVERY_NEAR_CAP, this.callsSinceGc >> 1);
@@ -655,7 +656,7 @@ export class AppInstance {
   }
 
   private tryLoad(kind: LoadKindCode, data: Uint8Array): LoadResult {
-    this.version = nextVersion();
+    appStateChanged();
     if (data.length > this.manifest.max_load_bytes) {
       return { ok: false, error: `${data.length} bytes exceed app ${this.name}'s max_load_bytes of ${this.manifest.max_load_bytes}` };
     }
