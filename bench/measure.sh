@@ -28,12 +28,11 @@ measure() {
   [[ "$qf" == *@RUN@* ]] || taskset -c 1 dnsperf -s 127.0.0.1 -p "$port" -d "$qf" -n 1 -c 8 -T 1 "$@" >/dev/null 2>&1 || true
   local c0 c1 q=0 i
   c0=$(peers_cpu_ticks "$pid")
-  local qps=() avg=() max=()
+  local qps=() avg=() max=() f_qps f_avg f_max
   for i in $(seq 1 "$runs"); do
     taskset -c 1 dnsperf -s 127.0.0.1 -p "$port" -d "${qf//@RUN@/$i}" -l "$secs" -c 8 -T 1 -q 100 -t 2 "$@" > "$work/run.out" 2>&1 || true
-    qps+=("$(bench_qps "$work/run.out")")
-    avg+=("$(bench_lat_ms "$work/run.out")")
-    max+=("$(awk '/Average Latency/ {gsub(/[(),]/, ""); printf "%.1f", $8 * 1000}' "$work/run.out")")
+    read -r f_qps f_avg f_max _ < <(run_figures "$work/run.out")
+    qps+=("$f_qps"); avg+=("$f_avg"); max+=("$f_max")
     q=$((q + $(awk '/Queries completed:/ {print $3}' "$work/run.out")))
   done
   c1=$(peers_cpu_ticks "$pid")
@@ -55,18 +54,21 @@ measure_rate() {
   if ! "peers_start_$server" "$workload" "$port"; then echo "| $what | $label | — | — | — | — |" >> "$out"; return 0; fi
   local pid="$started_pid"
   taskset -c 1 dnsperf -s 127.0.0.1 -p "$port" -d "$qf" -n 1 -c 8 -T 1 >/dev/null 2>&1 || true
-  local qps=() avg=() max=() sd=()
+  local qps=() avg=() max=() sd=() f_qps f_avg f_max f_sd
   for i in $(seq 1 "$runs"); do
     taskset -c 1 dnsperf -s 127.0.0.1 -p "$port" -d "$qf" -l "$secs" -c 8 -T 1 -q 100 -t 2 -Q "$rate" > "$work/run.out" 2>&1 || true
-    qps+=("$(bench_qps "$work/run.out")")
-    avg+=("$(bench_lat_ms "$work/run.out")")
-    max+=("$(awk '/Average Latency/ {gsub(/[(),]/, ""); printf "%.1f", $8 * 1000}' "$work/run.out")")
-    sd+=("$(awk '/Latency StdDev/ {printf "%.3f", $4 * 1000}' "$work/run.out")")
+    read -r f_qps f_avg f_max f_sd < <(run_figures "$work/run.out")
+    qps+=("$f_qps"); avg+=("$f_avg"); max+=("$f_max"); sd+=("$f_sd")
   done
   echo "| $what | $label | $(median "${qps[@]}") | $(median "${avg[@]}") | $(median "${max[@]}") | $(median "${sd[@]}") |" >> "$out"
   kill "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
   sleep 0.5
+}
+
+# run_figures DNSPERF_OUTPUT: "QPS avg-ms max-ms stddev-ms" of one dnsperf run.
+run_figures() {
+  echo "$(bench_qps "$1") $(bench_lat_ms "$1") $(awk '/Average Latency/ {gsub(/[(),]/, ""); printf "%.1f", $8 * 1000}' "$1") $(awk '/Latency StdDev/ {printf "%.3f", $4 * 1000}' "$1")"
 }
 
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
